@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child.c: the in-sandbox setup sequence, from clone3() to execve().
+ *
+ * Only system calls from here on (see child.h). Every failure is reported to
+ * the supervisor as a {stage, errno, index} record and ends the child.
+ */
+#include "backend/process/child.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <grp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "backend/process/init/init.h"
+#include "backend/process/proto.h"
+#include "policy/program.h"
+#include "util/util.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The new root: small, it only holds directories, mount points and /etc. */
+#define ROOT_TMPFS_OPTS "mode=0755,size=16m,nr_inodes=8192"
+/* Where the new root is staged before pivot_root; every Linux has it. */
+#define STAGING_DIR "/tmp"
+
+/* Root inside gains nothing by exec; uid changes always drop capabilities
+ * (fix-up and keep-caps locked off); ambient capabilities cannot be raised. */
+#define SECBITS_LOCKED_DOWN                                                                        \
+    (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |                        \
+     SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+
+static int status_fd = -1;
+
+static void report(uint16_t kind, uint16_t stage, int err, int index)
+{
+    struct proc_record rec;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.magic = PROC_REC_MAGIC;
+    rec.kind = kind;
+    rec.stage = stage;
+    rec.err = err;
+    rec.index = index;
+    while (write(status_fd, &rec, sizeof(rec)) < 0 && errno == EINTR)
+        ;
+}
+
+static _Noreturn void fail(uint16_t stage, int err, int index)
+{
+    report(REC_SETUP_FAILED, stage, err, index);
+    _exit(125);
+}
+
+/* Async-signal-safe decimal formatting into buf (at least 12 bytes). */
+static void fmt_int(char *buf, int v)
+{
+    char tmp[12];
+    int n = 0, i = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u && n < 11);
+    if (v < 0)
+        buf[i++] = '-';
+    while (n)
+        buf[i++] = tmp[--n];
+    buf[i] = '\0';
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Creates a mount point: a directory, or an empty file for file binds. */
+static int make_point(const char *dst, bool dir)
+{
+    int fd;
+
+    if (dir)
+        return (mkdir(dst, 0755) == 0 || errno == EEXIST) ? 0 : -1;
+    fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/*
+ * Makes a bind mount read-only, nosuid and nodev, recursively. mount_setattr
+ * (5.12) changes only the bits asked for; the older remount must repeat the
+ * flags the kernel locked on mounts inherited from the host, or it fails.
+ */
+static int make_readonly(const char *dst)
+{
+    struct mount_attr attr;
+    struct statvfs sfs;
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* statvfs() is a plain statfs system call plus flag translation. */
+    if (statvfs(dst, &sfs) < 0)
+        return -1;
+    if (sfs.f_flag & ST_NOEXEC)
+        flags |= MS_NOEXEC;
+    if (sfs.f_flag & ST_NOATIME)
+        flags |= MS_NOATIME;
+    if (sfs.f_flag & ST_NODIRATIME)
+        flags |= MS_NODIRATIME;
+    if (sfs.f_flag & ST_RELATIME)
+        flags |= MS_RELATIME;
+    return mount("none", dst, NULL, flags, NULL);
+}
+
+static int run_op(const struct fsop *op)
+{
+    int fd;
+
+    switch (op->kind) {
+    case FSOP_MKDIR:
+        return (mkdir(op->dst, op->mode) == 0 || errno == EEXIST) ? 0 : -1;
+    case FSOP_SYMLINK:
+        return symlink(op->data, op->dst);
+    case FSOP_FILE:
+        fd = open(op->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                  op->mode);
+        if (fd < 0)
+            return -1;
+        if (write_all(fd, op->data, op->len) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        return close(fd);
+    case FSOP_BIND:
+        if (make_point(op->dst, op->flags & FSOP_DIR) < 0)
+            return -1;
+        if (mount(op->src, op->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+            return -1;
+        return (op->flags & FSOP_RDONLY) ? make_readonly(op->dst) : 0;
+    case FSOP_TMPFS:
+        if (make_point(op->dst, true) < 0)
+            return -1;
+        return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data);
+    case FSOP_PROC:
+        if (make_point(op->dst, true) < 0)
+            return -1;
+        return mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static void arrange_fds(const struct child_args *a)
+{
+    int src[FD_BIND_BASE + PROGRAM_MAX_BINDS], tmp[FD_BIND_BASE + PROGRAM_MAX_BINDS];
+    size_t nbinds = a->nbinds < PROGRAM_MAX_BINDS ? a->nbinds : PROGRAM_MAX_BINDS;
+    size_t n = FD_BIND_BASE + nbinds;
+
+    for (size_t i = 0; i < ARRAY_SIZE(src); i++)
+        src[i] = -1;
+    src[FD_STATUS] = a->fd_status;
+    src[FD_SYNC] = a->fd_sync;
+    src[FD_INIT] = a->fd_init;
+    src[FD_GUEST_IN] = a->fd_in;
+    src[FD_GUEST_OUT] = a->fd_out;
+    src[FD_GUEST_ERR] = a->fd_err;
+    for (size_t i = 0; i < nbinds; i++)
+        src[FD_BIND_BASE + i] = a->bind_fds[i];
+
+    /* Two passes through a high range, so that no target clobbers a source
+     * that has not moved yet. */
+    for (size_t i = 0; i < n; i++) {
+        tmp[i] = -1;
+        if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 512)) < 0)
+            fail(STAGE_FDS, errno, (int)i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (tmp[i] >= 0 && dup3(tmp[i], (int)i, O_CLOEXEC) < 0)
+            fail(STAGE_FDS, errno, (int)i);
+        if (i == FD_STATUS && tmp[i] >= 0)
+            status_fd = FD_STATUS;
+    }
+    /* Everything else the supervisor had open, including the host's stdio
+     * and other guests' pipes, is gone from here on. */
+    if (syscall(SYS_close_range, (unsigned)n, ~0U, 0) < 0)
+        fail(STAGE_FDS, errno, -1);
+    for (int fd = 0; fd < 3; fd++)
+        close(fd);
+    for (size_t i = FD_GUEST_IN; i <= FD_GUEST_ERR; i++)
+        if (src[i] < 0)
+            close((int)i);
+}
+
+/*
+ * The supervisor vetted each program file through an fd, but a bind mount's
+ * source must live in the caller's own mount namespace, which the
+ * supervisor's fds do not. Reopen each file by its canonical path in our
+ * namespace (before anything is mounted over it) and keep it only if it is
+ * the very inode that was vetted.
+ */
+static void reopen_binds(const struct child_args *a)
+{
+    for (size_t i = 0; i < a->nbinds && i < PROGRAM_MAX_BINDS; i++) {
+        int slot = FD_BIND_BASE + (int)i;
+        struct stat want, got;
+        int fd = open(a->bind_srcs[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+
+        if (fd < 0)
+            fail(STAGE_FSOP_REOPEN, errno, (int)i);
+        if (fstat(slot, &want) < 0 || fstat(fd, &got) < 0)
+            fail(STAGE_FSOP_REOPEN, errno, (int)i);
+        if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+            fail(STAGE_FSOP_REOPEN, ESTALE, (int)i);
+        if (dup3(fd, slot, O_CLOEXEC) < 0)
+            fail(STAGE_FSOP_REOPEN, errno, (int)i);
+        close(fd);
+    }
+}
+
+static void loopback_up(void)
+{
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        fail(STAGE_LOOPBACK, errno, -1);
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        fail(STAGE_LOOPBACK, errno, -1);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        fail(STAGE_LOOPBACK, errno, -1);
+    close(s);
+}
+
+static void enter_new_root(void)
+{
+    if (syscall(SYS_pivot_root, ".", ".") == 0) {
+        /* The old root is now stacked on the new one at "."; detach it. */
+        if (umount2(".", MNT_DETACH) < 0)
+            fail(STAGE_PIVOT, errno, -1);
+    } else if (errno == EINVAL) {
+        /* The host runs from an initramfs (rootfs), which cannot be pivoted
+         * away from; move the new root over it instead, as switch_root does.
+         * Without CAP_SYS_CHROOT the guest cannot climb out of the chroot. */
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
+            fail(STAGE_PIVOT, errno, -1);
+    } else {
+        fail(STAGE_PIVOT, errno, -1);
+    }
+    if (chdir("/") < 0)
+        fail(STAGE_PIVOT, errno, -1);
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        fail(STAGE_ROOT_RDONLY, errno, -1);
+}
+
+static void drop_privileges(const struct child_args *a)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+
+    for (int cap = 0; cap < 64; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+            if (errno == EINVAL)
+                break; /* past the last capability this kernel knows */
+            fail(STAGE_CAPS, errno, cap);
+        }
+    if (prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_DOWN, 0, 0, 0) < 0)
+        fail(STAGE_CAPS, errno, -1);
+    if (a->host_root) {
+        /* Started as (mapped) root: become the guest. The uid change also
+         * clears every capability, since KEEP_CAPS is locked off. */
+        if (setgroups(0, NULL) < 0 || syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
+            fail(STAGE_IDS, errno, -1);
+        if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
+            fail(STAGE_IDS, errno, -1);
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    memset(data, 0, sizeof(data));
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        fail(STAGE_CAPS, errno, -1);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        fail(STAGE_CAPS, errno, -1);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(STAGE_NNP, errno, -1);
+}
+
+static void install_filters(const struct child_args *a)
+{
+    for (size_t i = 0; i < a->seccomp->count; i++)
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->seccomp->progs[i]) < 0)
+            fail(STAGE_SECCOMP, errno, (int)i);
+}
+
+static _Noreturn void exec_fail(uint16_t stage, int err)
+{
+    report(REC_EXEC_FAILED, stage, err, -1);
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+/* The guest process (pid 2): its own session, clean stdio, then exec. */
+static _Noreturn void guest_main(const struct child_args *a)
+{
+    struct rlimit nocore = { 0, 0 };
+    sigset_t none;
+    int fd;
+
+    if (setsid() < 0)
+        exec_fail(STAGE_GUEST_SESSION, errno);
+    /* No core files: they would land in the guest's scratch or, through a
+     * core_pattern pipe, in a host-side handler. */
+    if (setrlimit(RLIMIT_CORE, &nocore) < 0)
+        exec_fail(STAGE_GUEST_RLIMIT, errno);
+
+    if (a->fd_in < 0) {
+        fd = open("/dev/null", O_RDONLY | O_NOCTTY);
+        if (fd < 0 || (fd != 0 && dup2(fd, 0) < 0))
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        if (fd != 0)
+            close(fd);
+    } else if (dup2(FD_GUEST_IN, 0) < 0) {
+        exec_fail(STAGE_GUEST_STDIO, errno);
+    }
+    if (dup2(FD_GUEST_OUT, 1) < 0 || dup2(FD_GUEST_ERR, 2) < 0)
+        exec_fail(STAGE_GUEST_STDIO, errno);
+    /* Keep only stdio and the status fd, which closes itself on exec. */
+    if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0)
+        exec_fail(STAGE_GUEST_STDIO, errno);
+
+    if (chdir(a->cwd) < 0)
+        exec_fail(STAGE_GUEST_CWD, errno);
+    umask(022);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(a->exec_path, a->argv, a->envp);
+    exec_fail(STAGE_EXEC, errno);
+}
+
+_Noreturn void child_main(const struct child_args *a)
+{
+    static char pid_arg[16];
+    char *init_argv[] = { (char *)"sbvm-init", pid_arg, NULL };
+    char *init_envp[] = { NULL };
+    size_t idx = 0;
+    char go = 0;
+    long pid;
+
+    status_fd = a->fd_status;
+    /* If the supervisor's thread dies, so does the sandbox. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        fail(STAGE_FDS, errno, -1);
+    arrange_fds(a);
+    umask(0);
+    /* Leave the host's session and process group: a Ctrl-C on the host's
+     * terminal goes to the supervisor, which decides what to forward. */
+    if (setsid() < 0)
+        fail(STAGE_FDS, errno, -1);
+    /* Handlers were reset by CLONE_CLEAR_SIGHAND; ignored signals were not,
+     * and an ignored SIGPIPE would survive into the guest's exec. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+
+    /* The supervisor writes our uid/gid maps, then says go. EOF means it
+     * died before that: leave quietly. */
+    while (read(FD_SYNC, &go, 1) < 0 && errno == EINTR)
+        ;
+    if (go != SYNC_GO)
+        _exit(125);
+    close(FD_SYNC);
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        fail(STAGE_MOUNT_PRIVATE, errno, -1);
+    reopen_binds(a);
+    if (mount("tmpfs", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0 ||
+        chdir(STAGING_DIR) < 0)
+        fail(STAGE_ROOT_TMPFS, errno, -1);
+    for (size_t i = 0; i < a->nbase; i++, idx++)
+        if (run_op(&a->base_ops[i]) < 0)
+            fail(STAGE_FSOP, errno, (int)idx);
+    for (size_t i = 0; i < a->nextra; i++, idx++)
+        if (run_op(&a->extra_ops[i]) < 0)
+            fail(STAGE_FSOP, errno, (int)idx);
+    if (sethostname("sandbox", 7) < 0)
+        fail(STAGE_HOSTNAME, errno, -1);
+    loopback_up();
+    enter_new_root();
+    drop_privileges(a);
+    /* Until it execs the init, this process is a copy of the supervisor:
+     * keep the guest (same uid) out of its memory and /proc entries. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(STAGE_CAPS, errno, -1);
+    install_filters(a);
+
+    pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        fail(STAGE_FORK, errno, -1);
+    if (pid == 0)
+        guest_main(a);
+
+    /* pid 1: hold nothing but the status pipe, then become the init. */
+    syscall(SYS_close_range, FD_GUEST_IN, ~0U, 0);
+    fmt_int(pid_arg, (int)pid);
+    if (fcntl(FD_STATUS, F_SETFD, 0) == 0)
+        syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
+    /* The host forbids executing memfds: run the same loop in place. */
+    init_run(FD_STATUS, (int)pid);
+}

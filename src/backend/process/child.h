@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child.h: the code that runs in the cloned child, between clone3() and the
+ * guest's execve().
+ *
+ * Everything the child needs is prepared by the supervisor before the clone
+ * and passed in `struct child_args`. The child runs in a copy of the
+ * supervisor's address space in which only the cloning thread exists, so it
+ * calls nothing but system calls and the few libc wrappers that are plain
+ * system calls: no malloc, no stdio, no locks, nothing that reads the stale
+ * thread id in the TCB (raise, abort, pthread_*).
+ */
+#ifndef SBVM_BACKEND_PROCESS_CHILD_H
+#define SBVM_BACKEND_PROCESS_CHILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "policy/fsplan.h"
+#include "policy/seccomp.h"
+
+struct child_args {
+    /* The filesystem view: base operations shared by a run, then this
+     * guest's own. Indexes in records count base first. */
+    const struct fsop *base_ops;
+    size_t nbase;
+    const struct fsop *extra_ops;
+    size_t nextra;
+
+    const struct seccomp_plan *seccomp;
+    uid_t uid; /* the guest's uid and gid (inside = outside) */
+    gid_t gid;
+    bool host_root; /* the child starts as host root, mapped to 0 */
+
+    const char *exec_path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+
+    /* The supervisor's descriptor numbers; the child moves them into the
+     * FD_* slots of proto.h. fd_in < 0 means /dev/null. */
+    int fd_status, fd_sync, fd_init, fd_in, fd_out, fd_err;
+    const int *bind_fds;
+    const char *const *bind_srcs; /* canonical host paths of the same files */
+    size_t nbinds;
+};
+
+/* Never returns: execs the init (pid 1) and the guest, or reports and exits. */
+_Noreturn void child_main(const struct child_args *a);
+
+#endif

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_run.c: `sandboxvm run`. Parses the command line into guest configs,
+ * runs them through the library, shows their output live and writes the
+ * requested reports. No sandboxing logic lives here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "sandboxvm/sandboxvm.h"
+#include "util/cleanup.h"
+#include "util/util.h"
+
+#define GUEST_SEPARATOR ":::"
+
+void cmd_run_help(void)
+{
+    fputs("Usage: sandboxvm run [OPTIONS] [--] PROGRAM [ARGS...] [::: PROGRAM [ARGS...]]...\n"
+          "\n"
+          "Run each PROGRAM in a sandbox of its own and report how it ended.\n"
+          "\n"
+          "Every guest gets fresh user, pid, mount, network, ipc, uts and cgroup namespaces;\n"
+          "a read-only view of /usr and the system directories, a minimal /etc and /dev, its\n"
+          "own /proc and an empty writable /tmp (its working directory and HOME); no network\n"
+          "but loopback; a clean environment; no capabilities; a syscall filter. Nothing of\n"
+          "your home directory or your /tmp is visible, except the program file itself when\n"
+          "it lives there. Whatever the guest leaves running is killed when it ends.\n"
+          "\n"
+          "Examples:\n"
+          "  sandboxvm run -- python3 -c 'print(6 * 7)'\n"
+          "      Run one program; its output is shown as '[python3] 42'.\n"
+          "  sandboxvm run ./a.out arg1 arg2\n"
+          "      A program outside the system directories is made visible on its own.\n"
+          "  sandboxvm run --env LANG=de_DE.UTF-8 --env TERM -- sh -c 'echo $TERM'\n"
+          "      Set a variable, or copy one (TERM) from your environment.\n"
+          "  sandboxvm run -j 2 -- make test ::: ./fuzz-parser ::: ./fuzz-decoder\n"
+          "      Three guests, two at a time; a summary table at the end.\n"
+          "  sandboxvm run --name unit --name lint --json out.json --junit junit.xml \\\n"
+          "      -- ./unit-tests ::: ./lint.sh\n"
+          "      Name the guests and write reports for a CI system.\n"
+          "  echo data | sandboxvm run --no-tag -- wc -c\n"
+          "      A single guest reads your standard input; --no-tag gives raw output.\n"
+          "\n"
+          "Options:\n"
+          "  -n, --name NAME        name a guest; repeat to name the guests in order\n"
+          "                         (default: the program's basename, plus -N if several\n"
+          "                         guests share it). 1-64 of A-Z a-z 0-9 . _ -\n"
+          "  -e, --env KEY=VALUE    set a variable in every guest's environment;\n"
+          "      --env KEY          copy KEY from your environment\n"
+          "      --keep-env         start from your whole environment instead of the clean\n"
+          "                         default (PATH HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 USER\n"
+          "                         LOGNAME SHELL)\n"
+          "  -C, --cwd DIR          working directory inside the sandbox (default /tmp)\n"
+          "  -j, --jobs N           run at most N guests at once (default 1: in order)\n"
+          "  -o, --output-dir DIR   also save each guest's raw output in DIR/NAME.stdout\n"
+          "                         and DIR/NAME.stderr (DIR is created if missing)\n"
+          "      --json FILE        write a JSON report (docs/REPORT-JSON.md); - = stdout\n"
+          "      --junit FILE       write a JUnit XML report, one testcase per guest\n"
+          "      --no-tag           print output without the [NAME] prefix\n"
+          "      --no-stdin         do not forward standard input (a single guest reads\n"
+          "                         it by default; with several, none does)\n"
+          "  -q, --quiet            no summary table or outcome line\n"
+          "      --summary          show the summary table even for a single guest\n"
+          "  -h, --help             show this help\n"
+          "\n"
+          "Everything after the first PROGRAM belongs to the guests; '" GUEST_SEPARATOR
+          "' starts the\n"
+          "next guest. Use -- before PROGRAM when it begins with '-'.\n"
+          "\n"
+          "Exit status:\n"
+          "  one guest     its own status: the exit code it exited with; 128+N when it\n"
+          "                died of signal N (crashed, or killed by you); 159 when the\n"
+          "                syscall filter stopped it; 125 when its sandbox could not be\n"
+          "                set up; 126 when the program cannot be executed (a directory,\n"
+          "                not ELF or #!, another architecture, unreadable); 127 when it\n"
+          "                does not exist\n"
+          "  several       0 when every guest exited with 0, else the status of the\n"
+          "                first guest (in command-line order) that did not\n"
+          "  125           also: bad usage, or a report could not be written\n"
+          "\n"
+          "Ctrl-C forwards SIGINT to the guests and starts no new ones; a second Ctrl-C\n"
+          "kills them. See docs/OUTCOMES.md for every outcome and its details.\n",
+          stdout);
+}
+
+static int pipe_w = -1;
+
+static void on_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+
+    if (pipe_w >= 0)
+        (void)!write(pipe_w, &b, 1);
+    errno = saved;
+}
+
+static int install_signals(int *rfd)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    struct sigaction sa;
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    pipe_w = p[1];
+    *rfd = p[0];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaction(sigs[i], &sa, NULL);
+    /* Write errors on a closed stdout come back as EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+struct run_opts {
+    char **names;
+    size_t nnames;
+    char **envs;
+    size_t nenvs;
+    bool keep_env;
+    const char *cwd;
+    unsigned jobs;
+    const char *output_dir;
+    const char *json;
+    const char *junit;
+    bool no_tag;
+    bool no_stdin;
+    bool quiet;
+    bool summary;
+};
+
+static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || v < 1 || v > max || s[0] == '-') {
+        cli_error("%s expects a whole number from 1 to %u, not '%s'", opt, max, s);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int push(char ***v, size_t *n, char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+    if (!nv)
+        return -1;
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
+}
+
+/* Opens a report file before any guest runs, so a bad path costs nothing. */
+static FILE *open_report(const char *opt, const char *path)
+{
+    FILE *f;
+    int fd;
+
+    if (streq(path, "-"))
+        return stdout;
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        cli_error("%s: cannot write %s: %s", opt, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    return f;
+}
+
+static int open_output_dir(const char *dir)
+{
+    int fd;
+
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        cli_error("--output-dir: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        cli_error("--output-dir: cannot open %s: %s", dir, strerror(errno));
+    return fd;
+}
+
+/* Splits argv[first..argc) on ":::" into guests; each must name a program. */
+static int split_guests(int argc, char **argv, int first, size_t *starts, size_t *lens,
+                        size_t *nguests)
+{
+    size_t n = 0;
+    int start = first;
+
+    for (int i = first; i <= argc; i++) {
+        if (i < argc && !streq(argv[i], GUEST_SEPARATOR))
+            continue;
+        if (i == start) {
+            cli_error("an empty command %s: every '" GUEST_SEPARATOR
+                      "' must be followed by a program",
+                      n == 0 ? "before the first '" GUEST_SEPARATOR "'"
+                             : "after a '" GUEST_SEPARATOR "'");
+            return -1;
+        }
+        starts[n] = (size_t)start;
+        lens[n] = (size_t)(i - start);
+        n++;
+        start = i + 1;
+    }
+    *nguests = n;
+    return 0;
+}
+
+static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error **err)
+{
+    int r;
+
+    sbvm_config_set_keep_env(cfg, o->keep_env);
+    if (o->cwd && (r = sbvm_config_set_cwd(cfg, o->cwd, err)) < 0)
+        return r;
+    for (size_t i = 0; i < o->nenvs; i++) {
+        const char *kv = o->envs[i];
+        const char *eq = strchr(kv, '=');
+        if (eq) {
+            _cleanup_free_ char *key = strndup(kv, (size_t)(eq - kv));
+            if (!key)
+                return -ENOMEM;
+            r = sbvm_config_setenv(cfg, key, eq + 1, err);
+        } else {
+            const char *v = getenv(kv);
+            if (!v) {
+                cli_error("--env %s: %s is not set in your environment (use --env %s=VALUE)", kv,
+                          kv, kv);
+                return -EINVAL;
+            }
+            r = sbvm_config_setenv(cfg, kv, v, err);
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
+                          size_t nguests)
+{
+    sbvm_error *err = NULL;
+    int status = 0;
+
+    if (json && sbvm_report_json(rn, json, &err) < 0) {
+        cli_error("--json: %s", sbvm_error_message(err));
+        sbvm_error_free(err);
+        err = NULL;
+        status = EXIT_USAGE;
+    }
+    if (junit && sbvm_report_junit(rn, junit, &err) < 0) {
+        cli_error("--junit: %s", sbvm_error_message(err));
+        sbvm_error_free(err);
+        err = NULL;
+        status = EXIT_USAGE;
+    }
+    if (!o->quiet && (nguests > 1 || o->summary)) {
+        fflush(stdout);
+        sbvm_report_summary(rn, stderr, NULL);
+    } else if (!o->quiet && nguests == 1) {
+        const sbvm_result *r = sbvm_runner_result(rn, 0);
+        if (r && sbvm_result_exit_status(r) != 0 &&
+            !(sbvm_result_outcome(r) == SBVM_OUTCOME_EXITED)) {
+            /* The outcome line: exits with a code speak for themselves. */
+            fflush(stdout);
+            cli_error("%s: %s", sbvm_result_name(r), sbvm_result_message(r));
+        }
+    }
+    return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    enum {
+        OPT_KEEP_ENV = 256,
+        OPT_JSON,
+        OPT_JUNIT,
+        OPT_NO_TAG,
+        OPT_NO_STDIN,
+        OPT_SUMMARY,
+    };
+    static const struct option longopts[] = {
+        { "name", required_argument, NULL, 'n' },
+        { "env", required_argument, NULL, 'e' },
+        { "keep-env", no_argument, NULL, OPT_KEEP_ENV },
+        { "cwd", required_argument, NULL, 'C' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "output-dir", required_argument, NULL, 'o' },
+        { "json", required_argument, NULL, OPT_JSON },
+        { "junit", required_argument, NULL, OPT_JUNIT },
+        { "no-tag", no_argument, NULL, OPT_NO_TAG },
+        { "no-stdin", no_argument, NULL, OPT_NO_STDIN },
+        { "quiet", no_argument, NULL, 'q' },
+        { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct run_opts o = { .jobs = 1 };
+    size_t *starts = NULL, *lens = NULL, nguests = 0;
+    sbvm_runner *rn = NULL;
+    sbvm_error *err = NULL;
+    struct output *out = NULL;
+    FILE *json = NULL, *junit = NULL;
+    int dir_fd = -1, sig_r = -1, status = EXIT_USAGE, c;
+
+    opterr = 0;
+    optind = 1;
+    /* '+': the first non-option is the program; its options are its own. */
+    while ((c = getopt_long(argc, argv, "+:n:e:C:j:o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (push(&o.names, &o.nnames, optarg) < 0)
+                goto oom;
+            break;
+        case 'e':
+            if (push(&o.envs, &o.nenvs, optarg) < 0)
+                goto oom;
+            break;
+        case OPT_KEEP_ENV:
+            o.keep_env = true;
+            break;
+        case 'C':
+            o.cwd = optarg;
+            break;
+        case 'j':
+            if (parse_uint("--jobs", optarg, 1024, &o.jobs) < 0)
+                goto done;
+            break;
+        case 'o':
+            o.output_dir = optarg;
+            break;
+        case OPT_JSON:
+            o.json = optarg;
+            break;
+        case OPT_JUNIT:
+            o.junit = optarg;
+            break;
+        case OPT_NO_TAG:
+            o.no_tag = true;
+            break;
+        case OPT_NO_STDIN:
+            o.no_stdin = true;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case OPT_SUMMARY:
+            o.summary = true;
+            break;
+        case 'h':
+            cmd_run_help();
+            status = 0;
+            goto done;
+        case ':':
+            cli_error("option '%s' needs a value (see sandboxvm run --help)", argv[optind - 1]);
+            goto done;
+        default:
+            if (optopt)
+                cli_error("unknown option '-%c' (see sandboxvm run --help)", optopt);
+            else
+                cli_error("unknown option '%s' (see sandboxvm run --help)", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("run: no program given (usage: sandboxvm run [OPTIONS] [--] PROGRAM "
+                  "[ARGS...]; see --help)");
+        goto done;
+    }
+    if (o.quiet && o.summary) {
+        cli_error("--quiet and --summary contradict each other: choose one");
+        goto done;
+    }
+    if (o.json && o.junit && streq(o.json, "-") && streq(o.junit, "-")) {
+        cli_error("--json - and --junit - would both write to standard output: send one to a "
+                  "file");
+        goto done;
+    }
+    starts = calloc((size_t)argc, sizeof(*starts));
+    lens = calloc((size_t)argc, sizeof(*lens));
+    if (!starts || !lens)
+        goto oom;
+    if (split_guests(argc, argv, optind, starts, lens, &nguests) < 0)
+        goto done;
+    if (o.nnames > nguests) {
+        cli_error("%zu names given for %zu guest%s: give at most one --name per guest", o.nnames,
+                  nguests, nguests == 1 ? "" : "s");
+        goto done;
+    }
+    rn = sbvm_runner_new();
+    if (!rn)
+        goto oom;
+    if (sbvm_runner_set_parallel(rn, o.jobs, &err) < 0)
+        goto lib_error;
+    for (size_t i = 0; i < nguests; i++) {
+        sbvm_config *cfg = sbvm_config_new();
+        int r;
+        if (!cfg)
+            goto oom;
+        r = sbvm_config_set_argv(cfg, lens[i], (const char *const *)argv + starts[i], &err);
+        if (r == 0 && i < o.nnames)
+            r = sbvm_config_set_name(cfg, o.names[i], &err);
+        if (r == 0)
+            r = build_config(&o, cfg, &err);
+        if (r == 0 && nguests == 1 && !o.no_stdin && fcntl(0, F_GETFD) >= 0)
+            sbvm_config_set_stdin_fd(cfg, 0);
+        if (r == 0)
+            r = sbvm_runner_add(rn, cfg, &err);
+        sbvm_config_free(cfg);
+        if (r < 0) {
+            if (!err)
+                goto done; /* already explained */
+            goto lib_error;
+        }
+    }
+
+    if (o.json && !(json = open_report("--json", o.json)))
+        goto done;
+    if (o.junit && !(junit = open_report("--junit", o.junit)))
+        goto done;
+    if (o.output_dir && (dir_fd = open_output_dir(o.output_dir)) < 0)
+        goto done;
+
+    /* A report on standard output keeps it to itself: the guests' own
+     * standard output then goes to standard error. */
+    out = output_new(
+        nguests,
+        &(struct output_opts){
+            .tag = !o.no_tag,
+            .dir_fd = dir_fd,
+            .stdout_fd = (o.json && streq(o.json, "-")) || (o.junit && streq(o.junit, "-")) ? 2 : 1,
+        });
+    if (!out)
+        goto oom;
+    if (install_signals(&sig_r) < 0) {
+        cli_error("cannot set up signal handling: %s", strerror(errno));
+        goto done;
+    }
+    output_set_signal_fd(out, pipe_w);
+    sbvm_runner_set_signal_fd(rn, sig_r);
+    sbvm_runner_set_events(rn, &(struct sbvm_events){
+                                   .ctx = out,
+                                   .on_start = output_on_start,
+                                   .on_output = output_on_data,
+                                   .on_end = output_on_end,
+                               });
+    if (sbvm_runner_run(rn, &err) < 0) {
+        cli_error("%s", sbvm_error_message(err));
+        sbvm_error_free(err);
+        err = NULL;
+        /* Whatever finished is still reported. */
+    }
+    status = sbvm_runner_exit_status(rn);
+    if (output_file_error(out))
+        cli_error("--output-dir: %s", output_file_error(out));
+    if (finish_reports(&o, rn, json, junit, nguests) != 0 && status == 0)
+        status = EXIT_USAGE;
+    goto done;
+
+oom:
+    cli_error("out of memory");
+    status = EXIT_USAGE;
+    goto done;
+lib_error:
+    cli_error("%s", sbvm_error_message(err));
+    sbvm_error_free(err);
+    status = EXIT_USAGE;
+done:
+    if (json && json != stdout)
+        fclose(json);
+    if (junit && junit != stdout)
+        fclose(junit);
+    if (dir_fd >= 0)
+        close(dir_fd);
+    output_free(out);
+    sbvm_runner_free(rn);
+    free(o.names);
+    free(o.envs);
+    free(starts);
+    free(lens);
+    return status;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c: the sandboxvm command: subcommand dispatch, help and version. */
+#include <fcntl.h>
+#include <seccomp.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "sandboxvm/sandboxvm.h"
+#include "util/util.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fputs("sandboxvm: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool cli_color(int fd)
+{
+    const char *nc = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+
+    if (nc && *nc)
+        return false;
+    if (term && streq(term, "dumb"))
+        return false;
+    return isatty(fd) == 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("Usage: sandboxvm [--help] [--version] COMMAND [ARGS...]\n"
+          "\n"
+          "Run untrusted or crash-prone programs in isolated sandboxes and learn exactly how\n"
+          "each one ended: its exit code, the signal it died of, the limit it hit.\n"
+          "\n"
+          "Commands:\n"
+          "  run       run one or more programs, each in a sandbox of its own\n"
+          "  help      show help for a command (sandboxvm help run)\n"
+          "  version   show the version and the libraries in use\n"
+          "\n"
+          "Examples:\n"
+          "  sandboxvm run -- ./untrusted-tool --input data.bin\n"
+          "  sandboxvm run --json report.json -- python3 script.py ::: perl -e 'print 1'\n"
+          "\n"
+          "'sandboxvm run --help' lists the options. Documentation: README.md and docs/.\n",
+          f);
+}
+
+static void version(void)
+{
+    const struct scmp_version *sv = seccomp_version();
+
+    printf("sandboxvm %s (libseccomp %u.%u.%u, jansson %s)\n", sbvm_version(), sv->major, sv->minor,
+           sv->micro, jansson_version_str());
+}
+
+/* Guests and reports must not land on a closed stdio fd. */
+static void ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd >= 0 && nfd != fd) {
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+
+    ensure_stdio();
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (streq(cmd, "-h") || streq(cmd, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (streq(cmd, "-V") || streq(cmd, "--version") || streq(cmd, "version")) {
+        version();
+        return 0;
+    }
+    if (streq(cmd, "help")) {
+        if (argc > 2 && streq(argv[2], "run")) {
+            cmd_run_help();
+            return 0;
+        }
+        if (argc > 2) {
+            cli_error("no help for '%s': the commands are run, help and version", argv[2]);
+            return EXIT_USAGE;
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (streq(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
+    else
+        cli_error("unknown command '%s': the commands are run, help and version (did you mean "
+                  "'sandboxvm run -- %s'?)",
+                  cmd, cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * output.h: the CLI's view of guests' live output. Splits each stream into
+ * lines, prefixes them with the guest's name, keeps stdout and stderr apart,
+ * neutralises terminal control sequences when writing to a terminal, and
+ * optionally tees each stream raw into DIR/NAME.stdout and DIR/NAME.stderr.
+ * Memory per stream is bounded: a line longer than the buffer is written in
+ * pieces.
+ */
+#ifndef SBVM_CLI_OUTPUT_H
+#define SBVM_CLI_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandboxvm/sandboxvm.h"
+
+struct output;
+
+struct output_opts {
+    bool tag;      /* prefix lines with [name] */
+    int dir_fd;    /* --output-dir, or -1 */
+    int stdout_fd; /* where guests' stdout goes: 1, or 2 when a report uses 1 */
+};
+
+struct output *output_new(size_t nguests, const struct output_opts *o);
+void output_free(struct output *out);
+/* Callbacks for sbvm_events (ctx = the struct output). */
+void output_on_start(void *ctx, size_t index, const char *name);
+void output_on_data(void *ctx, size_t index, enum sbvm_stream s, const void *data, size_t len);
+void output_on_end(void *ctx, size_t index, const sbvm_result *r);
+/* True once writing to our stdout failed with EPIPE. */
+bool output_stdout_closed(const struct output *out);
+/* An error that happened while writing the output files, or NULL. */
+const char *output_file_error(const struct output *out);
+/* Fd to which the runner's signal byte is written when stdout closes. */
+void output_set_signal_fd(struct output *out, int fd);
+
+#endif

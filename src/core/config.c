@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c: building and validating guest configurations. */
+#include "core/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+/* The longest single argument or variable the kernel accepts (MAX_ARG_STRLEN). */
+#define ARG_STRLEN_MAX (32 * 4096)
+
+static bool name_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+bool config_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > SBVM_NAME_MAX || name[0] == '.' || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!name_char_ok(name[i]))
+            return false;
+    return true;
+}
+
+char *config_name_from_program(const char *prog)
+{
+    const char *base = strrchr(prog, '/');
+    char out[SBVM_NAME_MAX + 1];
+    size_t n = 0;
+
+    base = base ? base + 1 : prog;
+    for (; *base && n < SBVM_NAME_MAX; base++) {
+        char c = *base;
+        if (n == 0 && (c == '.' || c == '-'))
+            continue;
+        out[n++] = name_char_ok(c) ? c : '_';
+    }
+    out[n] = '\0';
+    return strdup(n ? out : "guest");
+}
+
+bool config_env_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 0 && n <= SBVM_ENV_KEY_MAX && !strchr(key, '=');
+}
+
+SBVM_API sbvm_config *sbvm_config_new(void)
+{
+    sbvm_config *cfg = calloc(1, sizeof(*cfg));
+
+    if (!cfg)
+        return NULL;
+    cfg->stdin_fd = -1;
+    cfg->capture_limit = SBVM_DEFAULT_CAPTURE;
+    return cfg;
+}
+
+SBVM_API void sbvm_config_free(sbvm_config *cfg)
+{
+    if (!cfg)
+        return;
+    strv_release(&cfg->argv);
+    strv_release(&cfg->env_set);
+    free(cfg->name);
+    free(cfg->cwd);
+    free(cfg);
+}
+
+SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
+{
+    sbvm_config *cfg = sbvm_config_new();
+
+    if (!cfg)
+        return NULL;
+    cfg->keep_env = src->keep_env;
+    cfg->stdin_fd = src->stdin_fd;
+    cfg->capture_limit = src->capture_limit;
+    if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0)
+        goto fail;
+    if (src->name && !(cfg->name = strdup(src->name)))
+        goto fail;
+    if (src->cwd && !(cfg->cwd = strdup(src->cwd)))
+        goto fail;
+    return cfg;
+fail:
+    sbvm_config_free(cfg);
+    return NULL;
+}
+
+SBVM_API int sbvm_config_set_argv(sbvm_config *cfg, size_t argc, const char *const *argv,
+                                  sbvm_error **err)
+{
+    struct strv nv = STRV_INIT;
+
+    if (argc == 0 || !argv || !argv[0] || !argv[0][0])
+        return error_set(err, EINVAL, "empty command: name a program to run");
+    for (size_t i = 0; i < argc; i++) {
+        if (!argv[i]) {
+            strv_release(&nv);
+            return error_set(err, EINVAL, "argument %zu is NULL", i);
+        }
+        if (strlen(argv[i]) >= ARG_STRLEN_MAX) {
+            strv_release(&nv);
+            return error_set(err, E2BIG,
+                             "argument %zu is longer than the kernel accepts (%d bytes)", i,
+                             ARG_STRLEN_MAX - 1);
+        }
+        if (strv_push(&nv, argv[i]) < 0) {
+            strv_release(&nv);
+            return error_set(err, ENOMEM, "copying arguments: out of memory");
+        }
+    }
+    strv_release(&cfg->argv);
+    cfg->argv = nv;
+    return 0;
+}
+
+SBVM_API int sbvm_config_set_name(sbvm_config *cfg, const char *name, sbvm_error **err)
+{
+    char *copy;
+
+    if (!name || !config_name_valid(name))
+        return error_set(err, EINVAL,
+                         "invalid guest name '%s': use 1 to %d characters from A-Z a-z 0-9 . _ - "
+                         "not starting with '.' or '-'",
+                         name ? name : "(null)", SBVM_NAME_MAX);
+    copy = strdup(name);
+    if (!copy)
+        return error_set(err, ENOMEM, "out of memory");
+    free(cfg->name);
+    cfg->name = copy;
+    return 0;
+}
+
+SBVM_API int sbvm_config_setenv(sbvm_config *cfg, const char *key, const char *value,
+                                sbvm_error **err)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    if (!key || !config_env_key_valid(key))
+        return error_set(err, EINVAL,
+                         "invalid environment variable name '%s': it must be 1 to %d bytes "
+                         "without '='",
+                         key ? key : "(null)", SBVM_ENV_KEY_MAX);
+    if (!value)
+        return error_set(err, EINVAL, "environment variable %s has no value", key);
+    if (strlen(key) + strlen(value) + 1 >= ARG_STRLEN_MAX)
+        return error_set(err, E2BIG, "environment variable %s is longer than the kernel accepts",
+                         key);
+    strbuf_addf(&sb, "%s=%s", key, value);
+    if (strv_push_owned(&cfg->env_set, strbuf_detach(&sb, NULL)) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+SBVM_API void sbvm_config_set_keep_env(sbvm_config *cfg, int keep)
+{
+    cfg->keep_env = keep != 0;
+}
+
+SBVM_API int sbvm_config_set_cwd(sbvm_config *cfg, const char *path, sbvm_error **err)
+{
+    char *copy;
+
+    if (!path || path[0] != '/')
+        return error_set(err, EINVAL,
+                         "working directory '%s' must be an absolute path inside the sandbox",
+                         path ? path : "(null)");
+    if (strlen(path) >= 4096)
+        return error_set(err, ENAMETOOLONG, "working directory path is too long");
+    copy = strdup(path);
+    if (!copy)
+        return error_set(err, ENOMEM, "out of memory");
+    free(cfg->cwd);
+    cfg->cwd = copy;
+    return 0;
+}
+
+SBVM_API void sbvm_config_set_stdin_fd(sbvm_config *cfg, int fd)
+{
+    cfg->stdin_fd = fd < 0 ? -1 : fd;
+}
+
+SBVM_API void sbvm_config_set_capture_limit(sbvm_config *cfg, size_t bytes)
+{
+    cfg->capture_limit = bytes;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h: the guest description behind the public sbvm_config. */
+#ifndef SBVM_CORE_CONFIG_H
+#define SBVM_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandboxvm/sandboxvm.h"
+#include "util/strv.h"
+
+#define SBVM_NAME_MAX           64
+#define SBVM_ENV_KEY_MAX        255
+#define SBVM_DEFAULT_CWD        "/tmp"
+#define SBVM_DEFAULT_CAPTURE    65536
+#define SBVM_DEFAULT_GUEST_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+struct sbvm_config {
+    struct strv argv;
+    char *name;          /* NULL: derived by the runner */
+    struct strv env_set; /* "KEY=VALUE" in the order given; later wins */
+    bool keep_env;
+    char *cwd;
+    int stdin_fd; /* -1: /dev/null */
+    size_t capture_limit;
+};
+
+/* Whether `name` is an acceptable guest name (see sbvm_config_set_name). */
+bool config_name_valid(const char *name);
+/* Derives a valid name from a program path: its basename with characters
+ * outside the name alphabet replaced by '_', cut to fit. Never fails to
+ * produce a name ("guest" for hopeless input); NULL only on ENOMEM. */
+char *config_name_from_program(const char *prog);
+/* Whether `key` is an acceptable environment variable name. */
+bool config_env_key_valid(const char *key);
+
+#endif

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* result.c: guest results and the outcome model. */
+#include "core/result.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/strbuf.h"
+#include "util/util.h"
+
+static const char *const outcome_names[] = {
+    [SBVM_OUTCOME_EXITED] = "exited",
+    [SBVM_OUTCOME_CRASHED] = "crashed",
+    [SBVM_OUTCOME_DENIED] = "denied",
+    [SBVM_OUTCOME_LIMIT] = "limit",
+    [SBVM_OUTCOME_SETUP_FAILED] = "setup_failed",
+    [SBVM_OUTCOME_NOT_EXECUTABLE] = "not_executable",
+    [SBVM_OUTCOME_NOT_FOUND] = "not_found",
+    [SBVM_OUTCOME_KILLED] = "killed",
+};
+
+SBVM_API const char *sbvm_outcome_name(enum sbvm_outcome o)
+{
+    if ((unsigned)o >= ARRAY_SIZE(outcome_names) || !outcome_names[o])
+        return "unknown";
+    return outcome_names[o];
+}
+
+int outcome_exit_status(enum sbvm_outcome o, int exit_code, int sig)
+{
+    switch (o) {
+    case SBVM_OUTCOME_EXITED:
+        return exit_code & 0xff;
+    case SBVM_OUTCOME_CRASHED:
+    case SBVM_OUTCOME_KILLED:
+    case SBVM_OUTCOME_LIMIT:
+        return 128 + (sig > 0 && sig < 128 ? sig : SIGKILL);
+    case SBVM_OUTCOME_DENIED:
+        return 128 + SIGSYS;
+    case SBVM_OUTCOME_NOT_EXECUTABLE:
+        return 126;
+    case SBVM_OUTCOME_NOT_FOUND:
+        return 127;
+    case SBVM_OUTCOME_SETUP_FAILED:
+    default:
+        return 125;
+    }
+}
+
+const char *signal_name(int sig)
+{
+    const char *s = sigabbrev_np(sig);
+    static const char *const rt = "SIGRT";
+
+    if (s) {
+        /* sigabbrev_np gives "SEGV"; keep a static "SIG"-prefixed table
+         * for the common ones and fall back to the bare abbreviation. */
+        static const struct {
+            int sig;
+            const char *name;
+        } names[] = {
+            { SIGHUP, "SIGHUP" },       { SIGINT, "SIGINT" },       { SIGQUIT, "SIGQUIT" },
+            { SIGILL, "SIGILL" },       { SIGTRAP, "SIGTRAP" },     { SIGABRT, "SIGABRT" },
+            { SIGBUS, "SIGBUS" },       { SIGFPE, "SIGFPE" },       { SIGKILL, "SIGKILL" },
+            { SIGUSR1, "SIGUSR1" },     { SIGSEGV, "SIGSEGV" },     { SIGUSR2, "SIGUSR2" },
+            { SIGPIPE, "SIGPIPE" },     { SIGALRM, "SIGALRM" },     { SIGTERM, "SIGTERM" },
+            { SIGSTKFLT, "SIGSTKFLT" }, { SIGCHLD, "SIGCHLD" },     { SIGCONT, "SIGCONT" },
+            { SIGSTOP, "SIGSTOP" },     { SIGTSTP, "SIGTSTP" },     { SIGTTIN, "SIGTTIN" },
+            { SIGTTOU, "SIGTTOU" },     { SIGURG, "SIGURG" },       { SIGXCPU, "SIGXCPU" },
+            { SIGXFSZ, "SIGXFSZ" },     { SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" },
+            { SIGWINCH, "SIGWINCH" },   { SIGIO, "SIGIO" },         { SIGPWR, "SIGPWR" },
+            { SIGSYS, "SIGSYS" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+            if (names[i].sig == sig)
+                return names[i].name;
+        return s;
+    }
+    return (sig >= SIGRTMIN && sig <= SIGRTMAX) ? rt : "SIG?";
+}
+
+const char *signal_text(int sig)
+{
+    const char *s = sigdescr_np(sig);
+    return s ? s : "unknown signal";
+}
+
+sbvm_result *result_new(const char *name, const struct strv *argv)
+{
+    sbvm_result *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->exit_code = -1;
+    r->name = strdup(name ? name : "guest");
+    if (!r->name || (argv && strv_copy(&r->argv, argv) < 0)) {
+        sbvm_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void result_set_message(sbvm_result *r, const char *fmt, ...)
+{
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    free(r->message);
+    r->message = strbuf_detach(&sb, NULL);
+}
+
+SBVM_API void sbvm_result_free(sbvm_result *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    strv_release(&r->argv);
+    free(r->message);
+    free(r->out.data);
+    free(r->err.data);
+    free(r);
+}
+
+SBVM_API const char *sbvm_result_name(const sbvm_result *r)
+{
+    return r->name;
+}
+
+SBVM_API size_t sbvm_result_argc(const sbvm_result *r)
+{
+    return r->argv.n;
+}
+
+SBVM_API const char *sbvm_result_argv(const sbvm_result *r, size_t i)
+{
+    return i < r->argv.n ? r->argv.v[i] : NULL;
+}
+
+SBVM_API enum sbvm_outcome sbvm_result_outcome(const sbvm_result *r)
+{
+    return r->outcome;
+}
+
+SBVM_API int sbvm_result_exit_code(const sbvm_result *r)
+{
+    return r->outcome == SBVM_OUTCOME_EXITED ? r->exit_code : -1;
+}
+
+SBVM_API int sbvm_result_signal(const sbvm_result *r)
+{
+    return r->signal;
+}
+
+SBVM_API int sbvm_result_exit_status(const sbvm_result *r)
+{
+    return outcome_exit_status(r->outcome, r->exit_code, r->signal);
+}
+
+SBVM_API const char *sbvm_result_message(const sbvm_result *r)
+{
+    return r->message ? r->message : sbvm_outcome_name(r->outcome);
+}
+
+SBVM_API const char *sbvm_result_setup_stage(const sbvm_result *r)
+{
+    return r->stage;
+}
+
+SBVM_API int sbvm_result_setup_errno(const sbvm_result *r)
+{
+    return r->setup_errno;
+}
+
+SBVM_API int64_t sbvm_result_start_ns(const sbvm_result *r)
+{
+    return r->start_ns;
+}
+
+SBVM_API int64_t sbvm_result_duration_ns(const sbvm_result *r)
+{
+    return r->duration_ns;
+}
+
+SBVM_API uint64_t sbvm_result_output(const sbvm_result *r, enum sbvm_stream s, const char **data,
+                                     size_t *len, size_t *head_len, uint64_t *omitted)
+{
+    const struct result_stream *st = s == SBVM_STDERR ? &r->err : &r->out;
+
+    if (data)
+        *data = st->data ? st->data : "";
+    if (len)
+        *len = st->len;
+    if (head_len)
+        *head_len = st->head_len;
+    if (omitted)
+        *omitted = st->omitted;
+    return st->total;
+}

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/* fsplan.c: building the guest's filesystem view as replayable operations. */
+#include "policy/fsplan.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+/* Top-level system directories: bound read-only when they are directories,
+ * re-created as the same symlink when the host has merged them into /usr. */
+static const char *const system_dirs[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+/*
+ * Host files from /etc a guest commonly needs. Regular files are copied into
+ * the view (they are small; copying keeps the view free of host inodes),
+ * symlinks re-created, directories bound read-only.
+ */
+static const struct etc_entry {
+    const char *name;
+    const char *why;
+} etc_entries[] = {
+    { "ld.so.cache", "dynamic loader's library index" },
+    { "ld.so.conf", "library search configuration" },
+    { "alternatives", "Debian's alternatives symlinks (cc, awk, which, ...)" },
+    { "localtime", "the host's time zone" },
+    { "timezone", "the host's time zone name" },
+    { "services", "port names (getservbyname)" },
+    { "protocols", "protocol names (getprotobyname)" },
+    { "os-release", "distribution identification" },
+    { "debian_version", "distribution identification" },
+    { "mime.types", "MIME types for interpreters' standard libraries" },
+};
+
+/* Copied /etc files larger than this are bound instead of copied. */
+#define ETC_COPY_MAX (512 * 1024)
+
+void fsplan_init(struct fsplan *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void fsplan_release(struct fsplan *p)
+{
+    for (size_t i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
+    free(p->owned);
+    free(p->ops);
+    fsplan_init(p);
+}
+
+/* Takes ownership of s (malloc'd); returns it, or NULL after freeing it. */
+static char *own(struct fsplan *p, char *s)
+{
+    if (!s)
+        return NULL;
+    if (p->nowned == p->owned_alloc) {
+        size_t n = p->owned_alloc ? p->owned_alloc * 2 : 32;
+        char **no = realloc(p->owned, n * sizeof(*no));
+        if (!no) {
+            free(s);
+            return NULL;
+        }
+        p->owned = no;
+        p->owned_alloc = n;
+    }
+    p->owned[p->nowned++] = s;
+    return s;
+}
+
+static const char *own_str(struct fsplan *p, const char *s)
+{
+    return own(p, strdup(s));
+}
+
+static struct fsop *push(struct fsplan *p, enum fsop_kind kind, const char *dst)
+{
+    struct fsop *op;
+
+    if (!dst)
+        return NULL;
+    if (p->nops == p->alloc) {
+        size_t n = p->alloc ? p->alloc * 2 : 32;
+        struct fsop *nops = realloc(p->ops, n * sizeof(*nops));
+        if (!nops)
+            return NULL;
+        p->ops = nops;
+        p->alloc = n;
+    }
+    op = &p->ops[p->nops++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->dst = dst;
+    return op;
+}
+
+static bool add_mkdir(struct fsplan *p, const char *dst, unsigned mode)
+{
+    struct fsop *op = push(p, FSOP_MKDIR, own_str(p, dst));
+    if (!op)
+        return false;
+    op->mode = mode;
+    return true;
+}
+
+static bool add_symlink(struct fsplan *p, const char *dst, const char *target)
+{
+    const char *t = own_str(p, target);
+    struct fsop *op = t ? push(p, FSOP_SYMLINK, own_str(p, dst)) : NULL;
+    if (!op)
+        return false;
+    op->data = t;
+    op->len = strlen(t);
+    return true;
+}
+
+static bool add_file(struct fsplan *p, const char *dst, const char *data, size_t len, unsigned mode)
+{
+    char *copy = malloc(len + 1);
+    struct fsop *op;
+
+    if (!copy)
+        return false;
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    if (!own(p, copy))
+        return false;
+    op = push(p, FSOP_FILE, own_str(p, dst));
+    if (!op)
+        return false;
+    op->data = copy;
+    op->len = len;
+    op->mode = mode;
+    return true;
+}
+
+static bool add_bind(struct fsplan *p, const char *src, const char *dst, unsigned flags)
+{
+    const char *s = own_str(p, src);
+    struct fsop *op = s ? push(p, FSOP_BIND, own_str(p, dst)) : NULL;
+    if (!op)
+        return false;
+    op->src = s;
+    op->flags = flags;
+    return true;
+}
+
+static bool add_tmpfs(struct fsplan *p, const char *dst, const char *opts)
+{
+    const char *o = own_str(p, opts);
+    struct fsop *op = o ? push(p, FSOP_TMPFS, own_str(p, dst)) : NULL;
+    if (!op)
+        return false;
+    op->data = o;
+    op->len = strlen(o);
+    return true;
+}
+
+bool fsplan_path_visible(const char *path)
+{
+    const char *rest;
+    size_t len;
+    char top[32];
+    struct stat st;
+
+    if (path[0] != '/')
+        return false;
+    rest = path + 1;
+    len = strcspn(rest, "/");
+    if (len == 0 || len >= sizeof(top))
+        return false;
+    memcpy(top, rest, len);
+    top[len] = '\0';
+    if (streq(top, "usr"))
+        return true;
+    for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
+        char host[40];
+        if (!streq(top, system_dirs[i]))
+            continue;
+        snprintf(host, sizeof(host), "/%s", top);
+        /* A merged-usr symlink resolves into /usr, which is visible. */
+        return lstat(host, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode));
+    }
+    return false;
+}
+
+static bool add_system_dirs(struct fsplan *p)
+{
+    if (!add_bind(p, "/usr", "usr", FSOP_RDONLY | FSOP_DIR))
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
+        char host[40], target[PATH_MAX];
+        struct stat st;
+        ssize_t n;
+
+        snprintf(host, sizeof(host), "/%s", system_dirs[i]);
+        if (lstat(host, &st) < 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) {
+            n = readlink(host, target, sizeof(target) - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            if (!add_symlink(p, system_dirs[i], target))
+                return false;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (!add_bind(p, host, system_dirs[i], FSOP_RDONLY | FSOP_DIR))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool add_identity_files(struct fsplan *p, const struct guest_ids *ids)
+{
+    struct strbuf pw = STRBUF_INIT, gr = STRBUF_INIT;
+    bool ok;
+
+    strbuf_addstr(&pw, "root:x:0:0:root:/root:/usr/sbin/nologin\n");
+    strbuf_addf(&pw, "sandbox:x:%u:%u:sandboxvm guest:/tmp:/bin/sh\n", (unsigned)ids->uid,
+                (unsigned)ids->gid);
+    if (ids->uid != 65534)
+        strbuf_addstr(&pw, "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+    strbuf_addstr(&gr, "root:x:0:\n");
+    strbuf_addf(&gr, "sandbox:x:%u:\n", (unsigned)ids->gid);
+    if (ids->gid != 65534)
+        strbuf_addstr(&gr, "nogroup:x:65534:\n");
+    ok = !strbuf_failed(&pw) && !strbuf_failed(&gr) &&
+         add_file(p, "etc/passwd", pw.buf, pw.len, 0644) &&
+         add_file(p, "etc/group", gr.buf, gr.len, 0644);
+    strbuf_release(&pw);
+    strbuf_release(&gr);
+    return ok;
+}
+
+static bool add_etc(struct fsplan *p, const struct guest_ids *ids)
+{
+    static const char hosts[] = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost "
+                                "ip6-loopback\n";
+    static const char nss[] = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+                              "networks: files\nprotocols: files\nservices: files\n";
+    static const char hostname[] = "sandbox\n";
+
+    if (!add_mkdir(p, "etc", 0755) || !add_identity_files(p, ids) ||
+        !add_file(p, "etc/hosts", hosts, sizeof(hosts) - 1, 0644) ||
+        !add_file(p, "etc/hostname", hostname, sizeof(hostname) - 1, 0644) ||
+        !add_file(p, "etc/nsswitch.conf", nss, sizeof(nss) - 1, 0644))
+        return false;
+
+    for (size_t i = 0; i < ARRAY_SIZE(etc_entries); i++) {
+        char host[PATH_MAX], dst[PATH_MAX], target[PATH_MAX];
+        struct stat st;
+        ssize_t n;
+
+        snprintf(host, sizeof(host), "/etc/%s", etc_entries[i].name);
+        snprintf(dst, sizeof(dst), "etc/%s", etc_entries[i].name);
+        if (lstat(host, &st) < 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) {
+            n = readlink(host, target, sizeof(target) - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            if (!add_symlink(p, dst, target))
+                return false;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (!add_bind(p, host, dst, FSOP_RDONLY | FSOP_DIR))
+                return false;
+        } else if (S_ISREG(st.st_mode)) {
+            _cleanup_free_ char *content = NULL;
+            size_t len = 0;
+            int r = read_file_at(AT_FDCWD, host, ETC_COPY_MAX, &content, &len);
+            if (r == -EFBIG) {
+                if (!add_bind(p, host, dst, FSOP_RDONLY))
+                    return false;
+            } else if (r == 0) {
+                if (!add_file(p, dst, content, len, 0644))
+                    return false;
+            }
+            /* Unreadable host files are simply left out of the view. */
+        }
+    }
+    return true;
+}
+
+static bool add_dev(struct fsplan *p)
+{
+    static const char *const nodes[] = { "null", "zero", "full", "random", "urandom" };
+    static const struct {
+        const char *name, *target;
+    } links[] = {
+        { "dev/fd", "/proc/self/fd" },
+        { "dev/stdin", "/proc/self/fd/0" },
+        { "dev/stdout", "/proc/self/fd/1" },
+        { "dev/stderr", "/proc/self/fd/2" },
+        /* POSIX shared memory and semaphores live in /dev/shm; the guest's
+         * writable tmpfs serves them without another mount. */
+        { "dev/shm", "/tmp" },
+    };
+
+    if (!add_mkdir(p, "dev", 0755))
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+        char src[32], dst[32];
+        snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+        snprintf(dst, sizeof(dst), "dev/%s", nodes[i]);
+        if (!add_bind(p, src, dst, FSOP_DEVICE))
+            return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+        if (!add_symlink(p, links[i].name, links[i].target))
+            return false;
+    return true;
+}
+
+int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, size_t tmp_size,
+                      sbvm_error **err)
+{
+    char opts[96];
+    struct fsop *op;
+
+    snprintf(opts, sizeof(opts), "mode=1777,size=%zu,nr_inodes=%zu", tmp_size,
+             tmp_size / 4096 < 1024 ? (size_t)1024 : tmp_size / 4096);
+    if (!add_system_dirs(p) || !add_etc(p, ids) || !add_dev(p))
+        goto oom;
+    op = push(p, FSOP_PROC, own_str(p, "proc"));
+    if (!op || !add_tmpfs(p, "tmp", opts))
+        goto oom;
+    return 0;
+oom:
+    return error_set(err, ENOMEM, "building the filesystem view: out of memory");
+}
+
+int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_error **err)
+{
+    const char *rel;
+    char *dir, *slash;
+    char src[40];
+
+    if (path[0] != '/' || strlen(path) >= PATH_MAX)
+        return error_set(err, EINVAL, "cannot expose '%s' in the view: not an absolute path", path);
+    rel = path + 1;
+    dir = strdup(rel);
+    if (!dir || !own(p, dir))
+        return error_set(err, ENOMEM, "out of memory");
+    /* Parents first; mkdir of an existing directory is not an error. */
+    for (slash = strchr(dir, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (!add_mkdir(p, dir, 0755)) {
+            *slash = '/';
+            return error_set(err, ENOMEM, "out of memory");
+        }
+        *slash = '/';
+    }
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", slot_fd);
+    if (!add_bind(p, src, rel, FSOP_RDONLY))
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+void fsplan_describe(const struct fsop *op, char *buf, size_t size)
+{
+    switch (op->kind) {
+    case FSOP_MKDIR:
+        snprintf(buf, size, "creating directory /%s", op->dst);
+        break;
+    case FSOP_SYMLINK:
+        snprintf(buf, size, "creating symlink /%s -> %s", op->dst, op->data);
+        break;
+    case FSOP_FILE:
+        snprintf(buf, size, "writing /%s", op->dst);
+        break;
+    case FSOP_BIND:
+        if (str_has_prefix(op->src, "/proc/self/fd/"))
+            snprintf(buf, size, "binding /%s read-only", op->dst);
+        else
+            snprintf(buf, size, "binding %s at /%s%s", op->src, op->dst,
+                     (op->flags & FSOP_RDONLY) ? " read-only" : "");
+        break;
+    case FSOP_TMPFS:
+        snprintf(buf, size, "mounting a tmpfs on /%s (%s)", op->dst, op->data);
+        break;
+    case FSOP_PROC:
+        snprintf(buf, size, "mounting /proc for the guest's pid namespace");
+        break;
+    default:
+        snprintf(buf, size, "filesystem operation %d", (int)op->kind);
+        break;
+    }
+}

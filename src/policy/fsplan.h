@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsplan.h: the guest's filesystem view as a list of simple operations.
+ *
+ * The plan is computed on the host, before any clone, with ordinary C (it may
+ * allocate, read /etc, resolve paths). The process backend's child then
+ * replays it with nothing but system calls: every string, every byte of file
+ * content and every mount option is already in place. Destination paths are
+ * relative to the new root (no leading '/'); sources of binds are absolute
+ * host paths, or "/proc/self/fd/N" for a file the host vetted and holds open.
+ *
+ * The default view: /usr and the top-level system directories read-only, a
+ * small /etc made of generated files (passwd, group, hosts, hostname,
+ * nsswitch.conf) and copies of a few host files, a minimal /dev (null, zero,
+ * full, random, urandom and the fd symlinks), a fresh /proc, and a fresh
+ * writable tmpfs on /tmp. The root itself is a tmpfs made read-only at the
+ * end. Nothing else of the host (home directories, the host's /tmp, /run,
+ * /var, /srv, /mnt) is in it.
+ */
+#ifndef SBVM_POLICY_FSPLAN_H
+#define SBVM_POLICY_FSPLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sandboxvm/sandboxvm.h"
+
+enum fsop_kind {
+    FSOP_MKDIR,   /* dst, mode; an existing directory is fine              */
+    FSOP_SYMLINK, /* dst -> data                                            */
+    FSOP_FILE,    /* dst created with mode and filled with data[0..len)     */
+    FSOP_BIND,    /* src onto dst; creates the mount point (dir or file)    */
+    FSOP_TMPFS,   /* fresh tmpfs on dst (created) with options in data      */
+    FSOP_PROC,    /* fresh procfs on dst (created)                          */
+};
+
+enum fsop_flags {
+    FSOP_RDONLY = 1 << 0, /* bind: read-only, nosuid, nodev (recursively)  */
+    FSOP_DIR = 1 << 1,    /* bind: the source is a directory              */
+    FSOP_DEVICE = 1 << 2, /* bind: a device node; keep it usable            */
+};
+
+struct fsop {
+    enum fsop_kind kind;
+    unsigned flags;
+    unsigned mode;
+    const char *src;
+    const char *dst;
+    const char *data;
+    size_t len;
+};
+
+struct fsplan {
+    struct fsop *ops;
+    size_t nops;
+    size_t alloc;
+    char **owned; /* every string the ops point at */
+    size_t nowned;
+    size_t owned_alloc;
+};
+
+/* The guest's identity inside the sandbox and the host ids behind it. */
+struct guest_ids {
+    uid_t uid; /* inside = outside for the guest */
+    gid_t gid;
+    bool host_root; /* the host side runs as root: host root is also mapped */
+};
+
+void fsplan_init(struct fsplan *p);
+void fsplan_release(struct fsplan *p);
+
+/* The view every guest of a run shares. */
+int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, size_t tmp_size,
+                      sbvm_error **err);
+
+/* Adds a read-only bind of one host file (held as host fd `slot_fd` in the
+ * child, i.e. "/proc/self/fd/<slot_fd>") at absolute guest path `path`,
+ * creating the directories leading to it. */
+int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_error **err);
+
+/* Whether an absolute, canonical host path is inside the directories every
+ * view exposes read-only (so a program there needs no bind of its own). */
+bool fsplan_path_visible(const char *canonical);
+
+/* Words for an op, for error messages: "mounting /usr read-only". */
+void fsplan_describe(const struct fsop *op, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/* program.c: resolving and vetting the program a guest will execute. */
+#include "policy/program.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/fsplan.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+/* The kernel follows at most this many nested #! interpreters (BINPRM). */
+#define MAX_INTERP_DEPTH 4
+/* The kernel reads this much of a file to find the #! line (BINPRM_BUF_SIZE). */
+#define SHEBANG_MAX 256
+/* We refuse program header tables larger than this: no real binary has one. */
+#define PHDR_TABLE_MAX (64 * 1024)
+
+int program_host_machine(void)
+{
+#if defined(__x86_64__)
+    return EM_X86_64;
+#elif defined(__aarch64__)
+    return EM_AARCH64;
+#else
+#error "sandboxvm supports x86_64 and aarch64 hosts"
+#endif
+}
+
+const char *program_machine_name(int machine)
+{
+    switch (machine) {
+    case EM_386:
+        return "i386";
+    case EM_X86_64:
+        return "x86_64";
+    case EM_ARM:
+        return "32-bit ARM";
+    case EM_AARCH64:
+        return "aarch64";
+    case EM_RISCV:
+        return "RISC-V";
+    case EM_PPC:
+        return "PowerPC";
+    case EM_PPC64:
+        return "PowerPC64";
+    case EM_S390:
+        return "s390";
+    case EM_MIPS:
+        return "MIPS";
+    case EM_SPARCV9:
+        return "SPARC v9";
+    default:
+        return NULL;
+    }
+}
+
+static int fail_with(struct program_failure *fail, enum sbvm_outcome outcome, int err,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail_with(struct program_failure *fail, enum sbvm_outcome outcome, int err,
+                     const char *fmt, ...)
+{
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    free(fail->message);
+    fail->outcome = outcome;
+    fail->err = err;
+    fail->message = strbuf_detach(&sb, NULL);
+    return -err;
+}
+
+void program_failure_release(struct program_failure *fail)
+{
+    free(fail->message);
+    fail->message = NULL;
+}
+
+void program_release(struct program *prog)
+{
+    free(prog->exec_path);
+    prog->exec_path = NULL;
+    for (size_t i = 0; i < prog->nbinds; i++) {
+        free(prog->binds[i].path);
+        free(prog->binds[i].src);
+        close_fd(&prog->binds[i].fd);
+    }
+    prog->nbinds = 0;
+}
+
+static int add_bind(struct program *prog, const char *path, const char *src, int fd,
+                    struct program_failure *fail)
+{
+    struct program_bind *b;
+    int dupfd;
+
+    for (size_t i = 0; i < prog->nbinds; i++)
+        if (streq(prog->binds[i].path, path))
+            return 0;
+    if (prog->nbinds == PROGRAM_MAX_BINDS)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                         "%s: too many interpreter files outside the system directories", path);
+    dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dupfd < 0)
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, errno, "%s: duplicating fd: %s", path,
+                         errno_text(errno));
+    b = &prog->binds[prog->nbinds];
+    b->path = strdup(path);
+    b->src = strdup(src);
+    if (!b->path || !b->src) {
+        free(b->path);
+        free(b->src);
+        close(dupfd);
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    }
+    b->fd = dupfd;
+    prog->nbinds++;
+    return 0;
+}
+
+/* The outcome for an errno met while looking at the program file itself. */
+static enum sbvm_outcome outcome_for(int e)
+{
+    return (e == ENOENT || e == ENOTDIR) ? SBVM_OUTCOME_NOT_FOUND : SBVM_OUTCOME_NOT_EXECUTABLE;
+}
+
+/*
+ * Checks an ELF image: native class, byte order and machine, an executable
+ * type, and returns its PT_INTERP path (malloc'd) in *interp when it has one.
+ */
+static int check_elf(int fd, const char *shown, const unsigned char *head, size_t headlen,
+                     char **interp, struct program_failure *fail)
+{
+    Elf64_Ehdr eh;
+    _cleanup_free_ Elf64_Phdr *ph = NULL;
+    size_t tabsz;
+    ssize_t n;
+
+    *interp = NULL;
+    if (headlen < EI_NIDENT + 2 || head[EI_CLASS] != ELFCLASS64) {
+        if (headlen > EI_CLASS && head[EI_CLASS] == ELFCLASS32) {
+            uint16_t m = headlen >= 20 ? (uint16_t)(head[18] | (head[19] << 8)) : 0;
+            const char *mn = program_machine_name(m);
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                             "%s: a 32-bit ELF program (%s); this sandbox runs %s programs", shown,
+                             mn ? mn : "unknown machine",
+                             program_machine_name(program_host_machine()));
+        }
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a malformed ELF file (bad class)", shown);
+    }
+    if (headlen < sizeof(eh))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a truncated ELF file (%zu bytes)", shown, headlen);
+    memcpy(&eh, head, sizeof(eh));
+    if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a big-endian ELF program; this host is little-endian", shown);
+    if (eh.e_machine != program_host_machine()) {
+        const char *mn = program_machine_name(eh.e_machine);
+        if (mn)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                             "%s: an ELF program for %s; this host runs %s programs", shown, mn,
+                             program_machine_name(program_host_machine()));
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: an ELF program for machine type %u; this host runs %s programs",
+                         shown, eh.e_machine, program_machine_name(program_host_machine()));
+    }
+    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: an ELF file that is not a program (type %u: object file or core)",
+                         shown, eh.e_type);
+    if (eh.e_phnum == 0)
+        return 0;
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
+        ckd_mul(&tabsz, (size_t)eh.e_phnum, sizeof(Elf64_Phdr)) || tabsz > PHDR_TABLE_MAX)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a malformed ELF file (program header table)", shown);
+    ph = malloc(tabsz);
+    if (!ph)
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    n = pread(fd, ph, tabsz, (off_t)eh.e_phoff);
+    if (n < 0 || (size_t)n != tabsz || eh.e_phoff > (Elf64_Off)INT64_MAX)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a truncated ELF file (program headers)", shown);
+    for (size_t i = 0; i < eh.e_phnum; i++) {
+        char *p;
+        if (ph[i].p_type != PT_INTERP)
+            continue;
+        if (ph[i].p_filesz < 2 || ph[i].p_filesz > PATH_MAX || ph[i].p_offset > INT64_MAX)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                             "%s: a malformed ELF file (interpreter path)", shown);
+        p = calloc(1, ph[i].p_filesz + 1);
+        if (!p)
+            return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+        n = pread(fd, p, ph[i].p_filesz, (off_t)ph[i].p_offset);
+        if (n < 0 || (size_t)n != ph[i].p_filesz || p[ph[i].p_filesz - 1] != '\0' ||
+            strlen(p) != ph[i].p_filesz - 1 || p[0] != '/') {
+            free(p);
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                             "%s: a malformed ELF file (interpreter path)", shown);
+        }
+        *interp = p;
+        return 0;
+    }
+    return 0;
+}
+
+/*
+ * Parses a "#!" line the way the kernel does: the interpreter is the first
+ * word after "#!", an optional argument follows. Returns the interpreter path.
+ */
+static int parse_shebang(const char *shown, const unsigned char *head, size_t headlen,
+                         char **interp, struct program_failure *fail)
+{
+    size_t i = 2, start, end;
+    const unsigned char *nl = memchr(head, '\n', headlen);
+    size_t lim = nl ? (size_t)(nl - head) : headlen;
+
+    while (i < lim && (head[i] == ' ' || head[i] == '\t'))
+        i++;
+    start = i;
+    while (i < lim && head[i] != ' ' && head[i] != '\t' && head[i] != '\0')
+        i++;
+    end = i;
+    if (start == end)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a script whose #! line names no interpreter", shown);
+    if (!nl && end == headlen)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: a script whose #! line is longer than the kernel reads (%d bytes)",
+                         shown, SHEBANG_MAX);
+    if (head[start] != '/')
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: its #! interpreter '%.*s' is not an absolute path", shown,
+                         (int)(end - start), (const char *)head + start);
+    *interp = strndup((const char *)head + start, end - start);
+    if (!*interp)
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    return 0;
+}
+
+/*
+ * Vets one file of the exec chain. `path` is absolute; `literal` is the path
+ * as the exec chain names it (argv0 for the program, the #! or PT_INTERP text
+ * for interpreters). Recurses into interpreters. For depth 0 it sets
+ * prog->exec_path.
+ */
+static int vet_file(struct program *prog, const char *path, const char *shown, int depth,
+                    struct program_failure *fail)
+{
+    _cleanup_free_ char *canon = NULL;
+    _cleanup_free_ char *interp = NULL;
+    _cleanup_close_ int pfd = -1;
+    _cleanup_close_ int rfd = -1;
+    unsigned char head[SHEBANG_MAX];
+    struct stat st, st2;
+    ssize_t n;
+    int r;
+
+    canon = realpath(path, NULL);
+    if (!canon) {
+        int e = errno;
+        if (depth == 0)
+            return fail_with(fail, outcome_for(e), e, "%s: %s", shown, errno_text(e));
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: its interpreter %s: %s", shown,
+                         path, errno_text(e));
+    }
+    pfd = open(canon, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (pfd < 0 || fstat(pfd, &st) < 0) {
+        int e = errno;
+        return fail_with(fail, outcome_for(e), e, "%s: %s", shown, errno_text(e));
+    }
+    if (S_ISDIR(st.st_mode))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EISDIR,
+                         depth ? "%s: its interpreter %s is a directory" : "%s: is a directory%s",
+                         shown, depth ? path : "");
+    if (!S_ISREG(st.st_mode))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: %s%s is not a regular file", shown, depth ? "its interpreter " : "",
+                         depth ? path : "it");
+    if (!(st.st_mode & 0111))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: %s%s has no execute permission (mode %04o)", shown,
+                         depth ? "its interpreter " : "", depth ? path : "it",
+                         (unsigned)(st.st_mode & 07777));
+    /* Only now that it is known to be a regular file is it opened for
+     * reading (opening a device or FIFO can have effects). The identity check
+     * makes sure it is still the file that was vetted. */
+    rfd = open(canon, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    if (rfd < 0) {
+        int e = errno;
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
+                         depth ? path : "it", errno_text(e));
+    }
+    if (fstat(rfd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, EAGAIN,
+                         "%s: the file changed while it was being checked", shown);
+    n = pread(rfd, head, sizeof(head), 0);
+    if (n < 0) {
+        int e = errno;
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
+                         depth ? path : "it", errno_text(e));
+    }
+    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        r = check_elf(rfd, shown, head, (size_t)n, &interp, fail);
+    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
+        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
+    } else {
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         depth ? "%s: its interpreter %s is neither an ELF program nor a #! script"
+                               : "%s: neither an ELF program nor a #! script%s",
+                         shown, depth ? path : "");
+    }
+    if (r < 0)
+        return r;
+
+    if (depth == 0) {
+        prog->exec_path = strdup(canon);
+        if (!prog->exec_path)
+            return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    }
+    if (!fsplan_path_visible(canon)) {
+        r = add_bind(prog, canon, canon, pfd, fail);
+        if (r < 0)
+            return r;
+    }
+    /* An interpreter named through symlinks outside the view must also be
+     * reachable under the name the exec chain uses. */
+    if (depth > 0 && !streq(canon, path) && !fsplan_path_visible(path)) {
+        r = add_bind(prog, path, canon, pfd, fail);
+        if (r < 0)
+            return r;
+    }
+    if (interp) {
+        /* The ELF loader case counts as one level too; the kernel does not
+         * recurse into it, but a loader that needs a loader is nonsense. */
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: interpreter chain too deep", shown);
+        return vet_file(prog, interp, shown, depth + 1, fail);
+    }
+    return 0;
+}
+
+/* Looks `name` up in the PATH entries the guest can see, execvp-style. */
+static int search_path(const char *name, const char *path_env, char **found,
+                       struct program_failure *fail)
+{
+    const char *p = path_env ? path_env : "";
+    bool saw_eacces = false;
+    struct strbuf cand = STRBUF_INIT;
+
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        struct stat st;
+
+        /* Empty and relative entries would mean the host's working
+         * directory, which the guest does not see. */
+        if (len > 0 && p[0] == '/') {
+            strbuf_reset(&cand);
+            strbuf_add(&cand, p, len);
+            strbuf_addch(&cand, '/');
+            strbuf_addstr(&cand, name);
+            if (strbuf_failed(&cand)) {
+                strbuf_release(&cand);
+                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+            }
+            if (fsplan_path_visible(cand.buf) && stat(cand.buf, &st) == 0) {
+                if (S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+                    *found = strbuf_detach(&cand, NULL);
+                    return *found ? 0
+                                  : fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM,
+                                              "out of memory");
+                }
+                saw_eacces = true;
+            }
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    strbuf_release(&cand);
+    if (saw_eacces)
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: found in the guest's PATH but not executable", name);
+    return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "%s: not found in the guest's PATH (%s)",
+                     name, path_env && *path_env ? path_env : "empty");
+}
+
+int program_resolve(const char *argv0, const char *path_env, struct program *prog,
+                    struct program_failure *fail)
+{
+    _cleanup_free_ char *path = NULL;
+    int r;
+
+    memset(prog, 0, sizeof(*prog));
+    memset(fail, 0, sizeof(*fail));
+    if (!argv0 || !*argv0)
+        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "empty program name");
+    if (strlen(argv0) >= PATH_MAX)
+        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENAMETOOLONG, "program name too long");
+
+    if (strchr(argv0, '/')) {
+        path = strdup(argv0);
+        if (!path)
+            return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    } else {
+        r = search_path(argv0, path_env, &path, fail);
+        if (r < 0)
+            return r;
+    }
+    r = vet_file(prog, path, argv0, 0, fail);
+    if (r < 0)
+        program_release(prog);
+    return r;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* strv.c: owned string vectors. */
+#include "util/strv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+static int strv_reserve(struct strv *sv, size_t extra)
+{
+    size_t need, nalloc;
+    char **nv;
+
+    if (ckd_add(&need, sv->n, extra) || ckd_add(&need, need, 1))
+        return -ENOMEM;
+    if (need <= sv->alloc)
+        return 0;
+    nalloc = sv->alloc ? sv->alloc : 8;
+    while (nalloc < need)
+        if (ckd_mul(&nalloc, nalloc, 2))
+            return -ENOMEM;
+    if (nalloc > SIZE_MAX / sizeof(char *))
+        return -ENOMEM;
+    nv = realloc(sv->v, nalloc * sizeof(char *));
+    if (!nv)
+        return -ENOMEM;
+    sv->v = nv;
+    sv->alloc = nalloc;
+    return 0;
+}
+
+int strv_push_owned(struct strv *sv, char *s)
+{
+    if (!s || strv_reserve(sv, 1) < 0) {
+        free(s);
+        return -ENOMEM;
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+    return 0;
+}
+
+int strv_push(struct strv *sv, const char *s)
+{
+    return strv_push_owned(sv, strdup(s));
+}
+
+int strv_copy(struct strv *dst, const struct strv *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (strv_push(dst, src->v[i]) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+long strv_find(const struct strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (streq(sv->v[i], s))
+            return (long)i;
+    return -1;
+}
+
+void strv_release(struct strv *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = sv->alloc = 0;
+}

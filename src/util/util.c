@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* util.c: clocks and full reads/writes. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/util.h"
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t now_mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t now_real_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+long read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (long)got;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len)
+{
+    _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *buf = NULL;
+    long n;
+
+    fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    buf = malloc(max + 2);
+    if (!buf)
+        return -ENOMEM;
+    n = read_full(fd, buf, max + 1);
+    if (n < 0)
+        return (int)n;
+    if ((size_t)n > max)
+        return -EFBIG;
+    buf[n] = '\0';
+    if (len)
+        *len = (size_t)n;
+    *out = steal_pointer(&buf);
+    return 0;
+}

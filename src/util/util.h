@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h: small helpers every source file uses: checked arithmetic, string
+ * predicates, retry-on-EINTR. Includes banned.h, so include it last.
+ */
+#ifndef SBVM_UTIL_UTIL_H
+#define SBVM_UTIL_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Overflow-checked arithmetic: true when the result did not fit. */
+#define ckd_add(r, a, b) __builtin_add_overflow((a), (b), (r))
+#define ckd_sub(r, a, b) __builtin_sub_overflow((a), (b), (r))
+#define ckd_mul(r, a, b) __builtin_mul_overflow((a), (b), (r))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define UNUSED      __attribute__((unused))
+#define NORETURN    __attribute__((noreturn))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define RETRY_EINTR(expr)                                                                          \
+    ({                                                                                             \
+        __typeof__(expr) r_;                                                                       \
+        do {                                                                                       \
+            r_ = (expr);                                                                           \
+        } while (r_ == -1 && errno == EINTR);                                                      \
+        r_;                                                                                        \
+    })
+
+static inline bool streq(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static inline bool str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Monotonic and wall clocks in nanoseconds. */
+int64_t now_mono_ns(void);
+int64_t now_real_ns(void);
+
+/* Write/read all of a buffer, retrying short transfers and EINTR. Return 0 or
+ * -errno; read_full returns the byte count (short only at EOF). */
+int write_full(int fd, const void *buf, size_t len);
+long read_full(int fd, void *buf, size_t len);
+
+/* Reads a whole small file (at most `max` bytes) into a malloc'd, NUL-
+ * terminated buffer. Returns 0 or -errno (-EFBIG when larger than max). */
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
+
+#include "util/banned.h"
+
+#endif
