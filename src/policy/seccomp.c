@@ -461,6 +461,7 @@ static int export_prog(struct seccomp_plan *plan, scmp_filter_ctx ctx, const cha
         free(insns);
         return error_set(err, EIO, "seccomp: reading back the %s filter", which);
     }
+    plan->owned = true;
     plan->progs[plan->count].filter = insns;
     plan->progs[plan->count].len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
     plan->count++;
@@ -595,7 +596,26 @@ int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err)
 
 void seccomp_plan_release(struct seccomp_plan *plan)
 {
-    for (size_t i = 0; i < plan->count; i++)
-        free(plan->progs[i].filter);
+    if (plan->owned)
+        for (size_t i = 0; i < plan->count; i++)
+            free(plan->progs[i].filter);
     memset(plan, 0, sizeof(*plan));
 }
+
+#ifndef SBVM_SECCOMP_GENERATOR
+/* Generated at build time by tools/gen-seccomp.c (seccomp_default.c). */
+extern const struct sock_filter sbvm_seccomp_default_0[], sbvm_seccomp_default_1[];
+extern const unsigned short sbvm_seccomp_default_0_len, sbvm_seccomp_default_1_len;
+
+void seccomp_plan_default(struct seccomp_plan *plan)
+{
+    memset(plan, 0, sizeof(*plan));
+    /* The kernel never writes through the filter pointer. */
+    plan->progs[0].filter = (struct sock_filter *)sbvm_seccomp_default_0;
+    plan->progs[0].len = sbvm_seccomp_default_0_len;
+    plan->progs[1].filter = (struct sock_filter *)sbvm_seccomp_default_1;
+    plan->progs[1].len = sbvm_seccomp_default_1_len;
+    plan->count = 2;
+    plan->owned = false;
+}
+#endif

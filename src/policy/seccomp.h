@@ -24,6 +24,7 @@
 #define SBVM_POLICY_SECCOMP_H
 
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sandboxvm/sandboxvm.h"
@@ -33,8 +34,18 @@
 struct seccomp_plan {
     struct sock_fprog progs[SECCOMP_PLAN_MAX];
     size_t count;
+    bool owned; /* progs were allocated (not the built-in default) */
 };
 
+/*
+ * The default policy is compiled once, at build time, by tools/gen-seccomp.c
+ * (libseccomp takes over a millisecond to generate it, a fifth of a
+ * sandbox's start-up); seccomp_plan_default() hands out that program.
+ * seccomp_plan_build() compiles the same policy at run time, which later
+ * per-run changes to the policy will use, and which tests compare with the
+ * built-in program.
+ */
+void seccomp_plan_default(struct seccomp_plan *plan);
 int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err);
 void seccomp_plan_release(struct seccomp_plan *plan);
 

@@ -137,8 +137,7 @@ static int proc_run_init(void **state, sbvm_error **err)
     fsplan_init(&st->base);
     userns_guest_ids(&st->ids);
     r = fsplan_build_base(&st->base, &st->ids, TMP_SIZE_DEFAULT, err);
-    if (r == 0)
-        r = seccomp_plan_build(&st->seccomp, err);
+    seccomp_plan_default(&st->seccomp);
     if (r < 0) {
         proc_run_release(st);
         return r;
