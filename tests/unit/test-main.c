@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-main.c: runs every unit suite in one Check runner, each test in its
+ * own forked process, so tests may unshare, install filters or crash.
+ * TAP output: CK_TAP_LOG_FILE_NAME=- CK_VERBOSITY=silent.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+const char *unit_guest_dir(void)
+{
+    const char *d = getenv("SBVM_GUESTS");
+    return d && *d ? d : "build/tests/guests";
+}
+
+char *unit_tmpdir(void)
+{
+    char tmpl[] = "/tmp/sbvm-unit-XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
+    return strdup(d);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void unit_rmtree(const char *dir)
+{
+    if (dir)
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void unit_write_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_msg(f != NULL, "fopen %s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+void unit_skip(const char *test, const char *why)
+{
+    fprintf(stderr, "# SKIP %s: %s\n", test, why);
+}
+
+int main(void)
+{
+    Suite *(*const suites[])(void) = {
+        suite_util,    suite_config, suite_env,    suite_program, suite_fsplan, suite_seccomp,
+        suite_capture, suite_escape, suite_result, suite_runner,  suite_report,
+    };
+    SRunner *sr = srunner_create(NULL);
+    int failed;
+
+    for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+        srunner_add_suite(sr, suites[i]());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* test-program.c: finding and vetting the program a guest will execute. */
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/program.h"
+#include "unit.h"
+
+#define GUEST_PATH "/usr/local/bin:/usr/bin:/bin"
+
+struct fixture {
+    char *dir;
+    struct program prog;
+    struct program_failure fail;
+};
+
+static struct fixture fx;
+
+static void setup(void)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.dir = unit_tmpdir();
+}
+
+static void teardown(void)
+{
+    program_release(&fx.prog);
+    program_failure_release(&fx.fail);
+    unit_rmtree(fx.dir);
+    free(fx.dir);
+}
+
+static const char *in_dir(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", fx.dir, name);
+    return path;
+}
+
+static int resolve(const char *argv0)
+{
+    return program_resolve(argv0, GUEST_PATH, &fx.prog, &fx.fail);
+}
+
+/* A minimal 64-bit little-endian ELF header for `machine`. */
+static void write_elf(const char *name, uint16_t machine, unsigned char cls)
+{
+    Elf64_Ehdr eh;
+
+    memset(&eh, 0, sizeof(eh));
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = cls;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = machine;
+    eh.e_version = EV_CURRENT;
+    eh.e_ehsize = sizeof(eh);
+    unit_write_file(in_dir(name), &eh, sizeof(eh), 0755);
+}
+
+START_TEST(system_program_needs_no_bind)
+{
+    ck_assert_int_eq(resolve("/bin/true"), 0);
+    ck_assert_ptr_nonnull(fx.prog.exec_path);
+    ck_assert(strncmp(fx.prog.exec_path, "/usr/", 5) == 0 ||
+              strncmp(fx.prog.exec_path, "/bin/", 5) == 0);
+    ck_assert_uint_eq(fx.prog.nbinds, 0);
+}
+END_TEST
+
+START_TEST(bare_names_use_the_guest_path)
+{
+    ck_assert_int_eq(resolve("sh"), 0);
+    ck_assert_uint_eq(fx.prog.nbinds, 0);
+}
+END_TEST
+
+START_TEST(missing_program_is_not_found)
+{
+    ck_assert_int_lt(resolve("sbvm-no-such-program"), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "not found in the guest's PATH"));
+    program_failure_release(&fx.fail);
+    ck_assert_int_lt(resolve(in_dir("nothing-here")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_FOUND);
+    ck_assert_int_eq(fx.fail.err, ENOENT);
+}
+END_TEST
+
+START_TEST(path_entries_outside_the_view_are_skipped)
+{
+    /* An executable in a directory the guest cannot see is not found, even
+     * when that directory is in PATH. */
+    unit_write_file(in_dir("hidden-tool"), "#!/bin/sh\n", 10, 0755);
+    ck_assert_int_lt(program_resolve("hidden-tool", fx.dir, &fx.prog, &fx.fail), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(directory_is_not_executable)
+{
+    ck_assert_int_lt(resolve(fx.dir), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_int_eq(fx.fail.err, EISDIR);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "directory"));
+}
+END_TEST
+
+START_TEST(file_without_execute_bit_is_refused)
+{
+    unit_write_file(in_dir("plain"), "#!/bin/sh\n", 10, 0644);
+    ck_assert_int_lt(resolve(in_dir("plain")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "execute permission"));
+}
+END_TEST
+
+START_TEST(text_without_shebang_is_refused)
+{
+    unit_write_file(in_dir("notes"), "just some text\n", 15, 0755);
+    ck_assert_int_lt(resolve(in_dir("notes")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_int_eq(fx.fail.err, ENOEXEC);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "neither an ELF program nor a #! script"));
+}
+END_TEST
+
+START_TEST(empty_file_is_refused)
+{
+    unit_write_file(in_dir("empty"), "", 0, 0755);
+    ck_assert_int_lt(resolve(in_dir("empty")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+}
+END_TEST
+
+START_TEST(script_outside_the_view_is_bound)
+{
+    static const char script[] = "#!/bin/sh -e\necho hi\n";
+    char *canon;
+
+    unit_write_file(in_dir("run.sh"), script, sizeof(script) - 1, 0755);
+    ck_assert_int_eq(resolve(in_dir("run.sh")), 0);
+    canon = realpath(in_dir("run.sh"), NULL);
+    ck_assert_str_eq(fx.prog.exec_path, canon);
+    /* The script is bound; its interpreter, /bin/sh, is already visible. */
+    ck_assert_uint_eq(fx.prog.nbinds, 1);
+    ck_assert_str_eq(fx.prog.binds[0].path, canon);
+    ck_assert_int_ge(fx.prog.binds[0].fd, 0);
+    free(canon);
+}
+END_TEST
+
+START_TEST(script_interpreter_outside_the_view_is_bound_too)
+{
+    char script[600];
+
+    unit_write_file(in_dir("interp.sh"), "#!/bin/sh\n", 10, 0755);
+    snprintf(script, sizeof(script), "#!%s\n", in_dir("interp.sh"));
+    unit_write_file(in_dir("outer"), script, strlen(script), 0755);
+    ck_assert_int_eq(resolve(in_dir("outer")), 0);
+    ck_assert_uint_eq(fx.prog.nbinds, 2);
+}
+END_TEST
+
+START_TEST(script_with_missing_interpreter_is_refused)
+{
+    static const char script[] = "#!/nonexistent/interpreter\n";
+
+    unit_write_file(in_dir("bad.sh"), script, sizeof(script) - 1, 0755);
+    ck_assert_int_lt(resolve(in_dir("bad.sh")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "/nonexistent/interpreter"));
+}
+END_TEST
+
+START_TEST(script_with_relative_interpreter_is_refused)
+{
+    static const char script[] = "#!sh\n";
+
+    unit_write_file(in_dir("rel.sh"), script, sizeof(script) - 1, 0755);
+    ck_assert_int_lt(resolve(in_dir("rel.sh")), 0);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "not an absolute path"));
+}
+END_TEST
+
+START_TEST(overlong_shebang_is_refused)
+{
+    char script[400];
+
+    memset(script, 'a', sizeof(script));
+    script[0] = '#';
+    script[1] = '!';
+    script[2] = '/';
+    unit_write_file(in_dir("long.sh"), script, sizeof(script), 0755);
+    ck_assert_int_lt(resolve(in_dir("long.sh")), 0);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "longer than the kernel reads"));
+}
+END_TEST
+
+START_TEST(recursive_shebang_is_bounded)
+{
+    char script[600];
+
+    /* A script that names itself as its interpreter. */
+    snprintf(script, sizeof(script), "#!%s\n", in_dir("loop"));
+    unit_write_file(in_dir("loop"), script, strlen(script), 0755);
+    ck_assert_int_lt(resolve(in_dir("loop")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+}
+END_TEST
+
+START_TEST(foreign_elf_is_refused_with_its_machine)
+{
+    write_elf("arm64", EM_AARCH64, ELFCLASS64);
+    ck_assert_int_lt(resolve(in_dir("arm64")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "aarch64"));
+}
+END_TEST
+
+START_TEST(thirty_two_bit_elf_is_refused)
+{
+    write_elf("i386", EM_386, ELFCLASS32);
+    ck_assert_int_lt(resolve(in_dir("i386")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "32-bit"));
+}
+END_TEST
+
+START_TEST(truncated_elf_is_refused)
+{
+    unit_write_file(in_dir("trunc"), "\177ELF\2\1\1", 7, 0755);
+    ck_assert_int_lt(resolve(in_dir("trunc")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+}
+END_TEST
+
+START_TEST(elf_with_absurd_program_headers_is_refused)
+{
+    Elf64_Ehdr eh;
+
+    memset(&eh, 0, sizeof(eh));
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_type = ET_DYN;
+    eh.e_machine = (uint16_t)program_host_machine();
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 60000;
+    eh.e_phoff = 0xffffffffffff0000ULL;
+    unit_write_file(in_dir("absurd"), &eh, sizeof(eh), 0755);
+    ck_assert_int_lt(resolve(in_dir("absurd")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+}
+END_TEST
+
+START_TEST(unreadable_program_is_refused)
+{
+    if (geteuid() == 0) {
+        unit_skip("unreadable_program_is_refused", "root reads mode 0111 files anyway");
+        return;
+    }
+    unit_write_file(in_dir("secret"), "#!/bin/sh\n", 10, 0111);
+    ck_assert_int_lt(resolve(in_dir("secret")), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "cannot read"));
+}
+END_TEST
+
+START_TEST(dynamic_elf_in_a_hidden_dir_binds_only_itself)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/probe", unit_guest_dir());
+    if (access(path, X_OK) != 0) {
+        unit_skip("dynamic_elf_in_a_hidden_dir_binds_only_itself", "probe fixture not built");
+        return;
+    }
+    ck_assert_int_eq(resolve(path), 0);
+    /* The loader (/lib64/ld-linux-x86-64.so.2) is visible already. */
+    ck_assert_uint_eq(fx.prog.nbinds, 1);
+}
+END_TEST
+
+Suite *suite_program(void)
+{
+    Suite *s = suite_create("program");
+    TCase *tc = tcase_create("resolve");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, system_program_needs_no_bind);
+    tcase_add_test(tc, bare_names_use_the_guest_path);
+    tcase_add_test(tc, missing_program_is_not_found);
+    tcase_add_test(tc, path_entries_outside_the_view_are_skipped);
+    tcase_add_test(tc, directory_is_not_executable);
+    tcase_add_test(tc, file_without_execute_bit_is_refused);
+    tcase_add_test(tc, text_without_shebang_is_refused);
+    tcase_add_test(tc, empty_file_is_refused);
+    tcase_add_test(tc, script_outside_the_view_is_bound);
+    tcase_add_test(tc, script_interpreter_outside_the_view_is_bound_too);
+    tcase_add_test(tc, script_with_missing_interpreter_is_refused);
+    tcase_add_test(tc, script_with_relative_interpreter_is_refused);
+    tcase_add_test(tc, overlong_shebang_is_refused);
+    tcase_add_test(tc, recursive_shebang_is_bounded);
+    tcase_add_test(tc, foreign_elf_is_refused_with_its_machine);
+    tcase_add_test(tc, thirty_two_bit_elf_is_refused);
+    tcase_add_test(tc, truncated_elf_is_refused);
+    tcase_add_test(tc, elf_with_absurd_program_headers_is_refused);
+    tcase_add_test(tc, unreadable_program_is_refused);
+    tcase_add_test(tc, dynamic_elf_in_a_hidden_dir_binds_only_itself);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* unit.h: the unit suites, one per subsystem, collected by test-main.c. */
+#ifndef SBVM_TESTS_UNIT_H
+#define SBVM_TESTS_UNIT_H
+
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+
+Suite *suite_util(void);
+Suite *suite_config(void);
+Suite *suite_env(void);
+Suite *suite_program(void);
+Suite *suite_fsplan(void);
+Suite *suite_seccomp(void);
+Suite *suite_capture(void);
+Suite *suite_escape(void);
+Suite *suite_result(void);
+Suite *suite_runner(void);
+Suite *suite_report(void);
+
+/* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
+const char *unit_guest_dir(void);
+/* A fresh private temp directory for a test; removed by unit_rmtree. */
+char *unit_tmpdir(void);
+void unit_rmtree(const char *dir);
+/* Writes a file with mode; aborts the test on failure. */
+void unit_write_file(const char *path, const void *data, size_t len, unsigned mode);
+/* Prints a skip notice (Check has no skip API; the test then passes). */
+void unit_skip(const char *test, const char *why);
+
+#endif
