@@ -257,7 +257,7 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
 }
 
 static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
-                          size_t nguests)
+                          size_t nguests, bool stdout_closed)
 {
     sbvm_error *err = NULL;
     int status = 0;
@@ -274,10 +274,14 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
         err = NULL;
         status = EXIT_USAGE;
     }
+    if (!sbvm_runner_result(rn, 0))
+        return status; /* nothing ran: the error said why */
     if (!o->quiet && (nguests > 1 || o->summary)) {
         fflush(stdout);
         sbvm_report_summary(rn, stderr, NULL);
-    } else if (!o->quiet && nguests == 1) {
+    } else if (!o->quiet && nguests == 1 && !stdout_closed) {
+        /* (When our reader went away, the guest ending of SIGPIPE is what
+         * was asked for, as in any pipeline: no message.) */
         const sbvm_result *r = sbvm_runner_result(rn, 0);
         if (r && sbvm_result_exit_status(r) != 0 &&
             !(sbvm_result_outcome(r) == SBVM_OUTCOME_EXITED)) {
@@ -407,6 +411,14 @@ int cmd_run(int argc, char **argv)
                   nguests, nguests == 1 ? "" : "s");
         goto done;
     }
+    for (size_t i = 0; i < o.nnames; i++)
+        for (size_t k = i + 1; k < o.nnames; k++)
+            if (streq(o.names[i], o.names[k])) {
+                cli_error("two guests are both named '%s': names must be unique within a run",
+                          o.names[i]);
+                goto done;
+            }
+
     rn = sbvm_runner_new();
     if (!rn)
         goto oom;
@@ -473,7 +485,8 @@ int cmd_run(int argc, char **argv)
     status = sbvm_runner_exit_status(rn);
     if (output_file_error(out))
         cli_error("--output-dir: %s", output_file_error(out));
-    if (finish_reports(&o, rn, json, junit, nguests) != 0 && status == 0)
+    if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 &&
+        status == 0)
         status = EXIT_USAGE;
     goto done;
 

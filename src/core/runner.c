@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -143,32 +144,42 @@ SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error
  * added when several guests share it, so every name in a run is unique. */
 static int assign_names(sbvm_runner *rn, sbvm_error **err)
 {
+    bool *dups;
+
     for (size_t i = 0; i < rn->nguests; i++) {
         struct guest *g = rn->guests[i];
         g->name = g->cfg->name ? strdup(g->cfg->name) : config_name_from_program(g->cfg->argv.v[0]);
         if (!g->name)
             return error_set(err, ENOMEM, "out of memory");
     }
+    /* Decide on the derived names as they are, then rename, so that the
+     * first of two "echo" guests is renamed too. */
+    dups = calloc(rn->nguests ? rn->nguests : 1, sizeof(*dups));
+    if (!dups)
+        return error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < rn->nguests; i++)
+        for (size_t k = 0; k < rn->nguests && !rn->guests[i]->cfg->name; k++)
+            if (k != i && streq(rn->guests[k]->name, rn->guests[i]->name))
+                dups[i] = true;
     for (size_t i = 0; i < rn->nguests; i++) {
         struct guest *g = rn->guests[i];
-        bool dup = false;
-        if (g->cfg->name)
+        struct strbuf sb = STRBUF_INIT;
+        size_t keep = strlen(g->name);
+
+        if (!dups[i])
             continue;
-        for (size_t k = 0; k < rn->nguests && !dup; k++)
-            dup = k != i && streq(rn->guests[k]->name, g->name);
-        if (dup) {
-            struct strbuf sb = STRBUF_INIT;
-            size_t keep = strlen(g->name);
-            if (keep > SBVM_NAME_MAX - 6)
-                keep = SBVM_NAME_MAX - 6;
-            strbuf_add(&sb, g->name, keep);
-            strbuf_addf(&sb, "-%zu", i + 1);
-            free(g->name);
-            g->name = strbuf_detach(&sb, NULL);
-            if (!g->name)
-                return error_set(err, ENOMEM, "out of memory");
+        if (keep > SBVM_NAME_MAX - 6)
+            keep = SBVM_NAME_MAX - 6;
+        strbuf_add(&sb, g->name, keep);
+        strbuf_addf(&sb, "-%zu", i + 1);
+        free(g->name);
+        g->name = strbuf_detach(&sb, NULL);
+        if (!g->name) {
+            free(dups);
+            return error_set(err, ENOMEM, "out of memory");
         }
     }
+    free(dups);
     /* Names given explicitly must be unique too: they name files and
      * report entries. */
     for (size_t i = 0; i < rn->nguests; i++)
@@ -265,11 +276,19 @@ static void setup_stdin(struct guest *g)
 {
     struct stat st;
 
+    char path[64];
+
     if (g->cfg->stdin_fd < 0)
         return;
-    /* Our own description of the caller's fd, so that several watches never
-     * collide in epoll and closing ours leaves the caller's alone. */
-    g->stdin_src = fcntl(g->cfg->stdin_fd, F_DUPFD_CLOEXEC, 3);
+    /* Our own open file description of the caller's stdin, made
+     * non-blocking: setting O_NONBLOCK on a dup would change the caller's
+     * (and its shell's) fd too. Reopening works for pipes, FIFOs, ttys and
+     * files; sockets cannot be reopened and fall back to a dup, read only
+     * when epoll says it is readable. */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", g->cfg->stdin_fd);
+    g->stdin_src = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (g->stdin_src < 0)
+        g->stdin_src = fcntl(g->cfg->stdin_fd, F_DUPFD_CLOEXEC, 3);
     if (g->stdin_src < 0)
         return;
     g->stdin_src_pollable =
@@ -376,10 +395,12 @@ static int start_guest(sbvm_runner *rn, struct guest *g)
         g->ops->signal(g, SIGKILL);
         return r;
     }
-    if (g->in_fd >= 0 && g->stdin_src >= 0)
-        stdin_pump(rn, g);
-    else
+    if (g->in_fd < 0 || g->stdin_src < 0)
         close_fd(&g->in_fd);
+    else if (!g->stdin_src_pollable)
+        stdin_pump(rn, g); /* a regular file: always readable */
+    else if (watch_set(rn, g, WATCH_STDIN_SRC, g->stdin_src, EPOLLIN) < 0)
+        stdin_stop(rn, g);
     return 0;
 }
 

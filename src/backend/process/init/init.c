@@ -98,9 +98,12 @@ struct ksigaction {
 /* Written once before any handler is installed, read by handlers. */
 static volatile int guest_pid;
 
+/* Like a terminal's Ctrl-C, a forwarded signal goes to the guest's whole
+ * process group (the guest leads one: it called setsid), so that a shell
+ * waiting for a foreground child does not wait it out. */
 static void forward(int sig)
 {
-    if (guest_pid > 0)
+    if (guest_pid > 0 && sys2(NR_kill, -guest_pid, sig) < 0)
         sys2(NR_kill, guest_pid, sig);
 }
 

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+# helpers.bash: shared set-up for the CLI tests. SBVM names the sandboxvm
+# binary and SBVM_GUESTS the directory of built guest fixtures; both default
+# to the build directory next to this file.
+
+bats_require_minimum_version 1.5.0
+
+TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+SBVM="${SBVM:-$TOP/build/sandboxvm}"
+GUESTS="${SBVM_GUESTS:-$TOP/build/tests/guests}"
+EXAMPLES="${SBVM_EXAMPLES:-$TOP/build/examples}"
+PROBE="$GUESTS/probe"
+
+# The uid the guest runs as: the caller's own, or nobody when root.
+guest_uid() {
+    if [ "$(id -u)" = 0 ]; then echo 65534; else id -u; fi
+}
+
+# A private scratch directory for one test, outside the host's /tmp when
+# possible so that the "nothing left in /tmp" checks are exact.
+scratch() {
+    mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/s.XXXXXX"
+}
+
+# A snapshot of what a run could leave behind on the host: mount table,
+# our processes carrying the test's marker, our entries in /tmp, cgroups.
+leftovers() {
+    printf 'mounts %s\n' "$(wc -l </proc/self/mountinfo)"
+    printf 'procs %s\n' "$(pgrep -u "$(id -u)" -f 'sbvm-marker' | wc -l)"
+    printf 'nobody-procs %s\n' "$(pgrep -u 65534 -f 'sbvm-marker' | wc -l)"
+    printf 'tmp %s\n' "$(find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" -newer "$BATS_TEST_TMPDIR/.start" 2>/dev/null | grep -v '/tmp/bats' | wc -l)"
+    printf 'cgroups %s\n' "$(find /sys/fs/cgroup -maxdepth 4 -type d 2>/dev/null | wc -l)"
+}
+
+setup() {
+    [ -x "$SBVM" ] || skip "sandboxvm is not built at $SBVM"
+    touch "$BATS_TEST_TMPDIR/.start"
+    BEFORE="$(leftovers)"
+}
+
+# Asserts that nothing new is left on the host since setup().
+assert_nothing_left() {
+    local after
+    after="$(leftovers)"
+    if [ "$after" != "$BEFORE" ]; then
+        echo "left behind on the host:"
+        diff <(echo "$BEFORE") <(echo "$after") || true
+        return 1
+    fi
+}
+
+# Asserts that a command failed with `code` and printed exactly one line on
+# stderr matching `pattern`, and left nothing behind.
+assert_bad_input() {
+    local code="$1" pattern="$2"
+    [ "$status" -eq "$code" ] || { echo "status $status, expected $code; stderr: $stderr"; return 1; }
+    [ "$(printf '%s\n' "$stderr" | grep -c .)" -eq 1 ] || { echo "expected one line, got: $stderr"; return 1; }
+    [[ "$stderr" =~ $pattern ]] || { echo "stderr '$stderr' does not match '$pattern'"; return 1; }
+    assert_nothing_left
+}
