@@ -485,8 +485,7 @@ int cmd_run(int argc, char **argv)
     status = sbvm_runner_exit_status(rn);
     if (output_file_error(out))
         cli_error("--output-dir: %s", output_file_error(out));
-    if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 &&
-        status == 0)
+    if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 && status == 0)
         status = EXIT_USAGE;
     goto done;
 

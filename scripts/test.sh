@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test.sh: install what is missing, build with warnings as errors, check the
+# formatting, and run the whole suite (Check unit tests and bats CLI tests):
+# as root and as an ordinary user, then again under ASan+UBSan.
+#
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --quick    one pass as the current user, no sanitizer build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP="$PWD"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+# An ordinary user for the unprivileged pass when we are root. No account is
+# created: setpriv switches to a bare uid/gid.
+TEST_UID=4242
+
+step() { printf '\n== %s\n' "$*"; }
+failures=()
+
+step "dependencies"
+scripts/deps.sh test
+
+step "build (build/, -Werror)"
+scripts/build.sh build
+
+step "format (clang-format, .clang-format)"
+mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests tools examples -name '*.[ch]')
+if ! clang-format --dry-run --Werror "${sources[@]}"; then
+    echo "formatting differs: run  clang-format -i \$(git ls-files '*.[ch]')"
+    failures+=("format")
+fi
+
+# Runs the unit and CLI suites of one build directory as the current user,
+# or as $2 when given (a uid; needs root).
+suite() {
+    local dir="$1" as="${2:-}" label="$3"
+    local run=()
+    if [ -n "$as" ]; then
+        run=(setpriv --reuid="$as" --regid="$as" --clear-groups env HOME=/tmp)
+    fi
+    step "unit tests: $label"
+    if ! "${run[@]}" env CK_TAP_LOG_FILE_NAME=- CK_VERBOSITY=silent \
+        SBVM_GUESTS="$TOP/$dir/tests/guests" "$TOP/$dir/tests/unit/sbvm-unit" >"$TOP/$dir/unit.tap" 2>&1; then
+        grep -v '^ok' "$TOP/$dir/unit.tap" || true
+        failures+=("unit: $label")
+    fi
+    grep -c '^ok' "$TOP/$dir/unit.tap" | sed 's/$/ unit tests passed/'
+    grep '^# SKIP' "$TOP/$dir/unit.tap" || true
+    step "CLI tests (bats): $label"
+    if ! "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" SBVM_GUESTS="$TOP/$dir/tests/guests" \
+        SBVM_EXAMPLES="$TOP/$dir/examples" bats --tap "$TOP/tests/cli" >"$TOP/$dir/cli.tap" 2>&1; then
+        grep -v '^ok' "$TOP/$dir/cli.tap" || true
+        failures+=("bats: $label")
+    fi
+    grep -c '^ok' "$TOP/$dir/cli.tap" | sed 's/$/ CLI tests passed/'
+    grep '# skip' "$TOP/$dir/cli.tap" || true
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+    suite build "" "root"
+    if [ $quick -eq 0 ]; then
+        # The build tree must be readable by the ordinary user.
+        suite build "$TEST_UID" "ordinary user (uid $TEST_UID)"
+    fi
+else
+    suite build "" "ordinary user ($(id -un))"
+    echo "(the root pass is skipped: run as root, or through sudo, to cover it)"
+fi
+
+if [ $quick -eq 0 ]; then
+    step "ASan+UBSan build (build-asan/)"
+    scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dbench=false
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    suite build-asan "" "ASan+UBSan, $(id -un)"
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "FAILED: ${failures[*]}"
+    exit 1
+fi
+echo "All tests passed."
