@@ -13,6 +13,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -374,11 +375,60 @@ static _Noreturn void guest_main(const struct child_args *a)
     exec_fail(STAGE_EXEC, errno);
 }
 
+/* One byte over a pipe between the two sandbox processes. */
+static void signal_peer(int fd, char c, uint16_t stage)
+{
+    while (write(fd, &c, 1) < 0)
+        if (errno != EINTR)
+            fail(stage, errno, -1);
+}
+
+/* Waits for the peer's byte; EOF means it failed (and reported why). */
+static void wait_peer(int fd)
+{
+    char c;
+    ssize_t n;
+
+    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        _exit(125);
+}
+
+static int high_fd(int fd)
+{
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+    close(fd);
+    return h;
+}
+
+/*
+ * The guest process (pid 2), from its fork to its exec. It builds the
+ * sandbox's network namespace (the costliest namespace: ~0.7 ms here) while
+ * pid 1 builds the filesystem view, then waits for the view and locks
+ * itself down.
+ */
+static _Noreturn void guest_early(const struct child_args *a, int net_w, int view_r)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        fail(STAGE_NETNS, errno, -1);
+    loopback_up();
+    signal_peer(net_w, 'N', STAGE_NETNS);
+    close(net_w);
+    wait_peer(view_r);
+    close(view_r);
+    drop_privileges(a);
+    install_filters(a);
+    guest_main(a);
+}
+
 _Noreturn void child_main(const struct child_args *a)
 {
     static char pid_arg[16];
     char *init_argv[] = { (char *)"sbvm-init", pid_arg, NULL };
     char *init_envp[] = { NULL };
+    int net[2], view[2], netfd;
+    char netns[64] = "/proc/";
     size_t idx = 0;
     char go = 0;
     long pid;
@@ -407,6 +457,27 @@ _Noreturn void child_main(const struct child_args *a)
         _exit(125);
     close(FD_SYNC);
 
+    /* The guest process starts now and makes the network namespace in
+     * parallel with the view below (two CPUs: most of its cost is hidden). */
+    if (pipe2(net, O_CLOEXEC) < 0 || pipe2(view, O_CLOEXEC) < 0)
+        fail(STAGE_FORK, errno, -1);
+    net[0] = high_fd(net[0]);
+    net[1] = high_fd(net[1]);
+    view[0] = high_fd(view[0]);
+    view[1] = high_fd(view[1]);
+    if (net[0] < 0 || net[1] < 0 || view[0] < 0 || view[1] < 0)
+        fail(STAGE_FORK, EMFILE, -1);
+    pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        fail(STAGE_FORK, errno, -1);
+    if (pid == 0) {
+        close(net[0]);
+        close(view[1]);
+        guest_early(a, net[1], view[0]);
+    }
+    close(net[1]);
+    close(view[0]);
+
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(STAGE_MOUNT_PRIVATE, errno, -1);
     reopen_binds(a);
@@ -421,20 +492,32 @@ _Noreturn void child_main(const struct child_args *a)
             fail(STAGE_FSOP, errno, (int)idx);
     if (sethostname("sandbox", 7) < 0)
         fail(STAGE_HOSTNAME, errno, -1);
-    loopback_up();
     enter_new_root();
-    drop_privileges(a);
+
+    /* pid 1 joins the guest's network namespace too: nothing of the
+     * sandbox stays in the host's. */
+    wait_peer(net[0]);
+    close(net[0]);
+    fmt_int(netns + 6, (int)pid);
+    memcpy(netns + strlen(netns), "/ns/net", 8);
+    netfd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (netfd < 0 || setns(netfd, CLONE_NEWNET) < 0)
+        fail(STAGE_NETNS, errno, -1);
+    close(netfd);
+
     /* Until it execs the init, this process is a copy of the supervisor:
-     * keep the guest (same uid) out of its memory and /proc entries. */
+     * not dumpable, so the guest (same uid, and soon the same empty
+     * capability set) can never read its memory or its /proc entries.
+     * Set again after the uid change, which resets it. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         fail(STAGE_CAPS, errno, -1);
+    drop_privileges(a);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(STAGE_CAPS, errno, -1);
+    /* The view is complete and pid 1 is locked down: the guest may go on. */
+    signal_peer(view[1], 'V', STAGE_FORK);
+    close(view[1]);
     install_filters(a);
-
-    pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0)
-        fail(STAGE_FORK, errno, -1);
-    if (pid == 0)
-        guest_main(a);
 
     /* pid 1: hold nothing but the status pipe, then become the init. */
     syscall(SYS_close_range, FD_GUEST_IN, ~0U, 0);

@@ -279,8 +279,10 @@ static int proc_spawn(void *state, struct guest *g)
     a.nbinds = pg->prog.nbinds;
 
     memset(&ca, 0, sizeof(ca));
-    ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-               CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+    /* The network namespace comes later, from the guest process itself, in
+     * parallel with the view (child.c). */
+    ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+               CLONE_NEWCGROUP | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
     ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
     ca.exit_signal = SIGCHLD;
 

@@ -33,6 +33,7 @@ enum proc_stage {
     STAGE_FSOP,          /* one operation of the filesystem plan           */
     STAGE_FSOP_REOPEN,   /* reopening a vetted program file (index: which) */
     STAGE_HOSTNAME,
+    STAGE_NETNS, /* the guest's network namespace                  */
     STAGE_LOOPBACK,
     STAGE_PIVOT,
     STAGE_ROOT_RDONLY,

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * abtime.c: times commands side by side, alternating A B C A B C ..., and
+ * reports per command the median, min and max wall time of one launch and
+ * the median of the pairwise ratios against the first command (the
+ * baseline). Alternation and paired ratios cancel most of the drift of a
+ * noisy machine; medians ignore its outliers.
+ *
+ *   abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] NAME=CMD... [NAME=CMD...]
+ *
+ * Each CMD is split on spaces and executed directly (no shell). A sample is
+ * the mean of LAUNCHES back-to-back launches. -m prints a Markdown table.
+ * Commands that fail abort the run: a benchmark of an error is worthless.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cmd {
+    char *name;
+    char **argv;
+    double *samples; /* seconds per launch */
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char **split(char *s)
+{
+    size_t n = 0, cap = 8;
+    char **v = malloc(cap * sizeof(*v));
+
+    while (*s) {
+        while (*s == ' ')
+            *s++ = '\0';
+        if (!*s)
+            break;
+        if (n + 2 > cap)
+            v = realloc(v, (cap *= 2) * sizeof(*v));
+        v[n++] = s;
+        while (*s && *s != ' ')
+            s++;
+    }
+    v[n] = NULL;
+    return v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    double *c = malloc(n * sizeof(*c));
+    double m;
+
+    memcpy(c, v, n * sizeof(*c));
+    qsort(c, n, sizeof(*c), cmp_double);
+    m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    free(c);
+    return m;
+}
+
+static double launch(struct cmd *c, int devnull)
+{
+    posix_spawn_file_actions_t fa;
+    double t0, t1;
+    pid_t pid;
+    int st;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 2);
+    t0 = now();
+    if (posix_spawn(&pid, c->argv[0], &fa, NULL, c->argv, environ) != 0) {
+        fprintf(stderr, "abtime: cannot run %s: %s\n", c->argv[0], strerror(errno));
+        exit(2);
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    t1 = now();
+    posix_spawn_file_actions_destroy(&fa);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "abtime: %s failed (status %#x); not timing a failure\n", c->name, st);
+        exit(2);
+    }
+    return t1 - t0;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 21, warmup = 3, launches = 10, markdown = 0, opt, devnull;
+    struct cmd *cmds;
+    size_t n;
+
+    while ((opt = getopt(argc, argv, "r:w:k:m")) != -1) {
+        switch (opt) {
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 'w':
+            warmup = atoi(optarg);
+            break;
+        case 'k':
+            launches = atoi(optarg);
+            break;
+        case 'm':
+            markdown = 1;
+            break;
+        default:
+            fprintf(stderr,
+                    "usage: abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] NAME=CMD...\n");
+            return 2;
+        }
+    }
+    n = (size_t)(argc - optind);
+    if (n < 1 || rounds < 1 || launches < 1) {
+        fprintf(stderr, "abtime: give at least one NAME=CMD\n");
+        return 2;
+    }
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    cmds = calloc(n, sizeof(*cmds));
+    for (size_t i = 0; i < n; i++) {
+        char *eq = strchr(argv[optind + (int)i], '=');
+        if (!eq) {
+            fprintf(stderr, "abtime: '%s' is not NAME=CMD\n", argv[optind + (int)i]);
+            return 2;
+        }
+        *eq = '\0';
+        cmds[i].name = argv[optind + (int)i];
+        cmds[i].argv = split(eq + 1);
+        cmds[i].samples = calloc((size_t)rounds, sizeof(double));
+    }
+    for (int r = -warmup; r < rounds; r++) {
+        for (size_t i = 0; i < n; i++) {
+            double sum = 0;
+            for (int k = 0; k < launches; k++)
+                sum += launch(&cmds[i], devnull);
+            if (r >= 0)
+                cmds[i].samples[r] = sum / launches;
+        }
+    }
+    if (markdown) {
+        printf("| command | median ms | min ms | max ms | median ratio to %s |\n", cmds[0].name);
+        printf("|---|---:|---:|---:|---:|\n");
+    } else {
+        printf("%-22s %10s %10s %10s %14s\n", "command", "median ms", "min ms", "max ms", "ratio");
+    }
+    for (size_t i = 0; i < n; i++) {
+        double *ratios = calloc((size_t)rounds, sizeof(double));
+        double mn = cmds[i].samples[0], mx = cmds[i].samples[0];
+        for (int r = 0; r < rounds; r++) {
+            ratios[r] = cmds[i].samples[r] / cmds[0].samples[r];
+            if (cmds[i].samples[r] < mn)
+                mn = cmds[i].samples[r];
+            if (cmds[i].samples[r] > mx)
+                mx = cmds[i].samples[r];
+        }
+        if (markdown)
+            printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", cmds[i].name,
+                   median(cmds[i].samples, (size_t)rounds) * 1e3, mn * 1e3, mx * 1e3,
+                   median(ratios, (size_t)rounds));
+        else
+            printf("%-22s %10.3f %10.3f %10.3f %14.2f\n", cmds[i].name,
+                   median(cmds[i].samples, (size_t)rounds) * 1e3, mn * 1e3, mx * 1e3,
+                   median(ratios, (size_t)rounds));
+        free(ratios);
+    }
+    return 0;
+}
