@@ -10,19 +10,32 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/escape.h"
+#include "util/strbuf.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/util.h"
 
 void cli_error(const char *fmt, ...)
 {
+    struct strbuf msg = STRBUF_INIT, out = STRBUF_INIT;
     va_list ap;
 
     fflush(stdout);
-    fputs("sandboxvm: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    strbuf_vaddf(&msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    strbuf_addstr(&out, "sandboxvm: ");
+    /* Messages quote command lines and guest-chosen paths: on a terminal,
+     * their control characters are shown, not obeyed. */
+    if (isatty(2) == 1)
+        esc_append(&out, msg.buf, msg.len, ESC_TERMINAL);
+    else
+        strbuf_add(&out, msg.buf, msg.len);
+    strbuf_addch(&out, '\n');
+    if (!strbuf_failed(&out))
+        (void)!write(2, out.buf, out.len);
+    strbuf_release(&msg);
+    strbuf_release(&out);
 }
 
 bool cli_color(int fd)

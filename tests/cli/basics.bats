@@ -197,3 +197,27 @@ PY
     [[ "$output" == *"arg 2: []"* ]]
     [[ "$output" == *"arg 3: [two words]"* ]]
 }
+
+@test "the environment is clean by default; --env sets or copies, --keep-env keeps" {
+    export SBVM_TEST_SECRET=hunter2
+    run "$SBVM" run -- sh -c 'echo "[$SBVM_TEST_SECRET] $HOME $USER"; env | wc -l'
+    [[ "$output" == *"[sh] [] /tmp sandbox"* ]]
+    [ "$(tail -1 <<<"$output" | cut -d' ' -f2)" -le 10 ]
+    run "$SBVM" run --env SBVM_TEST_SECRET --env 'X=a b=c' -- sh -c 'echo "$SBVM_TEST_SECRET|$X"'
+    [ "$output" = "[sh] hunter2|a b=c" ]
+    run "$SBVM" run --keep-env --env HOME=/elsewhere -- sh -c 'echo "$SBVM_TEST_SECRET $HOME"'
+    [ "$output" = "[sh] hunter2 /elsewhere" ]
+}
+
+@test "--cwd sets the working directory inside the sandbox" {
+    run "$SBVM" run --cwd /usr/bin -- sh -c 'pwd; ls | grep -c "^sh$"'
+    [ "$status" -eq 0 ]
+    [ "$output" = $'[sh] /usr/bin\n[sh] 1' ]
+}
+
+@test "a relative program path is resolved from the caller's directory" {
+    cd "$EXAMPLES"
+    run "$SBVM" run ./hello
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"[hello] hello from the sandbox"* ]]
+}

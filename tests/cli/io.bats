@@ -101,6 +101,12 @@ load helpers
     script -qec "'$SBVM' run --name t -- printf 'a\033]0;owned\007b\033[2Jc\n'" "$d/typescript" >/dev/null
     grep -aq 'a\\x1b\]0;owned\\x07b\\x1b\[2Jc' "$d/typescript"
     ! grep -aq $'\033]0;owned' "$d/typescript"
+    # Messages that quote a hostile command line are defused too.
+    printf '%s\n' "\"$SBVM\" run -- \"\$(printf '\\033]0;owned\\007')\"" >"$d/hostile.sh"
+    script -qec "bash $d/hostile.sh" "$d/typescript2" >/dev/null || true
+    grep -aq 'x1b' "$d/typescript2"
+    grep -aq 'not found' "$d/typescript2"
+    ! grep -aq $'\033]0;owned' "$d/typescript2"
 }
 
 @test "--json writes a report that follows the documented schema" {

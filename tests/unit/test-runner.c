@@ -272,6 +272,50 @@ START_TEST(parallel_runs_keep_order_and_first_failure)
 }
 END_TEST
 
+struct concurrency {
+    int running, max;
+};
+
+static void count_start(void *ctx, size_t i, const char *name)
+{
+    struct concurrency *c = ctx;
+    (void)i;
+    (void)name;
+    if (++c->running > c->max)
+        c->max = c->running;
+}
+
+static void count_end(void *ctx, size_t i, const sbvm_result *r)
+{
+    struct concurrency *c = ctx;
+    (void)i;
+    (void)r;
+    c->running--;
+}
+
+START_TEST(parallelism_is_bounded_and_used)
+{
+    sbvm_runner *rn = sbvm_runner_new();
+    struct concurrency c = { 0 };
+    unsigned n = (unsigned)_i + 1;
+
+    ck_assert_int_eq(sbvm_runner_set_parallel(rn, n, NULL), 0);
+    sbvm_runner_set_events(
+        rn, &(struct sbvm_events){ .ctx = &c, .on_start = count_start, .on_end = count_end });
+    for (int i = 0; i < 5; i++) {
+        sbvm_config *cfg = cfg_of((const char *[]){ "sh", "-c", "sleep 0.05", NULL });
+        ck_assert_int_eq(sbvm_runner_add(rn, cfg, NULL), 0);
+        sbvm_config_free(cfg);
+    }
+    ck_assert_int_eq(sbvm_runner_run(rn, NULL), 0);
+    /* The runner starts up to n guests before it waits for any. */
+    ck_assert_int_eq(c.max, (int)n);
+    ck_assert_int_eq(c.running, 0);
+    ck_assert_int_eq(sbvm_runner_exit_status(rn), 0);
+    sbvm_runner_free(rn);
+}
+END_TEST
+
 START_TEST(duplicate_explicit_names_are_refused)
 {
     sbvm_runner *rn = sbvm_runner_new();
@@ -365,6 +409,7 @@ Suite *suite_runner(void)
     tcase_add_test(tc, flood_is_streamed_and_capture_is_bounded);
     tcase_add_test(tc, stdin_is_forwarded_through_a_pipe);
     tcase_add_test(tc, parallel_runs_keep_order_and_first_failure);
+    tcase_add_loop_test(tc, parallelism_is_bounded_and_used, 0, 3);
     tcase_add_test(tc, duplicate_explicit_names_are_refused);
     tcase_add_loop_test(tc, host_signal_kills_and_second_one_is_sigkill, 0, 2);
     tcase_add_test(tc, nothing_is_left_in_the_host_process);
