@@ -177,6 +177,190 @@ SBVM_API uint64_t sbvm_result_output(const sbvm_result *r, enum sbvm_stream s, c
                                      size_t *len, size_t *head_len, uint64_t *omitted);
 
 /* ------------------------------------------------------------------------ */
+/* Crash forensics                                                          */
+
+/*
+ * When a process of the guest (the guest itself, any of its threads, or any
+ * process it forked) is about to die of a crash signal it does not handle,
+ * the sandbox captures it before the signal is delivered. Up to 8 crashes
+ * per guest are kept, in the order they happened.
+ */
+typedef struct sbvm_crash sbvm_crash;
+
+/* A memory mapping of the crashed process, from its /proc/PID/maps. */
+struct sbvm_mapping {
+    uint64_t start, end; /* [start, end) */
+    uint64_t offset;     /* file offset of start */
+    char perms[5];       /* "r-xp" */
+    const char *path;    /* file, "[stack]", "[heap]", or "" when anonymous */
+};
+
+/* One frame of a backtrace, innermost first. Strings may be NULL. */
+struct sbvm_frame {
+    uint64_t pc;              /* instruction address (for callers: return address - 1) */
+    const char *function;     /* symbol name */
+    uint64_t function_offset; /* pc - symbol address */
+    const char *module;       /* the ELF file holding pc */
+    uint64_t module_offset;   /* pc - module load address */
+    const char *file;         /* source file, with debug information */
+    int line;                 /* source line, 0 without debug information */
+};
+
+SBVM_API size_t sbvm_result_crash_count(const sbvm_result *r);
+SBVM_API const sbvm_crash *sbvm_result_crash(const sbvm_result *r, size_t i);
+/* Why crash details may be missing (e.g. ptrace refused by the host); NULL
+ * when capture was in place. */
+SBVM_API const char *sbvm_result_forensics_note(const sbvm_result *r);
+
+/* Process and thread ids in the sandbox's pid namespace (the guest is 2). */
+SBVM_API int sbvm_crash_pid(const sbvm_crash *c);
+SBVM_API int sbvm_crash_tid(const sbvm_crash *c);
+SBVM_API const char *sbvm_crash_thread_name(const sbvm_crash *c);
+/* Whether the crashed process is the guest itself (not a child of it). */
+SBVM_API int sbvm_crash_is_guest(const sbvm_crash *c);
+SBVM_API int sbvm_crash_signal(const sbvm_crash *c);
+/* si_code, by name ("SEGV_MAPERR", "SI_TKILL") and in words. */
+SBVM_API int sbvm_crash_code(const sbvm_crash *c);
+SBVM_API const char *sbvm_crash_code_name(const sbvm_crash *c);
+SBVM_API const char *sbvm_crash_code_text(const sbvm_crash *c);
+/* The faulting address, when the signal has one (*has == 0 otherwise). */
+SBVM_API uint64_t sbvm_crash_address(const sbvm_crash *c, int *has);
+SBVM_API uint64_t sbvm_crash_pc(const sbvm_crash *c);
+/* The general registers, names and values, in the kernel's order. */
+SBVM_API size_t sbvm_crash_registers(const sbvm_crash *c, const char *const **names,
+                                     const uint64_t **values);
+/* Up to 16 bytes at the pc (fewer when the page ends or is unreadable). */
+SBVM_API size_t sbvm_crash_instruction(const sbvm_crash *c, const uint8_t **bytes);
+/* The mappings holding the pc and the fault address; NULL when unmapped. */
+SBVM_API const struct sbvm_mapping *sbvm_crash_pc_mapping(const sbvm_crash *c);
+SBVM_API const struct sbvm_mapping *sbvm_crash_address_mapping(const sbvm_crash *c);
+SBVM_API size_t sbvm_crash_frame_count(const sbvm_crash *c);
+SBVM_API const struct sbvm_frame *sbvm_crash_frame(const sbvm_crash *c, size_t i);
+/* One line: "SIGSEGV (SEGV_MAPERR: address not mapped to object) at 0x0,
+ * pc 0x401136 in main (crash.c:11)". */
+SBVM_API const char *sbvm_crash_summary(const sbvm_crash *c);
+/* Whether the backtrace was symbolised; when it could not be unwound, why. */
+SBVM_API const char *sbvm_crash_unwind_error(const sbvm_crash *c);
+
+/* Symbolise backtraces with elfutils (default on). Off, crashes still carry
+ * registers, instruction bytes and mappings, and the report comes sooner. */
+SBVM_API void sbvm_config_set_symbolize(sbvm_config *cfg, int on);
+
+/* ------------------------------------------------------------------------ */
+/* Syscall policy                                                           */
+
+/*
+ * By default a syscall outside the allowlist fails: with EPERM for
+ * privileged operations, ENOSYS for the rest, and the guest goes on. Each
+ * refused attempt is counted by name. sbvm_config_deny_syscall() makes a
+ * syscall fatal instead: the guest is stopped and the outcome is DENIED,
+ * naming the call. sbvm_config_allow_syscall() lifts a default refusal
+ * (never the argument guards, the namespace or foreign-ABI rules). Names
+ * are checked: unknown names are an error.
+ */
+SBVM_API int sbvm_config_deny_syscall(sbvm_config *cfg, const char *name, sbvm_error **err);
+SBVM_API int sbvm_config_allow_syscall(sbvm_config *cfg, const char *name, sbvm_error **err);
+
+struct sbvm_refusal {
+    const char *name; /* "io_uring_setup", or "unknown" */
+    int nr;           /* x86_64 syscall number, -1 when out of range */
+    uint32_t count;
+    int err; /* the errno the calls failed with */
+};
+
+SBVM_API size_t sbvm_result_refusal_count(const sbvm_result *r);
+SBVM_API const struct sbvm_refusal *sbvm_result_refusal(const sbvm_result *r, size_t i);
+
+/* For SBVM_OUTCOME_DENIED: the call that was denied, or NULL when the filter
+ * killed the guest without one (a foreign ABI: int 0x80, x32). */
+struct sbvm_denial {
+    const char *name;
+    int nr;
+    int pid; /* in the sandbox */
+    uint64_t args[6];
+    uint64_t pc;
+};
+
+SBVM_API const struct sbvm_denial *sbvm_result_denial(const sbvm_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                   */
+
+enum sbvm_limit {
+    SBVM_LIMIT_TIME = 0, /* wall-clock seconds (value in ms)              */
+    SBVM_LIMIT_CPU,      /* CPU time of all its processes (value in ms)  */
+    SBVM_LIMIT_MEMORY,   /* bytes of memory                              */
+    SBVM_LIMIT_PIDS,     /* processes and threads at once                */
+    SBVM_LIMIT_FILES,    /* open files per process                       */
+    SBVM_LIMIT_OUTPUT,   /* bytes written to stdout and stderr together  */
+    SBVM_LIMIT_DISK,     /* bytes in the writable scratch (/tmp)         */
+    SBVM_LIMIT__COUNT,
+};
+
+/* "time", "cpu", "memory", "pids", "files", "output", "disk". */
+SBVM_API const char *sbvm_limit_name(enum sbvm_limit l);
+/* 0 removes the limit. Defaults: pids 4096, files 1024, disk 512 MiB; the
+ * others unlimited. */
+SBVM_API int sbvm_config_set_limit(sbvm_config *cfg, enum sbvm_limit l, uint64_t value,
+                                   sbvm_error **err);
+
+/* For SBVM_OUTCOME_LIMIT: which limit, its value and what was observed
+ * (same units). Returns -1 for other outcomes. */
+SBVM_API int sbvm_result_limit(const sbvm_result *r, uint64_t *value, uint64_t *observed);
+/* How this host enforced a limit for this guest: "cgroup v2", "cgroup v1",
+ * "rlimit", "supervisor", "tmpfs", or NULL when the limit was not set. */
+SBVM_API const char *sbvm_result_limit_mechanism(const sbvm_result *r, enum sbvm_limit l);
+
+/* ------------------------------------------------------------------------ */
+/* The ledger: what a guest still held when it ended                        */
+
+/*
+ * When the guest (pid 2) ends, before anything is reaped, the sandbox is
+ * frozen and inventoried; then everything in it is killed and removed.
+ */
+struct sbvm_left_process {
+    int pid;          /* in the sandbox */
+    const char *argv; /* command line, arguments separated by spaces */
+    char state;       /* from /proc: R, S, D, T, Z ... */
+};
+
+struct sbvm_left_fd {
+    int pid;
+    int fd;
+    const char *kind;   /* "file", "dir", "pipe", "socket", "tty", "anon", ... */
+    const char *target; /* what the fd points at */
+};
+
+struct sbvm_left_listener {
+    int pid;           /* -1 when the owner was not found */
+    const char *proto; /* "tcp", "tcp6", "udp", "udp6", "unix" */
+    const char *local; /* "127.0.0.1:8080", "/tmp/sock", "@abstract" */
+};
+
+struct sbvm_left_file {
+    const char *path; /* inside the sandbox */
+    uint64_t size;
+};
+
+SBVM_API size_t sbvm_result_left_processes(const sbvm_result *r,
+                                           const struct sbvm_left_process **v);
+SBVM_API size_t sbvm_result_left_fds(const sbvm_result *r, const struct sbvm_left_fd **v);
+SBVM_API size_t sbvm_result_left_listeners(const sbvm_result *r,
+                                           const struct sbvm_left_listener **v);
+SBVM_API size_t sbvm_result_left_files(const sbvm_result *r, const struct sbvm_left_file **v);
+/* Peak memory (bytes) and CPU time (µs) of the guest's processes; 0 when
+ * unknown. *source says how they were measured ("cgroup v1", "rusage"). */
+SBVM_API uint64_t sbvm_result_peak_memory(const sbvm_result *r, const char **source);
+SBVM_API uint64_t sbvm_result_cpu_time_us(const sbvm_result *r, uint64_t *user_us,
+                                          uint64_t *system_us);
+
+/* Keep the guest's writable scratch (/tmp) instead of only removing it: it
+ * is copied to dir/NAME when the guest ends (dir is made if missing, mode
+ * 0700; dir/NAME must not exist). Symlinks are copied as symlinks, never
+ * followed; devices, FIFOs and sockets are skipped. */
+SBVM_API int sbvm_config_set_keep_dir(sbvm_config *cfg, const char *dir, sbvm_error **err);
+
+/* ------------------------------------------------------------------------ */
 /* Running guests                                                           */
 
 typedef struct sbvm_runner sbvm_runner;
@@ -247,6 +431,11 @@ SBVM_API int sbvm_report_json(const sbvm_runner *rn, FILE *f, sbvm_error **err);
 SBVM_API int sbvm_report_junit(const sbvm_runner *rn, FILE *f, sbvm_error **err);
 /* A plain-text table: one row per guest (name, outcome, status, time). */
 SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **err);
+/* A guest's details for people: crashes with backtraces, the denied call,
+ * refused syscalls, and what it left behind; "" when there is nothing to
+ * add. Plain text that may quote guest-chosen bytes: escape it for the
+ * medium. Free with free(); NULL when out of memory. */
+SBVM_API char *sbvm_result_details(const sbvm_result *r, const char *indent);
 
 #ifdef __cplusplus
 }

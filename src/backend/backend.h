@@ -25,6 +25,13 @@ struct backend_ops {
     /* Consumes what events_fd has; false once it reached end of file. */
     bool (*on_events)(struct guest *g);
     int (*signal)(struct guest *g, int sig);
+    /* Ends a guest for a limit: g->limit_hit is set. The backend freezes it
+     * so its ledger can be taken, then ends it. */
+    void (*stop)(struct guest *g);
+    /* Called periodically while the guest runs: checks the limits the
+     * backend enforces by watching (cpu, pids, files, disk) and calls
+     * stop() itself when one is reached. */
+    void (*poll)(struct guest *g);
     /* Reaps what is left and fills outcome, exit code, signal, message. */
     void (*finish)(struct guest *g, sbvm_result *r);
     void (*release)(struct guest *g);

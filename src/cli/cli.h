@@ -14,6 +14,8 @@ void cmd_run_help(void);
 
 /* "sandboxvm: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Text to fd, its control characters defused when fd is a terminal. */
+void cli_text(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Whether colour may be used on fd (a TTY, and NO_COLOR unset). */
 bool cli_color(int fd);

@@ -69,7 +69,33 @@ void cmd_run_help(void)
           "      --no-tag           print output without the [NAME] prefix\n"
           "      --no-stdin         do not forward standard input (a single guest reads\n"
           "                         it by default; with several, none does)\n"
-          "  -q, --quiet            no summary table or outcome line\n"
+          "\n"
+          "Limits (each ends the guest with the outcome 'limit', naming it):\n"
+          "      --timeout SECONDS  wall-clock time (exit status 124)\n"
+          "      --cpu SECONDS      CPU time of all its processes (exit status 124)\n"
+          "      --memory SIZE      memory, e.g. 256M; an OOM kill is reported as such\n"
+          "      --pids N           processes and threads at once (default 4096)\n"
+          "      --files N          open files per process (default 1024)\n"
+          "      --output-limit SIZE  bytes on stdout and stderr together\n"
+          "      --disk SIZE        size of its writable /tmp (default 512M)\n"
+          "  SIZE is bytes, or a number with K, M, G or T (powers of 1024). Where the host\n"
+          "  offers cgroups (v2 delegated, or v1 as root) memory, pids and CPU use them;\n"
+          "  otherwise rlimits. The report says which enforced each limit.\n"
+          "\n"
+          "Syscalls and forensics:\n"
+          "      --deny NAME        make a syscall fatal: the guest is stopped, the outcome\n"
+          "                         is 'denied' and names the call and its arguments\n"
+          "      --allow NAME       lift a default refusal (not for calls that would let a\n"
+          "                         guest out of its sandbox: mount, unshare, ptrace, ...)\n"
+          "      --no-symbolize     crash reports without names (faster)\n"
+          "      --keep DIR         copy each guest's /tmp to DIR/NAME when it ends\n"
+          "  A crash is reported with its signal, fault address, registers, the faulting\n"
+          "  instruction, the mappings involved and a symbolised backtrace; what a guest\n"
+          "  left behind (processes, open files, listening sockets, files in /tmp) is\n"
+          "  listed, then removed.\n"
+          "\n"
+          "Output:\n"
+          "  -q, --quiet            no summary table, outcome line or details\n"
           "      --summary          show the summary table even for a single guest\n"
           "  -h, --help             show this help\n"
           "\n"
@@ -129,6 +155,12 @@ static int install_signals(int *rfd)
 struct run_opts {
     char **names;
     size_t nnames;
+    char **deny, **allow;
+    size_t ndeny, nallow;
+    uint64_t limits[SBVM_LIMIT__COUNT];
+    unsigned limits_set;
+    const char *keep;
+    bool no_symbolize;
     char **envs;
     size_t nenvs;
     bool keep_env;
@@ -156,6 +188,70 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
     }
     *out = (unsigned)v;
     return 0;
+}
+
+/* "1.5" seconds into milliseconds, rounded up; > 0. */
+static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (!*s || *end || errno || !(v > 0) || v > 1e7) {
+        cli_error("%s expects a positive number of seconds (like 10 or 0.5), not '%s'", opt, s);
+        return -1;
+    }
+    *ms = (uint64_t)(v * 1000 + 0.999);
+    return 0;
+}
+
+/* "512M", "1G", "64k", "1048576" into bytes (K, M, G, T are powers of 1024;
+ * a trailing "B" or "iB" is accepted). */
+static int parse_size(const char *opt, const char *s, uint64_t *bytes)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mult = 1;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (end == s || errno || s[0] == '-')
+        goto bad;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        mult = 1ULL << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1ULL << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1ULL << 30;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        mult = 1ULL << 40;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (mult > 1 && *end == 'i')
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v == 0 || ckd_mul(bytes, (uint64_t)v, mult))
+        goto bad;
+    return 0;
+bad:
+    cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
+    return -1;
 }
 
 static int push(char ***v, size_t *n, char *s)
@@ -231,6 +327,19 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
     int r;
 
     sbvm_config_set_keep_env(cfg, o->keep_env);
+    sbvm_config_set_symbolize(cfg, !o->no_symbolize);
+    for (int l = 0; l < SBVM_LIMIT__COUNT; l++)
+        if ((o->limits_set & (1u << l)) &&
+            (r = sbvm_config_set_limit(cfg, (enum sbvm_limit)l, o->limits[l], err)) < 0)
+            return r;
+    for (size_t i = 0; i < o->ndeny; i++)
+        if ((r = sbvm_config_deny_syscall(cfg, o->deny[i], err)) < 0)
+            return r;
+    for (size_t i = 0; i < o->nallow; i++)
+        if ((r = sbvm_config_allow_syscall(cfg, o->allow[i], err)) < 0)
+            return r;
+    if (o->keep && (r = sbvm_config_set_keep_dir(cfg, o->keep, err)) < 0)
+        return r;
     if (o->cwd && (r = sbvm_config_set_cwd(cfg, o->cwd, err)) < 0)
         return r;
     for (size_t i = 0; i < o->nenvs; i++) {
@@ -254,6 +363,20 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
             return r;
     }
     return 0;
+}
+
+/* Crashes, denials, refused calls and leftovers, after the run, on stderr. */
+static void print_details(sbvm_runner *rn, size_t nguests)
+{
+    for (size_t i = 0; i < nguests; i++) {
+        const sbvm_result *r = sbvm_runner_result(rn, i);
+        char *d = r ? sbvm_result_details(r, "  ") : NULL;
+        if (d && *d) {
+            fflush(stdout);
+            cli_text(2, "%s:\n%s", sbvm_result_name(r), d);
+        }
+        free(d);
+    }
 }
 
 static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
@@ -290,6 +413,8 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
             cli_error("%s: %s", sbvm_result_name(r), sbvm_result_message(r));
         }
     }
+    if (!o->quiet)
+        print_details(rn, nguests);
     return status;
 }
 
@@ -302,6 +427,17 @@ int cmd_run(int argc, char **argv)
         OPT_NO_TAG,
         OPT_NO_STDIN,
         OPT_SUMMARY,
+        OPT_TIMEOUT,
+        OPT_CPU,
+        OPT_MEMORY,
+        OPT_PIDS,
+        OPT_FILES,
+        OPT_OUTPUT_LIMIT,
+        OPT_DISK,
+        OPT_DENY,
+        OPT_ALLOW,
+        OPT_KEEP,
+        OPT_NO_SYMBOLIZE,
     };
     static const struct option longopts[] = {
         { "name", required_argument, NULL, 'n' },
@@ -316,6 +452,17 @@ int cmd_run(int argc, char **argv)
         { "no-stdin", no_argument, NULL, OPT_NO_STDIN },
         { "quiet", no_argument, NULL, 'q' },
         { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "cpu", required_argument, NULL, OPT_CPU },
+        { "memory", required_argument, NULL, OPT_MEMORY },
+        { "pids", required_argument, NULL, OPT_PIDS },
+        { "files", required_argument, NULL, OPT_FILES },
+        { "output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT },
+        { "disk", required_argument, NULL, OPT_DISK },
+        { "deny", required_argument, NULL, OPT_DENY },
+        { "allow", required_argument, NULL, OPT_ALLOW },
+        { "keep", required_argument, NULL, OPT_KEEP },
+        { "no-symbolize", no_argument, NULL, OPT_NO_SYMBOLIZE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -370,6 +517,49 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_SUMMARY:
             o.summary = true;
+            break;
+        case OPT_TIMEOUT:
+        case OPT_CPU: {
+            enum sbvm_limit l = c == OPT_TIMEOUT ? SBVM_LIMIT_TIME : SBVM_LIMIT_CPU;
+            if (parse_seconds(c == OPT_TIMEOUT ? "--timeout" : "--cpu", optarg, &o.limits[l]) < 0)
+                goto done;
+            o.limits_set |= 1u << l;
+            break;
+        }
+        case OPT_MEMORY:
+        case OPT_OUTPUT_LIMIT:
+        case OPT_DISK: {
+            enum sbvm_limit l = c == OPT_MEMORY ? SBVM_LIMIT_MEMORY
+                                : c == OPT_DISK ? SBVM_LIMIT_DISK
+                                                : SBVM_LIMIT_OUTPUT;
+            if (parse_size(argv[optind - 1], optarg, &o.limits[l]) < 0)
+                goto done;
+            o.limits_set |= 1u << l;
+            break;
+        }
+        case OPT_PIDS:
+        case OPT_FILES: {
+            enum sbvm_limit l = c == OPT_PIDS ? SBVM_LIMIT_PIDS : SBVM_LIMIT_FILES;
+            unsigned v;
+            if (parse_uint(c == OPT_PIDS ? "--pids" : "--files", optarg, 1u << 22, &v) < 0)
+                goto done;
+            o.limits[l] = v;
+            o.limits_set |= 1u << l;
+            break;
+        }
+        case OPT_DENY:
+            if (push(&o.deny, &o.ndeny, optarg) < 0)
+                goto oom;
+            break;
+        case OPT_ALLOW:
+            if (push(&o.allow, &o.nallow, optarg) < 0)
+                goto oom;
+            break;
+        case OPT_KEEP:
+            o.keep = optarg;
+            break;
+        case OPT_NO_SYMBOLIZE:
+            o.no_symbolize = true;
             break;
         case 'h':
             cmd_run_help();
@@ -508,6 +698,8 @@ done:
     sbvm_runner_free(rn);
     free(o.names);
     free(o.envs);
+    free(o.deny);
+    free(o.allow);
     free(starts);
     free(lens);
     return status;

@@ -108,3 +108,34 @@ void capture_release(struct capture *c)
     free(c->ring);
     capture_init(c, c->limit);
 }
+
+/* The byte at logical position i of the kept bytes (head, then ring). */
+static char kept_at(const struct capture *c, size_t i)
+{
+    if (i < c->head_len)
+        return c->head[i];
+    i -= c->head_len;
+    return c->ring[(c->ring_start + i) % c->ring_cap];
+}
+
+void capture_last_line(const struct capture *c, char *buf, size_t size)
+{
+    size_t n = c->head_len + c->ring_len, end, start, k = 0;
+
+    buf[0] = '\0';
+    if (size == 0)
+        return;
+    end = n;
+    while (end > 0 && (kept_at(c, end - 1) == '\n' || kept_at(c, end - 1) == '\r'))
+        end--;
+    start = end;
+    while (start > 0 && kept_at(c, start - 1) != '\n')
+        start--;
+    if (end - start > size - 1)
+        start = end - (size - 1);
+    for (size_t i = start; i < end; i++) {
+        char ch = kept_at(c, i);
+        buf[k++] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+    }
+    buf[k] = '\0';
+}

@@ -29,5 +29,8 @@ void capture_add(struct capture *c, const void *data, size_t len);
  * -ENOMEM. An empty capture yields *out = NULL, *len = 0. */
 int capture_finish(struct capture *c, char **out, size_t *len, size_t *head_len, uint64_t *omitted);
 void capture_release(struct capture *c);
+/* The last non-empty line kept (without its newline), printable ASCII only
+ * (other bytes become '?'); "" when none. */
+void capture_last_line(const struct capture *c, char *buf, size_t size);
 
 #endif

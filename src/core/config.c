@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/seccomp.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -61,6 +62,10 @@ SBVM_API sbvm_config *sbvm_config_new(void)
         return NULL;
     cfg->stdin_fd = -1;
     cfg->capture_limit = SBVM_DEFAULT_CAPTURE;
+    cfg->symbolize = true;
+    cfg->limits[SBVM_LIMIT_PIDS] = SBVM_DEFAULT_PIDS;
+    cfg->limits[SBVM_LIMIT_FILES] = SBVM_DEFAULT_FILES;
+    cfg->limits[SBVM_LIMIT_DISK] = SBVM_DEFAULT_DISK;
     return cfg;
 }
 
@@ -70,8 +75,11 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
         return;
     strv_release(&cfg->argv);
     strv_release(&cfg->env_set);
+    strv_release(&cfg->deny);
+    strv_release(&cfg->allow);
     free(cfg->name);
     free(cfg->cwd);
+    free(cfg->keep_dir);
     free(cfg);
 }
 
@@ -84,7 +92,13 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     cfg->keep_env = src->keep_env;
     cfg->stdin_fd = src->stdin_fd;
     cfg->capture_limit = src->capture_limit;
-    if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0)
+    cfg->symbolize = src->symbolize;
+    memcpy(cfg->limits, src->limits, sizeof(cfg->limits));
+    cfg->limits_set = src->limits_set;
+    if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0 ||
+        strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0)
+        goto fail;
+    if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;
     if (src->name && !(cfg->name = strdup(src->name)))
         goto fail;
@@ -193,4 +207,79 @@ SBVM_API void sbvm_config_set_stdin_fd(sbvm_config *cfg, int fd)
 SBVM_API void sbvm_config_set_capture_limit(sbvm_config *cfg, size_t bytes)
 {
     cfg->capture_limit = bytes;
+}
+
+SBVM_API void sbvm_config_set_symbolize(sbvm_config *cfg, int on)
+{
+    cfg->symbolize = on != 0;
+}
+
+static const char *const limit_names[SBVM_LIMIT__COUNT] = {
+    [SBVM_LIMIT_TIME] = "time", [SBVM_LIMIT_CPU] = "cpu",     [SBVM_LIMIT_MEMORY] = "memory",
+    [SBVM_LIMIT_PIDS] = "pids", [SBVM_LIMIT_FILES] = "files", [SBVM_LIMIT_OUTPUT] = "output",
+    [SBVM_LIMIT_DISK] = "disk",
+};
+
+SBVM_API const char *sbvm_limit_name(enum sbvm_limit l)
+{
+    return (unsigned)l < SBVM_LIMIT__COUNT ? limit_names[l] : "unknown";
+}
+
+SBVM_API int sbvm_config_set_limit(sbvm_config *cfg, enum sbvm_limit l, uint64_t value,
+                                   sbvm_error **err)
+{
+    if ((unsigned)l >= SBVM_LIMIT__COUNT)
+        return error_set(err, EINVAL, "unknown limit %d", (int)l);
+    if (l == SBVM_LIMIT_PIDS && value != 0 && value < 2)
+        return error_set(err, EINVAL,
+                         "a pids limit must allow at least 2 (the init and the "
+                         "guest)");
+    if (l == SBVM_LIMIT_FILES && value != 0 && value < 4)
+        return error_set(err, EINVAL,
+                         "a files limit must allow at least 4 (stdio and one "
+                         "more)");
+    if (l == SBVM_LIMIT_MEMORY && value != 0 && value < (1 << 20))
+        return error_set(err, EINVAL, "a memory limit below 1 MiB cannot run a program");
+    if (l == SBVM_LIMIT_DISK && value != 0 && value < 4096)
+        return error_set(err, EINVAL, "a disk limit must be at least 4 KiB");
+    cfg->limits[l] = value;
+    cfg->limits_set |= 1u << l;
+    return 0;
+}
+
+SBVM_API int sbvm_config_set_keep_dir(sbvm_config *cfg, const char *dir, sbvm_error **err)
+{
+    char *copy;
+
+    if (!dir || !*dir)
+        return error_set(err, EINVAL, "the directory to keep the scratch in is empty");
+    copy = strdup(dir);
+    if (!copy)
+        return error_set(err, ENOMEM, "out of memory");
+    free(cfg->keep_dir);
+    cfg->keep_dir = copy;
+    return 0;
+}
+
+static int add_syscall(struct strv *list, const char *name, bool allow, sbvm_error **err)
+{
+    int r = seccomp_name_check(name, allow, err);
+
+    if (r < 0)
+        return r;
+    if (strv_find(list, name) >= 0)
+        return 0;
+    if (strv_push(list, name) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+SBVM_API int sbvm_config_deny_syscall(sbvm_config *cfg, const char *name, sbvm_error **err)
+{
+    return add_syscall(&cfg->deny, name, false, err);
+}
+
+SBVM_API int sbvm_config_allow_syscall(sbvm_config *cfg, const char *name, sbvm_error **err)
+{
+    return add_syscall(&cfg->allow, name, true, err);
 }

@@ -13,10 +13,18 @@
 #define SBVM_ENV_KEY_MAX        255
 #define SBVM_DEFAULT_CWD        "/tmp"
 #define SBVM_DEFAULT_CAPTURE    65536
+#define SBVM_DEFAULT_PIDS       4096
+#define SBVM_DEFAULT_FILES      1024
+#define SBVM_DEFAULT_DISK       (512ULL << 20)
 #define SBVM_DEFAULT_GUEST_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 struct sbvm_config {
     struct strv argv;
+    bool symbolize;
+    struct strv deny, allow;            /* syscall names, checked */
+    uint64_t limits[SBVM_LIMIT__COUNT]; /* 0: none */
+    unsigned limits_set;                /* bit l: set explicitly, not a default */
+    char *keep_dir;
     char *name;          /* NULL: derived by the runner */
     struct strv env_set; /* "KEY=VALUE" in the order given; later wins */
     bool keep_env;

@@ -29,6 +29,7 @@ enum watch_kind {
     WATCH_STDIN_PIPE, /* the guest's stdin pipe, when it has room again */
     WATCH_EVENTS,     /* backend reports (status pipe) */
     WATCH_EXIT,       /* backend exit handle (pidfd) */
+    WATCH_DEADLINE,   /* the time limit's timerfd */
     WATCH__COUNT,
 };
 
@@ -68,6 +69,13 @@ struct guest {
     struct capture cap_out, cap_err;
     int64_t start_mono, start_real;
     int host_signal; /* the last signal the host sent on request, or 0 */
+
+    /* Limits the runner enforces itself (time, output), and the one that
+     * ended the guest, whoever detected it. */
+    int deadline_fd; /* timerfd for the time limit, or -1 */
+    uint64_t output_bytes;
+    int limit_hit; /* enum sbvm_limit, or -1 */
+    uint64_t limit_observed;
 
     sbvm_result *result;
 };

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forensics/forensics.h"
+#include "ledger/ledger.h"
 #include "util/strbuf.h"
 #include "util/util.h"
 
@@ -95,6 +97,7 @@ sbvm_result *result_new(const char *name, const struct strv *argv)
     if (!r)
         return NULL;
     r->exit_code = -1;
+    r->limit = -1;
     r->name = strdup(name ? name : "guest");
     if (!r->name || (argv && strv_copy(&r->argv, argv) < 0)) {
         sbvm_result_free(r);
@@ -124,7 +127,78 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
     free(r->message);
     free(r->out.data);
     free(r->err.data);
+    for (size_t i = 0; i < r->ncrashes; i++)
+        crash_free(r->crashes[i]);
+    free(r->forensics_note);
+    for (size_t i = 0; i < r->nrefusals; i++)
+        free((char *)r->refusals[i].name);
+    free(r->refusals);
+    free((char *)r->denial.name);
+    ledger_free(r->ledger);
     free(r);
+}
+
+SBVM_API size_t sbvm_result_crash_count(const sbvm_result *r)
+{
+    return r->ncrashes;
+}
+
+SBVM_API const sbvm_crash *sbvm_result_crash(const sbvm_result *r, size_t i)
+{
+    return i < r->ncrashes ? r->crashes[i] : NULL;
+}
+
+SBVM_API const char *sbvm_result_forensics_note(const sbvm_result *r)
+{
+    return r->forensics_note;
+}
+
+SBVM_API size_t sbvm_result_refusal_count(const sbvm_result *r)
+{
+    return r->nrefusals;
+}
+
+SBVM_API const struct sbvm_refusal *sbvm_result_refusal(const sbvm_result *r, size_t i)
+{
+    return i < r->nrefusals ? &r->refusals[i] : NULL;
+}
+
+SBVM_API const struct sbvm_denial *sbvm_result_denial(const sbvm_result *r)
+{
+    return r->has_denial ? &r->denial : NULL;
+}
+
+SBVM_API int sbvm_result_limit(const sbvm_result *r, uint64_t *value, uint64_t *observed)
+{
+    if (r->outcome != SBVM_OUTCOME_LIMIT || r->limit < 0)
+        return -1;
+    if (value)
+        *value = r->limit_value;
+    if (observed)
+        *observed = r->limit_observed;
+    return r->limit;
+}
+
+SBVM_API const char *sbvm_result_limit_mechanism(const sbvm_result *r, enum sbvm_limit l)
+{
+    return (unsigned)l < SBVM_LIMIT__COUNT ? r->mechanisms[l] : NULL;
+}
+
+SBVM_API uint64_t sbvm_result_peak_memory(const sbvm_result *r, const char **source)
+{
+    if (source)
+        *source = r->peak_source;
+    return r->peak_memory;
+}
+
+SBVM_API uint64_t sbvm_result_cpu_time_us(const sbvm_result *r, uint64_t *user_us,
+                                          uint64_t *system_us)
+{
+    if (user_us)
+        *user_us = r->cpu_user_us;
+    if (system_us)
+        *system_us = r->cpu_system_us;
+    return r->cpu_user_us + r->cpu_system_us;
 }
 
 SBVM_API const char *sbvm_result_name(const sbvm_result *r)
@@ -159,6 +233,10 @@ SBVM_API int sbvm_result_signal(const sbvm_result *r)
 
 SBVM_API int sbvm_result_exit_status(const sbvm_result *r)
 {
+    /* Time limits, wall or CPU, exit like timeout(1). */
+    if (r->outcome == SBVM_OUTCOME_LIMIT &&
+        (r->limit == SBVM_LIMIT_TIME || r->limit == SBVM_LIMIT_CPU))
+        return 124;
     return outcome_exit_status(r->outcome, r->exit_code, r->signal);
 }
 

@@ -3,6 +3,7 @@
 #ifndef SBVM_CORE_RESULT_H
 #define SBVM_CORE_RESULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sandboxvm/sandboxvm.h"
@@ -16,6 +17,10 @@ struct result_stream {
     uint64_t omitted;
 };
 
+#define RESULT_CRASHES_MAX 8
+
+struct ledger;
+
 struct sbvm_result {
     char *name;
     struct strv argv;
@@ -28,6 +33,26 @@ struct sbvm_result {
     int64_t start_ns;
     int64_t duration_ns;
     struct result_stream out, err;
+
+    /* Forensics. */
+    struct sbvm_crash *crashes[RESULT_CRASHES_MAX];
+    size_t ncrashes;
+    char *forensics_note;
+    struct sbvm_refusal *refusals;
+    size_t nrefusals;
+    struct sbvm_denial denial;
+    bool has_denial;
+
+    /* Limits. */
+    int limit; /* enum sbvm_limit, or -1 */
+    uint64_t limit_value, limit_observed;
+    const char *mechanisms[SBVM_LIMIT__COUNT];
+
+    /* The ledger. */
+    struct ledger *ledger;
+    uint64_t peak_memory;
+    const char *peak_source;
+    uint64_t cpu_user_us, cpu_system_us;
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);

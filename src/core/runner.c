@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include "util/util.h"
 
 #define READ_CHUNK   65536
+#define POLL_MS      50
 #define MAX_PARALLEL 1024
 
 SBVM_API const char *sbvm_version(void)
@@ -49,6 +52,7 @@ SBVM_API sbvm_runner *sbvm_runner_new(void)
 
 static void guest_close_io(struct guest *g)
 {
+    close_fd(&g->deadline_fd);
     close_fd(&g->out_fd);
     close_fd(&g->err_fd);
     close_fd(&g->in_fd);
@@ -129,6 +133,8 @@ SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error
         return error_set(err, ENOMEM, "out of memory");
     g->index = rn->nguests;
     g->out_fd = g->err_fd = g->in_fd = g->events_fd = g->exit_fd = g->stdin_src = -1;
+    g->deadline_fd = -1;
+    g->limit_hit = -1;
     g->cfg = sbvm_config_dup(cfg);
     if (!g->cfg) {
         free(g);
@@ -255,6 +261,7 @@ static void end_guest(sbvm_runner *rn, struct guest *g)
     watch_del(rn, g, WATCH_STDIN_PIPE, g->in_fd);
     watch_del(rn, g, WATCH_EVENTS, g->events_fd);
     watch_del(rn, g, WATCH_EXIT, g->exit_fd);
+    watch_del(rn, g, WATCH_DEADLINE, g->deadline_fd);
     g->ops->finish(g, g->result);
     g->result->start_ns = g->start_real;
     g->result->duration_ns = now_mono_ns() - g->start_mono;
@@ -333,7 +340,8 @@ static void stdin_pump(sbvm_runner *rn, struct guest *g)
             g->stdin_len = (size_t)n;
         }
         while (g->stdin_off < g->stdin_len) {
-            ssize_t n = write(g->in_fd, g->stdin_buf + g->stdin_off, g->stdin_len - g->stdin_off);
+            ssize_t n =
+                write_nosigpipe(g->in_fd, g->stdin_buf + g->stdin_off, g->stdin_len - g->stdin_off);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0 && errno == EAGAIN) {
@@ -356,6 +364,31 @@ static void stdin_pump(sbvm_runner *rn, struct guest *g)
             return;
         }
     }
+}
+
+/* A one-shot timer for the guest's time limit, counted from its start. */
+static int arm_deadline(sbvm_runner *rn, struct guest *g)
+{
+    uint64_t ms = g->cfg->limits[SBVM_LIMIT_TIME];
+    struct itimerspec its = { 0 };
+
+    g->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (g->deadline_fd < 0)
+        return -errno;
+    its.it_value.tv_sec = (time_t)(ms / 1000);
+    its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+    if (timerfd_settime(g->deadline_fd, 0, &its, NULL) < 0)
+        return -errno;
+    return watch_set(rn, g, WATCH_DEADLINE, g->deadline_fd, EPOLLIN);
+}
+
+static void limit_hit(struct guest *g, enum sbvm_limit l, uint64_t observed)
+{
+    if (g->limit_hit >= 0 || g->exited)
+        return;
+    g->limit_hit = (int)l;
+    g->limit_observed = observed;
+    g->ops->stop(g);
 }
 
 static int start_guest(sbvm_runner *rn, struct guest *g)
@@ -389,6 +422,8 @@ static int start_guest(sbvm_runner *rn, struct guest *g)
         r = watch_set(rn, g, WATCH_EVENTS, g->events_fd, EPOLLIN);
     if (r == 0)
         r = watch_set(rn, g, WATCH_EXIT, g->exit_fd, EPOLLIN);
+    if (r == 0 && g->cfg->limits[SBVM_LIMIT_TIME])
+        r = arm_deadline(rn, g);
     if (r < 0) {
         /* Without watches the guest cannot be supervised: end it now. */
         g->host_signal = SIGKILL;
@@ -419,6 +454,15 @@ static void on_output(sbvm_runner *rn, struct guest *g, enum watch_kind k, char 
         else
             g->err_eof = true;
         return;
+    }
+    g->output_bytes += (uint64_t)n;
+    if (g->cfg->limits[SBVM_LIMIT_OUTPUT] && g->output_bytes > g->cfg->limits[SBVM_LIMIT_OUTPUT]) {
+        /* Only what fits in the limit is passed on. */
+        uint64_t over = g->output_bytes - g->cfg->limits[SBVM_LIMIT_OUTPUT];
+        n = over >= (uint64_t)n ? 0 : n - (ssize_t)over;
+        limit_hit(g, SBVM_LIMIT_OUTPUT, g->output_bytes);
+        if (n == 0)
+            return;
     }
     capture_add(k == WATCH_OUT ? &g->cap_out : &g->cap_err, buf, (size_t)n);
     if (rn->events.on_output)
@@ -524,7 +568,15 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
             cancel_queued(rn, next);
         if (rn->running == 0)
             break;
-        n = epoll_wait(rn->epfd, evs, (int)ARRAY_SIZE(evs), -1);
+        /* Limits watched by polling (cpu, pids, files, disk) and frozen
+         * sandboxes' grace periods are checked every POLL_MS. */
+        n = epoll_wait(rn->epfd, evs, (int)ARRAY_SIZE(evs), POLL_MS);
+        if (now_mono_ns() - rn->last_poll >= POLL_MS * 1000000LL) {
+            rn->last_poll = now_mono_ns();
+            for (size_t i = 0; i < rn->nguests; i++)
+                if (rn->guests[i]->state == GUEST_RUNNING && !rn->guests[i]->exited)
+                    rn->guests[i]->ops->poll(rn->guests[i]);
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -559,6 +611,11 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
                     watch_del(rn, g, WATCH_EVENTS, g->events_fd);
                     g->events_eof = true;
                 }
+                break;
+            case WATCH_DEADLINE:
+                watch_del(rn, g, WATCH_DEADLINE, g->deadline_fd);
+                limit_hit(g, SBVM_LIMIT_TIME,
+                          (uint64_t)((now_mono_ns() - g->start_mono) / 1000000));
                 break;
             case WATCH_EXIT:
                 watch_del(rn, g, WATCH_EXIT, g->exit_fd);

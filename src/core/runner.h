@@ -23,6 +23,7 @@ struct sbvm_runner {
     const struct backend_ops *backend;
     void *backend_state;
     int64_t start_real, start_mono, duration_ns;
+    int64_t last_poll;
 };
 
 #endif

@@ -322,22 +322,24 @@ static bool add_dev(struct fsplan *p)
     return true;
 }
 
-int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, size_t tmp_size,
-                      sbvm_error **err)
+int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error **err)
+{
+    if (!add_system_dirs(p) || !add_etc(p, ids) || !add_dev(p) ||
+        !push(p, FSOP_PROC, own_str(p, "proc")))
+        return error_set(err, ENOMEM, "building the filesystem view: out of memory");
+    return 0;
+}
+
+int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err)
 {
     char opts[96];
-    struct fsop *op;
+    uint64_t inodes = size / 4096 < 1024 ? 1024 : size / 4096;
 
-    snprintf(opts, sizeof(opts), "mode=1777,size=%zu,nr_inodes=%zu", tmp_size,
-             tmp_size / 4096 < 1024 ? (size_t)1024 : tmp_size / 4096);
-    if (!add_system_dirs(p) || !add_etc(p, ids) || !add_dev(p))
-        goto oom;
-    op = push(p, FSOP_PROC, own_str(p, "proc"));
-    if (!op || !add_tmpfs(p, "tmp", opts))
-        goto oom;
+    snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)size,
+             (unsigned long long)inodes);
+    if (!add_tmpfs(p, "tmp", opts))
+        return error_set(err, ENOMEM, "building the filesystem view: out of memory");
     return 0;
-oom:
-    return error_set(err, ENOMEM, "building the filesystem view: out of memory");
 }
 
 int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_error **err)

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandboxvm/sandboxvm.h"
@@ -70,9 +71,10 @@ struct guest_ids {
 void fsplan_init(struct fsplan *p);
 void fsplan_release(struct fsplan *p);
 
-/* The view every guest of a run shares. */
-int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, size_t tmp_size,
-                      sbvm_error **err);
+/* The view every guest of a run shares (all but /tmp). */
+int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error **err);
+/* A fresh, writable tmpfs of `size` bytes on /tmp (the guest's scratch). */
+int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err);
 
 /* Adds a read-only bind of one host file (held as host fd `slot_fd` in the
  * child, i.e. "/proc/self/fd/<slot_fd>") at absolute guest path `path`,

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend/process/proto.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -431,9 +432,9 @@ static void release_ctx(scmp_filter_ctx *ctx)
 
 #define _cleanup_seccomp_ __attribute__((cleanup(release_ctx)))
 
-/* Exports a filter as raw BPF into plan->progs[plan->count]. */
-static int export_prog(struct seccomp_plan *plan, scmp_filter_ctx ctx, const char *which,
-                       sbvm_error **err)
+/* Exports a filter as raw BPF into *out. */
+static int export_prog(struct seccomp_plan *plan, struct sock_fprog *out, scmp_filter_ctx ctx,
+                       const char *which, sbvm_error **err)
 {
     _cleanup_close_ int fd = -1;
     struct stat st;
@@ -462,9 +463,8 @@ static int export_prog(struct seccomp_plan *plan, scmp_filter_ctx ctx, const cha
         return error_set(err, EIO, "seccomp: reading back the %s filter", which);
     }
     plan->owned = true;
-    plan->progs[plan->count].filter = insns;
-    plan->progs[plan->count].len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-    plan->count++;
+    out->filter = insns;
+    out->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
     return 0;
 }
 
@@ -488,7 +488,82 @@ static int ctx_new(scmp_filter_ctx *ctx, uint32_t def, sbvm_error **err)
     return 0;
 }
 
-static int build_allowlist(struct seccomp_plan *plan, sbvm_error **err)
+/* Syscalls whose refusal keeps the guest inside its sandbox (or the host's
+ * kernel out of reach): --allow cannot lift them. */
+static const char *const locked_names[] = {
+    "unshare",
+    "setns",
+    "clone3",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "bpf",
+    "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "iopl",
+    "ioperm",
+    "modify_ldt",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "syslog",
+    "open_by_handle_at",
+};
+
+static bool in_list(const struct strv *l, const char *name)
+{
+    return l && strv_find(l, name) >= 0;
+}
+
+int seccomp_name_check(const char *name, bool allow, sbvm_error **err)
+{
+    if (!name || !*name || seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) < 0)
+        return error_set(err, EINVAL, "unknown syscall '%s' (use the x86_64 name, e.g. openat)",
+                         name ? name : "");
+    if (allow)
+        for (size_t i = 0; i < ARRAY_SIZE(locked_names); i++)
+            if (streq(locked_names[i], name))
+                return error_set(err, EPERM,
+                                 "--allow %s: refused; %s stays blocked because it would let "
+                                 "a guest out of its sandbox or reach into the host's kernel",
+                                 name, name);
+    return 0;
+}
+
+const char *seccomp_syscall_name(int nr)
+{
+    static __thread char *last;
+    char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+
+    if (!n)
+        return NULL;
+    free(last);
+    last = n;
+    return n;
+}
+
+static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
+                           const struct strv *allow, sbvm_error **err)
 {
     _cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
     /* personality(): the standard one, with ASLR off (gdb, setarch -R), and
@@ -496,7 +571,7 @@ static int build_allowlist(struct seccomp_plan *plan, sbvm_error **err)
     static const uint64_t personalities[] = { 0, 0x0040000, 0xffffffffu };
     int r;
 
-    r = ctx_new(&ctx, SCMP_ACT_ERRNO(ENOSYS), err);
+    r = ctx_new(&ctx, SCMP_ACT_TRACE(ENOSYS), err);
     if (r < 0)
         return r;
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
@@ -505,6 +580,8 @@ static int build_allowlist(struct seccomp_plan *plan, sbvm_error **err)
 
         if (nr == __NR_SCMP_ERROR)
             continue; /* newer than libseccomp: left to the default */
+        if (in_list(deny, rules[i].name) || in_list(allow, rules[i].name))
+            continue; /* added below */
         if (streq(rules[i].name, "personality")) {
             for (size_t k = 0; k < ARRAY_SIZE(personalities); k++) {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
@@ -520,7 +597,10 @@ static int build_allowlist(struct seccomp_plan *plan, sbvm_error **err)
             action = SCMP_ACT_ALLOW;
             break;
         case SECCOMP_RULE_EPERM:
-            action = SCMP_ACT_ERRNO(EPERM);
+            action = SCMP_ACT_TRACE(EPERM);
+            break;
+        case SECCOMP_RULE_DENY:
+            action = SCMP_ACT_TRACE(INIT_TRACE_DENY);
             break;
         default:
             continue; /* ENOSYS is the default */
@@ -529,13 +609,30 @@ static int build_allowlist(struct seccomp_plan *plan, sbvm_error **err)
         if (r < 0)
             return error_sys(err, -r, "seccomp: adding a rule for %s", rules[i].name);
     }
-    return export_prog(plan, ctx, "allowlist", err);
+    for (size_t i = 0; deny && i < deny->n; i++) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(INIT_TRACE_DENY),
+                             seccomp_syscall_resolve_name(deny->v[i]), 0);
+        if (r < 0)
+            return error_sys(err, -r, "seccomp: denying %s", deny->v[i]);
+    }
+    for (size_t i = 0; allow && i < allow->n; i++) {
+        if (in_list(deny, allow->v[i]))
+            continue;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(allow->v[i]), 0);
+        if (r < 0)
+            return error_sys(err, -r, "seccomp: allowing %s", allow->v[i]);
+    }
+    if (r == 0)
+        r = export_prog(plan, &plan->progs[plan->count], ctx, "allowlist", err);
+    if (r == 0)
+        plan->count++;
+    return r;
 }
 
 static int guard(scmp_filter_ctx ctx, int errnum, int nr, struct scmp_arg_cmp cmp, const char *what,
                  sbvm_error **err)
 {
-    int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), nr, 1, cmp);
+    int r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(errnum), nr, 1, cmp);
     if (r < 0)
         return error_sys(err, -r, "seccomp: adding the %s guard", what);
     return 0;
@@ -578,17 +675,57 @@ static int build_guards(struct seccomp_plan *plan, sbvm_error **err)
                   "socketpair", err);
     if (r < 0)
         return r;
-    return export_prog(plan, ctx, "argument guard", err);
+    r = export_prog(plan, &plan->progs[plan->count], ctx, "argument guard", err);
+    if (r == 0)
+        plan->count++;
+    return r;
+}
+
+/* The init's own syscalls (init/init.c, and child.c after the filter is in
+ * place: close_range, fcntl, execveat). Anything else kills it. */
+static const char *const init_syscalls[] = {
+    "read",         "write",          "openat",          "close",
+    "wait4",        "kill",           "ptrace",          "process_vm_readv",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",    "exit_group",
+    "exit",         "prctl",          "restart_syscall", "close_range",
+    "fcntl",        "execveat",
+};
+
+static int build_init(struct seccomp_plan *plan, sbvm_error **err)
+{
+    _cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
+    int r;
+
+    r = ctx_new(&ctx, SCMP_ACT_KILL_PROCESS, err);
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(init_syscalls); i++) {
+        int nr = seccomp_syscall_resolve_name(init_syscalls[i]);
+        if (nr == __NR_SCMP_ERROR)
+            return error_set(err, EINVAL, "seccomp: libseccomp does not know %s", init_syscalls[i]);
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+        if (r < 0)
+            return error_sys(err, -r, "seccomp: adding %s to the init's filter", init_syscalls[i]);
+    }
+    if (r < 0)
+        return r;
+    return export_prog(plan, &plan->init, ctx, "init", err);
 }
 
 int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err)
 {
+    return seccomp_plan_build_custom(plan, NULL, NULL, err);
+}
+
+int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny,
+                              const struct strv *allow, sbvm_error **err)
+{
     int r;
 
     memset(plan, 0, sizeof(*plan));
-    r = build_allowlist(plan, err);
+    r = build_allowlist(plan, deny, allow, err);
     if (r == 0)
         r = build_guards(plan, err);
+    if (r == 0)
+        r = build_init(plan, err);
     if (r < 0)
         seccomp_plan_release(plan);
     return r;
@@ -596,16 +733,20 @@ int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err)
 
 void seccomp_plan_release(struct seccomp_plan *plan)
 {
-    if (plan->owned)
+    if (plan->owned) {
         for (size_t i = 0; i < plan->count; i++)
             free(plan->progs[i].filter);
+        free(plan->init.filter);
+    }
     memset(plan, 0, sizeof(*plan));
 }
 
 #ifndef SBVM_SECCOMP_GENERATOR
 /* Generated at build time by tools/gen-seccomp.c (seccomp_default.c). */
-extern const struct sock_filter sbvm_seccomp_default_0[], sbvm_seccomp_default_1[];
-extern const unsigned short sbvm_seccomp_default_0_len, sbvm_seccomp_default_1_len;
+extern const struct sock_filter sbvm_seccomp_default_0[], sbvm_seccomp_default_1[],
+    sbvm_seccomp_default_init[];
+extern const unsigned short sbvm_seccomp_default_0_len, sbvm_seccomp_default_1_len,
+    sbvm_seccomp_default_init_len;
 
 void seccomp_plan_default(struct seccomp_plan *plan)
 {
@@ -616,6 +757,8 @@ void seccomp_plan_default(struct seccomp_plan *plan)
     plan->progs[1].filter = (struct sock_filter *)sbvm_seccomp_default_1;
     plan->progs[1].len = sbvm_seccomp_default_1_len;
     plan->count = 2;
+    plan->init.filter = (struct sock_filter *)sbvm_seccomp_default_init;
+    plan->init.len = sbvm_seccomp_default_init_len;
     plan->owned = false;
 }
 #endif

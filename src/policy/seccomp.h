@@ -3,7 +3,8 @@
  * seccomp.h: the guest's syscall filter, compiled on the host with libseccomp
  * into classic BPF that the child installs with one system call.
  *
- * The policy is two stacked filters (the kernel applies the strictest answer):
+ * The guest's policy is two stacked filters (the kernel applies the strictest
+ * answer):
  *
  *  1. an allowlist: every syscall real programs need (shells, compilers,
  *     interpreters, git) is allowed without looking at its arguments, a set of
@@ -19,6 +20,16 @@
  * without conditions hit the kernel's per-filter action cache, so the hot path
  * (read, write, ...) never runs BPF. Foreign architectures - the i386 entry
  * through int 0x80 and the x32 ABI - kill the whole guest process.
+ *
+ * Refusals are not plain errnos: they are SECCOMP_RET_TRACE with the errno as
+ * data, so the sandbox's init (the guest's tracer) sees each one, counts it
+ * by name for the report, and makes it fail with that errno. A syscall the
+ * run's policy denies (--deny) carries INIT_TRACE_DENY and ends the guest.
+ * Without a tracer the kernel fails traced calls with ENOSYS, which still
+ * refuses them.
+ *
+ * The init itself gets a third, much smaller filter: the dozen syscalls it
+ * uses, everything else kills it (and so ends the sandbox).
  */
 #ifndef SBVM_POLICY_SECCOMP_H
 #define SBVM_POLICY_SECCOMP_H
@@ -28,13 +39,15 @@
 #include <stddef.h>
 
 #include "sandboxvm/sandboxvm.h"
+#include "util/strv.h"
 
 #define SECCOMP_PLAN_MAX 2
 
 struct seccomp_plan {
-    struct sock_fprog progs[SECCOMP_PLAN_MAX];
+    struct sock_fprog progs[SECCOMP_PLAN_MAX]; /* the guest's filters */
     size_t count;
-    bool owned; /* progs were allocated (not the built-in default) */
+    struct sock_fprog init; /* the init's filter */
+    bool owned;             /* allocated (not the built-in default) */
 };
 
 /*
@@ -47,6 +60,16 @@ struct seccomp_plan {
  */
 void seccomp_plan_default(struct seccomp_plan *plan);
 int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err);
+/* The same policy with per-run changes: syscalls in `deny` become fatal,
+ * syscalls in `allow` are allowed (both checked with seccomp_name_check). */
+int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny,
+                              const struct strv *allow, sbvm_error **err);
+/* Checks a syscall name for --deny or (allow = true) --allow: it must be an
+ * x86_64 syscall libseccomp knows, and allowing must not undo a rule that
+ * keeps the guest inside its sandbox. */
+int seccomp_name_check(const char *name, bool allow, sbvm_error **err);
+/* The x86_64 name of a syscall number (static storage), or NULL. */
+const char *seccomp_syscall_name(int nr);
 void seccomp_plan_release(struct seccomp_plan *plan);
 
 /* The policy as data, for documentation and tests. */
@@ -55,6 +78,7 @@ enum seccomp_rule_action {
     SECCOMP_RULE_EPERM,
     SECCOMP_RULE_ENOSYS,
     SECCOMP_RULE_GUARDED, /* allowed, with argument guards in filter 2 */
+    SECCOMP_RULE_DENY,    /* fatal: the guest is stopped (--deny) */
 };
 
 struct seccomp_rule {

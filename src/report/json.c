@@ -14,6 +14,7 @@
 #include "core/guest.h"
 #include "core/runner.h"
 #include "report/escape.h"
+#include "util/strbuf.h"
 #include "report/report.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -70,6 +71,165 @@ static json_t *stream_json(const struct result_stream *s)
     return o;
 }
 
+static json_t *jhex(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+    return json_string(buf);
+}
+
+static json_t *signal_json(int sig)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "number", json_integer(sig));
+    json_object_set_new(o, "name", json_string(signal_name(sig)));
+    json_object_set_new(o, "description", json_string(signal_text(sig)));
+    return o;
+}
+
+static json_t *mapping_json(const struct sbvm_mapping *m)
+{
+    json_t *o;
+
+    if (!m)
+        return json_null();
+    o = json_object();
+    json_object_set_new(o, "start", jhex(m->start));
+    json_object_set_new(o, "end", jhex(m->end));
+    json_object_set_new(o, "offset", jhex(m->offset));
+    json_object_set_new(o, "perms", json_string(m->perms));
+    json_object_set_new(o, "path", jcstr(m->path));
+    return o;
+}
+
+static json_t *crash_json(const sbvm_crash *c)
+{
+    json_t *o = json_object(), *code = json_object(), *regs = json_object(), *bt = json_array();
+    const char *const *names;
+    const uint64_t *values;
+    const uint8_t *bytes;
+    size_t n;
+    int has;
+    uint64_t addr = sbvm_crash_address(c, &has);
+    struct strbuf hex = STRBUF_INIT;
+
+    json_object_set_new(o, "pid", json_integer(sbvm_crash_pid(c)));
+    json_object_set_new(o, "tid", json_integer(sbvm_crash_tid(c)));
+    json_object_set_new(o, "thread", jcstr(sbvm_crash_thread_name(c)));
+    json_object_set_new(o, "guest", json_boolean(sbvm_crash_is_guest(c)));
+    json_object_set_new(o, "signal", signal_json(sbvm_crash_signal(c)));
+    json_object_set_new(code, "value", json_integer(sbvm_crash_code(c)));
+    json_object_set_new(code, "name", json_string(sbvm_crash_code_name(c)));
+    json_object_set_new(code, "description", json_string(sbvm_crash_code_text(c)));
+    json_object_set_new(o, "code", code);
+    json_object_set_new(o, "address", has ? jhex(addr) : json_null());
+    json_object_set_new(o, "pc", jhex(sbvm_crash_pc(c)));
+    json_object_set_new(o, "summary", jcstr(sbvm_crash_summary(c)));
+    n = sbvm_crash_registers(c, &names, &values);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(regs, names[i], jhex(values[i]));
+    json_object_set_new(o, "registers", regs);
+    n = sbvm_crash_instruction(c, &bytes);
+    for (size_t i = 0; i < n; i++)
+        strbuf_addf(&hex, i ? " %02x" : "%02x", bytes[i]);
+    json_object_set_new(o, "instruction", json_string(hex.buf));
+    strbuf_release(&hex);
+    json_object_set_new(o, "pc_mapping", mapping_json(sbvm_crash_pc_mapping(c)));
+    json_object_set_new(o, "address_mapping", mapping_json(sbvm_crash_address_mapping(c)));
+    for (size_t i = 0; i < sbvm_crash_frame_count(c); i++) {
+        const struct sbvm_frame *f = sbvm_crash_frame(c, i);
+        json_t *fr = json_object();
+        json_object_set_new(fr, "pc", jhex(f->pc));
+        json_object_set_new(fr, "function", jcstr(f->function));
+        json_object_set_new(fr, "function_offset",
+                            f->function ? jhex(f->function_offset) : json_null());
+        json_object_set_new(fr, "module", jcstr(f->module));
+        json_object_set_new(fr, "module_offset", f->module ? jhex(f->module_offset) : json_null());
+        json_object_set_new(fr, "file", jcstr(f->file));
+        json_object_set_new(fr, "line", f->line ? json_integer(f->line) : json_null());
+        json_array_append_new(bt, fr);
+    }
+    json_object_set_new(o, "backtrace", bt);
+    json_object_set_new(o, "unwind_error", jcstr(sbvm_crash_unwind_error(c)));
+    return o;
+}
+
+static json_t *limits_json(const sbvm_result *r)
+{
+    json_t *o = json_object();
+    uint64_t value, observed;
+    int hit = sbvm_result_limit(r, &value, &observed);
+
+    for (int l = 0; l < SBVM_LIMIT__COUNT; l++) {
+        const char *m = sbvm_result_limit_mechanism(r, (enum sbvm_limit)l);
+        if (m)
+            json_object_set_new(o, sbvm_limit_name((enum sbvm_limit)l), json_string(m));
+    }
+    (void)hit;
+    return o;
+}
+
+static json_t *ledger_json(const sbvm_result *r)
+{
+    json_t *o = json_object(), *a;
+    const struct sbvm_left_process *p;
+    const struct sbvm_left_fd *f;
+    const struct sbvm_left_listener *l;
+    const struct sbvm_left_file *fi;
+    const char *src = NULL;
+    uint64_t user, sys, peak = sbvm_result_peak_memory(r, &src);
+    size_t n;
+
+    a = json_array();
+    n = sbvm_result_left_processes(r, &p);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        char st[2] = { p[i].state, 0 };
+        json_object_set_new(e, "pid", json_integer(p[i].pid));
+        json_object_set_new(e, "argv", jcstr(p[i].argv));
+        json_object_set_new(e, "state", json_string(st));
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(o, "processes", a);
+    a = json_array();
+    n = sbvm_result_left_fds(r, &f);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "pid", json_integer(f[i].pid));
+        json_object_set_new(e, "fd", json_integer(f[i].fd));
+        json_object_set_new(e, "kind", json_string(f[i].kind));
+        json_object_set_new(e, "target", jcstr(f[i].target));
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(o, "fds", a);
+    a = json_array();
+    n = sbvm_result_left_listeners(r, &l);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "pid", l[i].pid >= 0 ? json_integer(l[i].pid) : json_null());
+        json_object_set_new(e, "proto", json_string(l[i].proto));
+        json_object_set_new(e, "local", jcstr(l[i].local));
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(o, "listeners", a);
+    a = json_array();
+    n = sbvm_result_left_files(r, &fi);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "path", jcstr(fi[i].path));
+        json_object_set_new(e, "size", json_integer((json_int_t)fi[i].size));
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(o, "files", a);
+    json_object_set_new(o, "peak_memory_bytes",
+                        peak ? json_integer((json_int_t)peak) : json_null());
+    json_object_set_new(o, "peak_memory_source", jcstr(src));
+    sbvm_result_cpu_time_us(r, &user, &sys);
+    json_object_set_new(o, "cpu_user_us", json_integer((json_int_t)user));
+    json_object_set_new(o, "cpu_system_us", json_integer((json_int_t)sys));
+    return o;
+}
+
 static json_t *guest_json(size_t index, const sbvm_result *r)
 {
     json_t *o = json_object();
@@ -85,15 +245,7 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
     json_object_set_new(o, "exit_code",
                         r->outcome == SBVM_OUTCOME_EXITED ? json_integer(r->exit_code)
                                                           : json_null());
-    if (r->signal > 0) {
-        json_t *sig = json_object();
-        json_object_set_new(sig, "number", json_integer(r->signal));
-        json_object_set_new(sig, "name", json_string(signal_name(r->signal)));
-        json_object_set_new(sig, "description", json_string(signal_text(r->signal)));
-        json_object_set_new(o, "signal", sig);
-    } else {
-        json_object_set_new(o, "signal", json_null());
-    }
+    json_object_set_new(o, "signal", r->signal > 0 ? signal_json(r->signal) : json_null());
     json_object_set_new(o, "message", jcstr(sbvm_result_message(r)));
     if (r->stage) {
         json_t *setup = json_object();
@@ -109,6 +261,59 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
     json_object_set_new(o, "duration_ms", jms(r->duration_ns));
     json_object_set_new(o, "stdout", stream_json(&r->out));
     json_object_set_new(o, "stderr", stream_json(&r->err));
+    {
+        json_t *crashes = json_array(), *ref = json_array(), *limit;
+        const struct sbvm_denial *d = sbvm_result_denial(r);
+        uint64_t value, observed;
+        int l = sbvm_result_limit(r, &value, &observed);
+
+        for (size_t i = 0; i < sbvm_result_crash_count(r); i++)
+            json_array_append_new(crashes, crash_json(sbvm_result_crash(r, i)));
+        json_object_set_new(o, "crashes", crashes);
+        json_object_set_new(o, "forensics_note", jcstr(sbvm_result_forensics_note(r)));
+        for (size_t i = 0; i < sbvm_result_refusal_count(r); i++) {
+            const struct sbvm_refusal *f = sbvm_result_refusal(r, i);
+            json_t *e = json_object();
+            json_object_set_new(e, "syscall", jcstr(f->name));
+            json_object_set_new(e, "number", f->nr >= 0 ? json_integer(f->nr) : json_null());
+            json_object_set_new(e, "count", json_integer(f->count));
+            json_object_set_new(e, "errno", json_integer(f->err));
+            json_object_set_new(e, "errno_name", json_string(errno_name(f->err)));
+            json_array_append_new(ref, e);
+        }
+        json_object_set_new(o, "refused_syscalls", ref);
+        if (d) {
+            json_t *dj = json_object(), *args = json_array();
+            json_object_set_new(dj, "syscall", jcstr(d->name));
+            json_object_set_new(dj, "number", json_integer(d->nr));
+            json_object_set_new(dj, "pid", json_integer(d->pid));
+            for (int i = 0; i < 6; i++)
+                json_array_append_new(args, jhex(d->args[i]));
+            json_object_set_new(dj, "args", args);
+            json_object_set_new(dj, "pc", jhex(d->pc));
+            json_object_set_new(o, "denied", dj);
+        } else {
+            json_object_set_new(o, "denied", json_null());
+        }
+        if (l >= 0) {
+            limit = json_object();
+            json_object_set_new(limit, "name", json_string(sbvm_limit_name((enum sbvm_limit)l)));
+            json_object_set_new(limit, "value", json_integer((json_int_t)value));
+            json_object_set_new(limit, "observed", json_integer((json_int_t)observed));
+            json_object_set_new(limit, "unit",
+                                json_string(l == SBVM_LIMIT_TIME || l == SBVM_LIMIT_CPU ? "ms"
+                                            : l == SBVM_LIMIT_PIDS || l == SBVM_LIMIT_FILES
+                                                ? "count"
+                                                : "bytes"));
+            json_object_set_new(limit, "mechanism",
+                                jcstr(sbvm_result_limit_mechanism(r, (enum sbvm_limit)l)));
+            json_object_set_new(o, "limit", limit);
+        } else {
+            json_object_set_new(o, "limit", json_null());
+        }
+        json_object_set_new(o, "limits", limits_json(r));
+        json_object_set_new(o, "ledger", ledger_json(r));
+    }
     return o;
 }
 

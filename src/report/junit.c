@@ -73,6 +73,15 @@ static void testcase(struct strbuf *sb, const sbvm_result *r)
         strbuf_addf(sb, "\noutcome: %s\nexit status: %d\n", sbvm_outcome_name(r->outcome),
                     sbvm_result_exit_status(r));
         xmlstr(sb, msg);
+        {
+            struct strbuf d = STRBUF_INIT;
+            report_details_text(&d, r, "");
+            if (d.len) {
+                strbuf_addch(sb, '\n');
+                xml(sb, d.buf, d.len);
+            }
+            strbuf_release(&d);
+        }
         strbuf_addf(sb, "</%s>\n", tag);
     }
     stream_xml(sb, "system-out", &r->out);

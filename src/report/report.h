@@ -6,7 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandboxvm/sandboxvm.h"
+#include "util/strbuf.h"
+
 /* "2026-11-22T10:00:00.123Z" for a CLOCK_REALTIME value in ns. */
 void report_format_time(int64_t ns, char *buf, size_t size);
+
+/*
+ * The details of one guest's end for people, as plain text (the caller
+ * escapes for its medium): for each crash its summary and backtrace, the
+ * denied call, the refused syscalls, the limit, and what it left behind.
+ * Lines start with `indent`. Appends nothing when there is nothing to add.
+ */
+void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *indent);
 
 #endif

@@ -77,3 +77,162 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
     strbuf_release(&sb);
     return 0;
 }
+
+static void frame_text(struct strbuf *sb, const struct sbvm_frame *f, size_t i, const char *indent)
+{
+    const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+
+    strbuf_addf(sb, "%s    #%-2zu 0x%016llx ", indent, i, (unsigned long long)f->pc);
+    if (f->function)
+        strbuf_addf(sb, "%s+0x%llx", f->function, (unsigned long long)f->function_offset);
+    else
+        strbuf_addstr(sb, "??");
+    if (f->file)
+        strbuf_addf(sb, " (%s:%d)", f->file, f->line);
+    if (f->module)
+        strbuf_addf(sb, " [%s]", mod ? mod + 1 : f->module);
+    strbuf_addch(sb, '\n');
+}
+
+/* The general registers, four to a line, in the order people read them;
+ * the segment registers are left to the JSON report. */
+static void registers_text(struct strbuf *sb, const sbvm_crash *c, const char *indent)
+{
+    static const char *const shown[] = { "rip", "rsp", "rbp", "eflags", "rax",    "rbx", "rcx",
+                                         "rdx", "rsi", "rdi", "r8",     "r9",     "r10", "r11",
+                                         "r12", "r13", "r14", "r15",    "fs_base" };
+    const char *const *names;
+    const uint64_t *values;
+    size_t n = sbvm_crash_registers(c, &names, &values), col = 0;
+
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        size_t k = 0;
+
+        while (k < n && strcmp(names[k], shown[i]))
+            k++;
+        if (k == n)
+            continue;
+        if (col == 0)
+            strbuf_addf(sb, "%s  %-10s", indent, i ? "" : "registers:");
+        strbuf_addf(sb, " %7s %016llx", shown[i], (unsigned long long)values[k]);
+        if (++col == 4) {
+            strbuf_addch(sb, '\n');
+            col = 0;
+        }
+    }
+    if (col)
+        strbuf_addch(sb, '\n');
+}
+
+static void crash_text(struct strbuf *sb, const sbvm_crash *c, const char *indent)
+{
+    const struct sbvm_mapping *m;
+    const uint8_t *bytes;
+    size_t n;
+
+    strbuf_addf(sb, "%scrash in pid %d%s (thread %d \"%s\"): %s\n", indent, sbvm_crash_pid(c),
+                sbvm_crash_is_guest(c) ? ", the guest" : ", a child of the guest",
+                sbvm_crash_tid(c), sbvm_crash_thread_name(c), sbvm_crash_summary(c));
+    n = sbvm_crash_instruction(c, &bytes);
+    if (n) {
+        strbuf_addf(sb, "%s  instruction:", indent);
+        for (size_t i = 0; i < n; i++)
+            strbuf_addf(sb, " %02x", bytes[i]);
+        strbuf_addch(sb, '\n');
+    }
+    if ((m = sbvm_crash_pc_mapping(c)))
+        strbuf_addf(sb, "%s  pc in %s (%s, offset 0x%llx)\n", indent,
+                    m->path[0] ? m->path : "anonymous memory", m->perms,
+                    (unsigned long long)(sbvm_crash_pc(c) - m->start + m->offset));
+    else
+        strbuf_addf(sb, "%s  pc is not in any mapping\n", indent);
+    {
+        int has;
+        uint64_t a = sbvm_crash_address(c, &has);
+        if (has && (m = sbvm_crash_address_mapping(c)))
+            strbuf_addf(sb, "%s  address in %s (%s, offset 0x%llx)\n", indent,
+                        m->path[0] ? m->path : "anonymous memory", m->perms,
+                        (unsigned long long)(a - m->start + m->offset));
+        else if (has)
+            strbuf_addf(sb, "%s  address 0x%llx is not in any mapping\n", indent,
+                        (unsigned long long)a);
+    }
+    registers_text(sb, c, indent);
+    if (sbvm_crash_frame_count(c)) {
+        size_t nf = sbvm_crash_frame_count(c);
+
+        strbuf_addf(sb, "%s  backtrace:\n", indent);
+        for (size_t i = 0; i < nf;) {
+            size_t same = 1;
+
+            frame_text(sb, sbvm_crash_frame(c, i), i, indent);
+            /* Deep recursion: one line for a run of identical frames. */
+            while (i + same < nf && sbvm_crash_frame(c, i + same)->pc == sbvm_crash_frame(c, i)->pc)
+                same++;
+            if (same > 2) {
+                strbuf_addf(sb, "%s    ... the same frame %zu more times (#%zu-#%zu)\n", indent,
+                            same - 1, i + 1, i + same - 1);
+                i += same;
+            } else {
+                i++;
+            }
+        }
+    }
+    if (sbvm_crash_unwind_error(c))
+        strbuf_addf(sb, "%s  (%s)\n", indent, sbvm_crash_unwind_error(c));
+}
+
+void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *indent)
+{
+    const struct sbvm_left_process *p;
+    const struct sbvm_left_fd *f;
+    const struct sbvm_left_listener *l;
+    const struct sbvm_left_file *fi;
+    size_t np, nf, nl, nfi;
+
+    for (size_t i = 0; i < sbvm_result_crash_count(r); i++)
+        crash_text(sb, sbvm_result_crash(r, i), indent);
+    if (sbvm_result_forensics_note(r))
+        strbuf_addf(sb, "%snote: %s\n", indent, sbvm_result_forensics_note(r));
+    if (sbvm_result_refusal_count(r)) {
+        strbuf_addf(sb, "%srefused syscalls:", indent);
+        for (size_t i = 0; i < sbvm_result_refusal_count(r); i++) {
+            const struct sbvm_refusal *rf = sbvm_result_refusal(r, i);
+            strbuf_addf(sb, "%s %s x%u (%s)", i ? "," : "", rf->name, rf->count,
+                        errno_name(rf->err));
+        }
+        strbuf_addch(sb, '\n');
+    }
+    np = sbvm_result_left_processes(r, &p);
+    nf = sbvm_result_left_fds(r, &f);
+    nl = sbvm_result_left_listeners(r, &l);
+    nfi = sbvm_result_left_files(r, &fi);
+    if (np || nl || nfi) {
+        strbuf_addf(sb, "%sleft behind (now removed):\n", indent);
+        for (size_t i = 0; i < np && i < 10; i++) {
+            size_t fds = 0;
+            for (size_t k = 0; k < nf; k++)
+                fds += f[k].pid == p[i].pid;
+            strbuf_addf(sb, "%s  process %d (%c): %s, %zu open fd%s\n", indent, p[i].pid,
+                        p[i].state, p[i].argv ? p[i].argv : "?", fds, fds == 1 ? "" : "s");
+        }
+        if (np > 10)
+            strbuf_addf(sb, "%s  ... and %zu more processes\n", indent, np - 10);
+        for (size_t i = 0; i < nl && i < 10; i++)
+            strbuf_addf(sb, "%s  listening %s %s (pid %d)\n", indent, l[i].proto, l[i].local,
+                        l[i].pid);
+        for (size_t i = 0; i < nfi && i < 10; i++)
+            strbuf_addf(sb, "%s  file %s (%llu bytes)\n", indent, fi[i].path,
+                        (unsigned long long)fi[i].size);
+        if (nfi > 10)
+            strbuf_addf(sb, "%s  ... and %zu more files\n", indent, nfi - 10);
+    }
+}
+
+SBVM_API char *sbvm_result_details(const sbvm_result *r, const char *indent)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    report_details_text(&sb, r, indent ? indent : "");
+    return strbuf_detach(&sb, NULL);
+}

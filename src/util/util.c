@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* util.c: clocks and full reads/writes. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,4 +86,27 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
         *len = (size_t)n;
     *out = steal_pointer(&buf);
     return 0;
+}
+
+ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_set, old;
+    ssize_t n;
+    int e;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    n = write(fd, buf, len);
+    e = errno;
+    /* A SIGPIPE our write raised is pending on this thread: take it back,
+     * unless one was already pending before (then it is not ours). */
+    if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            sigtimedwait(&pipe_set, NULL, &(struct timespec){ 0, 0 });
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
 }

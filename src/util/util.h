@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* Overflow-checked arithmetic: true when the result did not fit. */
 #define ckd_add(r, a, b) __builtin_add_overflow((a), (b), (r))
@@ -50,6 +51,10 @@ int64_t now_real_ns(void);
 /* Write/read all of a buffer, retrying short transfers and EINTR. Return 0 or
  * -errno; read_full returns the byte count (short only at EOF). */
 int write_full(int fd, const void *buf, size_t len);
+/* write() that never raises SIGPIPE in the caller's process, whatever its
+ * disposition: a library must not kill its host because a guest closed a
+ * pipe. Same return as write(2) (-1 and errno EPIPE for a closed reader). */
+ssize_t write_nosigpipe(int fd, const void *buf, size_t len);
 long read_full(int fd, void *buf, size_t len);
 
 /* Reads a whole small file (at most `max` bytes) into a malloc'd, NUL-

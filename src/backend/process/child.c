@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,14 +51,18 @@ static int status_fd = -1;
 
 static void report(uint16_t kind, uint16_t stage, int err, int index)
 {
-    struct proc_record rec;
+    struct {
+        struct proc_rec_hdr h;
+        struct proc_setup s;
+    } rec;
 
     memset(&rec, 0, sizeof(rec));
-    rec.magic = PROC_REC_MAGIC;
-    rec.kind = kind;
-    rec.stage = stage;
-    rec.err = err;
-    rec.index = index;
+    rec.h.magic = PROC_REC_MAGIC;
+    rec.h.kind = kind;
+    rec.h.len = sizeof(rec.s);
+    rec.s.stage = stage;
+    rec.s.err = err;
+    rec.s.index = index;
     while (write(status_fd, &rec, sizeof(rec)) < 0 && errno == EINTR)
         ;
 }
@@ -196,7 +201,7 @@ static void arrange_fds(const struct child_args *a)
     for (size_t i = 0; i < ARRAY_SIZE(src); i++)
         src[i] = -1;
     src[FD_STATUS] = a->fd_status;
-    src[FD_SYNC] = a->fd_sync;
+    src[FD_CONTROL] = a->fd_control;
     src[FD_INIT] = a->fd_init;
     src[FD_GUEST_IN] = a->fd_in;
     src[FD_GUEST_OUT] = a->fd_out;
@@ -331,10 +336,28 @@ static void install_filters(const struct child_args *a)
             fail(STAGE_SECCOMP, errno, (int)i);
 }
 
+static void install_init_filter(const struct child_args *a)
+{
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->seccomp->init) < 0)
+        fail(STAGE_SECCOMP, errno, 9);
+}
+
 static _Noreturn void exec_fail(uint16_t stage, int err)
 {
     report(REC_EXEC_FAILED, stage, err, -1);
     _exit(err == ENOENT ? 127 : 126);
+}
+
+static void set_limit(int resource, uint64_t soft, uint64_t hard)
+{
+    struct rlimit rl;
+
+    if (!soft)
+        return;
+    rl.rlim_cur = soft;
+    rl.rlim_max = hard ? hard : soft;
+    if (setrlimit(resource, &rl) < 0)
+        exec_fail(STAGE_GUEST_RLIMIT, errno);
 }
 
 /* The guest process (pid 2): its own session, clean stdio, then exec. */
@@ -350,6 +373,12 @@ static _Noreturn void guest_main(const struct child_args *a)
      * core_pattern pipe, in a host-side handler. */
     if (setrlimit(RLIMIT_CORE, &nocore) < 0)
         exec_fail(STAGE_GUEST_RLIMIT, errno);
+    set_limit(RLIMIT_NOFILE, a->rl_nofile, 0);
+    set_limit(RLIMIT_NPROC, a->rl_nproc, 0);
+    set_limit(RLIMIT_AS, a->rl_as, 0);
+    set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
+    /* SIGXCPU at the limit, SIGKILL a second later if it is ignored. */
+    set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
 
     if (a->fd_in < 0) {
         fd = open("/dev/null", O_RDONLY | O_NOCTTY);
@@ -424,16 +453,24 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
 
 _Noreturn void child_main(const struct child_args *a)
 {
-    static char pid_arg[16];
-    char *init_argv[] = { (char *)"sbvm-init", pid_arg, NULL };
+    static char pid_arg[16], flags_arg[16];
+    char *init_argv[] = { (char *)"sbvm-init", pid_arg, flags_arg, NULL };
     char *init_envp[] = { NULL };
     int net[2], view[2], netfd;
     char netns[64] = "/proc/";
     size_t idx = 0;
     char go = 0;
+    sigset_t all;
     long pid;
 
     status_fd = a->fd_status;
+    /* Hold every signal until the init has its handlers. An init with the
+     * default action ignores what an ancestor namespace sends it, so a
+     * host signal forwarded now would be lost; blocked, it stays pending
+     * and the init forwards it as soon as it runs. The guest process
+     * unblocks all of them just before its exec. */
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
     /* If the supervisor's thread dies, so does the sandbox. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         fail(STAGE_FDS, errno, -1);
@@ -451,11 +488,10 @@ _Noreturn void child_main(const struct child_args *a)
 
     /* The supervisor writes our uid/gid maps, then says go. EOF means it
      * died before that: leave quietly. */
-    while (read(FD_SYNC, &go, 1) < 0 && errno == EINTR)
+    while (read(FD_CONTROL, &go, 1) < 0 && errno == EINTR)
         ;
     if (go != SYNC_GO)
         _exit(125);
-    close(FD_SYNC);
 
     /* The guest process starts now and makes the network namespace in
      * parallel with the view below (two CPUs: most of its cost is hidden). */
@@ -477,6 +513,14 @@ _Noreturn void child_main(const struct child_args *a)
     }
     close(net[1]);
     close(view[0]);
+    /* Trace the guest process from now on, and everything it will fork:
+     * faults are captured before they kill, refused syscalls counted. If
+     * the host forbids it (Yama ptrace_scope=3), the guest still runs; the
+     * report says that crash details are unavailable. */
+    if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0,
+               PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                   PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL) < 0)
+        report(REC_TRACE_OFF, STAGE_TRACE, errno, -1);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(STAGE_MOUNT_PRIVATE, errno, -1);
@@ -493,6 +537,9 @@ _Noreturn void child_main(const struct child_args *a)
     if (sethostname("sandbox", 7) < 0)
         fail(STAGE_HOSTNAME, errno, -1);
     enter_new_root();
+    /* The supervisor may now open our root (for its inventory and limits):
+     * it is the sandbox's, not the host's. */
+    report(REC_READY, STAGE_NONE, 0, 0);
 
     /* pid 1 joins the guest's network namespace too: nothing of the
      * sandbox stays in the host's. */
@@ -517,13 +564,15 @@ _Noreturn void child_main(const struct child_args *a)
     /* The view is complete and pid 1 is locked down: the guest may go on. */
     signal_peer(view[1], 'V', STAGE_FORK);
     close(view[1]);
-    install_filters(a);
+    install_init_filter(a);
 
-    /* pid 1: hold nothing but the status pipe, then become the init. */
+    /* pid 1: hold nothing but the status and control pipes, then become
+     * the init. */
     syscall(SYS_close_range, FD_GUEST_IN, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
-    if (fcntl(FD_STATUS, F_SETFD, 0) == 0)
+    fmt_int(flags_arg, a->hold ? INIT_FLAG_HOLD : 0);
+    if (fcntl(FD_STATUS, F_SETFD, 0) == 0 && fcntl(FD_CONTROL, F_SETFD, 0) == 0)
         syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
     /* The host forbids executing memfds: run the same loop in place. */
-    init_run(FD_STATUS, (int)pid);
+    init_run(FD_STATUS, (int)pid, a->hold ? INIT_FLAG_HOLD : 0);
 }

@@ -37,10 +37,13 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *cwd;
+    bool hold; /* init holds the sandbox after pid 2 ends, for the ledger */
+    /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
+    uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 
     /* The supervisor's descriptor numbers; the child moves them into the
      * FD_* slots of proto.h. fd_in < 0 means /dev/null. */
-    int fd_status, fd_sync, fd_init, fd_in, fd_out, fd_err;
+    int fd_status, fd_control, fd_init, fd_in, fd_out, fd_err;
     const int *bind_fds;
     const char *const *bind_srcs; /* canonical host paths of the same files */
     size_t nbinds;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * process.c: the process backend on the supervisor's side: prepares the
- * guest's view and filter, clones the sandbox, writes its id maps, reads its
- * reports and turns them into an outcome.
+ * guest's view, filter and limits, clones the sandbox, writes its id maps,
+ * puts it in its cgroups, watches its limits, takes its ledger when it ends.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,89 +14,34 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
 #include "backend/process/child.h"
-#include "backend/process/proto.h"
+#include "backend/process/process.h"
 #include "backend/process/userns.h"
 #include "policy/env.h"
-#include "policy/fsplan.h"
-#include "policy/program.h"
-#include "policy/seccomp.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/util.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
 
-/* The default size of the guest's writable /tmp. */
-#define TMP_SIZE_DEFAULT (512UL << 20)
+/* The init's "freeze and wait" request (init/init.c). */
+#define SIG_FREEZE 34
+/* How long a frozen sandbox may take to say it holds before it is killed. */
+#define FREEZE_GRACE_NS (2000LL * 1000000)
 
 /* The init executable, embedded at build time (init_image.c). */
 extern const unsigned char sbvm_init_image[];
 extern const size_t sbvm_init_image_len;
-
-struct proc_state {
-    struct guest_ids ids;
-    struct fsplan base;
-    struct seccomp_plan seccomp;
-    int init_fd; /* sealed memfd with the init, or -1: run it in place */
-};
-
-struct proc_guest {
-    struct proc_state *st;
-    struct strv envp;
-    struct program prog;
-    struct fsplan extra;
-
-    pid_t pid;
-    int pidfd;
-    int status_fd;
-
-    /* Reassembly of records that arrive split (they should not). */
-    unsigned char recbuf[sizeof(struct proc_record)];
-    size_t reclen;
-    bool bad_record;
-    struct proc_record setup, exec, exit;
-    bool have_setup, have_exec, have_exit;
-
-    /* Failures on the supervisor's side of the spawn. */
-    const char *host_stage;
-    int host_errno;
-    char host_what[96];
-};
-
-static const struct {
-    const char *name;
-    const char *text;
-} stages[STAGE__COUNT] = {
-    [STAGE_NONE] = { "none", "setting up the sandbox" },
-    [STAGE_FDS] = { "fds", "arranging the sandbox's file descriptors" },
-    [STAGE_SYNC] = { "sync", "waiting for the supervisor" },
-    [STAGE_MOUNT_PRIVATE] = { "mount-private", "making the sandbox's mount namespace private" },
-    [STAGE_ROOT_TMPFS] = { "root", "mounting the sandbox's root tmpfs" },
-    [STAGE_FSOP] = { "view", "building the filesystem view" },
-    [STAGE_FSOP_REOPEN] = { "view", "reopening the program file in the sandbox" },
-    [STAGE_HOSTNAME] = { "hostname", "setting the sandbox's host name" },
-    [STAGE_LOOPBACK] = { "loopback", "bringing up the loopback interface" },
-    [STAGE_PIVOT] = { "pivot-root", "entering the new root (pivot_root)" },
-    [STAGE_ROOT_RDONLY] = { "root-readonly", "making the root read-only" },
-    [STAGE_IDS] = { "ids", "switching to the guest's uid and gid" },
-    [STAGE_CAPS] = { "capabilities", "dropping capabilities" },
-    [STAGE_NNP] = { "no-new-privs", "setting no_new_privs" },
-    [STAGE_SECCOMP] = { "seccomp", "installing the syscall filter" },
-    [STAGE_FORK] = { "fork", "creating the guest process" },
-    [STAGE_GUEST_SESSION] = { "session", "starting a new session for the guest" },
-    [STAGE_GUEST_RLIMIT] = { "rlimit", "setting the guest's resource limits" },
-    [STAGE_GUEST_STDIO] = { "stdio", "connecting the guest's standard streams" },
-    [STAGE_GUEST_CWD] = { "cwd", "changing to the working directory" },
-    [STAGE_EXEC] = { "exec", "executing the program" },
-};
 
 static int make_init_memfd(void)
 {
@@ -122,6 +69,7 @@ static void proc_run_release(void *state)
         return;
     fsplan_release(&st->base);
     seccomp_plan_release(&st->seccomp);
+    cgroup_host_release(&st->cgroups);
     close_fd(&st->init_fd);
     free(st);
 }
@@ -129,19 +77,13 @@ static void proc_run_release(void *state)
 static int proc_run_init(void **state, sbvm_error **err)
 {
     struct proc_state *st = calloc(1, sizeof(*st));
-    int r;
 
     if (!st)
         return error_set(err, ENOMEM, "out of memory");
     st->init_fd = -1;
     fsplan_init(&st->base);
     userns_guest_ids(&st->ids);
-    r = fsplan_build_base(&st->base, &st->ids, TMP_SIZE_DEFAULT, err);
     seccomp_plan_default(&st->seccomp);
-    if (r < 0) {
-        proc_run_release(st);
-        return r;
-    }
     st->init_fd = make_init_memfd();
     *state = st;
     return 0;
@@ -156,8 +98,18 @@ static void proc_release(struct guest *g)
     strv_release(&pg->envp);
     program_release(&pg->prog);
     fsplan_release(&pg->extra);
+    if (pg->has_custom)
+        seccomp_plan_release(&pg->custom);
+    cgroup_destroy(&pg->cg);
     close_fd(&pg->pidfd);
     close_fd(&pg->status_fd);
+    close_fd(&pg->control_fd);
+    close_fd(&pg->rootfd);
+    close_fd(&pg->tmpfd);
+    for (size_t i = 0; i < pg->ncrashes; i++)
+        crash_free(pg->crashes[i]);
+    ledger_free(pg->ledger);
+    free(pg->keep_error);
     free(pg);
     g->bdata = NULL;
 }
@@ -172,22 +124,72 @@ static int fail_result(struct guest *g, enum sbvm_outcome o, const char *stage, 
     return -(e ? e : EIO);
 }
 
+static void choose_mechanisms(struct proc_guest *pg, const struct sbvm_config *cfg)
+{
+    const unsigned cg_limits =
+        (1u << SBVM_LIMIT_MEMORY) | (1u << SBVM_LIMIT_PIDS) | (1u << SBVM_LIMIT_CPU);
+    const struct cgroup_host *h = &pg->st->cgroups;
+    const char *cg;
+
+    for (int l = 0; l < SBVM_LIMIT__COUNT; l++)
+        pg->mech[l] = NULL;
+    /* Finding the host's cgroups reads several /proc and /sys files: only
+     * once, and only for a run that asks for a limit that needs them. */
+    if ((cfg->limits_set & cg_limits) && !pg->st->cgroups_detected) {
+        cgroup_detect(&pg->st->cgroups);
+        pg->st->cgroups_detected = true;
+    }
+    cg = cgroup_mode_name(h->mode);
+    if (cfg->limits[SBVM_LIMIT_TIME])
+        pg->mech[SBVM_LIMIT_TIME] = "supervisor";
+    if (cfg->limits[SBVM_LIMIT_OUTPUT])
+        pg->mech[SBVM_LIMIT_OUTPUT] = "supervisor";
+    /* A cgroup only when a limit that needs one was asked for: moving a
+     * process into a cgroup v1 costs several milliseconds (an RCU grace
+     * period), more than all the rest of a sandbox's start. */
+    pg->use_cgroup = h->mode != CGROUP_NONE && (cfg->limits_set & cg_limits);
+    if (cfg->limits[SBVM_LIMIT_MEMORY])
+        pg->mech[SBVM_LIMIT_MEMORY] = pg->use_cgroup && h->base[CG_MEMORY] ? cg : "rlimit";
+    if (cfg->limits[SBVM_LIMIT_PIDS])
+        pg->mech[SBVM_LIMIT_PIDS] = pg->use_cgroup && h->base[CG_PIDS] ? cg : "rlimit";
+    if (cfg->limits[SBVM_LIMIT_CPU])
+        pg->mech[SBVM_LIMIT_CPU] = pg->use_cgroup && h->base[CG_CPU] ? cg : "rlimit";
+    if (cfg->limits[SBVM_LIMIT_FILES])
+        pg->mech[SBVM_LIMIT_FILES] = "rlimit";
+    if (cfg->limits[SBVM_LIMIT_DISK])
+        pg->mech[SBVM_LIMIT_DISK] = "tmpfs";
+}
+
 static int proc_prepare(void *state, struct guest *g)
 {
     struct proc_guest *pg = calloc(1, sizeof(*pg));
+    struct proc_state *st = state;
     struct program_failure pf;
     sbvm_error *e = NULL;
+    uint64_t disk;
     int r;
 
     if (!pg)
         return fail_result(g, SBVM_OUTCOME_SETUP_FAILED, "prepare", ENOMEM, NULL);
     g->bdata = pg;
-    pg->st = state;
+    pg->st = st;
     pg->pid = -1;
-    pg->pidfd = -1;
-    pg->status_fd = -1;
+    pg->pidfd = pg->status_fd = pg->control_fd = pg->rootfd = pg->tmpfd = -1;
     fsplan_init(&pg->extra);
+    choose_mechanisms(pg, g->cfg);
 
+    /* The part of the view every guest of a run shares is built once. */
+    if (st->base.nops == 0) {
+        r = fsplan_build_base(&st->base, &st->ids, &e);
+        if (r < 0)
+            goto fail_err;
+    }
+    /* Its own writable /tmp, of its own size, before the program binds
+     * (a program may live under /tmp). */
+    disk = g->cfg->limits[SBVM_LIMIT_DISK] ? g->cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+    r = fsplan_add_tmp(&pg->extra, disk, &e);
+    if (r < 0)
+        goto fail_err;
     r = env_build(g->cfg, &pg->envp, &e);
     if (r < 0)
         goto fail_err;
@@ -202,18 +204,17 @@ static int proc_prepare(void *state, struct guest *g)
         if (r < 0)
             goto fail_err;
     }
+    if (g->cfg->deny.n || g->cfg->allow.n) {
+        r = seccomp_plan_build_custom(&pg->custom, &g->cfg->deny, &g->cfg->allow, &e);
+        if (r < 0)
+            goto fail_err;
+        pg->has_custom = true;
+    }
     return 0;
 fail_err:
     fail_result(g, SBVM_OUTCOME_SETUP_FAILED, "prepare", sbvm_error_code(e), sbvm_error_message(e));
     sbvm_error_free(e);
     return r;
-}
-
-static void set_host_failure(struct proc_guest *pg, const char *stage, int e, const char *what)
-{
-    pg->host_stage = stage;
-    pg->host_errno = e;
-    snprintf(pg->host_what, sizeof(pg->host_what), "%s", what);
 }
 
 static int spawn_fail(struct guest *g, const char *stage, int e, const char *what)
@@ -228,26 +229,62 @@ static int spawn_fail(struct guest *g, const char *stage, int e, const char *wha
     return -e;
 }
 
+static void set_host_failure(struct proc_guest *pg, const char *stage, int e, const char *what)
+{
+    if (pg->host_stage)
+        return;
+    pg->host_stage = stage;
+    pg->host_errno = e;
+    snprintf(pg->host_what, sizeof(pg->host_what), "%s", what);
+}
+
+/* The rlimits the guest process sets before its exec. */
+static void plan_rlimits(const struct proc_guest *pg, const struct sbvm_config *cfg,
+                         struct child_args *a)
+{
+    const uint64_t *l = cfg->limits;
+
+    a->rl_nofile = l[SBVM_LIMIT_FILES];
+    a->rl_fsize = l[SBVM_LIMIT_DISK];
+    if (l[SBVM_LIMIT_PIDS] && !pg->cg.dir[CG_PIDS])
+        a->rl_nproc = l[SBVM_LIMIT_PIDS];
+    if (l[SBVM_LIMIT_MEMORY] && !pg->cg.dir[CG_MEMORY])
+        a->rl_as = l[SBVM_LIMIT_MEMORY];
+    if (l[SBVM_LIMIT_CPU] && !pg->cg.dir[CG_CPU])
+        a->rl_cpu = (l[SBVM_LIMIT_CPU] + 999) / 1000;
+}
+
 static int proc_spawn(void *state, struct guest *g)
 {
     struct proc_state *st = state;
     struct proc_guest *pg = g->bdata;
-    int status[2] = { -1, -1 }, sync[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 },
+    int status[2] = { -1, -1 }, control[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 },
         in[2] = { -1, -1 };
     int bind_fds[PROGRAM_MAX_BINDS];
     const char *bind_srcs[PROGRAM_MAX_BINDS];
     struct clone_args ca;
     struct child_args a;
+    sbvm_error *e = NULL;
     sigset_t all, old;
     const char *what = NULL;
     char go;
     long pid;
-    int pidfd = -1, r, e;
+    int pidfd = -1, r, err;
 
-    if (pipe2(status, O_CLOEXEC) < 0 || pipe2(sync, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-        pipe2(errp, O_CLOEXEC) < 0 || (g->stdin_src >= 0 && pipe2(in, O_CLOEXEC) < 0)) {
-        e = errno;
-        r = spawn_fail(g, "pipes", e, "creating the sandbox's pipes");
+    r = pg->use_cgroup
+            ? cgroup_create(&st->cgroups, &pg->cg, (unsigned)g->index,
+                            g->cfg->limits[SBVM_LIMIT_MEMORY], g->cfg->limits[SBVM_LIMIT_PIDS], &e)
+            : 0;
+    if (r < 0) {
+        r = spawn_fail(g, "cgroup", sbvm_error_code(e), sbvm_error_message(e));
+        sbvm_error_free(e);
+        return r;
+    }
+    if (pipe2(status, O_CLOEXEC) < 0 || pipe2(control, O_CLOEXEC) < 0 ||
+        pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+        (g->stdin_src >= 0 && pipe2(in, O_CLOEXEC) < 0)) {
+        err = errno;
+        r = spawn_fail(g, "pipes", err, "creating the sandbox's pipes");
         goto out_close;
     }
     for (size_t i = 0; i < pg->prog.nbinds; i++) {
@@ -260,7 +297,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.nbase = st->base.nops;
     a.extra_ops = pg->extra.ops;
     a.nextra = pg->extra.nops;
-    a.seccomp = &st->seccomp;
+    a.seccomp = pg->has_custom ? &pg->custom : &st->seccomp;
     a.uid = st->ids.uid;
     a.gid = st->ids.gid;
     a.host_root = st->ids.host_root;
@@ -268,8 +305,9 @@ static int proc_spawn(void *state, struct guest *g)
     a.argv = g->cfg->argv.v;
     a.envp = pg->envp.v;
     a.cwd = g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD;
+    a.hold = true;
     a.fd_status = status[1];
-    a.fd_sync = sync[0];
+    a.fd_control = control[0];
     a.fd_init = st->init_fd;
     a.fd_in = in[0];
     a.fd_out = out[1];
@@ -277,6 +315,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.bind_fds = bind_fds;
     a.bind_srcs = bind_srcs;
     a.nbinds = pg->prog.nbinds;
+    plan_rlimits(pg, g->cfg, &a);
 
     memset(&ca, 0, sizeof(ca));
     /* The network namespace comes later, from the guest process itself, in
@@ -293,10 +332,10 @@ static int proc_spawn(void *state, struct guest *g)
     pid = syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
         child_main(&a);
-    e = errno;
+    err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
-        r = spawn_fail(g, "clone", e, "creating the sandbox's namespaces (clone3)");
+        r = spawn_fail(g, "clone", err, "creating the sandbox's namespaces (clone3)");
         goto out_close;
     }
     pg->pid = (pid_t)pid;
@@ -304,13 +343,18 @@ static int proc_spawn(void *state, struct guest *g)
     g->start_mono = now_mono_ns();
 
     close_fd(&status[1]);
-    close_fd(&sync[0]);
+    close_fd(&control[0]);
     close_fd(&out[1]);
     close_fd(&errp[1]);
     close_fd(&in[0]);
 
-    r = userns_write_maps(pg->pid, pg->pidfd, &st->ids, &what);
-    if (r < 0) {
+    /* Into its cgroups before it runs anything: everything it forks
+     * follows. */
+    if (cgroup_attach(&pg->cg, pg->pid, &e) < 0) {
+        set_host_failure(pg, "cgroup", sbvm_error_code(e), sbvm_error_message(e));
+        sbvm_error_free(e);
+        go = SYNC_ABORT;
+    } else if ((r = userns_write_maps(pg->pid, pg->pidfd, &st->ids, &what)) < 0) {
         char w[96];
         snprintf(w, sizeof(w), "writing the sandbox's %s", what);
         set_host_failure(pg, "idmap", -r, w);
@@ -319,8 +363,8 @@ static int proc_spawn(void *state, struct guest *g)
         go = SYNC_GO;
     }
     /* A failure to say go leaves the child at EOF, which also ends it. */
-    (void)write_full(sync[1], &go, 1);
-    close_fd(&sync[1]);
+    if (write_nosigpipe(control[1], &go, 1) != 1 || go != SYNC_GO)
+        close_fd(&control[1]);
 
     fcntl(status[0], F_SETFL, O_NONBLOCK);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -328,6 +372,7 @@ static int proc_spawn(void *state, struct guest *g)
     if (in[1] >= 0)
         fcntl(in[1], F_SETFL, O_NONBLOCK);
     pg->status_fd = status[0];
+    pg->control_fd = control[1];
     g->events_fd = status[0];
     g->exit_fd = pidfd;
     g->out_fd = out[0];
@@ -338,81 +383,21 @@ static int proc_spawn(void *state, struct guest *g)
 out_close:
     close_fd(&status[0]);
     close_fd(&status[1]);
-    close_fd(&sync[0]);
-    close_fd(&sync[1]);
+    close_fd(&control[0]);
+    close_fd(&control[1]);
     close_fd(&out[0]);
     close_fd(&out[1]);
     close_fd(&errp[0]);
     close_fd(&errp[1]);
     close_fd(&in[0]);
     close_fd(&in[1]);
+    cgroup_destroy(&pg->cg);
     return r;
-}
-
-static bool record_valid(const struct proc_guest *pg, const struct proc_record *rec)
-{
-    size_t nops = pg->st->base.nops + pg->extra.nops;
-
-    if (rec->magic != PROC_REC_MAGIC || rec->stage >= STAGE__COUNT || rec->err < 0 ||
-        rec->err > 4095)
-        return false;
-    switch (rec->kind) {
-    case REC_SETUP_FAILED:
-        if (rec->stage == STAGE_FSOP_REOPEN)
-            return rec->index >= 0 && (size_t)rec->index < pg->prog.nbinds;
-        return rec->stage != STAGE_FSOP || (rec->index >= 0 && (size_t)rec->index < nops);
-    case REC_EXEC_FAILED:
-        return rec->stage >= STAGE_GUEST_SESSION && rec->stage <= STAGE_EXEC;
-    case REC_GUEST_EXIT:
-        if (rec->code == CLD_EXITED)
-            return rec->status >= 0 && rec->status <= 255;
-        return (rec->code == CLD_KILLED || rec->code == CLD_DUMPED) && rec->status > 0 &&
-               rec->status < 65;
-    default:
-        return false;
-    }
-}
-
-static void take_record(struct proc_guest *pg, const struct proc_record *rec)
-{
-    if (!record_valid(pg, rec)) {
-        pg->bad_record = true;
-        return;
-    }
-    /* The first report of each kind is the one that counts. */
-    if (rec->kind == REC_SETUP_FAILED && !pg->have_setup) {
-        pg->setup = *rec;
-        pg->have_setup = true;
-    } else if (rec->kind == REC_EXEC_FAILED && !pg->have_exec) {
-        pg->exec = *rec;
-        pg->have_exec = true;
-    } else if (rec->kind == REC_GUEST_EXIT && !pg->have_exit) {
-        pg->exit = *rec;
-        pg->have_exit = true;
-    }
 }
 
 static bool proc_on_events(struct guest *g)
 {
-    struct proc_guest *pg = g->bdata;
-
-    for (;;) {
-        ssize_t n = read(pg->status_fd, pg->recbuf + pg->reclen, sizeof(pg->recbuf) - pg->reclen);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EAGAIN;
-        }
-        if (n == 0)
-            return false;
-        pg->reclen += (size_t)n;
-        if (pg->reclen == sizeof(pg->recbuf)) {
-            struct proc_record rec;
-            memcpy(&rec, pg->recbuf, sizeof(rec));
-            pg->reclen = 0;
-            take_record(pg, &rec);
-        }
-    }
+    return proc_read_records(g);
 }
 
 static int proc_signal(struct guest *g, int sig)
@@ -426,83 +411,200 @@ static int proc_signal(struct guest *g, int sig)
     return 0;
 }
 
-static const struct fsop *op_at(const struct proc_guest *pg, size_t i)
+void proc_view_ready(struct guest *g)
 {
-    if (i < pg->st->base.nops)
-        return &pg->st->base.ops[i];
-    return &pg->extra.ops[i - pg->st->base.nops];
+    struct proc_guest *pg = g->bdata;
+    char path[64];
+
+    if (pg->rootfd >= 0)
+        return;
+    /* The sandbox's root as its init sees it: pivoted by now (the record
+     * comes after pivot_root), so this is never the host's root. */
+    snprintf(path, sizeof(path), "/proc/%d/root", (int)pg->pid);
+    pg->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* The pidfd tells whether that path still named our init. */
+    if (pg->rootfd >= 0 && pidfd_send_signal(pg->pidfd, 0, NULL, 0) < 0)
+        close_fd(&pg->rootfd);
+    if (pg->rootfd >= 0)
+        pg->tmpfd = ledger_open_in_root(pg->rootfd, "tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW);
 }
 
-static bool hint_worthy(int e)
+void proc_request_freeze(struct guest *g)
 {
-    return e == EPERM || e == EACCES || e == ENOSPC || e == EUSERS || e == EINVAL;
+    struct proc_guest *pg = g->bdata;
+
+    if (!pg || pg->freeze_sent || pg->holding)
+        return;
+    pg->freeze_sent = true;
+    pg->freeze_at = now_mono_ns();
+    if (proc_signal(g, SIG_FREEZE) < 0)
+        proc_signal(g, SIGKILL);
 }
 
-static void finish_setup(struct proc_guest *pg, sbvm_result *r)
+static void release_init(struct proc_guest *pg)
 {
-    const struct proc_record *rec = &pg->setup;
-    const char *hint = hint_worthy(rec->err) ? userns_restriction_hint() : NULL;
-    char what[512];
+    char c = 'R';
 
-    if (rec->stage == STAGE_FSOP)
-        fsplan_describe(op_at(pg, (size_t)rec->index), what, sizeof(what));
-    else if (rec->stage == STAGE_FSOP_REOPEN)
-        snprintf(what, sizeof(what), "reopening %s in the sandbox%s",
-                 pg->prog.binds[rec->index].src,
-                 rec->err == ESTALE ? " (it was replaced after it was checked)" : "");
-    else
-        snprintf(what, sizeof(what), "%s", stages[rec->stage].text);
-    r->outcome = SBVM_OUTCOME_SETUP_FAILED;
-    r->stage = stages[rec->stage].name;
-    r->setup_errno = rec->err;
-    result_set_message(r, "%s: %s%s%s", what, errno_text(rec->err), hint ? "; " : "",
-                       hint ? hint : "");
-}
-
-static void finish_exec(struct proc_guest *pg, struct guest *g, sbvm_result *r)
-{
-    const struct proc_record *rec = &pg->exec;
-    int e = rec->err;
-
-    r->stage = stages[rec->stage].name;
-    r->setup_errno = e;
-    if (rec->stage == STAGE_GUEST_CWD) {
-        r->outcome = SBVM_OUTCOME_SETUP_FAILED;
-        result_set_message(r, "changing to the working directory %s: %s",
-                           g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD, errno_text(e));
-    } else if (rec->stage == STAGE_EXEC) {
-        r->outcome =
-            (e == ENOENT || e == ENOTDIR) ? SBVM_OUTCOME_NOT_FOUND : SBVM_OUTCOME_NOT_EXECUTABLE;
-        result_set_message(r, "%s: executing %s in the sandbox: %s", g->cfg->argv.v[0],
-                           pg->prog.exec_path, errno_text(e));
-    } else {
-        r->outcome = SBVM_OUTCOME_SETUP_FAILED;
-        result_set_message(r, "%s: %s", stages[rec->stage].text, errno_text(e));
+    if (pg->control_fd >= 0) {
+        /* The init may be gone already (it ends by itself when nothing was
+         * left to inventory): a closed pipe is fine, a SIGPIPE is not. */
+        (void)write_nosigpipe(pg->control_fd, &c, 1);
+        close_fd(&pg->control_fd);
     }
 }
 
-static void finish_exit(struct proc_guest *pg, struct guest *g, sbvm_result *r)
+/* The ledger: processes and fds only while the sandbox holds (something was
+ * left running), scratch files in any case, and the copy for --keep. */
+static void take_ledger(struct guest *g, bool processes)
 {
-    const struct proc_record *rec = &pg->exit;
-    int sig = rec->status;
+    struct proc_guest *pg = g->bdata;
+    sbvm_error *e = NULL;
 
-    if (rec->code == CLD_EXITED) {
-        r->outcome = SBVM_OUTCOME_EXITED;
-        r->exit_code = rec->status;
-        result_set_message(r, "exited with code %d", rec->status);
+    if (pg->ledger)
+        return;
+    if (ledger_take(processes ? pg->rootfd : -1, pg->tmpfd, &pg->ledger) < 0)
+        pg->ledger = NULL;
+    if (g->cfg->keep_dir && pg->tmpfd >= 0) {
+        struct strbuf dest = STRBUF_INIT;
+        strbuf_addf(&dest, "%s/%s", g->cfg->keep_dir, g->name);
+        if (mkdir(g->cfg->keep_dir, 0700) < 0 && errno != EEXIST)
+            error_sys(&e, errno, "creating %s", g->cfg->keep_dir);
+        else if (!strbuf_failed(&dest))
+            ledger_keep_scratch(pg->tmpfd, dest.buf,
+                                g->cfg->limits[SBVM_LIMIT_DISK] ? g->cfg->limits[SBVM_LIMIT_DISK]
+                                                                : SBVM_DEFAULT_DISK,
+                                &e);
+        strbuf_release(&dest);
+        if (e) {
+            pg->keep_error = strdup(sbvm_error_message(e));
+            sbvm_error_free(e);
+        }
+    }
+}
+
+void proc_take_ledger(struct guest *g)
+{
+    take_ledger(g, true);
+    /* Inventory done: the init may end, and everything with it. */
+    release_init(g->bdata);
+}
+
+static void proc_stop(struct guest *g)
+{
+    proc_request_freeze(g);
+}
+
+void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed)
+{
+    if (g->limit_hit >= 0)
+        return;
+    g->limit_hit = (int)l;
+    g->limit_observed = observed;
+    proc_stop(g);
+}
+
+/* How many processes the sandbox has (its init included), for a pids limit
+ * enforced by RLIMIT_NPROC, which keeps no counter we could read. */
+static uint64_t count_processes(int rootfd)
+{
+    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    int procfd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
+    uint64_t n = 0;
+    DIR *d;
+    struct dirent *e;
+
+    if (procfd < 0 || !(d = fdopendir(procfd))) {
+        if (procfd >= 0)
+            close(procfd);
+        return 0;
+    }
+    while ((e = readdir(d)))
+        n += e->d_name[0] >= '1' && e->d_name[0] <= '9';
+    closedir(d);
+    return n;
+}
+
+/* The largest number of open fds any process of the sandbox holds. */
+static uint64_t max_open_fds(int rootfd)
+{
+    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    int procfd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
+    uint64_t best = 0;
+    DIR *d;
+    struct dirent *e;
+
+    if (procfd < 0 || !(d = fdopendir(procfd))) {
+        if (procfd >= 0)
+            close(procfd);
+        return 0;
+    }
+    while ((e = readdir(d))) {
+        char path[32];
+        int fdir;
+        DIR *fd;
+        uint64_t n = 0;
+        long pid = strtol(e->d_name, NULL, 10);
+        if (pid <= 1)
+            continue;
+        snprintf(path, sizeof(path), "%ld/fd", pid);
+        fdir = openat(dirfd(d), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fdir < 0 || !(fd = fdopendir(fdir))) {
+            if (fdir >= 0)
+                close(fdir);
+            continue;
+        }
+        while (readdir(fd))
+            n++;
+        closedir(fd);
+        n = n >= 2 ? n - 2 : 0; /* . and .. */
+        if (n > best)
+            best = n;
+    }
+    closedir(d);
+    return best;
+}
+
+static void proc_poll(struct guest *g)
+{
+    struct proc_guest *pg = g->bdata;
+    const uint64_t *lim = g->cfg->limits;
+    struct proc_state *st;
+    uint64_t u, s;
+
+    if (!pg || pg->holding)
+        return;
+    st = pg->st;
+    if (pg->freeze_sent) {
+        /* A sandbox that does not freeze in time is ended outright. */
+        if (now_mono_ns() - pg->freeze_at > FREEZE_GRACE_NS)
+            proc_signal(g, SIGKILL);
         return;
     }
-    r->signal = sig;
-    if (g->host_signal && sig == g->host_signal) {
-        r->outcome = SBVM_OUTCOME_KILLED;
-        result_set_message(r, "killed by the host: %s (%s)", signal_name(sig), signal_text(sig));
-    } else if (sig == SIGSYS) {
-        r->outcome = SBVM_OUTCOME_DENIED;
-        result_set_message(r, "stopped by the syscall filter: %s (%s)", signal_name(sig),
-                           signal_text(sig));
-    } else {
-        r->outcome = SBVM_OUTCOME_CRASHED;
-        result_set_message(r, "crashed: %s (%s)", signal_name(sig), signal_text(sig));
+    if (lim[SBVM_LIMIT_CPU] && pg->cg.dir[CG_CPU] &&
+        cgroup_cpu_usage(&st->cgroups, &pg->cg, &u, &s) && (u + s) / 1000 >= lim[SBVM_LIMIT_CPU])
+        proc_limit_reached(g, SBVM_LIMIT_CPU, (u + s) / 1000);
+    if (lim[SBVM_LIMIT_PIDS] && pg->cg.dir[CG_PIDS] && cgroup_pids_refused(&pg->cg) > 0)
+        proc_limit_reached(g, SBVM_LIMIT_PIDS, cgroup_pids_current(&pg->cg));
+    else if (lim[SBVM_LIMIT_PIDS] && !pg->cg.dir[CG_PIDS] && pg->rootfd >= 0) {
+        uint64_t n = count_processes(pg->rootfd);
+        if (n >= lim[SBVM_LIMIT_PIDS])
+            proc_limit_reached(g, SBVM_LIMIT_PIDS, n);
+    }
+    if (pg->tmpfd >= 0 && lim[SBVM_LIMIT_DISK]) {
+        struct statfs sfs;
+        if (fstatfs(pg->tmpfd, &sfs) == 0 && sfs.f_bavail == 0)
+            proc_limit_reached(g, SBVM_LIMIT_DISK,
+                               (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize);
+    }
+    /* Counting fds means reading every process's fd directory: only for a
+     * files limit the caller asked for. */
+    if (pg->rootfd >= 0 && lim[SBVM_LIMIT_FILES] &&
+        (g->cfg->limits_set & (1u << SBVM_LIMIT_FILES))) {
+        uint64_t n = max_open_fds(pg->rootfd);
+        if (n >= lim[SBVM_LIMIT_FILES])
+            proc_limit_reached(g, SBVM_LIMIT_FILES, n);
     }
 }
 
@@ -514,39 +616,32 @@ static void proc_finish(struct guest *g, sbvm_result *r)
     memset(&si, 0, sizeof(si));
     if (pg->pidfd >= 0) {
         /* The sandbox's init has exited; collect it. ECHILD when the host
-         * application set SIGCHLD to SIG_IGN: the report still holds. */
+         * application set SIGCHLD to SIG_IGN: the reports still hold. */
         while (waitid(P_PIDFD, (id_t)pg->pidfd, &si, WEXITED) < 0 && errno == EINTR)
             ;
     }
     /* Drain reports that arrived after the last event. */
     if (pg->status_fd >= 0)
-        proc_on_events(g);
-
-    if (pg->have_setup) {
-        finish_setup(pg, r);
-    } else if (pg->host_stage) {
-        const char *hint = hint_worthy(pg->host_errno) ? userns_restriction_hint() : NULL;
-        r->outcome = SBVM_OUTCOME_SETUP_FAILED;
-        r->stage = pg->host_stage;
-        r->setup_errno = pg->host_errno;
-        result_set_message(r, "%s: %s%s%s", pg->host_what, errno_text(pg->host_errno),
-                           hint ? "; " : "", hint ? hint : "");
-    } else if (pg->have_exec) {
-        finish_exec(pg, g, r);
-    } else if (pg->have_exit) {
-        finish_exit(pg, g, r);
-    } else if (g->host_signal) {
-        r->outcome = SBVM_OUTCOME_KILLED;
-        r->signal = g->host_signal == SIGKILL ? SIGKILL : g->host_signal;
-        result_set_message(r, "killed by the host: %s (%s)", signal_name(r->signal),
-                           signal_text(r->signal));
-    } else {
-        r->outcome = SBVM_OUTCOME_SETUP_FAILED;
-        r->stage = "init";
-        result_set_message(r, "the sandbox ended without reporting on its guest (init: %s %d)%s",
-                           si.si_code == CLD_EXITED ? "exit code" : "signal", si.si_status,
-                           pg->bad_record ? "; it sent a malformed report" : "");
+        proc_read_records(g);
+    release_init(pg);
+    take_ledger(g, false);
+    /* A limit that refused the guest something during its life (a fork at
+     * the pids limit, a write into a full scratch) is its outcome, even
+     * when it then ended by itself: that refusal is why it ended. */
+    if (g->limit_hit < 0 && g->cfg->limits[SBVM_LIMIT_PIDS] && pg->cg.dir[CG_PIDS] &&
+        cgroup_pids_refused(&pg->cg) > 0) {
+        g->limit_hit = SBVM_LIMIT_PIDS;
+        g->limit_observed = g->cfg->limits[SBVM_LIMIT_PIDS];
     }
+    if (g->limit_hit < 0 && pg->tmpfd >= 0 && g->cfg->limits[SBVM_LIMIT_DISK]) {
+        struct statfs sfs;
+        if (fstatfs(pg->tmpfd, &sfs) == 0 && sfs.f_bavail == 0) {
+            g->limit_hit = SBVM_LIMIT_DISK;
+            g->limit_observed = (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
+        }
+    }
+    proc_fill_result(g, r, &si);
+    cgroup_destroy(&pg->cg);
 }
 
 const struct backend_ops process_backend = {
@@ -557,6 +652,8 @@ const struct backend_ops process_backend = {
     .spawn = proc_spawn,
     .on_events = proc_on_events,
     .signal = proc_signal,
+    .stop = proc_stop,
+    .poll = proc_poll,
     .finish = proc_finish,
     .release = proc_release,
 };

@@ -3,10 +3,13 @@
  * proto.h: what the sandbox's own processes tell the supervisor.
  *
  * The child that builds the sandbox, the guest process before its exec, and
- * the pid-1 init all report over one pipe (the "status pipe") in fixed-size
- * records smaller than PIPE_BUF, so each write is atomic. The supervisor
- * still treats every record as untrusted input: it checks the magic, the
- * kind, the stage and the ranges before using any field.
+ * the pid-1 init all report over one pipe (the "status pipe") in framed
+ * records: a header then `len` payload bytes, each record written with one
+ * write() of at most PROC_REC_MAX bytes (below PIPE_BUF), so records from
+ * different writers never interleave. The supervisor treats every record as
+ * untrusted input: it checks the magic, the kind, the length, and every
+ * field's range before using any of it. Crash data (memory maps, a stack
+ * snapshot) is sent as numbered chunks that the supervisor reassembles.
  *
  * This header is shared with the freestanding init, so it uses nothing but
  * fixed-width integer types.
@@ -17,11 +20,27 @@
 #include <stdint.h>
 
 #define PROC_REC_MAGIC 0x5342564dU /* "SBVM" */
+#define PROC_REC_MAX   4000        /* header + payload; PIPE_BUF is >= 4096 */
+
+struct proc_rec_hdr {
+    uint32_t magic;
+    uint16_t kind;
+    uint16_t len; /* payload bytes after the header */
+};
+
+#define PROC_PAYLOAD_MAX (PROC_REC_MAX - (int)sizeof(struct proc_rec_hdr))
 
 enum proc_rec_kind {
-    REC_SETUP_FAILED = 1, /* stage, err, index (the fs op, for STAGE_FSOP)  */
-    REC_EXEC_FAILED = 2,  /* stage (a GUEST_* stage or EXEC), err           */
-    REC_GUEST_EXIT = 3,   /* code (CLD_EXITED/KILLED/DUMPED), status        */
+    REC_SETUP_FAILED = 1, /* struct proc_setup: building the sandbox failed     */
+    REC_EXEC_FAILED = 2,  /* struct proc_setup: the guest's own set-up failed   */
+    REC_GUEST_EXIT = 3,   /* struct proc_exit: pid 2 ended                      */
+    REC_FAULT = 4,        /* struct proc_fault: a process is dying of a signal  */
+    REC_FAULT_DATA = 5,   /* struct proc_chunk + bytes: maps or stack           */
+    REC_SYSCALLS = 6,     /* struct proc_syscalls: refused syscall counts       */
+    REC_DENIED = 7,       /* struct proc_denied: a syscall the policy forbids   */
+    REC_HOLDING = 8,      /* struct proc_holding: leftovers frozen, waiting     */
+    REC_TRACE_OFF = 9,    /* struct proc_setup: tracing unavailable (errno)     */
+    REC_READY = 10,       /* struct proc_setup: the view is built (pivoted)     */
 };
 
 enum proc_stage {
@@ -42,6 +61,7 @@ enum proc_stage {
     STAGE_NNP,
     STAGE_SECCOMP,
     STAGE_FORK,          /* creating the guest process                     */
+    STAGE_TRACE,         /* attaching the init to the guest (ptrace)       */
     STAGE_GUEST_SESSION, /* setsid in the guest                            */
     STAGE_GUEST_RLIMIT,
     STAGE_GUEST_STDIO,
@@ -50,21 +70,95 @@ enum proc_stage {
     STAGE__COUNT,
 };
 
-struct proc_record {
-    uint32_t magic;
-    uint16_t kind;
+struct proc_setup {
     uint16_t stage;
-    int32_t err;    /* errno, positive */
-    int32_t index;  /* STAGE_FSOP: which operation */
-    int32_t code;   /* REC_GUEST_EXIT: CLD_EXITED, CLD_KILLED, CLD_DUMPED */
-    int32_t status; /* REC_GUEST_EXIT: exit code or signal number */
+    uint16_t pad;
+    int32_t err;   /* errno, positive */
+    int32_t index; /* STAGE_FSOP: which operation; STAGE_GUEST_RLIMIT: which limit */
+};
+
+/* Resource usage of a process and everything it waited for, in µs / KiB. */
+struct proc_usage {
+    uint64_t utime_us;
+    uint64_t stime_us;
+    uint64_t maxrss_kb;
+};
+
+struct proc_exit {
+    int32_t code;             /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
+    int32_t status;           /* exit code or signal number */
+    struct proc_usage guest;  /* pid 2 and the children it reaped */
+    struct proc_usage others; /* orphans init reaped before pid 2 ended */
+};
+
+#define PROC_NREGS 27 /* x86_64 struct user_regs_struct */
+
+struct proc_fault {
+    uint32_t seq; /* crash number within this guest, from 1 */
+    int32_t pid;  /* process (thread group) in the sandbox's pid namespace */
+    int32_t tid;  /* the thread that got the signal */
+    int32_t signo;
+    int32_t code;       /* si_code */
+    int32_t sender_pid; /* SI_USER / SI_TKILL / SI_QUEUE */
+    int32_t sender_uid;
+    int32_t syscall;   /* SIGSYS */
+    uint32_t arch;     /* SIGSYS */
+    uint32_t code_len; /* valid bytes in code[] */
+    uint64_t addr;     /* si_addr */
+    uint64_t regs[PROC_NREGS];
+    uint8_t code_bytes[16]; /* at the instruction pointer */
+    uint64_t stack_start;   /* where the stack snapshot begins */
+    uint32_t stack_len;     /* bytes of stack that will follow in chunks */
+    uint32_t maps_len;      /* bytes of /proc/<pid>/maps that will follow */
+    char comm[16];          /* the thread's name */
+};
+
+enum proc_chunk_kind {
+    CHUNK_MAPS = 1,
+    CHUNK_STACK = 2,
+};
+
+struct proc_chunk {
+    uint32_t seq;    /* the crash it belongs to */
+    uint32_t which;  /* enum proc_chunk_kind */
+    uint32_t offset; /* where these bytes go */
+    uint32_t len;    /* bytes that follow */
+};
+
+#define PROC_CHUNK_DATA_MAX (PROC_PAYLOAD_MAX - (int)sizeof(struct proc_chunk))
+
+struct proc_syscall_count {
+    uint32_t nr;
+    uint32_t count;
+    int32_t err; /* the errno it was refused with */
+};
+
+#define PROC_SYSCALLS_MAX                                                                          \
+    ((PROC_PAYLOAD_MAX - (int)sizeof(uint32_t)) / (int)sizeof(struct proc_syscall_count))
+
+struct proc_syscalls {
+    uint32_t n;
+    struct proc_syscall_count e[];
+};
+
+struct proc_denied {
+    int32_t pid;
+    uint32_t arch;
+    uint64_t nr;
+    uint64_t args[6];
+    uint64_t ip;
+};
+
+struct proc_holding {
+    uint32_t frozen; /* processes init stopped */
 };
 
 /* File descriptor slots in the sandbox's processes. */
 enum {
-    FD_STATUS = 3, /* status pipe, write end; init keeps it at 3 */
-    FD_SYNC = 4,   /* read end: the supervisor writes one byte when ready */
-    FD_INIT = 5,   /* sealed memfd holding the init executable */
+    FD_STATUS = 3,  /* status pipe, write end; init keeps it at 3 */
+    FD_CONTROL = 4, /* read end: "go" once the maps are written; later the init's
+                       release (a byte or EOF) */
+    FD_INIT = 5,    /* sealed memfd holding the init executable */
     FD_GUEST_IN = 6,
     FD_GUEST_OUT = 7,
     FD_GUEST_ERR = 8,
@@ -73,5 +167,16 @@ enum {
 
 #define SYNC_GO    'G'
 #define SYNC_ABORT 'X'
+
+/* init's flags (argv[2]): hold the sandbox after pid 2 ends until released. */
+#define INIT_FLAG_HOLD 1
+
+/*
+ * Seccomp "trace" data (SCMP_ACT_TRACE): refused syscalls stop in the init,
+ * which counts them and makes them fail with the errno in the low 12 bits;
+ * a syscall with INIT_TRACE_DENY set is fatal: init stops the guest.
+ */
+#define INIT_TRACE_ERRNO_MASK 0x0fff
+#define INIT_TRACE_DENY       0x8000
 
 #endif

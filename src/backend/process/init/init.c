@@ -1,48 +1,94 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * init.c: pid 1 of every sandbox.
+ * init.c: pid 1 of every sandbox, and the tracer of every process in it.
  *
- * Built twice: as a freestanding static executable (no libc, a few kilobytes)
- * that the sandbox execs from a sealed memfd, so that /proc/1/exe inside the
- * sandbox leads to this small program and never to the host's binary; and
- * into the library as init_run(), the fallback for hosts that forbid
- * executing memfds (vm.memfd_noexec=2).
+ * Built twice: as a freestanding static executable (no libc, a few
+ * kilobytes) that the sandbox execs from a sealed memfd, so that /proc/1/exe
+ * inside the sandbox leads to this small program and never to the host's
+ * binary; and into the library as init_run(), the fallback for hosts that
+ * forbid executing memfds (vm.memfd_noexec=2).
  *
- * Its whole job: forward the signals the supervisor sends to the guest, reap
- * every process that gets reparented to it, and when the guest itself ends,
- * write one record with the guest's wait status to the status pipe and exit.
- * Its exit makes the kernel kill whatever is left in the pid namespace.
+ * Its jobs:
+ *  - reap every process that gets reparented to it;
+ *  - forward the signals the supervisor sends to the guest's process group;
+ *  - trace every guest process (attached to pid 2 before its exec, and to
+ *    everything it forks, automatically): when one is about to die of a
+ *    fault signal, capture what the supervisor needs to explain the crash
+ *    (signal details, registers, the instruction bytes, a stack snapshot and
+ *    the memory map) before letting the signal kill it;
+ *  - stop at syscalls the filter refuses (SECCOMP_RET_TRACE): count them and
+ *    make them fail with the policy's errno, or, for a syscall the policy
+ *    denies, stop the guest and say which call it was;
+ *  - when pid 2 ends, report its wait status; then, if asked to, freeze
+ *    whatever is left and wait until the supervisor has taken inventory.
  *
- * It uses raw system calls only, so the same code is safe in a process cloned
- * from a multithreaded host.
+ * Everything a guest process controls (its memory, its registers, its /proc
+ * files) is only copied, never interpreted here beyond bounds: the
+ * supervisor parses it. init uses raw system calls only, so the same code
+ * is safe in a process cloned from a multithreaded host, and a tight
+ * seccomp filter of its own confines it.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/process/proto.h"
 #include "backend/process/init/init.h"
+#include "backend/process/proto.h"
 
-/* Constants from the kernel ABI, spelled out: no libc headers here. */
-#define NR_write          1
-#define NR_rt_sigaction   13
-#define NR_rt_sigprocmask 14
-#define NR_rt_sigreturn   15
-#define NR_kill           62
-#define NR_wait4          61
-#define NR_prctl          157
-#define NR_exit_group     231
+/* Kernel ABI constants, spelled out: no libc headers here. */
+#define NR_read             0
+#define NR_write            1
+#define NR_close            3
+#define NR_rt_sigaction     13
+#define NR_rt_sigprocmask   14
+#define NR_wait4            61
+#define NR_kill             62
+#define NR_ptrace           101
+#define NR_prctl            157
+#define NR_exit_group       231
+#define NR_openat           257
+#define NR_process_vm_readv 310
 
 #define E_INTR  4
 #define E_CHILD 10
 
+#define AT_FDCWD_        (-100)
+#define O_RDONLY_        0
+#define O_CLOEXEC_       02000000
+#define WALL_            0x40000000
+#define WNOHANG_         1
 #define SIG_SETMASK_     2
 #define SA_RESTART_      0x10000000
 #define SA_RESTORER_     0x04000000
 #define PR_SET_DUMPABLE_ 4
 
+#define SIGTRAP_ 5
+#define SIGKILL_ 9
+#define SIGSTOP_ 19
+#define SIGTSTP_ 20
+#define SIGTTIN_ 21
+#define SIGTTOU_ 22
+/* A real-time signal the supervisor sends to ask for a freeze (limits). */
+#define SIG_FREEZE 34
+
+#define PTRACE_CONT_             7
+#define PTRACE_GETREGS_          12
+#define PTRACE_SETREGS_          13
+#define PTRACE_GETSIGINFO_       0x4202
+#define PTRACE_LISTEN_           0x4208
+#define PTRACE_GET_SYSCALL_INFO_ 0x420e
+#define PTRACE_EVENT_SECCOMP_    7
+#define PTRACE_EVENT_STOP_       128
+#define SYSCALL_INFO_SECCOMP     3
+
 #define CLD_EXITED_ 1
 #define CLD_KILLED_ 2
 #define CLD_DUMPED_ 3
+
+#define STACK_SNAPSHOT (64 * 1024)
+#define RED_ZONE       128
+#define MAPS_MAX       (256 * 1024)
+#define MAX_CAPTURES   8
+#define NSYSCALLS      1024
 
 #if defined(__x86_64__)
 static long sys6(long n, long a, long b, long c, long d, long e, long f)
@@ -69,8 +115,39 @@ __asm__(".text\n"
         "    mov $15, %rax\n"
         "    syscall\n"
         "    hlt\n");
+
+/* struct user_regs_struct, in the kernel's order. */
+enum {
+    R_R15,
+    R_R14,
+    R_R13,
+    R_R12,
+    R_RBP,
+    R_RBX,
+    R_R11,
+    R_R10,
+    R_R9,
+    R_R8,
+    R_RAX,
+    R_RCX,
+    R_RDX,
+    R_RSI,
+    R_RDI,
+    R_ORIG_RAX,
+    R_RIP,
+    R_CS,
+    R_EFLAGS,
+    R_RSP,
+    R_SS,
+    R_FS_BASE,
+    R_GS_BASE,
+    R_DS,
+    R_ES,
+    R_FS,
+    R_GS
+};
 #else
-#error "init.c: add the system call convention for this architecture"
+#error "init.c: add the system call convention and registers for this architecture"
 #endif
 
 static long sys1(long n, long a)
@@ -83,10 +160,48 @@ static long sys2(long n, long a, long b)
     return sys6(n, a, b, 0, 0, 0, 0);
 }
 
+static long sys3(long n, long a, long b, long c)
+{
+    return sys6(n, a, b, c, 0, 0, 0);
+}
+
 static long sys4(long n, long a, long b, long c, long d)
 {
     return sys6(n, a, b, c, d, 0, 0);
 }
+
+static void zero(void *p, size_t n)
+{
+    volatile unsigned char *b = p;
+    while (n--)
+        *b++ = 0;
+}
+
+static void copy(void *d, const void *s, size_t n)
+{
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+    while (n--)
+        *dd++ = *ss++;
+}
+
+#ifdef SBVM_INIT_STANDALONE
+/* The compiler may emit calls to these for struct copies and clears. */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n)
+{
+    unsigned char *b = d;
+    while (n--)
+        *b++ = (unsigned char)c;
+    return d;
+}
+void *memcpy(void *d, const void *s, size_t n)
+{
+    copy(d, s, n);
+    return d;
+}
+#endif
 
 struct ksigaction {
     void (*handler)(int);
@@ -95,8 +210,385 @@ struct ksigaction {
     uint64_t mask;
 };
 
-/* Written once before any handler is installed, read by handlers. */
+struct iovec_ {
+    void *base;
+    size_t len;
+};
+
+struct syscall_info {
+    uint8_t op;
+    uint8_t pad[3];
+    uint32_t arch;
+    uint64_t ip;
+    uint64_t sp;
+    uint64_t nr;
+    uint64_t args[6];
+    uint32_t ret_data;
+    uint32_t pad2;
+};
+
+struct krusage {
+    long utime_sec, utime_usec, stime_sec, stime_usec;
+    long maxrss;
+    long rest[11];
+};
+
+/* State. Written by the main loop; the handlers only read guest_pid and
+ * set freeze_requested. */
 static volatile int guest_pid;
+static volatile int freeze_requested;
+static int status_fd = FD_STATUS;
+static int hold_flag;
+static int denied;
+static uint32_t captures;
+static uint32_t syscall_count[NSYSCALLS];
+static uint16_t syscall_err[NSYSCALLS];
+static uint32_t syscall_other;
+
+static unsigned char recbuf[PROC_REC_MAX];
+static unsigned char stackbuf[STACK_SNAPSHOT];
+static char mapsbuf[MAPS_MAX];
+static char textbuf[4096];
+
+static _Noreturn void die(int code)
+{
+    for (;;)
+        sys1(NR_exit_group, code);
+}
+
+static void emit(uint16_t kind, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct proc_rec_hdr h;
+
+    if (sizeof(h) + alen + blen > PROC_REC_MAX)
+        return;
+    h.magic = PROC_REC_MAGIC;
+    h.kind = kind;
+    h.len = (uint16_t)(alen + blen);
+    copy(recbuf, &h, sizeof(h));
+    copy(recbuf + sizeof(h), a, alen);
+    if (blen)
+        copy(recbuf + sizeof(h) + alen, b, blen);
+    /* At most PROC_REC_MAX bytes, below PIPE_BUF: one atomic write. */
+    for (;;) {
+        long r = sys3(NR_write, status_fd, (long)recbuf, (long)(sizeof(h) + alen + blen));
+        if (r != -E_INTR)
+            break;
+    }
+}
+
+/* "/proc/<n>/<what>" into buf. */
+static void proc_path(char *buf, int n, const char *what)
+{
+    char digits[12];
+    int k = 0, i = 0;
+
+    copy(buf, "/proc/", 6);
+    i = 6;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n && k < 11);
+    while (k)
+        buf[i++] = digits[--k];
+    buf[i++] = '/';
+    while (*what)
+        buf[i++] = *what++;
+    buf[i] = '\0';
+}
+
+/* Reads a /proc file of process n into buf (NUL-terminated); bytes read. */
+static long read_proc(int n, const char *what, char *buf, long size)
+{
+    char path[64];
+    long fd, got = 0;
+
+    proc_path(path, n, what);
+    fd = sys4(NR_openat, AT_FDCWD_, (long)path, O_RDONLY_ | O_CLOEXEC_, 0);
+    if (fd < 0)
+        return 0;
+    while (got < size - 1) {
+        long r = sys3(NR_read, fd, (long)(buf + got), size - 1 - got);
+        if (r == -E_INTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += r;
+    }
+    sys1(NR_close, fd);
+    buf[got] = '\0';
+    return got;
+}
+
+/* The value after "key:" in a /proc status text, parsed in `base`. */
+static uint64_t status_field(const char *text, const char *key, int base)
+{
+    size_t klen = 0;
+
+    while (key[klen])
+        klen++;
+    for (const char *p = text; *p;) {
+        size_t i = 0;
+        while (i < klen && p[i] == key[i])
+            i++;
+        if (i == klen) {
+            uint64_t v = 0;
+            p += klen;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            for (;; p++) {
+                int d;
+                if (*p >= '0' && *p <= '9')
+                    d = *p - '0';
+                else if (base == 16 && *p >= 'a' && *p <= 'f')
+                    d = *p - 'a' + 10;
+                else
+                    break;
+                v = v * (uint64_t)base + (uint64_t)d;
+            }
+            return v;
+        }
+        while (*p && *p != '\n')
+            p++;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+static long read_remote(int pid, void *dst, uint64_t addr, size_t len)
+{
+    struct iovec_ local = { dst, len }, remote = { (void *)(uintptr_t)addr, len };
+    return sys6(NR_process_vm_readv, pid, (long)&local, 1, (long)&remote, 1, 0);
+}
+
+static void send_chunks(uint32_t seq, uint32_t which, const void *data, uint32_t len)
+{
+    struct proc_chunk c;
+
+    for (uint32_t off = 0; off < len;) {
+        uint32_t n = len - off;
+        if (n > PROC_CHUNK_DATA_MAX)
+            n = PROC_CHUNK_DATA_MAX;
+        c.seq = seq;
+        c.which = which;
+        c.offset = off;
+        c.len = n;
+        emit(REC_FAULT_DATA, &c, sizeof(c), (const char *)data + off, n);
+        off += n;
+    }
+}
+
+/* Signals whose default action dumps core: the ones that mean a crash. */
+static int is_crash_signal(int sig)
+{
+    return sig == 3 || sig == 4 || sig == 5 || sig == 6 || sig == 7 || sig == 8 || sig == 11 ||
+           sig == 24 || sig == 25 || sig == 31;
+}
+
+/*
+ * Tracee `tid` is about to receive crash signal `sig`. If it has no handler
+ * for it, the signal will kill it: capture what explains the crash first.
+ */
+static void capture(int tid, int sig)
+{
+    struct proc_fault f;
+    unsigned char si[128];
+    uint64_t regs[PROC_NREGS];
+    uint64_t caught, sp;
+    long n;
+
+    if (read_proc(tid, "status", textbuf, sizeof(textbuf)) <= 0)
+        return;
+    caught = status_field(textbuf, "SigCgt:", 16);
+    if (caught & (1ULL << (sig - 1)))
+        return; /* the guest handles it (a runtime's null check, a cleanup) */
+    if (captures >= MAX_CAPTURES)
+        return;
+    zero(&f, sizeof(f));
+    zero(si, sizeof(si));
+    if (sys4(NR_ptrace, PTRACE_GETSIGINFO_, tid, 0, (long)si) < 0 ||
+        sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0)
+        return;
+    f.seq = ++captures;
+    f.tid = tid;
+    f.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
+    copy(&f.signo, si, 4);
+    copy(&f.code, si + 8, 4);
+    copy(&f.addr, si + 16, 8); /* si_addr (faults) or si_pid+si_uid (kill) */
+    copy(&f.sender_pid, si + 16, 4);
+    copy(&f.sender_uid, si + 20, 4);
+    copy(&f.syscall, si + 24, 4);
+    copy(&f.arch, si + 28, 4);
+    copy(f.regs, regs, sizeof(regs));
+    n = read_remote(tid, f.code_bytes, regs[R_RIP], sizeof(f.code_bytes));
+    if (n < 0) {
+        /* The page may end before 16 bytes do. */
+        for (n = 0; n < (long)sizeof(f.code_bytes); n++)
+            if (read_remote(tid, f.code_bytes + n, regs[R_RIP] + (uint64_t)n, 1) != 1)
+                break;
+    }
+    f.code_len = (uint32_t)(n > 0 ? n : 0);
+    read_proc(tid, "comm", f.comm, sizeof(f.comm));
+    for (int i = 0; i < 16; i++)
+        if (f.comm[i] == '\n')
+            f.comm[i] = '\0';
+    sp = regs[R_RSP] - RED_ZONE;
+    n = read_remote(tid, stackbuf, sp, STACK_SNAPSHOT);
+    if (n < 0) {
+        /* A stack overflow leaves the pointer in the guard page: try the
+         * part above it, page by page. */
+        uint64_t page = (sp + 4096) & ~4095ULL;
+        for (int i = 0; i < 4 && n < 0; i++, page += 4096) {
+            n = read_remote(tid, stackbuf, page, STACK_SNAPSHOT);
+            sp = page;
+        }
+    }
+    f.stack_start = sp;
+    f.stack_len = (uint32_t)(n > 0 ? n : 0);
+    f.maps_len = (uint32_t)read_proc(tid, "maps", mapsbuf, MAPS_MAX);
+    emit(REC_FAULT, &f, sizeof(f), 0, 0);
+    send_chunks(f.seq, CHUNK_MAPS, mapsbuf, f.maps_len);
+    send_chunks(f.seq, CHUNK_STACK, stackbuf, f.stack_len);
+}
+
+/* A refused or denied syscall stopped tracee `tid`. */
+static void on_seccomp(int tid)
+{
+    struct syscall_info info;
+    uint64_t regs[PROC_NREGS];
+    int err;
+
+    zero(&info, sizeof(info));
+    if (sys4(NR_ptrace, PTRACE_GET_SYSCALL_INFO_, tid, sizeof(info), (long)&info) <= 0 ||
+        info.op != SYSCALL_INFO_SECCOMP) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
+    if (info.ret_data & INIT_TRACE_DENY) {
+        struct proc_denied d;
+        zero(&d, sizeof(d));
+        if (read_proc(tid, "status", textbuf, sizeof(textbuf)) > 0)
+            d.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
+        d.arch = info.arch;
+        d.nr = info.nr;
+        copy(d.args, info.args, sizeof(d.args));
+        d.ip = info.ip;
+        if (!denied)
+            emit(REC_DENIED, &d, sizeof(d), 0, 0);
+        denied = 1;
+        /* The guest is over: every process in the sandbox but us. */
+        sys2(NR_kill, -1, SIGKILL_);
+        return;
+    }
+    err = (int)(info.ret_data & INIT_TRACE_ERRNO_MASK);
+    if (!err)
+        err = 38; /* ENOSYS */
+    if (info.nr < NSYSCALLS) {
+        syscall_count[info.nr]++;
+        syscall_err[info.nr] = (uint16_t)err;
+    } else {
+        syscall_other++;
+    }
+    /* Skip the call (number -1) and make it return -errno. */
+    if (sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) == 0) {
+        regs[R_ORIG_RAX] = (uint64_t)-1;
+        regs[R_RAX] = (uint64_t)(long)-err;
+        sys4(NR_ptrace, PTRACE_SETREGS_, tid, 0, (long)regs);
+    }
+    sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+}
+
+static void send_syscall_counts(void)
+{
+    static unsigned char buf[PROC_PAYLOAD_MAX];
+    struct proc_syscalls *s = (struct proc_syscalls *)buf;
+
+    s->n = 0;
+    for (uint32_t nr = 0; nr <= NSYSCALLS; nr++) {
+        int last = nr == NSYSCALLS;
+        if (!last && !syscall_count[nr])
+            continue;
+        if (!last) {
+            s->e[s->n].nr = nr;
+            s->e[s->n].count = syscall_count[nr];
+            s->e[s->n].err = syscall_err[nr];
+            s->n++;
+        } else if (syscall_other) {
+            s->e[s->n].nr = 0xffffffffU;
+            s->e[s->n].count = syscall_other;
+            s->e[s->n].err = 38;
+            s->n++;
+        }
+        if (s->n == (uint32_t)PROC_SYSCALLS_MAX || (last && s->n)) {
+            emit(REC_SYSCALLS, buf, sizeof(uint32_t) + s->n * sizeof(struct proc_syscall_count), 0,
+                 0);
+            s->n = 0;
+        }
+    }
+}
+
+static void usage_of(const struct krusage *ru, struct proc_usage *u)
+{
+    u->utime_us = (uint64_t)ru->utime_sec * 1000000 + (uint64_t)ru->utime_usec;
+    u->stime_us = (uint64_t)ru->stime_sec * 1000000 + (uint64_t)ru->stime_usec;
+    u->maxrss_kb = (uint64_t)ru->maxrss;
+}
+
+static void report_exit(int wstatus, const struct krusage *ru)
+{
+    struct proc_exit e;
+    int sig = wstatus & 0x7f;
+
+    zero(&e, sizeof(e));
+    if (sig == 0) {
+        e.code = CLD_EXITED_;
+        e.status = (wstatus >> 8) & 0xff;
+    } else {
+        e.code = (wstatus & 0x80) ? CLD_DUMPED_ : CLD_KILLED_;
+        e.status = sig;
+    }
+    usage_of(ru, &e.guest);
+    emit(REC_GUEST_EXIT, &e, sizeof(e), 0, 0);
+}
+
+/*
+ * Freezes every process left in the sandbox (they stay traced and stopped),
+ * says so, and waits for the supervisor to finish its inventory: a byte or
+ * EOF on the control pipe. Then exits, which ends them all.
+ */
+static _Noreturn void hold_and_exit(void)
+{
+    struct proc_holding h = { 0 };
+    char c;
+
+    sys2(NR_kill, -1, SIGSTOP_);
+    send_syscall_counts();
+    emit(REC_HOLDING, &h, sizeof(h), 0, 0);
+    while (sys3(NR_read, FD_CONTROL, (long)&c, 1) == -E_INTR)
+        ;
+    die(0);
+}
+
+static void on_stop(int pid, int st);
+
+/* Whether any process besides us is left in the sandbox: every one is our
+ * child or our tracee, so wait4 knows. Pending stops are served on the way. */
+static int others_remain(void)
+{
+    int st;
+
+    for (int i = 0; i < 256; i++) {
+        long r = sys4(NR_wait4, -1, (long)&st, WALL_ | WNOHANG_, 0);
+        if (r == -E_CHILD)
+            return 0;
+        if (r <= 0)
+            return 1; /* some remain, none with news (0), or a hiccup */
+        if ((st & 0xff) == 0x7f)
+            on_stop((int)r, st);
+    }
+    return 1;
+}
 
 /* Like a terminal's Ctrl-C, a forwarded signal goes to the guest's whole
  * process group (the guest leads one: it called setsid), so that a shell
@@ -107,69 +599,95 @@ static void forward(int sig)
         sys2(NR_kill, guest_pid, sig);
 }
 
-static _Noreturn void die(int code)
+static void on_freeze(int sig)
 {
-    for (;;)
-        sys1(NR_exit_group, code);
+    (void)sig;
+    freeze_requested = 1;
 }
 
-static void report_exit(int status_fd, int wstatus)
+static void on_stop(int pid, int st)
 {
-    struct proc_record rec = { 0 };
-    int sig = wstatus & 0x7f;
+    int sig = (st >> 8) & 0xff;
+    int event = (st >> 16) & 0xff;
 
-    rec.magic = PROC_REC_MAGIC;
-    rec.kind = REC_GUEST_EXIT;
-    if (sig == 0) {
-        rec.code = CLD_EXITED_;
-        rec.status = (wstatus >> 8) & 0xff;
+    if (event == PTRACE_EVENT_SECCOMP_) {
+        on_seccomp(pid);
+    } else if (event == PTRACE_EVENT_STOP_) {
+        /* SIGTRAP: a new child's first stop, or an interrupt; a stop
+         * signal: job control, which the tracee must keep until SIGCONT. */
+        if (sig == SIGSTOP_ || sig == SIGTSTP_ || sig == SIGTTIN_ || sig == SIGTTOU_)
+            sys4(NR_ptrace, PTRACE_LISTEN_, pid, 0, 0);
+        else
+            sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
+    } else if (event) {
+        /* fork, vfork, clone: the new process is traced already. */
+        sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
     } else {
-        rec.code = (wstatus & 0x80) ? CLD_DUMPED_ : CLD_KILLED_;
-        rec.status = sig;
-    }
-    /* A record is smaller than PIPE_BUF: one write, all or nothing. */
-    for (;;) {
-        long r = sys6(NR_write, status_fd, (long)&rec, sizeof(rec), 0, 0, 0);
-        if (r != -E_INTR)
-            break;
+        /* A signal on its way to the tracee: look, then let it through. */
+        if (is_crash_signal(sig))
+            capture(pid, sig);
+        sys4(NR_ptrace, PTRACE_CONT_, pid, 0, sig);
     }
 }
 
-_Noreturn void init_run(int status_fd, int pid)
+_Noreturn void init_run(int fd, int pid, int flags)
 {
     /* Signals the supervisor may forward. SIGKILL and SIGSTOP cannot be
      * caught; the supervisor sends SIGKILL to this process to end the whole
-     * sandbox. */
+     * sandbox at once. */
     static const int forwarded[] = { 1, 2, 3, 10, 12, 13, 14, 15, 18, 20, 21, 22, 23, 28 };
-    struct ksigaction sa = { 0 };
+    struct ksigaction sa;
+    struct krusage ru;
     uint64_t empty = 0;
     int wstatus;
 
     /* Not dumpable: the guest, which shares our uid, cannot open our /proc
      * entries (exe, mem, fd) or attach to us. */
     sys2(NR_prctl, PR_SET_DUMPABLE_, 0);
+    status_fd = fd;
     guest_pid = pid;
+    hold_flag = flags & INIT_FLAG_HOLD;
 
+    zero(&sa, sizeof(sa));
     sa.handler = forward;
     sa.flags = SA_RESTART_ | SA_RESTORER_;
     sa.restorer = sbvm_init_restorer;
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
         sys4(NR_rt_sigaction, forwarded[i], (long)&sa, 0, sizeof(uint64_t));
+    /* The freeze request must interrupt wait4: no SA_RESTART. */
+    sa.handler = on_freeze;
+    sa.flags = SA_RESTORER_;
+    sys4(NR_rt_sigaction, SIG_FREEZE, (long)&sa, 0, sizeof(uint64_t));
     sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&empty, 0, sizeof(uint64_t));
 
     for (;;) {
-        long r = sys4(NR_wait4, -1, (long)&wstatus, 0, 0);
+        long r;
+
+        if (freeze_requested)
+            hold_and_exit();
+        zero(&ru, sizeof(ru));
+        r = sys4(NR_wait4, -1, (long)&wstatus, WALL_, (long)&ru);
         if (r == -E_INTR)
             continue;
         if (r == -E_CHILD)
             die(1); /* the guest was never ours: nothing to report */
         if (r < 0)
             die(2);
+        if ((wstatus & 0xff) == 0x7f) {
+            on_stop((int)r, wstatus);
+            continue;
+        }
         if (r == pid) {
-            report_exit(status_fd, wstatus);
+            report_exit(wstatus, &ru);
+            /* Something to inventory only when other processes remain; the
+             * scratch files the supervisor reads without our help. */
+            if (hold_flag && others_remain())
+                hold_and_exit();
+            send_syscall_counts();
             die(0);
         }
-        /* An orphan the guest left behind: reaped, nothing else. */
+        /* Another process ended: an orphan reaped, or a traced child whose
+         * own parent will reap it. Nothing to do. */
     }
 }
 
@@ -188,16 +706,18 @@ static int parse_int(const char *s)
     return v;
 }
 
-/* Entered from _start with the initial stack pointer. */
+/* Entered from _start with the initial stack pointer. argv: "sbvm-init",
+ * the guest's pid, flags. */
 __attribute__((used)) _Noreturn void init_start_c(long *sp)
 {
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     int pid = argc >= 2 ? parse_int(argv[1]) : -1;
+    int flags = argc >= 3 ? parse_int(argv[2]) : 0;
 
-    if (pid <= 0)
+    if (pid <= 0 || flags < 0)
         die(3);
-    init_run(FD_STATUS, pid);
+    init_run(FD_STATUS, pid, flags);
 }
 
 __asm__(".text\n"

@@ -3,8 +3,8 @@
 #ifndef SBVM_BACKEND_PROCESS_INIT_H
 #define SBVM_BACKEND_PROCESS_INIT_H
 
-/* Runs pid 1's loop for guest `pid`, reporting its end on `status_fd`.
- * Never returns. Async-signal-safe: raw system calls only. */
-_Noreturn void init_run(int status_fd, int pid);
+/* Runs pid 1's loop for guest `pid`, reporting on `status_fd`; `flags` are
+ * INIT_FLAG_* (proto.h). Never returns. Raw system calls only. */
+_Noreturn void init_run(int status_fd, int pid, int flags);
 
 #endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* process.h: the process backend's state, shared by its supervisor-side files. */
+#ifndef SBVM_BACKEND_PROCESS_PROCESS_H
+#define SBVM_BACKEND_PROCESS_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "backend/process/cgroup.h"
+#include "backend/process/proto.h"
+#include "core/result.h"
+#include "forensics/forensics.h"
+#include "ledger/ledger.h"
+#include "policy/fsplan.h"
+#include "policy/program.h"
+#include "policy/seccomp.h"
+
+struct proc_state {
+    struct guest_ids ids;
+    struct fsplan base;
+    struct seccomp_plan seccomp; /* the built-in default */
+    struct cgroup_host cgroups;
+    bool cgroups_detected;
+    int init_fd; /* sealed memfd with the init, or -1: run it in place */
+};
+
+#define SYSCALLS_TRACKED 1024
+
+struct proc_guest {
+    struct proc_state *st;
+    struct strv envp;
+    struct program prog;
+    struct fsplan extra;
+    struct seccomp_plan custom; /* when the config denies or allows syscalls */
+    bool has_custom;
+    struct cgroup_guest cg;
+    bool use_cgroup;
+
+    pid_t pid; /* the sandbox's init, in the host's pid namespace */
+    int pidfd;
+    int status_fd;  /* read end of the status pipe */
+    int control_fd; /* write end: "go", later the init's release */
+    int rootfd;     /* O_PATH of the sandbox's root, once the view is ready */
+    int tmpfd;      /* O_PATH of its /tmp: keeps the scratch readable after it ends */
+
+    /* Record reassembly. */
+    unsigned char inbuf[PROC_REC_MAX * 2];
+    size_t inlen;
+    bool bad_record;
+
+    struct proc_setup setup, exec;
+    bool have_setup, have_exec;
+    struct proc_exit exit;
+    bool have_exit;
+    int trace_off; /* errno when the init could not trace the guest, else 0 */
+
+    struct sbvm_crash *crashes[RESULT_CRASHES_MAX];
+    size_t ncrashes;
+    uint32_t crashes_dropped;
+    uint32_t syscall_count[SYSCALLS_TRACKED + 1]; /* last: out of range */
+    int32_t syscall_err[SYSCALLS_TRACKED + 1];
+    struct proc_denied denied;
+    bool have_denied;
+
+    bool holding;      /* the init froze the sandbox and waits */
+    bool freeze_sent;  /* we asked for a freeze (a limit was hit) */
+    int64_t freeze_at; /* when, monotonic ns */
+    struct ledger *ledger;
+    char *keep_error;
+
+    /* Limits: how each one is enforced here, and which one ended the guest. */
+    const char *mech[SBVM_LIMIT__COUNT];
+    bool files_polled;
+    int64_t last_poll;
+
+    /* Failures on the supervisor's side of the spawn. */
+    const char *host_stage;
+    int host_errno;
+    char host_what[96];
+};
+
+/* records.c: reading the status pipe. false at end of file. */
+bool proc_read_records(struct guest *g);
+/* outcome.c: the guest's result from everything collected. */
+void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *init_status);
+/* process.c: the init froze the sandbox; inventory it and let it go. */
+void proc_take_ledger(struct guest *g);
+/* process.c: ask the init to freeze the sandbox (for a limit or a stop). */
+void proc_request_freeze(struct guest *g);
+/* process.c: a limit was reached: record it and stop the guest. */
+void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed);
+/* process.c: the view is in place: the sandbox's root can be opened. */
+void proc_view_ready(struct guest *g);
+
+#endif

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crash.c: a captured crash, reassembled from the init's records, analysed
+ * and symbolised. Unwinding runs libdwfl over the stack snapshot the init
+ * took, with the ELF files the guest had mapped opened from the host's side
+ * of the view (only those the view shares with the host).
+ */
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/result.h"
+#include "forensics/dw.h"
+#include "forensics/forensics.h"
+#include "policy/fsplan.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+#define MAPPINGS_MAX 4096
+
+const char *const crash_register_names[PROC_NREGS] = {
+    "r15",    "r14", "r13", "r12",     "rbp",     "rbx", "r11",      "r10", "r9",
+    "r8",     "rax", "rcx", "rdx",     "rsi",     "rdi", "orig_rax", "rip", "cs",
+    "eflags", "rsp", "ss",  "fs_base", "gs_base", "ds",  "es",       "fs",  "gs",
+};
+
+struct sbvm_crash *crash_new(const struct proc_fault *f)
+{
+    struct sbvm_crash *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->raw = *f;
+    memcpy(c->comm, f->comm, sizeof(f->comm));
+    c->comm[16] = '\0';
+    for (char *p = c->comm; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    c->raw.code_len = f->code_len > sizeof(f->code_bytes) ? 0 : f->code_len;
+    c->raw.stack_len = f->stack_len > 64 * 1024 ? 0 : f->stack_len;
+    c->raw.maps_len = f->maps_len > 256 * 1024 ? 0 : f->maps_len;
+    if (c->raw.maps_len && !(c->maps = malloc(c->raw.maps_len)))
+        c->raw.maps_len = 0;
+    if (c->raw.stack_len && !(c->stack = malloc(c->raw.stack_len)))
+        c->raw.stack_len = 0;
+    c->complete = c->raw.maps_len == 0 && c->raw.stack_len == 0;
+    return c;
+}
+
+void crash_free(struct sbvm_crash *c)
+{
+    if (!c)
+        return;
+    free(c->maps);
+    free(c->stack);
+    free(c->mappings);
+    strv_release(&c->strings);
+    free(c->summary);
+    free(c->unwind_error);
+    free(c);
+}
+
+bool crash_add_chunk(struct sbvm_crash *c, const struct proc_chunk *h, const void *data)
+{
+    unsigned char *dst;
+    size_t *got, cap;
+
+    if (h->which == CHUNK_MAPS) {
+        dst = (unsigned char *)c->maps;
+        got = &c->maps_got;
+        cap = c->raw.maps_len;
+    } else if (h->which == CHUNK_STACK) {
+        dst = c->stack;
+        got = &c->stack_got;
+        cap = c->raw.stack_len;
+    } else {
+        return false;
+    }
+    /* Chunks arrive in order on one pipe; anything else is malformed. */
+    if (!dst || h->offset != *got || h->len > cap - *got)
+        return false;
+    memcpy(dst + *got, data, h->len);
+    *got += h->len;
+    c->complete = c->maps_got == c->raw.maps_len && c->stack_got == c->raw.stack_len;
+    return true;
+}
+
+/* ---- unwinding ---------------------------------------------------------- */
+
+struct unwind {
+    struct sbvm_crash *c;
+    crash_path_allowed_fn allowed;
+    void *actx;
+    bool truncated; /* stopped at CRASH_FRAMES_MAX */
+};
+
+/* libdwfl's find_elf callback has no user pointer; the analysis of one
+ * crash runs on one thread, so a thread-local carries its context. */
+static __thread struct unwind *current;
+
+static bool path_openable(const char *path)
+{
+    if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
+        strstr(path, " (deleted)"))
+        return false;
+    if (fsplan_path_visible(path))
+        return true;
+    return current && current->allowed && current->allowed(path, current->actx);
+}
+
+/*
+ * Opens a module's file for libdwfl, but only when the guest's path names
+ * the same file on the host: the system directories the view shares, or a
+ * program file the host vetted. Anything else (the guest's own /tmp, files
+ * it made up) is never opened: the host's file of that name is another.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+    struct stat st;
+    int fd;
+
+    (void)mod;
+    (void)userdata;
+    (void)base;
+    *elfp = NULL;
+    if (!path_openable(modname))
+        return -1;
+    fd = open(modname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    *file_name = strdup(modname);
+    return fd;
+}
+
+static char *no_debuginfo_path;
+
+/* The loaded library; set by unwind() before any callback can run. */
+static const struct dw_api *dw;
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+    struct sbvm_crash *c = arg;
+
+    (void)dwfl;
+    if (*thread_argp)
+        return 0;
+    *thread_argp = c;
+    return c->raw.tid > 0 ? c->raw.tid : 1;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    struct sbvm_crash *c = arg;
+    uint64_t off;
+
+    (void)dwfl;
+    if (addr < c->raw.stack_start)
+        return false;
+    off = addr - c->raw.stack_start;
+    if (off > c->stack_got || c->stack_got - off < sizeof(*result))
+        return false;
+    memcpy(result, c->stack + off, sizeof(*result));
+    return true;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+    struct sbvm_crash *c = arg;
+    const uint64_t *r = c->raw.regs;
+    /* DWARF numbering for x86_64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15,
+     * then the return address column, which holds the pc. */
+    Dwarf_Word d[17] = { r[10], r[12], r[11], r[5], r[13], r[14], r[4], r[19], r[9],
+                         r[8],  r[7],  r[6],  r[3], r[2],  r[1],  r[0], r[16] };
+
+    return dw->dwfl_thread_state_registers(thread, 0, 17, d);
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+    .next_thread = next_thread,
+    .memory_read = memory_read,
+    .set_initial_registers = set_initial_registers,
+};
+
+static const char *keep(struct sbvm_crash *c, const char *s)
+{
+    if (!s || strv_push(&c->strings, s) < 0)
+        return NULL;
+    return c->strings.v[c->strings.n - 1];
+}
+
+static void describe_frame(Dwfl *dwfl, struct sbvm_crash *c, Dwarf_Addr pc)
+{
+    struct sbvm_frame *f = &c->frames[c->nframes++];
+    Dwfl_Module *mod = dw->dwfl_addrmodule(dwfl, pc);
+    GElf_Off off = 0;
+    GElf_Sym sym;
+    const char *name, *mname, *src;
+    Dwarf_Addr start = 0;
+    Dwfl_Line *line;
+    int lineno = 0;
+
+    memset(f, 0, sizeof(*f));
+    f->pc = pc;
+    if (!mod)
+        return;
+    mname = dw->dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+    f->module = keep(c, mname);
+    f->module_offset = pc - start;
+    name = dw->dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+    if (name) {
+        f->function = keep(c, name);
+        f->function_offset = off;
+    }
+    line = dw->dwfl_module_getsrc(mod, pc);
+    if (line && (src = dw->dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL))) {
+        f->file = keep(c, src);
+        f->line = lineno;
+    }
+}
+
+static int frame_cb(Dwfl_Frame *state, void *arg)
+{
+    struct unwind *u = arg;
+    Dwarf_Addr pc;
+    bool activation;
+
+    if (u->c->nframes >= CRASH_FRAMES_MAX) {
+        u->truncated = true;
+        return DWARF_CB_ABORT;
+    }
+    if (!dw->dwfl_frame_pc(state, &pc, &activation))
+        return DWARF_CB_ABORT;
+    /* A caller's pc is a return address: the call is the byte before. */
+    describe_frame(dw->dwfl_thread_dwfl(dw->dwfl_frame_thread(state)), u->c,
+                   activation ? pc : pc - 1);
+    return DWARF_CB_OK;
+}
+
+static void unwind(struct sbvm_crash *c, crash_path_allowed_fn allowed, void *actx)
+{
+    struct unwind u = { c, allowed, actx, false };
+    Dwfl_Callbacks callbacks;
+    const char *why = NULL;
+    Dwfl *dwfl;
+    FILE *maps;
+    int r;
+
+    if (!c->maps_got) {
+        c->unwind_error = strdup("no memory map was captured");
+        return;
+    }
+    dw = dw_load(&why);
+    if (!dw) {
+        c->unwind_error = strdup(why);
+        return;
+    }
+    memset(&callbacks, 0, sizeof(callbacks));
+    callbacks.find_elf = find_elf;
+    callbacks.find_debuginfo = dw->dwfl_standard_find_debuginfo;
+    callbacks.debuginfo_path = &no_debuginfo_path;
+    dwfl = dw->dwfl_begin(&callbacks);
+    if (!dwfl) {
+        c->unwind_error = strdup(dw->dwfl_errmsg(-1));
+        return;
+    }
+    current = &u;
+    maps = fmemopen(c->maps, c->maps_got, "r");
+    dw->dwfl_report_begin(dwfl);
+    r = maps ? dw->dwfl_linux_proc_maps_report(dwfl, maps) : -1;
+    dw->dwfl_report_end(dwfl, NULL, NULL);
+    if (maps)
+        fclose(maps);
+    if (r == 0 &&
+        dw->dwfl_attach_state(dwfl, NULL, c->raw.tid > 0 ? c->raw.tid : 1, &thread_callbacks, c)) {
+        r = dw->dwfl_getthread_frames(dwfl, c->raw.tid > 0 ? c->raw.tid : 1, frame_cb, &u);
+        if (r != 0 && c->nframes <= 1) {
+            struct strbuf sb = STRBUF_INIT;
+            strbuf_addf(&sb, "unwinding stopped: %s", dw->dwfl_errmsg(-1));
+            c->unwind_error = strbuf_detach(&sb, NULL);
+        }
+    } else {
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_addf(&sb, "cannot unwind: %s", dw->dwfl_errmsg(-1));
+        c->unwind_error = strbuf_detach(&sb, NULL);
+    }
+    if (u.truncated && !c->unwind_error) {
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_addf(&sb, "the backtrace is cut at %d frames", CRASH_FRAMES_MAX);
+        c->unwind_error = strbuf_detach(&sb, NULL);
+    }
+    /* Whatever happened, frame 0 is the pc itself. */
+    if (c->nframes == 0)
+        describe_frame(dwfl, c, c->raw.regs[CRASH_REG_RIP]);
+    current = NULL;
+    dw->dwfl_end(dwfl);
+#ifdef __GLIBC__
+    /* Reading debug info (the C library's alone is tens of MiB of DWARF)
+     * leaves the heap large and mostly free: give it back, so that a
+     * supervisor of many guests does not keep the peak of one crash. */
+    malloc_trim(0);
+#endif
+}
+
+static void make_summary(struct sbvm_crash *c)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int signo = c->raw.signo, code = c->raw.code;
+    const struct sbvm_frame *f = c->nframes ? &c->frames[0] : NULL;
+
+    strbuf_addf(&sb, "%s (%s: %s", signal_name(signo), siginfo_code_name(signo, code),
+                siginfo_code_text(signo, code));
+    if ((code == SI_USER || code == SI_TKILL || code == SI_QUEUE) && signo != SIGXFSZ &&
+        signo != SIGXCPU)
+        strbuf_addf(&sb, ", from pid %d", c->raw.sender_pid);
+    strbuf_addch(&sb, ')');
+    if (siginfo_has_address(signo, code))
+        strbuf_addf(&sb, " at 0x%llx", (unsigned long long)c->raw.addr);
+    strbuf_addf(&sb, ", pc 0x%llx", (unsigned long long)c->raw.regs[CRASH_REG_RIP]);
+    if (f && f->function)
+        strbuf_addf(&sb, " in %s+0x%llx", f->function, (unsigned long long)f->function_offset);
+    if (f && f->file)
+        strbuf_addf(&sb, " (%s:%d)", f->file, f->line);
+    else if (c->pc_map && c->pc_map->path[0])
+        strbuf_addf(&sb, " (%s+0x%llx)", c->pc_map->path,
+                    (unsigned long long)(c->raw.regs[CRASH_REG_RIP] - c->pc_map->start +
+                                         c->pc_map->offset));
+    c->summary = strbuf_detach(&sb, NULL);
+}
+
+void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_path_allowed_fn allowed, void *ctx)
+{
+    c->mappings = calloc(MAPPINGS_MAX, sizeof(*c->mappings));
+    if (c->mappings && c->maps_got)
+        c->nmappings = maps_parse(c->maps, c->maps_got, c->mappings, MAPPINGS_MAX, &c->strings);
+    c->pc_map = maps_find(c->mappings, c->nmappings, c->raw.regs[CRASH_REG_RIP]);
+    if (siginfo_has_address(c->raw.signo, c->raw.code))
+        c->addr_map = maps_find(c->mappings, c->nmappings, c->raw.addr);
+    if (symbolize)
+        unwind(c, allowed, ctx);
+    make_summary(c);
+}
+
+/* ---- public accessors --------------------------------------------------- */
+
+SBVM_API int sbvm_crash_pid(const sbvm_crash *c)
+{
+    return c->raw.pid;
+}
+
+SBVM_API int sbvm_crash_tid(const sbvm_crash *c)
+{
+    return c->raw.tid;
+}
+
+SBVM_API const char *sbvm_crash_thread_name(const sbvm_crash *c)
+{
+    return c->comm;
+}
+
+SBVM_API int sbvm_crash_is_guest(const sbvm_crash *c)
+{
+    return c->is_guest;
+}
+
+SBVM_API int sbvm_crash_signal(const sbvm_crash *c)
+{
+    return c->raw.signo;
+}
+
+SBVM_API int sbvm_crash_code(const sbvm_crash *c)
+{
+    return c->raw.code;
+}
+
+SBVM_API const char *sbvm_crash_code_name(const sbvm_crash *c)
+{
+    return siginfo_code_name(c->raw.signo, c->raw.code);
+}
+
+SBVM_API const char *sbvm_crash_code_text(const sbvm_crash *c)
+{
+    return siginfo_code_text(c->raw.signo, c->raw.code);
+}
+
+SBVM_API uint64_t sbvm_crash_address(const sbvm_crash *c, int *has)
+{
+    bool h = siginfo_has_address(c->raw.signo, c->raw.code);
+
+    if (has)
+        *has = h;
+    return h ? c->raw.addr : 0;
+}
+
+SBVM_API uint64_t sbvm_crash_pc(const sbvm_crash *c)
+{
+    return c->raw.regs[CRASH_REG_RIP];
+}
+
+SBVM_API size_t sbvm_crash_registers(const sbvm_crash *c, const char *const **names,
+                                     const uint64_t **values)
+{
+    if (names)
+        *names = crash_register_names;
+    if (values)
+        *values = c->raw.regs;
+    return PROC_NREGS;
+}
+
+SBVM_API size_t sbvm_crash_instruction(const sbvm_crash *c, const uint8_t **bytes)
+{
+    if (bytes)
+        *bytes = c->raw.code_bytes;
+    return c->raw.code_len;
+}
+
+SBVM_API const struct sbvm_mapping *sbvm_crash_pc_mapping(const sbvm_crash *c)
+{
+    return c->pc_map;
+}
+
+SBVM_API const struct sbvm_mapping *sbvm_crash_address_mapping(const sbvm_crash *c)
+{
+    return c->addr_map;
+}
+
+SBVM_API size_t sbvm_crash_frame_count(const sbvm_crash *c)
+{
+    return c->nframes;
+}
+
+SBVM_API const struct sbvm_frame *sbvm_crash_frame(const sbvm_crash *c, size_t i)
+{
+    return i < c->nframes ? &c->frames[i] : NULL;
+}
+
+SBVM_API const char *sbvm_crash_summary(const sbvm_crash *c)
+{
+    return c->summary ? c->summary : signal_name(c->raw.signo);
+}
+
+SBVM_API const char *sbvm_crash_unwind_error(const sbvm_crash *c)
+{
+    return c->unwind_error;
+}

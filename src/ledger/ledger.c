@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: MIT */
+/* ledger.c: inventory of a frozen sandbox, and keeping its scratch. */
+#include "ledger/ledger.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/result.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+int ledger_open_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+static const char *keep(struct ledger *l, const char *s, size_t len)
+{
+    char *c = strndup(s, len);
+    if (!c || strv_push_owned(&l->strings, c) < 0)
+        return "";
+    return l->strings.v[l->strings.n - 1];
+}
+
+static long read_small(int dirfd, const char *name, char *buf, size_t size)
+{
+    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    long n;
+
+    if (fd < 0)
+        return -1;
+    n = read_full(fd, buf, size - 1);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+static bool grow(void **v, size_t *alloc, size_t n, size_t elem)
+{
+    void *nv;
+    size_t na;
+
+    if (n < *alloc)
+        return true;
+    na = *alloc ? *alloc * 2 : 16;
+    nv = realloc(*v, na * elem);
+    if (!nv)
+        return false;
+    *v = nv;
+    *alloc = na;
+    return true;
+}
+
+static const char *fd_kind(const char *target)
+{
+    if (str_has_prefix(target, "pipe:"))
+        return "pipe";
+    if (str_has_prefix(target, "socket:"))
+        return "socket";
+    if (str_has_prefix(target, "anon_inode:"))
+        return "anon";
+    if (str_has_prefix(target, "/dev/pts/") || str_has_prefix(target, "/dev/tty"))
+        return "tty";
+    if (str_has_prefix(target, "/dev/"))
+        return "device";
+    if (str_has_prefix(target, "/memfd:"))
+        return "memfd";
+    if (target[0] == '/')
+        return "file";
+    return "other";
+}
+
+static void take_fds(struct ledger *l, int pdir, int pid, size_t *alloc)
+{
+    _cleanup_close_ int fdir = openat(pdir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *e;
+
+    if (fdir < 0 || !(d = fdopendir(fdir)))
+        return;
+    fdir = -1;
+    while ((e = readdir(d))) {
+        char target[512];
+        ssize_t n;
+        struct sbvm_left_fd *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        if (l->nfds >= LEDGER_FDS_MAX) {
+            l->truncated = true;
+            break;
+        }
+        n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        if (!grow((void **)&l->fds, alloc, l->nfds, sizeof(*l->fds)))
+            break;
+        f = &l->fds[l->nfds++];
+        f->pid = pid;
+        f->fd = atoi(e->d_name);
+        f->kind = fd_kind(target);
+        f->target = keep(l, target, (size_t)n);
+    }
+    closedir(d);
+}
+
+static void take_process(struct ledger *l, int procfd, int pid, size_t *palloc, size_t *falloc)
+{
+    char name[16], buf[4096];
+    _cleanup_close_ int pdir = -1;
+    struct sbvm_left_process *p;
+    long n;
+    const char *paren;
+
+    snprintf(name, sizeof(name), "%d", pid);
+    pdir = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (pdir < 0)
+        return;
+    if (!grow((void **)&l->procs, palloc, l->nprocs, sizeof(*l->procs)))
+        return;
+    p = &l->procs[l->nprocs++];
+    p->pid = pid;
+    p->state = '?';
+    n = read_small(pdir, "stat", buf, sizeof(buf));
+    /* "pid (comm) S ...": comm may hold any byte, ')' included. */
+    if (n > 0 && (paren = strrchr(buf, ')')) && paren[1] == ' ' && paren[2])
+        p->state = paren[2];
+    n = read_small(pdir, "cmdline", buf, sizeof(buf));
+    if (n > 0) {
+        while (n > 0 && buf[n - 1] == '\0')
+            n--;
+        for (long i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        p->argv = keep(l, buf, (size_t)n);
+    } else {
+        /* A kernel thread or a zombie: the name in brackets. */
+        n = read_small(pdir, "comm", buf + 1, sizeof(buf) - 2);
+        if (n > 0 && buf[n] == '\n')
+            n--;
+        buf[0] = '[';
+        buf[n > 0 ? n + 1 : 1] = ']';
+        p->argv = keep(l, buf, (size_t)(n > 0 ? n + 2 : 2));
+    }
+    take_fds(l, pdir, pid, falloc);
+}
+
+/* The owner of a socket inode, from the fds already listed. */
+static int socket_owner(const struct ledger *l, unsigned long inode)
+{
+    char want[48];
+
+    snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    for (size_t i = 0; i < l->nfds; i++)
+        if (streq(l->fds[i].target, want))
+            return l->fds[i].pid;
+    return -1;
+}
+
+static void add_listener(struct ledger *l, size_t *alloc, int pid, const char *proto,
+                         const char *local)
+{
+    struct sbvm_left_listener *s;
+
+    if (l->nlisteners >= 1024) {
+        l->truncated = true;
+        return;
+    }
+    if (!grow((void **)&l->listeners, alloc, l->nlisteners, sizeof(*l->listeners)))
+        return;
+    s = &l->listeners[l->nlisteners++];
+    s->pid = pid;
+    s->proto = proto;
+    s->local = keep(l, local, strlen(local));
+}
+
+/* /proc/net/{tcp,udp}{,6}: "sl local rem st ... inode". */
+static void take_inet(struct ledger *l, int netfd, const char *file, const char *proto, bool v6,
+                      int want_state, size_t *alloc)
+{
+    _cleanup_close_ int fd = openat(netfd, file, O_RDONLY | O_CLOEXEC);
+    FILE *f;
+    char line[512];
+
+    if (fd < 0 || !(f = fdopen(fd, "r")))
+        return;
+    fd = -1;
+    if (!fgets(line, sizeof(line), f)) { /* header */
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char local[80], addr[64];
+        unsigned port, st;
+        unsigned long inode;
+        unsigned char b[16];
+
+        if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", local, &port,
+                   &st, &inode) != 4 ||
+            (int)st != want_state)
+            continue;
+        if (!v6 && strlen(local) == 8) {
+            unsigned v = (unsigned)strtoul(local, NULL, 16);
+            snprintf(addr, sizeof(addr), "%u.%u.%u.%u:%u", v & 0xff, (v >> 8) & 0xff,
+                     (v >> 16) & 0xff, v >> 24, port);
+        } else if (v6 && strlen(local) == 32) {
+            /* Four host-order 32-bit words. */
+            for (int w = 0; w < 4; w++) {
+                char word[9];
+                unsigned v;
+                memcpy(word, local + w * 8, 8);
+                word[8] = '\0';
+                v = (unsigned)strtoul(word, NULL, 16);
+                for (int k = 0; k < 4; k++)
+                    b[w * 4 + k] = (unsigned char)(v >> (8 * k));
+            }
+            snprintf(addr, sizeof(addr), "[%x:%x:%x:%x:%x:%x:%x:%x]:%u", b[0] << 8 | b[1],
+                     b[2] << 8 | b[3], b[4] << 8 | b[5], b[6] << 8 | b[7], b[8] << 8 | b[9],
+                     b[10] << 8 | b[11], b[12] << 8 | b[13], b[14] << 8 | b[15], port);
+        } else {
+            continue;
+        }
+        add_listener(l, alloc, socket_owner(l, inode), proto, addr);
+    }
+    fclose(f);
+}
+
+/* /proc/net/unix: listening sockets have __SO_ACCEPTCON (0x10000). */
+static void take_unix(struct ledger *l, int netfd, size_t *alloc)
+{
+    _cleanup_close_ int fd = openat(netfd, "unix", O_RDONLY | O_CLOEXEC);
+    FILE *f;
+    char line[512];
+
+    if (fd < 0 || !(f = fdopen(fd, "r")))
+        return;
+    fd = -1;
+    if (!fgets(line, sizeof(line), f)) {
+        fclose(f);
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long flags, inode;
+        char path[256] = "";
+        int n;
+
+        n = sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags, &inode, path);
+        if (n < 2 || !(flags & 0x10000))
+            continue;
+        add_listener(l, alloc, socket_owner(l, inode), "unix", path[0] ? path : "(unnamed)");
+    }
+    fclose(f);
+}
+
+static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth, size_t *alloc)
+{
+    DIR *d;
+    struct dirent *e;
+    size_t base = path->len;
+
+    if (depth > LEDGER_DEPTH_MAX || !(d = fdopendir(dfd))) {
+        close(dfd);
+        l->truncated |= depth > LEDGER_DEPTH_MAX;
+        return;
+    }
+    while ((e = readdir(d))) {
+        struct stat st;
+
+        if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        strbuf_truncate(path, base);
+        strbuf_addch(path, '/');
+        strbuf_addstr(path, e->d_name);
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                walk_files(l, sub, path, depth + 1, alloc);
+            continue;
+        }
+        if (l->nfiles >= LEDGER_FILES_MAX) {
+            l->truncated = true;
+            break;
+        }
+        if (!grow((void **)&l->files, alloc, l->nfiles, sizeof(*l->files)))
+            break;
+        l->files[l->nfiles].path = keep(l, path->buf, path->len);
+        l->files[l->nfiles].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        l->files_bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        l->nfiles++;
+    }
+    strbuf_truncate(path, base);
+    closedir(d);
+}
+
+int ledger_take(int rootfd, int tmpfd, struct ledger **out)
+{
+    struct ledger *l = calloc(1, sizeof(*l));
+    size_t palloc = 0, falloc = 0, salloc = 0, filealloc = 0;
+    _cleanup_close_ int procfd = -1;
+    struct strbuf path = STRBUF_INIT;
+    int netfd = -1, dfd;
+    DIR *d;
+    struct dirent *e;
+
+    if (!l)
+        return -ENOMEM;
+    if (rootfd >= 0)
+        procfd = ledger_open_in_root(rootfd, "proc", O_RDONLY | O_DIRECTORY);
+    d = procfd >= 0 ? fdopendir(dup(procfd)) : NULL;
+    while (d && (e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        /* Everything but the init itself. */
+        if (*end || pid <= 1)
+            continue;
+        if (l->nprocs >= LEDGER_PROCS_MAX) {
+            l->truncated = true;
+            break;
+        }
+        take_process(l, procfd, (int)pid, &palloc, &falloc);
+    }
+    if (d)
+        closedir(d);
+    /* The sandbox's network namespace, as its init sees it; only when a
+     * process still holds a socket (reading the TCP tables walks the
+     * kernel's whole connection hash, milliseconds on a big machine). */
+    for (size_t i = 0; i < l->nfds && netfd == -1; i++)
+        if (streq(l->fds[i].kind, "socket"))
+            netfd = -2;
+    if (netfd == -2)
+        netfd = openat(procfd, "1/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (netfd >= 0) {
+        take_inet(l, netfd, "tcp", "tcp", false, 0x0a, &salloc);
+        take_inet(l, netfd, "tcp6", "tcp6", true, 0x0a, &salloc);
+        take_inet(l, netfd, "udp", "udp", false, 0x07, &salloc);
+        take_inet(l, netfd, "udp6", "udp6", true, 0x07, &salloc);
+        take_unix(l, netfd, &salloc);
+        close(netfd);
+    }
+    if (tmpfd >= 0 && (dfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        strbuf_addstr(&path, "/tmp");
+        walk_files(l, dfd, &path, 0, &filealloc);
+        strbuf_release(&path);
+    }
+    *out = l;
+    return 0;
+}
+
+void ledger_free(struct ledger *l)
+{
+    if (!l)
+        return;
+    free(l->procs);
+    free(l->fds);
+    free(l->listeners);
+    free(l->files);
+    strv_release(&l->strings);
+    free(l);
+}
+
+SBVM_API size_t sbvm_result_left_processes(const sbvm_result *r, const struct sbvm_left_process **v)
+{
+    *v = r->ledger ? r->ledger->procs : NULL;
+    return r->ledger ? r->ledger->nprocs : 0;
+}
+
+SBVM_API size_t sbvm_result_left_fds(const sbvm_result *r, const struct sbvm_left_fd **v)
+{
+    *v = r->ledger ? r->ledger->fds : NULL;
+    return r->ledger ? r->ledger->nfds : 0;
+}
+
+SBVM_API size_t sbvm_result_left_listeners(const sbvm_result *r,
+                                           const struct sbvm_left_listener **v)
+{
+    *v = r->ledger ? r->ledger->listeners : NULL;
+    return r->ledger ? r->ledger->nlisteners : 0;
+}
+
+SBVM_API size_t sbvm_result_left_files(const sbvm_result *r, const struct sbvm_left_file **v)
+{
+    *v = r->ledger ? r->ledger->files : NULL;
+    return r->ledger ? r->ledger->nfiles : 0;
+}
+
+/* ---- keeping the scratch ------------------------------------------------ */
+
+static int copy_file(int sdir, const char *name, int ddir, uint64_t *budget)
+{
+    _cleanup_close_ int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    _cleanup_close_ int out = -1;
+    char buf[65536];
+    struct stat st;
+
+    if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
+        return -1;
+    out =
+        openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0755);
+    if (out < 0)
+        return -errno;
+    for (;;) {
+        long n = read_full(in, buf, sizeof(buf));
+        if (n <= 0)
+            return (int)n;
+        if ((uint64_t)n > *budget)
+            return -EFBIG;
+        *budget -= (uint64_t)n;
+        if (write_full(out, buf, (size_t)n) < 0)
+            return -errno;
+    }
+}
+
+static int copy_tree(int sdir, int ddir, int depth, uint64_t *budget)
+{
+    DIR *d;
+    struct dirent *e;
+    int r = 0;
+
+    if (depth > LEDGER_DEPTH_MAX || !(d = fdopendir(sdir))) {
+        close(sdir);
+        return depth > LEDGER_DEPTH_MAX ? -ELOOP : -errno;
+    }
+    while (r >= 0 && (e = readdir(d))) {
+        struct stat st;
+        char target[4096];
+        ssize_t n;
+
+        if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int s2 = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int d2;
+            if (s2 < 0)
+                continue;
+            if (mkdirat(ddir, e->d_name, 0755) < 0 ||
+                (d2 = openat(ddir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+                    0) {
+                close(s2);
+                r = -errno;
+                break;
+            }
+            r = copy_tree(s2, d2, depth + 1, budget);
+            close(d2);
+        } else if (S_ISREG(st.st_mode)) {
+            r = copy_file(dirfd(d), e->d_name, ddir, budget);
+            if (r == -1)
+                r = 0; /* vanished or replaced: skip it */
+        } else if (S_ISLNK(st.st_mode)) {
+            /* Recreated as text; never followed, here or later by us. */
+            n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+            if (n >= 0) {
+                target[n] = '\0';
+                if (symlinkat(target, ddir, e->d_name) < 0)
+                    r = -errno;
+            }
+        }
+    }
+    closedir(d);
+    return r < 0 ? r : 0;
+}
+
+int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_error **err)
+{
+    int sdir, ddir, r;
+    uint64_t budget = max_bytes;
+
+    if (mkdir(dest, 0700) < 0)
+        return error_sys(err, errno, "keeping the scratch in %s", dest);
+    ddir = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ddir < 0)
+        return error_sys(err, errno, "keeping the scratch in %s", dest);
+    sdir = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sdir < 0) {
+        r = -errno;
+        close(ddir);
+        return error_sys(err, -r, "reading the guest's /tmp");
+    }
+    r = copy_tree(sdir, ddir, 0, &budget);
+    close(ddir);
+    if (r < 0)
+        return error_sys(err, -r, "copying the guest's /tmp to %s", dest);
+    return 0;
+}

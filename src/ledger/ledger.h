@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ledger.h: the inventory of what a guest still held when it ended.
+ *
+ * Taken from the host while the sandbox is frozen (its init stopped every
+ * remaining process and waits), through the sandbox's own root and /proc:
+ * processes still alive with their command lines, their open fds by kind and
+ * target, listening sockets, and the files left in the writable scratch.
+ * Everything read here was written by the guest: sizes and counts are capped,
+ * strings are copied as bytes (the report writers escape them), and no
+ * symlink the guest planted is ever followed (RESOLVE_IN_ROOT, O_NOFOLLOW).
+ */
+#ifndef SBVM_LEDGER_LEDGER_H
+#define SBVM_LEDGER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandboxvm/sandboxvm.h"
+#include "util/strv.h"
+
+#define LEDGER_PROCS_MAX 1024
+#define LEDGER_FDS_MAX   4096
+#define LEDGER_FILES_MAX 10000
+#define LEDGER_DEPTH_MAX 32
+
+struct ledger {
+    struct sbvm_left_process *procs;
+    size_t nprocs;
+    struct sbvm_left_fd *fds;
+    size_t nfds;
+    struct sbvm_left_listener *listeners;
+    size_t nlisteners;
+    struct sbvm_left_file *files;
+    size_t nfiles;
+    uint64_t files_bytes;
+    bool truncated; /* some list hit its cap */
+    struct strv strings;
+};
+
+/*
+ * Inventories a sandbox: its processes, their fds and listening sockets
+ * through `rootfd` (an O_PATH fd of /proc/<init>/root, -1 to skip them: no
+ * process was left), and the files of its scratch through `tmpfd` (an O_PATH
+ * fd of its /tmp, which keeps the tmpfs alive after the sandbox is gone).
+ * Returns 0 and a ledger (free with ledger_free) or -ENOMEM.
+ */
+int ledger_take(int rootfd, int tmpfd, struct ledger **out);
+/* Opens `path` below `rootfd` as if rootfd were "/": no symlink, absolute or
+ * relative, can lead out of it, and no /proc magic link is followed. */
+int ledger_open_in_root(int rootfd, const char *path, int flags);
+void ledger_free(struct ledger *l);
+
+/*
+ * Copies the sandbox's /tmp (tmpfd) into `dest` (which must not exist; it is made
+ * with mode 0700), regular files and directories as they are, symlinks as
+ * symlinks (never followed), other kinds skipped. At most `max_bytes`.
+ */
+int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_error **err);
+
+#endif
