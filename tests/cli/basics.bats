@@ -36,7 +36,8 @@ load helpers
 @test "a crash is 128 + signal with the signal named" {
     run --separate-stderr "$SBVM" run -- "$EXAMPLES/crash"
     [ "$status" -eq 139 ]
-    [[ "$stderr" == *"crash: crashed: SIGSEGV (Segmentation fault)"* ]]
+    [[ "$stderr" == *"crash: crashed: SIGSEGV (SEGV_MAPERR: address not mapped to object) at 0x0"* ]]
+    [[ "$stderr" == *"in main+0x"*"crash.c:"* ]]
     [[ "$output" == *"[crash] about to write through a NULL pointer"* ]]
 }
 

@@ -23,19 +23,24 @@ scratch() {
 }
 
 # A snapshot of what a run could leave behind on the host: mount table,
-# our processes carrying the test's marker, our entries in /tmp, cgroups.
+# our processes carrying the test's marker, our entries in /tmp (by name, so
+# that other programs touching their own files there do not count), and the
+# cgroups sandboxvm creates ("sandboxvm-*").
 leftovers() {
     printf 'mounts %s\n' "$(wc -l </proc/self/mountinfo)"
     printf 'procs %s\n' "$(pgrep -u "$(id -u)" -f 'sbvm-marker' | wc -l)"
     printf 'nobody-procs %s\n' "$(pgrep -u 65534 -f 'sbvm-marker' | wc -l)"
-    printf 'tmp %s\n' "$(find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" -newer "$BATS_TEST_TMPDIR/.start" 2>/dev/null | grep -v '/tmp/bats' | wc -l)"
-    printf 'cgroups %s\n' "$(find /sys/fs/cgroup -maxdepth 4 -type d 2>/dev/null | wc -l)"
+    printf 'cgroups %s\n' "$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'sandboxvm-*' 2>/dev/null | wc -l)"
+}
+
+tmp_names() {
+    find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" 2>/dev/null | grep -v '^/tmp/bats' | sort
 }
 
 setup() {
     [ -x "$SBVM" ] || skip "sandboxvm is not built at $SBVM"
-    touch "$BATS_TEST_TMPDIR/.start"
     BEFORE="$(leftovers)"
+    BEFORE_TMP="$(tmp_names)"
 }
 
 # Asserts that nothing new is left on the host since setup().
@@ -45,6 +50,12 @@ assert_nothing_left() {
     if [ "$after" != "$BEFORE" ]; then
         echo "left behind on the host:"
         diff <(echo "$BEFORE") <(echo "$after") || true
+        return 1
+    fi
+    # Names in /tmp that were not there before (deletions do not count).
+    after="$(comm -13 <(echo "$BEFORE_TMP") <(tmp_names))"
+    if [ -n "$after" ]; then
+        echo "left behind in /tmp: $after"
         return 1
     fi
 }

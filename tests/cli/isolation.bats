@@ -106,7 +106,7 @@ c.sendall(b"ping"); print(a.recv(4).decode())'
 @test "the i386 and x32 syscall entries are refused by killing the guest" {
     run --separate-stderr "$SBVM" run -- "$PROBE" int80
     [ "$status" -eq 159 ]
-    [[ "$stderr" == *"stopped by the syscall filter: SIGSYS"* ]]
+    [[ "$stderr" == *"denied: the syscall filter killed it (SIGSYS): a syscall through a foreign ABI"* ]]
     [[ "$output" != *"entry is open"* ]]
     run "$SBVM" run -q -- "$PROBE" x32
     [ "$status" -eq 159 ]

@@ -21,7 +21,9 @@ START_TEST(base_view_has_the_promised_parts)
     const struct fsop *op;
 
     fsplan_init(&p);
-    ck_assert_int_eq(fsplan_build_base(&p, &ids, 1 << 20, NULL), 0);
+    ck_assert_int_eq(fsplan_build_base(&p, &ids, NULL), 0);
+    ck_assert_ptr_null(find(&p, "tmp"));
+    ck_assert_int_eq(fsplan_add_tmp(&p, 1 << 20, NULL), 0);
     op = find(&p, "usr");
     ck_assert_ptr_nonnull(op);
     ck_assert_int_eq(op->kind, FSOP_BIND);

@@ -360,7 +360,8 @@ START_TEST(host_signal_kills_and_second_one_is_sigkill)
     }
     ck_assert_int_eq(sbvm_runner_run(rn, NULL), 0);
     r = sbvm_runner_result(rn, 0);
-    ck_assert_int_eq(sbvm_result_outcome(r), SBVM_OUTCOME_KILLED);
+    ck_assert_msg(sbvm_result_outcome(r) == SBVM_OUTCOME_KILLED, "outcome %s: %s",
+                  sbvm_outcome_name(sbvm_result_outcome(r)), sbvm_result_message(r));
     ck_assert_int_eq(sbvm_result_signal(r), _i == 0 ? SIGTERM : SIGKILL);
     r = sbvm_runner_result(rn, 1);
     ck_assert_int_eq(sbvm_result_outcome(r), SBVM_OUTCOME_KILLED);

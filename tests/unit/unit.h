@@ -18,6 +18,7 @@ Suite *suite_escape(void);
 Suite *suite_result(void);
 Suite *suite_runner(void);
 Suite *suite_report(void);
+Suite *suite_forensics(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);
