@@ -339,7 +339,8 @@ struct sbvm_left_listener {
 
 struct sbvm_left_file {
     const char *path; /* inside the sandbox */
-    uint64_t size;
+    const char *kind; /* "file", "symlink", "fifo", "socket", "device" */
+    uint64_t size;    /* bytes, for a regular file; else 0 */
 };
 
 SBVM_API size_t sbvm_result_left_processes(const sbvm_result *r,
@@ -359,6 +360,9 @@ SBVM_API uint64_t sbvm_result_cpu_time_us(const sbvm_result *r, uint64_t *user_u
  * 0700; dir/NAME must not exist). Symlinks are copied as symlinks, never
  * followed; devices, FIFOs and sockets are skipped. */
 SBVM_API int sbvm_config_set_keep_dir(sbvm_config *cfg, const char *dir, sbvm_error **err);
+/* Where the scratch was kept (dir/NAME), or NULL; when keeping it failed,
+ * *error (if given) says why. */
+SBVM_API const char *sbvm_result_kept(const sbvm_result *r, const char **error);
 
 /* ------------------------------------------------------------------------ */
 /* Running guests                                                           */

@@ -532,7 +532,10 @@ int cmd_run(int argc, char **argv)
             enum sbvm_limit l = c == OPT_MEMORY ? SBVM_LIMIT_MEMORY
                                 : c == OPT_DISK ? SBVM_LIMIT_DISK
                                                 : SBVM_LIMIT_OUTPUT;
-            if (parse_size(argv[optind - 1], optarg, &o.limits[l]) < 0)
+            if (parse_size(c == OPT_MEMORY ? "--memory"
+                           : c == OPT_DISK ? "--disk"
+                                           : "--output-limit",
+                           optarg, &o.limits[l]) < 0)
                 goto done;
             o.limits_set |= 1u << l;
             break;

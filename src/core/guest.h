@@ -76,6 +76,7 @@ struct guest {
     uint64_t output_bytes;
     int limit_hit; /* enum sbvm_limit, or -1 */
     uint64_t limit_observed;
+    char limit_note[128]; /* how it was hit ("openat in pid 3 failed with EMFILE"), or "" */
 
     sbvm_result *result;
 };

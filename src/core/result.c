@@ -135,7 +135,16 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
     free(r->refusals);
     free((char *)r->denial.name);
     ledger_free(r->ledger);
+    free(r->kept);
+    free(r->keep_error);
     free(r);
+}
+
+SBVM_API const char *sbvm_result_kept(const sbvm_result *r, const char **error)
+{
+    if (error)
+        *error = r->keep_error;
+    return r->kept;
 }
 
 SBVM_API size_t sbvm_result_crash_count(const sbvm_result *r)
@@ -233,10 +242,11 @@ SBVM_API int sbvm_result_signal(const sbvm_result *r)
 
 SBVM_API int sbvm_result_exit_status(const sbvm_result *r)
 {
-    /* Time limits, wall or CPU, exit like timeout(1). */
-    if (r->outcome == SBVM_OUTCOME_LIMIT &&
-        (r->limit == SBVM_LIMIT_TIME || r->limit == SBVM_LIMIT_CPU))
-        return 124;
+    /* Time limits, wall or CPU, exit like timeout(1); the others like a
+     * process the kernel killed for its resources (128 + SIGKILL), whatever
+     * signal actually ended it (SIGXFSZ at the disk limit, say). */
+    if (r->outcome == SBVM_OUTCOME_LIMIT)
+        return r->limit == SBVM_LIMIT_TIME || r->limit == SBVM_LIMIT_CPU ? 124 : 128 + SIGKILL;
     return outcome_exit_status(r->outcome, r->exit_code, r->signal);
 }
 

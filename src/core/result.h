@@ -53,6 +53,7 @@ struct sbvm_result {
     uint64_t peak_memory;
     const char *peak_source;
     uint64_t cpu_user_us, cpu_system_us;
+    char *kept, *keep_error; /* --keep: where, or why not */
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);

@@ -146,6 +146,33 @@ SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error
     return 0;
 }
 
+/* A kept scratch never overwrites or merges into an earlier one: refuse
+ * before anything runs rather than report it lost afterwards. */
+static int check_keep_dirs(const sbvm_runner *rn, sbvm_error **err)
+{
+    for (size_t i = 0; i < rn->nguests; i++) {
+        const struct guest *g = rn->guests[i];
+        struct strbuf sb = STRBUF_INIT;
+        int exists;
+
+        if (!g->cfg->keep_dir)
+            continue;
+        strbuf_addf(&sb, "%s/%s", g->cfg->keep_dir, g->name);
+        if (strbuf_failed(&sb))
+            return error_set(err, ENOMEM, "out of memory");
+        exists = faccessat(AT_FDCWD, sb.buf, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists) {
+            error_set(err, EEXIST,
+                      "--keep %s: %s exists already; remove it or keep the scratch elsewhere",
+                      g->cfg->keep_dir, sb.buf);
+            strbuf_release(&sb);
+            return -EEXIST;
+        }
+        strbuf_release(&sb);
+    }
+    return 0;
+}
+
 /* Default names: the program's basename, with -N (the guest's position)
  * added when several guests share it, so every name in a run is unique. */
 static int assign_names(sbvm_runner *rn, sbvm_error **err)
@@ -537,6 +564,9 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     rn->start_real = now_real_ns();
     rn->start_mono = now_mono_ns();
     r = assign_names(rn, err);
+    if (r < 0)
+        return r;
+    r = check_keep_dirs(rn, err);
     if (r < 0)
         return r;
     buf = malloc(READ_CHUNK);

@@ -193,11 +193,20 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
     .set_initial_registers = set_initial_registers,
 };
 
+/* Keeps a string from the guest's files (a symbol, a source file name):
+ * control characters become '?', so that a crafted binary cannot put a
+ * line break or a terminal escape into a message built from it. */
 static const char *keep(struct sbvm_crash *c, const char *s)
 {
+    char *k;
+
     if (!s || strv_push(&c->strings, s) < 0)
         return NULL;
-    return c->strings.v[c->strings.n - 1];
+    k = c->strings.v[c->strings.n - 1];
+    for (char *p = k; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return k;
 }
 
 static void describe_frame(Dwfl *dwfl, struct sbvm_crash *c, Dwarf_Addr pc)

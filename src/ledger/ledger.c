@@ -302,6 +302,11 @@ static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth
         if (!grow((void **)&l->files, alloc, l->nfiles, sizeof(*l->files)))
             break;
         l->files[l->nfiles].path = keep(l, path->buf, path->len);
+        l->files[l->nfiles].kind = S_ISREG(st.st_mode)    ? "file"
+                                   : S_ISLNK(st.st_mode)  ? "symlink"
+                                   : S_ISFIFO(st.st_mode) ? "fifo"
+                                   : S_ISSOCK(st.st_mode) ? "socket"
+                                                          : "device";
         l->files[l->nfiles].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         l->files_bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         l->nfiles++;

@@ -538,8 +538,9 @@ static bool in_list(const struct strv *l, const char *name)
 int seccomp_name_check(const char *name, bool allow, sbvm_error **err)
 {
     if (!name || !*name || seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) < 0)
-        return error_set(err, EINVAL, "unknown syscall '%s' (use the x86_64 name, e.g. openat)",
-                         name ? name : "");
+        return error_set(err, EINVAL,
+                         "--%s %s: not a syscall name (use the x86_64 name, e.g. openat)",
+                         allow ? "allow" : "deny", name ? name : "");
     if (allow)
         for (size_t i = 0; i < ARRAY_SIZE(locked_names); i++)
             if (streq(locked_names[i], name))
@@ -688,7 +689,7 @@ static const char *const init_syscalls[] = {
     "wait4",        "kill",           "ptrace",          "process_vm_readv",
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",    "exit_group",
     "exit",         "prctl",          "restart_syscall", "close_range",
-    "fcntl",        "execveat",
+    "fcntl",        "execveat",       "getdents64",
 };
 
 static int build_init(struct seccomp_plan *plan, sbvm_error **err)
@@ -710,18 +711,80 @@ static int build_init(struct seccomp_plan *plan, sbvm_error **err)
     return export_prog(plan, &plan->init, ctx, "init", err);
 }
 
+static const char *const watch_files[] = {
+    "open",          "openat",        "openat2",
+    "creat",         "socket",        "socketpair",
+    "accept",        "accept4",       "pipe",
+    "pipe2",         "dup",           "dup2",
+    "dup3",          "eventfd",       "eventfd2",
+    "epoll_create",  "epoll_create1", "timerfd_create",
+    "signalfd",      "signalfd4",     "inotify_init",
+    "inotify_init1", "memfd_create",  "pidfd_open",
+    "pidfd_getfd",   "fanotify_init", "open_by_handle_at",
+};
+static const char *const watch_pids[] = { "fork", "vfork", "clone", "clone3" };
+static const char *const watch_memory[] = { "mmap", "mremap", "brk" };
+
+static int watch_list(scmp_filter_ctx ctx, const char *const *names, size_t n, sbvm_error **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int nr = seccomp_syscall_resolve_name(names[i]);
+        int r;
+        if (nr == __NR_SCMP_ERROR)
+            continue;
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(INIT_TRACE_WATCH), nr, 0);
+        if (r < 0)
+            return error_sys(err, -r, "seccomp: watching %s", names[i]);
+    }
+    return 0;
+}
+
+static int build_watch(struct seccomp_plan *plan, unsigned watch, sbvm_error **err)
+{
+    _cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
+    int r;
+
+    r = ctx_new(&ctx, SCMP_ACT_ALLOW, err);
+    if (r == 0 && (watch & SECCOMP_WATCH_FILES)) {
+        r = watch_list(ctx, watch_files, ARRAY_SIZE(watch_files), err);
+        /* fcntl only when it duplicates: F_DUPFD and F_DUPFD_CLOEXEC. */
+        if (r == 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(INIT_TRACE_WATCH), SCMP_SYS(fcntl), 1,
+                                 SCMP_A1(SCMP_CMP_EQ, F_DUPFD));
+        if (r == 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(INIT_TRACE_WATCH), SCMP_SYS(fcntl), 1,
+                                 SCMP_A1(SCMP_CMP_EQ, F_DUPFD_CLOEXEC));
+        if (r < 0 && err && !*err)
+            return error_sys(err, -r, "seccomp: watching fcntl");
+    }
+    if (r == 0 && (watch & SECCOMP_WATCH_PIDS))
+        r = watch_list(ctx, watch_pids, ARRAY_SIZE(watch_pids), err);
+    if (r == 0 && (watch & SECCOMP_WATCH_MEMORY))
+        r = watch_list(ctx, watch_memory, ARRAY_SIZE(watch_memory), err);
+    if (r < 0)
+        return r;
+    r = export_prog(plan, &plan->progs[plan->count], ctx, "watch", err);
+    if (r == 0)
+        plan->count++;
+    return r;
+}
+
 int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err)
 {
-    return seccomp_plan_build_custom(plan, NULL, NULL, err);
+    return seccomp_plan_build_custom(plan, NULL, NULL, 0, err);
 }
 
 int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny,
-                              const struct strv *allow, sbvm_error **err)
+                              const struct strv *allow, unsigned watch, sbvm_error **err)
 {
-    int r;
+    int r = 0;
 
     memset(plan, 0, sizeof(*plan));
-    r = build_allowlist(plan, deny, allow, err);
+    /* First: installed first, evaluated last (see seccomp.h). */
+    if (watch)
+        r = build_watch(plan, watch, err);
+    if (r == 0)
+        r = build_allowlist(plan, deny, allow, err);
     if (r == 0)
         r = build_guards(plan, err);
     if (r == 0)

@@ -41,7 +41,7 @@
 #include "sandboxvm/sandboxvm.h"
 #include "util/strv.h"
 
-#define SECCOMP_PLAN_MAX 2
+#define SECCOMP_PLAN_MAX 3
 
 struct seccomp_plan {
     struct sock_fprog progs[SECCOMP_PLAN_MAX]; /* the guest's filters */
@@ -60,10 +60,24 @@ struct seccomp_plan {
  */
 void seccomp_plan_default(struct seccomp_plan *plan);
 int seccomp_plan_build(struct seccomp_plan *plan, sbvm_error **err);
+/*
+ * Limits that rlimits enforce fail a syscall without a trace (EMFILE,
+ * EAGAIN, ENOMEM). To report them, the calls that can hit one are "watched":
+ * the init lets them run and looks at their result. The watch filter is
+ * installed first, under the others, so that for a call both trace (a clone
+ * with namespace flags) the stricter filter's answer stands.
+ */
+enum seccomp_watch {
+    SECCOMP_WATCH_FILES = 1 << 0,  /* calls that make a file descriptor */
+    SECCOMP_WATCH_PIDS = 1 << 1,   /* fork, vfork, clone, clone3 */
+    SECCOMP_WATCH_MEMORY = 1 << 2, /* mmap, mremap, brk */
+};
+
 /* The same policy with per-run changes: syscalls in `deny` become fatal,
- * syscalls in `allow` are allowed (both checked with seccomp_name_check). */
+ * syscalls in `allow` are allowed (both checked with seccomp_name_check),
+ * and the calls of `watch` (enum seccomp_watch) are watched. */
 int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny,
-                              const struct strv *allow, sbvm_error **err);
+                              const struct strv *allow, unsigned watch, sbvm_error **err);
 /* Checks a syscall name for --deny or (allow = true) --allow: it must be an
  * x86_64 syscall libseccomp knows, and allowing must not undo a rule that
  * keeps the guest inside its sandbox. */

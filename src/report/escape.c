@@ -100,7 +100,7 @@ bool esc_append(struct strbuf *out, const char *in, size_t len, enum esc_mode mo
         n = utf8_decode(s + i, len - i, &cp);
 
         if (n == 0) {
-            if (mode == ESC_TERMINAL)
+            if (mode == ESC_TERMINAL || mode == ESC_FIELD)
                 strbuf_addf(out, "\\x%02x", s[i]);
             else
                 put_cp(out, REPLACEMENT);
@@ -139,9 +139,16 @@ bool esc_append(struct strbuf *out, const char *in, size_t len, enum esc_mode mo
                 put_cp(out, cp);
             break;
         case ESC_TERMINAL:
-            if (cp == '\t' || cp == '\n')
+        case ESC_FIELD:
+            if ((cp == '\t' || cp == '\n') && mode == ESC_TERMINAL)
                 put_cp(out, cp);
-            else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+            else if (cp == '\n') {
+                strbuf_addstr(out, "\\n");
+                changed = true;
+            } else if (cp == '\t') {
+                strbuf_addstr(out, "\\t");
+                changed = true;
+            } else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
                 strbuf_addf(out, "\\x%02x", cp);
                 changed = true;
             } else

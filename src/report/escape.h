@@ -12,7 +12,10 @@
  *    tab, newline and carriage return stay;
  *  - ESC_TERMINAL shows C0 and C1 control characters (ESC above all) as
  *    visible \xNN escapes, so guest output cannot move the cursor, retitle
- *    the window or talk to the terminal; tab and newline stay.
+ *    the window or talk to the terminal; tab and newline stay;
+ *  - ESC_FIELD is ESC_TERMINAL for one field of a line (a command line, a
+ *    path, a symbol): tab and newline become \t and \n too, so a field
+ *    cannot break the layout or forge a line of its own.
  */
 #ifndef SBVM_REPORT_ESCAPE_H
 #define SBVM_REPORT_ESCAPE_H
@@ -26,6 +29,7 @@ enum esc_mode {
     ESC_JSON,
     ESC_XML,
     ESC_TERMINAL,
+    ESC_FIELD,
 };
 
 /* Appends the escaped form of in[0..len) to out. Returns true when some

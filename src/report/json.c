@@ -217,6 +217,7 @@ static json_t *ledger_json(const sbvm_result *r)
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_object();
         json_object_set_new(e, "path", jcstr(fi[i].path));
+        json_object_set_new(e, "kind", json_string(fi[i].kind));
         json_object_set_new(e, "size", json_integer((json_int_t)fi[i].size));
         json_array_append_new(a, e);
     }
@@ -313,6 +314,16 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
         }
         json_object_set_new(o, "limits", limits_json(r));
         json_object_set_new(o, "ledger", ledger_json(r));
+        {
+            const char *why, *kept = sbvm_result_kept(r, &why);
+            json_t *k = json_null();
+            if (kept || why) {
+                k = json_object();
+                json_object_set_new(k, "path", jcstr(kept));
+                json_object_set_new(k, "error", jcstr(why));
+            }
+            json_object_set_new(o, "kept", k);
+        }
     }
     return o;
 }

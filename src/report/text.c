@@ -8,6 +8,7 @@
 #include "report/escape.h"
 #include "report/report.h"
 #include "util/error.h"
+#include "util/cleanup.h"
 #include "util/strbuf.h"
 #include "util/util.h"
 
@@ -78,6 +79,16 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
     return 0;
 }
 
+/* One field of a line from the guest (a command line, a path, a name),
+ * escaped so that it stays on its line: a new string, never NULL. */
+static char *fld(const char *s)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    esc_append(&sb, s ? s : "?", s ? strlen(s) : 1, ESC_FIELD);
+    return strbuf_failed(&sb) ? strdup("?") : strbuf_detach(&sb, NULL);
+}
+
 static void frame_text(struct strbuf *sb, const struct sbvm_frame *f, size_t i, const char *indent)
 {
     const char *mod = f->module ? strrchr(f->module, '/') : NULL;
@@ -130,9 +141,11 @@ static void crash_text(struct strbuf *sb, const sbvm_crash *c, const char *inden
     const uint8_t *bytes;
     size_t n;
 
+    _cleanup_free_ char *thread = fld(sbvm_crash_thread_name(c));
+
     strbuf_addf(sb, "%scrash in pid %d%s (thread %d \"%s\"): %s\n", indent, sbvm_crash_pid(c),
                 sbvm_crash_is_guest(c) ? ", the guest" : ", a child of the guest",
-                sbvm_crash_tid(c), sbvm_crash_thread_name(c), sbvm_crash_summary(c));
+                sbvm_crash_tid(c), thread, sbvm_crash_summary(c));
     n = sbvm_crash_instruction(c, &bytes);
     if (n) {
         strbuf_addf(sb, "%s  instruction:", indent);
@@ -140,20 +153,20 @@ static void crash_text(struct strbuf *sb, const sbvm_crash *c, const char *inden
             strbuf_addf(sb, " %02x", bytes[i]);
         strbuf_addch(sb, '\n');
     }
-    if ((m = sbvm_crash_pc_mapping(c)))
-        strbuf_addf(sb, "%s  pc in %s (%s, offset 0x%llx)\n", indent,
-                    m->path[0] ? m->path : "anonymous memory", m->perms,
+    if ((m = sbvm_crash_pc_mapping(c))) {
+        _cleanup_free_ char *path = fld(m->path[0] ? m->path : "anonymous memory");
+        strbuf_addf(sb, "%s  pc in %s (%s, offset 0x%llx)\n", indent, path, m->perms,
                     (unsigned long long)(sbvm_crash_pc(c) - m->start + m->offset));
-    else
+    } else
         strbuf_addf(sb, "%s  pc is not in any mapping\n", indent);
     {
         int has;
         uint64_t a = sbvm_crash_address(c, &has);
-        if (has && (m = sbvm_crash_address_mapping(c)))
-            strbuf_addf(sb, "%s  address in %s (%s, offset 0x%llx)\n", indent,
-                        m->path[0] ? m->path : "anonymous memory", m->perms,
+        if (has && (m = sbvm_crash_address_mapping(c))) {
+            _cleanup_free_ char *path = fld(m->path[0] ? m->path : "anonymous memory");
+            strbuf_addf(sb, "%s  address in %s (%s, offset 0x%llx)\n", indent, path, m->perms,
                         (unsigned long long)(a - m->start + m->offset));
-        else if (has)
+        } else if (has)
             strbuf_addf(sb, "%s  address 0x%llx is not in any mapping\n", indent,
                         (unsigned long long)a);
     }
@@ -188,6 +201,7 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
     const struct sbvm_left_fd *f;
     const struct sbvm_left_listener *l;
     const struct sbvm_left_file *fi;
+    const char *kept, *keep_error;
     size_t np, nf, nl, nfi;
 
     for (size_t i = 0; i < sbvm_result_crash_count(r); i++)
@@ -203,27 +217,58 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
         }
         strbuf_addch(sb, '\n');
     }
+    kept = sbvm_result_kept(r, &keep_error);
+    if (kept)
+        strbuf_addf(sb, "%sits /tmp is kept in %s\n", indent, kept);
+    else if (keep_error)
+        strbuf_addf(sb, "%s--keep failed: %s\n", indent, keep_error);
     np = sbvm_result_left_processes(r, &p);
     nf = sbvm_result_left_fds(r, &f);
     nl = sbvm_result_left_listeners(r, &l);
     nfi = sbvm_result_left_files(r, &fi);
     if (np || nl || nfi) {
-        strbuf_addf(sb, "%sleft behind (now removed):\n", indent);
+        bool guest_alive = false;
+        for (size_t i = 0; i < np; i++)
+            guest_alive |= p[i].pid == 2;
+        /* The guest itself is among them when it was stopped (a limit, a
+         * denied call, the host): then it is what it still held. */
+        strbuf_addf(sb, "%s%s (%s):\n", indent,
+                    guest_alive ? "still held when it was stopped" : "left behind",
+                    kept ? "processes killed, /tmp kept" : "now removed");
         for (size_t i = 0; i < np && i < 10; i++) {
+            _cleanup_free_ char *argv = fld(p[i].argv);
             size_t fds = 0;
             for (size_t k = 0; k < nf; k++)
                 fds += f[k].pid == p[i].pid;
-            strbuf_addf(sb, "%s  process %d (%c): %s, %zu open fd%s\n", indent, p[i].pid,
-                        p[i].state, p[i].argv ? p[i].argv : "?", fds, fds == 1 ? "" : "s");
+            strbuf_addf(sb, "%s  process %d%s: %s, %zu open fd%s\n", indent, p[i].pid,
+                        p[i].pid == 2 ? " (the guest)" : "", argv, fds, fds == 1 ? "" : "s");
+            /* What it held beyond its standard streams. */
+            for (size_t k = 0, shown = 0; k < nf; k++) {
+                if (f[k].pid != p[i].pid || f[k].fd <= 2)
+                    continue;
+                if (shown++ == 4) {
+                    strbuf_addf(sb, "%s      ...\n", indent);
+                    break;
+                }
+                {
+                    _cleanup_free_ char *target = fld(f[k].target);
+                    strbuf_addf(sb, "%s      fd %d: %s %s\n", indent, f[k].fd, f[k].kind, target);
+                }
+            }
         }
         if (np > 10)
             strbuf_addf(sb, "%s  ... and %zu more processes\n", indent, np - 10);
         for (size_t i = 0; i < nl && i < 10; i++)
             strbuf_addf(sb, "%s  listening %s %s (pid %d)\n", indent, l[i].proto, l[i].local,
                         l[i].pid);
-        for (size_t i = 0; i < nfi && i < 10; i++)
-            strbuf_addf(sb, "%s  file %s (%llu bytes)\n", indent, fi[i].path,
-                        (unsigned long long)fi[i].size);
+        for (size_t i = 0; i < nfi && i < 10; i++) {
+            _cleanup_free_ char *path = fld(fi[i].path);
+            if (streq(fi[i].kind, "file"))
+                strbuf_addf(sb, "%s  file %s (%llu bytes)\n", indent, path,
+                            (unsigned long long)fi[i].size);
+            else
+                strbuf_addf(sb, "%s  %s %s\n", indent, fi[i].kind, path);
+        }
         if (nfi > 10)
             strbuf_addf(sb, "%s  ... and %zu more files\n", indent, nfi - 10);
     }

@@ -69,3 +69,17 @@ assert_bad_input() {
     [[ "$stderr" =~ $pattern ]] || { echo "stderr '$stderr' does not match '$pattern'"; return 1; }
     assert_nothing_left
 }
+
+# Asserts a Python expression over a JSON report: `d` is the report, `g`
+# its first guest. On failure, prints the expression and the guest.
+jcheck() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["guests"][0] if d.get("guests") else None
+if not eval(sys.argv[2]):
+    print("JSON check failed:", sys.argv[2])
+    print(json.dumps(g, indent=1)[:4000])
+    sys.exit(1)
+PY
+}

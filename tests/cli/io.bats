@@ -127,6 +127,23 @@ assert g[1]["signal"]["name"] == "SIGSEGV" and g[1]["exit_status"] == 139
 assert g[2]["setup"]["errno_name"] == "ENOENT" and g[2]["exit_status"] == 127
 assert g[3]["exit_status"] == 126
 PY
+    # Every kind of detail: crashes, a denial, a limit, a ledger, a kept scratch.
+    run "$SBVM" run -q --deny mkdir --files 20 --keep "$d/kept" --json "$d/r2.json" \
+        -- "$GUESTS/crasher" thread ::: "$GUESTS/crasher" fork-child ::: sh -c 'mkdir /tmp/x' \
+        ::: python3 -c 'import os; [os.open("/dev/null", 0) for i in range(50)]' \
+        ::: "$EXAMPLES/leaky" ::: "$PROBE" refused
+    [ "$status" -eq 139 ]
+    python3 - "$TOP/docs/report.schema.json" "$d/r2.json" <<'PY'
+import json, sys, jsonschema
+schema, report = (json.load(open(p)) for p in sys.argv[1:3])
+jsonschema.validate(report, schema)
+g = report["guests"]
+assert [x["outcome"] for x in g] == ["crashed", "exited", "denied", "limit", "exited", "exited"], g
+assert g[0]["crashes"][0]["backtrace"] and g[1]["crashes"][0]["guest"] is False
+assert g[2]["denied"]["syscall"] == "mkdir" and g[3]["limit"]["name"] == "files"
+assert g[4]["ledger"]["processes"] and g[4]["kept"]["path"].endswith("/kept/leaky")
+assert g[5]["refused_syscalls"]
+PY
 }
 
 @test "--json - writes to stdout and moves guest output to stderr" {

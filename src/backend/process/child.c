@@ -67,6 +67,53 @@ static void report(uint16_t kind, uint16_t stage, int err, int index)
         ;
 }
 
+/*
+ * REC_READY, with the sandbox's root and its /tmp as O_PATH descriptors
+ * (SCM_RIGHTS over the status socket). The supervisor cannot reliably open
+ * /proc/PID/root itself: as an ordinary user it may not, once this process
+ * is no longer dumpable and before it execs the init.
+ */
+static void report_ready(void)
+{
+    struct {
+        struct proc_rec_hdr h;
+        struct proc_setup s;
+    } rec;
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { &rec, sizeof(rec) };
+    struct msghdr msg = { 0 };
+    struct cmsghdr *c;
+    int fds[2];
+
+    memset(&rec, 0, sizeof(rec));
+    memset(&ctl, 0, sizeof(ctl));
+    rec.h.magic = PROC_REC_MAGIC;
+    rec.h.kind = REC_READY;
+    rec.h.len = sizeof(rec.s);
+    fds[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    fds[1] = open("/tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fds[0] >= 0 && fds[1] >= 0) {
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    }
+    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+}
+
 static _Noreturn void fail(uint16_t stage, int err, int index)
 {
     report(REC_SETUP_FAILED, stage, err, index);
@@ -519,7 +566,7 @@ _Noreturn void child_main(const struct child_args *a)
      * report says that crash details are unavailable. */
     if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0,
                PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
-                   PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL) < 0)
+                   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
         report(REC_TRACE_OFF, STAGE_TRACE, errno, -1);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -539,7 +586,7 @@ _Noreturn void child_main(const struct child_args *a)
     enter_new_root();
     /* The supervisor may now open our root (for its inventory and limits):
      * it is the sandbox's, not the host's. */
-    report(REC_READY, STAGE_NONE, 0, 0);
+    report_ready();
 
     /* pid 1 joins the guest's network namespace too: nothing of the
      * sandbox stays in the host's. */

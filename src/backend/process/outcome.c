@@ -130,6 +130,7 @@ static void set_limit_outcome(struct guest *g, sbvm_result *r, enum sbvm_limit l
 {
     char val[48], obs[48];
     const char *what;
+    bool rlimit;
 
     r->outcome = SBVM_OUTCOME_LIMIT;
     r->limit = (int)l;
@@ -138,6 +139,7 @@ static void set_limit_outcome(struct guest *g, sbvm_result *r, enum sbvm_limit l
     r->signal = sig ? sig : SIGKILL;
     fmt_limit(val, sizeof(val), l, r->limit_value);
     fmt_limit(obs, sizeof(obs), l, observed);
+    rlimit = r->mechanisms[l] && streq(r->mechanisms[l], "rlimit");
     switch (l) {
     case SBVM_LIMIT_TIME:
         what = "ran out of time";
@@ -146,13 +148,14 @@ static void set_limit_outcome(struct guest *g, sbvm_result *r, enum sbvm_limit l
         what = "used up its CPU time";
         break;
     case SBVM_LIMIT_MEMORY:
-        what = "was killed by the out-of-memory killer";
+        what = rlimit ? "an allocation was refused (address space)"
+                      : "was killed by the out-of-memory killer";
         break;
     case SBVM_LIMIT_PIDS:
         what = "reached its process limit (a fork was refused)";
         break;
     case SBVM_LIMIT_FILES:
-        what = "reached its open-file limit";
+        what = "reached its open-file limit (an open was refused)";
         break;
     case SBVM_LIMIT_OUTPUT:
         what = "wrote more output than allowed";
@@ -164,9 +167,10 @@ static void set_limit_outcome(struct guest *g, sbvm_result *r, enum sbvm_limit l
         what = "reached a limit";
         break;
     }
-    result_set_message(r, "limit %s: %s (limit %s, observed %s; enforced by %s)",
+    result_set_message(r, "limit %s: %s (limit %s, observed %s; enforced by %s)%s%s",
                        sbvm_limit_name(l), what, val, obs,
-                       r->mechanisms[l] ? r->mechanisms[l] : "the supervisor");
+                       r->mechanisms[l] ? r->mechanisms[l] : "the supervisor",
+                       g->limit_note[0] ? ": " : "", g->limit_note);
 }
 
 /* The crash that killed the guest itself, if one was captured. */
@@ -292,6 +296,9 @@ static void take_usage(struct proc_guest *pg, sbvm_result *r)
     else if (pg->have_exit) {
         r->peak_memory = pg->exit.guest.maxrss_kb * 1024;
         r->peak_source = "rusage (largest process)";
+    } else if (pg->held_peak) {
+        r->peak_memory = pg->held_peak;
+        r->peak_source = "proc (largest process still running)";
     }
     if (pg->cg.dir[CG_CPU] && cgroup_cpu_usage(h, &pg->cg, &u, &s)) {
         r->cpu_user_us = u;
@@ -299,6 +306,9 @@ static void take_usage(struct proc_guest *pg, sbvm_result *r)
     } else if (pg->have_exit) {
         r->cpu_user_us = pg->exit.guest.utime_us;
         r->cpu_system_us = pg->exit.guest.stime_us;
+    } else if (pg->held_cpu_ms) {
+        /* /proc gives the sum only: counted as user time. */
+        r->cpu_user_us = pg->held_cpu_ms * 1000;
     }
 }
 
@@ -357,11 +367,9 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
                            si->si_code == CLD_EXITED ? "exit code" : "signal", si->si_status,
                            pg->bad_record ? "; it sent a malformed report" : "");
     }
-    if (pg->keep_error) {
-        /* Keeping the scratch failed; the outcome stands, the message says. */
-        struct strbuf sb = STRBUF_INIT;
-        strbuf_addf(&sb, "%s; --keep failed: %s", sbvm_result_message(r), pg->keep_error);
-        free(r->message);
-        r->message = strbuf_detach(&sb, NULL);
-    }
+    /* Keeping the scratch is reported beside the outcome, never instead. */
+    r->kept = pg->kept;
+    pg->kept = NULL;
+    r->keep_error = pg->keep_error;
+    pg->keep_error = NULL;
 }

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 
 #include "backend/process/child.h"
 #include "backend/process/process.h"
+#include "backend/process/procscan.h"
 #include "backend/process/userns.h"
 #include "policy/env.h"
 #include "util/cleanup.h"
@@ -110,6 +112,7 @@ static void proc_release(struct guest *g)
         crash_free(pg->crashes[i]);
     ledger_free(pg->ledger);
     free(pg->keep_error);
+    free(pg->kept);
     free(pg);
     g->bdata = NULL;
 }
@@ -160,6 +163,27 @@ static void choose_mechanisms(struct proc_guest *pg, const struct sbvm_config *c
         pg->mech[SBVM_LIMIT_DISK] = "tmpfs";
 }
 
+/*
+ * An rlimit fails a call quietly (EMFILE, EAGAIN, ENOMEM); for a limit the
+ * caller asked for, the init watches the calls that can hit it, so that
+ * reaching it ends the guest with that limit as its outcome. Defaults are
+ * not watched: they are a safety net, and watching costs two stops a call.
+ */
+static unsigned watch_mask(const struct proc_guest *pg, const struct sbvm_config *cfg)
+{
+    unsigned w = 0;
+
+    if ((cfg->limits_set & (1u << SBVM_LIMIT_FILES)) && cfg->limits[SBVM_LIMIT_FILES])
+        w |= SECCOMP_WATCH_FILES;
+    if ((cfg->limits_set & (1u << SBVM_LIMIT_PIDS)) && pg->mech[SBVM_LIMIT_PIDS] &&
+        streq(pg->mech[SBVM_LIMIT_PIDS], "rlimit"))
+        w |= SECCOMP_WATCH_PIDS;
+    if ((cfg->limits_set & (1u << SBVM_LIMIT_MEMORY)) && pg->mech[SBVM_LIMIT_MEMORY] &&
+        streq(pg->mech[SBVM_LIMIT_MEMORY], "rlimit"))
+        w |= SECCOMP_WATCH_MEMORY;
+    return w;
+}
+
 static int proc_prepare(void *state, struct guest *g)
 {
     struct proc_guest *pg = calloc(1, sizeof(*pg));
@@ -167,6 +191,7 @@ static int proc_prepare(void *state, struct guest *g)
     struct program_failure pf;
     sbvm_error *e = NULL;
     uint64_t disk;
+    unsigned watch;
     int r;
 
     if (!pg)
@@ -175,6 +200,7 @@ static int proc_prepare(void *state, struct guest *g)
     pg->st = st;
     pg->pid = -1;
     pg->pidfd = pg->status_fd = pg->control_fd = pg->rootfd = pg->tmpfd = -1;
+    pg->passed_fds[0] = pg->passed_fds[1] = -1;
     fsplan_init(&pg->extra);
     choose_mechanisms(pg, g->cfg);
 
@@ -204,8 +230,9 @@ static int proc_prepare(void *state, struct guest *g)
         if (r < 0)
             goto fail_err;
     }
-    if (g->cfg->deny.n || g->cfg->allow.n) {
-        r = seccomp_plan_build_custom(&pg->custom, &g->cfg->deny, &g->cfg->allow, &e);
+    watch = watch_mask(pg, g->cfg);
+    if (g->cfg->deny.n || g->cfg->allow.n || watch) {
+        r = seccomp_plan_build_custom(&pg->custom, &g->cfg->deny, &g->cfg->allow, watch, &e);
         if (r < 0)
             goto fail_err;
         pg->has_custom = true;
@@ -280,8 +307,10 @@ static int proc_spawn(void *state, struct guest *g)
         sbvm_error_free(e);
         return r;
     }
-    if (pipe2(status, O_CLOEXEC) < 0 || pipe2(control, O_CLOEXEC) < 0 ||
-        pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+    /* The status channel is a packet socket: each record one message, and
+     * REC_READY can carry the sandbox's root (see child.c). */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status) < 0 ||
+        pipe2(control, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
         (g->stdin_src >= 0 && pipe2(in, O_CLOEXEC) < 0)) {
         err = errno;
         r = spawn_fail(g, "pipes", err, "creating the sandbox's pipes");
@@ -411,22 +440,19 @@ static int proc_signal(struct guest *g, int sig)
     return 0;
 }
 
-void proc_view_ready(struct guest *g)
+void proc_view_ready(struct guest *g, int rootfd, int tmpfd)
 {
     struct proc_guest *pg = g->bdata;
-    char path[64];
 
-    if (pg->rootfd >= 0)
+    /* The sandbox's root and /tmp, opened by its pid 1 after pivot_root:
+     * never the host's. Only the first pair is taken. */
+    if (pg->rootfd >= 0 || rootfd < 0 || tmpfd < 0) {
+        close_fd(&rootfd);
+        close_fd(&tmpfd);
         return;
-    /* The sandbox's root as its init sees it: pivoted by now (the record
-     * comes after pivot_root), so this is never the host's root. */
-    snprintf(path, sizeof(path), "/proc/%d/root", (int)pg->pid);
-    pg->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    /* The pidfd tells whether that path still named our init. */
-    if (pg->rootfd >= 0 && pidfd_send_signal(pg->pidfd, 0, NULL, 0) < 0)
-        close_fd(&pg->rootfd);
-    if (pg->rootfd >= 0)
-        pg->tmpfd = ledger_open_in_root(pg->rootfd, "tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    }
+    pg->rootfd = rootfd;
+    pg->tmpfd = tmpfd;
 }
 
 void proc_request_freeze(struct guest *g)
@@ -469,11 +495,12 @@ static void take_ledger(struct guest *g, bool processes)
         strbuf_addf(&dest, "%s/%s", g->cfg->keep_dir, g->name);
         if (mkdir(g->cfg->keep_dir, 0700) < 0 && errno != EEXIST)
             error_sys(&e, errno, "creating %s", g->cfg->keep_dir);
-        else if (!strbuf_failed(&dest))
-            ledger_keep_scratch(pg->tmpfd, dest.buf,
-                                g->cfg->limits[SBVM_LIMIT_DISK] ? g->cfg->limits[SBVM_LIMIT_DISK]
-                                                                : SBVM_DEFAULT_DISK,
-                                &e);
+        else if (!strbuf_failed(&dest) && ledger_keep_scratch(pg->tmpfd, dest.buf,
+                                                              g->cfg->limits[SBVM_LIMIT_DISK]
+                                                                  ? g->cfg->limits[SBVM_LIMIT_DISK]
+                                                                  : SBVM_DEFAULT_DISK,
+                                                              &e) == 0)
+            pg->kept = strbuf_detach(&dest, NULL);
         strbuf_release(&dest);
         if (e) {
             pg->keep_error = strdup(sbvm_error_message(e));
@@ -484,6 +511,12 @@ static void take_ledger(struct guest *g, bool processes)
 
 void proc_take_ledger(struct guest *g)
 {
+    struct proc_guest *pg = g->bdata;
+
+    if (pg->rootfd >= 0) {
+        pg->held_cpu_ms = procscan_cpu_ms(pg->rootfd);
+        pg->held_peak = procscan_peak_bytes(pg->rootfd);
+    }
     take_ledger(g, true);
     /* Inventory done: the init may end, and everything with it. */
     release_init(g->bdata);
@@ -501,69 +534,6 @@ void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed)
     g->limit_hit = (int)l;
     g->limit_observed = observed;
     proc_stop(g);
-}
-
-/* How many processes the sandbox has (its init included), for a pids limit
- * enforced by RLIMIT_NPROC, which keeps no counter we could read. */
-static uint64_t count_processes(int rootfd)
-{
-    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    int procfd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
-    uint64_t n = 0;
-    DIR *d;
-    struct dirent *e;
-
-    if (procfd < 0 || !(d = fdopendir(procfd))) {
-        if (procfd >= 0)
-            close(procfd);
-        return 0;
-    }
-    while ((e = readdir(d)))
-        n += e->d_name[0] >= '1' && e->d_name[0] <= '9';
-    closedir(d);
-    return n;
-}
-
-/* The largest number of open fds any process of the sandbox holds. */
-static uint64_t max_open_fds(int rootfd)
-{
-    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    int procfd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
-    uint64_t best = 0;
-    DIR *d;
-    struct dirent *e;
-
-    if (procfd < 0 || !(d = fdopendir(procfd))) {
-        if (procfd >= 0)
-            close(procfd);
-        return 0;
-    }
-    while ((e = readdir(d))) {
-        char path[32];
-        int fdir;
-        DIR *fd;
-        uint64_t n = 0;
-        long pid = strtol(e->d_name, NULL, 10);
-        if (pid <= 1)
-            continue;
-        snprintf(path, sizeof(path), "%ld/fd", pid);
-        fdir = openat(dirfd(d), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fdir < 0 || !(fd = fdopendir(fdir))) {
-            if (fdir >= 0)
-                close(fdir);
-            continue;
-        }
-        while (readdir(fd))
-            n++;
-        closedir(fd);
-        n = n >= 2 ? n - 2 : 0; /* . and .. */
-        if (n > best)
-            best = n;
-    }
-    closedir(d);
-    return best;
 }
 
 static void proc_poll(struct guest *g)
@@ -585,10 +555,16 @@ static void proc_poll(struct guest *g)
     if (lim[SBVM_LIMIT_CPU] && pg->cg.dir[CG_CPU] &&
         cgroup_cpu_usage(&st->cgroups, &pg->cg, &u, &s) && (u + s) / 1000 >= lim[SBVM_LIMIT_CPU])
         proc_limit_reached(g, SBVM_LIMIT_CPU, (u + s) / 1000);
+    else if (lim[SBVM_LIMIT_CPU] && !pg->cg.dir[CG_CPU] && pg->rootfd >= 0) {
+        /* RLIMIT_CPU counts each process alone; the sum is ours to watch. */
+        uint64_t ms = procscan_cpu_ms(pg->rootfd);
+        if (ms >= lim[SBVM_LIMIT_CPU])
+            proc_limit_reached(g, SBVM_LIMIT_CPU, ms);
+    }
     if (lim[SBVM_LIMIT_PIDS] && pg->cg.dir[CG_PIDS] && cgroup_pids_refused(&pg->cg) > 0)
         proc_limit_reached(g, SBVM_LIMIT_PIDS, cgroup_pids_current(&pg->cg));
     else if (lim[SBVM_LIMIT_PIDS] && !pg->cg.dir[CG_PIDS] && pg->rootfd >= 0) {
-        uint64_t n = count_processes(pg->rootfd);
+        uint64_t n = procscan_count(pg->rootfd);
         if (n >= lim[SBVM_LIMIT_PIDS])
             proc_limit_reached(g, SBVM_LIMIT_PIDS, n);
     }
@@ -598,11 +574,12 @@ static void proc_poll(struct guest *g)
             proc_limit_reached(g, SBVM_LIMIT_DISK,
                                (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize);
     }
-    /* Counting fds means reading every process's fd directory: only for a
-     * files limit the caller asked for. */
-    if (pg->rootfd >= 0 && lim[SBVM_LIMIT_FILES] &&
+    /* The init watches for EMFILE; without a tracer, count: that means
+     * reading every process's fd directory, so only for a files limit the
+     * caller asked for. */
+    if (pg->trace_off && pg->rootfd >= 0 && lim[SBVM_LIMIT_FILES] &&
         (g->cfg->limits_set & (1u << SBVM_LIMIT_FILES))) {
-        uint64_t n = max_open_fds(pg->rootfd);
+        uint64_t n = procscan_max_fds(pg->rootfd);
         if (n >= lim[SBVM_LIMIT_FILES])
             proc_limit_reached(g, SBVM_LIMIT_FILES, n);
     }

@@ -49,6 +49,7 @@ struct proc_guest {
     unsigned char inbuf[PROC_REC_MAX * 2];
     size_t inlen;
     bool bad_record;
+    int passed_fds[2]; /* descriptors that came with the current message */
 
     struct proc_setup setup, exec;
     bool have_setup, have_exec;
@@ -68,7 +69,11 @@ struct proc_guest {
     bool freeze_sent;  /* we asked for a freeze (a limit was hit) */
     int64_t freeze_at; /* when, monotonic ns */
     struct ledger *ledger;
-    char *keep_error;
+    char *keep_error; /* --keep failed: why */
+    char *kept;       /* --keep: where the scratch went */
+    /* Usage read while the sandbox held, for a guest that never exited (a
+     * limit or a denied call stopped it): no rusage comes for it. */
+    uint64_t held_cpu_ms, held_peak;
 
     /* Limits: how each one is enforced here, and which one ended the guest. */
     const char *mech[SBVM_LIMIT__COUNT];
@@ -91,7 +96,8 @@ void proc_take_ledger(struct guest *g);
 void proc_request_freeze(struct guest *g);
 /* process.c: a limit was reached: record it and stop the guest. */
 void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed);
-/* process.c: the view is in place: the sandbox's root can be opened. */
-void proc_view_ready(struct guest *g);
+/* process.c: the view is in place; the sandbox's root and /tmp (O_PATH,
+ * or -1), which it takes or closes. */
+void proc_view_ready(struct guest *g, int rootfd, int tmpfd);
 
 #endif

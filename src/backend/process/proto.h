@@ -41,6 +41,7 @@ enum proc_rec_kind {
     REC_HOLDING = 8,      /* struct proc_holding: leftovers frozen, waiting     */
     REC_TRACE_OFF = 9,    /* struct proc_setup: tracing unavailable (errno)     */
     REC_READY = 10,       /* struct proc_setup: the view is built (pivoted)     */
+    REC_LIMIT = 11,       /* struct proc_limit: a watched call hit an rlimit    */
 };
 
 enum proc_stage {
@@ -149,6 +150,20 @@ struct proc_denied {
     uint64_t ip;
 };
 
+enum proc_limit_kind {
+    PROC_LIMIT_FILES = 1,  /* EMFILE: RLIMIT_NOFILE */
+    PROC_LIMIT_PIDS = 2,   /* EAGAIN from a fork: RLIMIT_NPROC */
+    PROC_LIMIT_MEMORY = 3, /* ENOMEM from mmap/mremap, a refused brk: RLIMIT_AS */
+};
+
+struct proc_limit {
+    uint32_t which;    /* enum proc_limit_kind */
+    int32_t pid;       /* the process whose call failed */
+    uint32_t nr;       /* the syscall */
+    int32_t err;       /* what it returned, as a positive errno (0 for brk) */
+    uint64_t observed; /* open fds / tasks in the sandbox / bytes mapped + asked */
+};
+
 struct proc_holding {
     uint32_t frozen; /* processes init stopped */
 };
@@ -174,9 +189,11 @@ enum {
 /*
  * Seccomp "trace" data (SCMP_ACT_TRACE): refused syscalls stop in the init,
  * which counts them and makes them fail with the errno in the low 12 bits;
- * a syscall with INIT_TRACE_DENY set is fatal: init stops the guest.
+ * a syscall with INIT_TRACE_DENY set is fatal: init stops the guest; one
+ * with INIT_TRACE_WATCH runs, and init looks at its result for a limit.
  */
 #define INIT_TRACE_ERRNO_MASK 0x0fff
+#define INIT_TRACE_WATCH      0x4000
 #define INIT_TRACE_DENY       0x8000
 
 #endif

@@ -9,12 +9,15 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend/process/process.h"
+#include "util/error.h"
 #include "util/util.h"
 
 #define GUEST_PID 2
@@ -48,11 +51,20 @@ static bool take_fault(struct guest *g, struct proc_guest *pg, const struct proc
     if (f->signo <= 0 || f->signo >= 65 || f->seq == 0 || f->pid <= 0 || f->tid <= 0)
         return false;
     /* A process of the guest is dying of an rlimit the sandbox set: that
-     * limit is reached, and ends the whole guest. */
-    if (f->signo == SIGXFSZ && g->cfg->limits[SBVM_LIMIT_DISK])
+     * limit is reached, and ends the whole guest. It is not a crash, and
+     * its registers would only distract from the limit. */
+    if (f->signo == SIGXFSZ && g->cfg->limits[SBVM_LIMIT_DISK]) {
+        snprintf(g->limit_note, sizeof(g->limit_note),
+                 "a file of pid %d grew past the size of the scratch (SIGXFSZ)", (int)f->pid);
         proc_limit_reached(g, SBVM_LIMIT_DISK, g->cfg->limits[SBVM_LIMIT_DISK]);
-    else if (f->signo == SIGXCPU && g->cfg->limits[SBVM_LIMIT_CPU])
+        return true;
+    }
+    if (f->signo == SIGXCPU && g->cfg->limits[SBVM_LIMIT_CPU]) {
+        snprintf(g->limit_note, sizeof(g->limit_note), "pid %d used up its CPU time (SIGXCPU)",
+                 (int)f->pid);
         proc_limit_reached(g, SBVM_LIMIT_CPU, g->cfg->limits[SBVM_LIMIT_CPU]);
+        return true;
+    }
     if (pg->ncrashes == RESULT_CRASHES_MAX) {
         pg->crashes_dropped++;
         return true;
@@ -65,6 +77,34 @@ static bool take_fault(struct guest *g, struct proc_guest *pg, const struct proc
         return true; /* out of memory: the crash goes unexplained */
     c->is_guest = f->pid == GUEST_PID;
     pg->crashes[pg->ncrashes++] = c;
+    return true;
+}
+
+/* A watched call failed at an rlimit the caller asked for. */
+static bool take_limit(struct guest *g, const struct proc_limit *l)
+{
+    static const enum sbvm_limit which[] = {
+        [PROC_LIMIT_FILES] = SBVM_LIMIT_FILES,
+        [PROC_LIMIT_PIDS] = SBVM_LIMIT_PIDS,
+        [PROC_LIMIT_MEMORY] = SBVM_LIMIT_MEMORY,
+    };
+    const char *name;
+    enum sbvm_limit lim;
+
+    if (l->which < PROC_LIMIT_FILES || l->which > PROC_LIMIT_MEMORY || l->pid < 0 || l->err < 0 ||
+        l->err > 4095 || l->nr >= SYSCALLS_TRACKED)
+        return false;
+    lim = which[l->which];
+    if (!g->cfg->limits[lim])
+        return true; /* not ours to report: the guest's own business */
+    name = seccomp_syscall_name((int)l->nr);
+    if (l->err)
+        snprintf(g->limit_note, sizeof(g->limit_note), "%s in pid %d failed with %s",
+                 name ? name : "a syscall", (int)l->pid, errno_name(l->err));
+    else
+        snprintf(g->limit_note, sizeof(g->limit_note), "%s in pid %d was refused",
+                 name ? name : "a syscall", (int)l->pid);
+    proc_limit_reached(g, lim, l->observed);
     return true;
 }
 
@@ -165,14 +205,51 @@ static bool dispatch(struct guest *g, uint16_t kind, const unsigned char *p, siz
         pg->holding = true;
         proc_take_ledger(g);
         return true;
+    case REC_LIMIT: {
+        struct proc_limit l;
+        if (len != sizeof(l))
+            return false;
+        memcpy(&l, p, sizeof(l));
+        return take_limit(g, &l);
+    }
     case REC_READY:
         if (len != sizeof(struct proc_setup))
             return false;
-        proc_view_ready(g);
+        proc_view_ready(g, pg->passed_fds[0], pg->passed_fds[1]);
+        pg->passed_fds[0] = pg->passed_fds[1] = -1;
         return true;
     default:
         return false;
     }
+}
+
+/* Descriptors that came with a message: kept for REC_READY in
+ * pg->passed_fds, anything else closed. */
+static void take_passed_fds(struct proc_guest *pg, struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t n;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (i < 2 && pg->passed_fds[i] < 0)
+                pg->passed_fds[i] = fd;
+            else
+                close(fd);
+        }
+    }
+}
+
+static void drop_passed_fds(struct proc_guest *pg)
+{
+    for (int i = 0; i < 2; i++)
+        if (pg->passed_fds[i] >= 0) {
+            close(pg->passed_fds[i]);
+            pg->passed_fds[i] = -1;
+        }
 }
 
 bool proc_read_records(struct guest *g)
@@ -180,19 +257,38 @@ bool proc_read_records(struct guest *g)
     struct proc_guest *pg = g->bdata;
 
     for (;;) {
+        union {
+            char buf[CMSG_SPACE(4 * sizeof(int))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov;
+        struct msghdr msg;
         ssize_t n;
         size_t off = 0;
 
         if (pg->status_fd < 0)
             return false;
-        n = read(pg->status_fd, pg->inbuf + pg->inlen, sizeof(pg->inbuf) - pg->inlen);
+        /* One record per message (a SOCK_SEQPACKET socket). */
+        iov.iov_base = pg->inbuf + pg->inlen;
+        iov.iov_len = sizeof(pg->inbuf) - pg->inlen;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        n = recvmsg(pg->status_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return errno == EAGAIN;
         }
-        if (n == 0)
+        take_passed_fds(pg, &msg);
+        if (n == 0) {
+            drop_passed_fds(pg);
             return false;
+        }
+        if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+            pg->bad_record = true;
         pg->inlen += (size_t)n;
         while (!pg->bad_record && pg->inlen - off >= sizeof(struct proc_rec_hdr)) {
             struct proc_rec_hdr h;
@@ -207,6 +303,8 @@ bool proc_read_records(struct guest *g)
                 pg->bad_record = true;
             off += sizeof(h) + h.len;
         }
+        /* Descriptors belong to the message they came with. */
+        drop_passed_fds(pg);
         if (pg->bad_record) {
             pg->inlen = 0; /* and ignore the rest */
             continue;

@@ -45,6 +45,7 @@
 #define NR_ptrace           101
 #define NR_prctl            157
 #define NR_exit_group       231
+#define NR_getdents64       217
 #define NR_openat           257
 #define NR_process_vm_readv 310
 
@@ -54,6 +55,7 @@
 #define AT_FDCWD_        (-100)
 #define O_RDONLY_        0
 #define O_CLOEXEC_       02000000
+#define O_DIRECTORY_     0200000
 #define WALL_            0x40000000
 #define WNOHANG_         1
 #define SIG_SETMASK_     2
@@ -70,6 +72,7 @@
 /* A real-time signal the supervisor sends to ask for a freeze (limits). */
 #define SIG_FREEZE 34
 
+#define PTRACE_SYSCALL_          24
 #define PTRACE_CONT_             7
 #define PTRACE_GETREGS_          12
 #define PTRACE_SETREGS_          13
@@ -79,6 +82,18 @@
 #define PTRACE_EVENT_SECCOMP_    7
 #define PTRACE_EVENT_STOP_       128
 #define SYSCALL_INFO_SECCOMP     3
+
+/* Syscall numbers the watch looks at (x86_64). */
+#define NR_mmap   9
+#define NR_brk    12
+#define NR_mremap 25
+#define NR_clone  56
+#define NR_fork   57
+#define NR_vfork  58
+#define NR_clone3 435
+#define E_AGAIN   11
+#define E_NOMEM   12
+#define E_MFILE   24
 
 #define CLD_EXITED_ 1
 #define CLD_KILLED_ 2
@@ -240,6 +255,7 @@ static volatile int freeze_requested;
 static int status_fd = FD_STATUS;
 static int hold_flag;
 static int denied;
+static int limit_sent;
 static uint32_t captures;
 static uint32_t syscall_count[NSYSCALLS];
 static uint16_t syscall_err[NSYSCALLS];
@@ -477,8 +493,14 @@ static void on_seccomp(int tid)
         if (!denied)
             emit(REC_DENIED, &d, sizeof(d), 0, 0);
         denied = 1;
-        /* The guest is over: every process in the sandbox but us. */
-        sys2(NR_kill, -1, SIGKILL_);
+        /* The guest is over. The caller stays in this stop; the loop
+         * freezes everything else for the supervisor's inventory. */
+        freeze_requested = 1;
+        return;
+    }
+    if (info.ret_data & INIT_TRACE_WATCH) {
+        /* Let it run, and stop again when it returns (on_syscall_exit). */
+        sys4(NR_ptrace, PTRACE_SYSCALL_, tid, 0, 0);
         return;
     }
     err = (int)(info.ret_data & INIT_TRACE_ERRNO_MASK);
@@ -497,6 +519,115 @@ static void on_seccomp(int tid)
         sys4(NR_ptrace, PTRACE_SETREGS_, tid, 0, (long)regs);
     }
     sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+}
+
+/* Calls fn for each entry of directory `path` but "." and ".."; the count
+ * of entries, or -1 when it cannot be read. */
+static long each_entry(const char *path, void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    unsigned char dents[2048];
+    long fd, count = 0;
+
+    fd = sys4(NR_openat, AT_FDCWD_, (long)path, O_RDONLY_ | O_DIRECTORY_ | O_CLOEXEC_, 0);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        long got = sys3(NR_getdents64, fd, (long)dents, sizeof(dents));
+        if (got == -E_INTR)
+            continue;
+        if (got <= 0)
+            break;
+        /* struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name. */
+        for (long off = 0; off + 19 < got;) {
+            uint16_t reclen;
+            const char *name = (const char *)dents + off + 19;
+            copy(&reclen, dents + off + 16, 2);
+            if (reclen == 0 || off + reclen > got)
+                break;
+            off += reclen;
+            if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+                continue;
+            count++;
+            if (fn)
+                fn(name, ctx);
+        }
+    }
+    sys1(NR_close, fd);
+    return count;
+}
+
+/* Adds the threads of /proc entry `name`, when it is a process (this init
+ * included: an rlimit and a pids cgroup count it too). */
+static void add_tasks(const char *name, void *ctx)
+{
+    uint64_t *total = ctx;
+    char path[64];
+    int pid = 0;
+    long t;
+
+    for (; *name >= '0' && *name <= '9' && pid < 10000000; name++)
+        pid = pid * 10 + (*name - '0');
+    if (pid < 1 || *name)
+        return;
+    proc_path(path, pid, "task");
+    t = each_entry(path, NULL, NULL);
+    *total += t > 0 ? (uint64_t)t : 0;
+}
+
+/*
+ * A watched call of tracee `tid` returns. If an rlimit the caller asked for
+ * refused it, that limit ends the guest: say which, with what was observed,
+ * and freeze the sandbox (the caller stays stopped here).
+ */
+static void on_syscall_exit(int tid)
+{
+    uint64_t regs[PROC_NREGS];
+    struct proc_limit l;
+    uint64_t nr;
+    long ret;
+
+    if (sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
+    nr = regs[R_ORIG_RAX];
+    ret = (long)regs[R_RAX];
+    zero(&l, sizeof(l));
+    if (ret == -E_MFILE) {
+        l.which = PROC_LIMIT_FILES;
+    } else if (ret == -E_AGAIN &&
+               (nr == NR_clone || nr == NR_fork || nr == NR_vfork || nr == NR_clone3)) {
+        l.which = PROC_LIMIT_PIDS;
+    } else if ((ret == -E_NOMEM && (nr == NR_mmap || nr == NR_mremap)) ||
+               (nr == NR_brk && regs[R_RDI] != 0 && (uint64_t)ret < regs[R_RDI])) {
+        l.which = PROC_LIMIT_MEMORY;
+    }
+    if (!l.which || limit_sent || denied) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
+    l.nr = (uint32_t)nr;
+    l.err = ret < 0 && ret > -4096 ? (int32_t)-ret : 0;
+    if (read_proc(tid, "status", textbuf, sizeof(textbuf)) > 0)
+        l.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
+    if (l.which == PROC_LIMIT_FILES) {
+        char path[64];
+        long n;
+        proc_path(path, tid, "fd");
+        n = each_entry(path, NULL, NULL);
+        l.observed = n > 0 ? (uint64_t)n : 0;
+    } else if (l.which == PROC_LIMIT_PIDS) {
+        each_entry("/proc", add_tasks, &l.observed);
+    } else {
+        /* What it had mapped, plus what it asked for. */
+        uint64_t asked = nr == NR_mmap     ? regs[R_RSI]
+                         : nr == NR_mremap ? regs[R_RDX]
+                                           : regs[R_RDI] - (uint64_t)ret;
+        l.observed = status_field(textbuf, "VmSize:", 10) * 1024 + asked;
+    }
+    emit(REC_LIMIT, &l, sizeof(l), 0, 0);
+    limit_sent = 1;
+    freeze_requested = 1;
 }
 
 static void send_syscall_counts(void)
@@ -622,6 +753,9 @@ static void on_stop(int pid, int st)
     } else if (event) {
         /* fork, vfork, clone: the new process is traced already. */
         sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
+    } else if (sig == (SIGTRAP_ | 0x80)) {
+        /* The return of a watched call (PTRACE_O_TRACESYSGOOD). */
+        on_syscall_exit(pid);
     } else {
         /* A signal on its way to the tracee: look, then let it through. */
         if (is_crash_signal(sig))

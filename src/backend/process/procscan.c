@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* procscan.c: see procscan.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "backend/process/procscan.h"
+#include "util/util.h"
+
+/* The sandbox's /proc, resolved inside its root. */
+static DIR *open_proc(int rootfd)
+{
+    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
+    DIR *d;
+
+    if (fd < 0)
+        return NULL;
+    d = fdopendir(fd);
+    if (!d)
+        close(fd);
+    return d;
+}
+
+/* The pid an entry of /proc names, or 0. */
+static long entry_pid(const struct dirent *e)
+{
+    char *end;
+    long pid;
+
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        return 0;
+    pid = strtol(e->d_name, &end, 10);
+    return *end ? 0 : pid;
+}
+
+uint64_t procscan_count(int rootfd)
+{
+    DIR *d = open_proc(rootfd);
+    struct dirent *e;
+    uint64_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        n += entry_pid(e) > 0;
+    closedir(d);
+    return n;
+}
+
+uint64_t procscan_max_fds(int rootfd)
+{
+    DIR *d = open_proc(rootfd);
+    struct dirent *e;
+    uint64_t best = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char path[32];
+        long pid = entry_pid(e);
+        uint64_t n = 0;
+        int fdir;
+        DIR *fd;
+
+        if (pid <= 1)
+            continue;
+        snprintf(path, sizeof(path), "%ld/fd", pid);
+        fdir = openat(dirfd(d), path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fdir < 0 || !(fd = fdopendir(fdir))) {
+            if (fdir >= 0)
+                close(fdir);
+            continue;
+        }
+        while (readdir(fd))
+            n++;
+        closedir(fd);
+        n = n >= 2 ? n - 2 : 0; /* . and .. */
+        if (n > best)
+            best = n;
+    }
+    closedir(d);
+    return best;
+}
+
+bool procscan_parse_stat(const char *text, uint64_t *ticks)
+{
+    /* "pid (comm) state ppid ...": the name may hold anything, so start
+     * after its last ')'. utime, stime, cutime, cstime are fields 14-17,
+     * the 12th to 15th after the name. */
+    const char *p = strrchr(text, ')');
+    uint64_t sum = 0;
+
+    if (!p)
+        return false;
+    p++;
+    for (int field = 3; field <= 17; field++) {
+        char *end;
+        unsigned long long v;
+
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return false;
+        if (field >= 14) {
+            errno = 0;
+            v = strtoull(p, &end, 10);
+            if (end == p || errno || (*end != ' ' && *end != '\0' && *end != '\n'))
+                return false;
+            sum += v;
+            p = end;
+        } else {
+            while (*p && *p != ' ')
+                p++;
+        }
+    }
+    *ticks = sum;
+    return true;
+}
+
+uint64_t procscan_cpu_ms(int rootfd)
+{
+    DIR *d = open_proc(rootfd);
+    struct dirent *e;
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t ticks = 0;
+
+    if (!d)
+        return 0;
+    if (hz <= 0)
+        hz = 100;
+    while ((e = readdir(d))) {
+        char path[32], buf[1024];
+        long pid = entry_pid(e);
+        uint64_t t;
+        ssize_t n;
+        int fd;
+
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "%ld/stat", pid);
+        fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        if (procscan_parse_stat(buf, &t))
+            ticks += t;
+    }
+    closedir(d);
+    return ticks * 1000 / (uint64_t)hz;
+}
+
+uint64_t procscan_peak_bytes(int rootfd)
+{
+    DIR *d = open_proc(rootfd);
+    struct dirent *e;
+    uint64_t best = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char path[32], buf[2048], *p;
+        long pid = entry_pid(e);
+        ssize_t n;
+        int fd;
+
+        if (pid <= 1)
+            continue;
+        snprintf(path, sizeof(path), "%ld/status", pid);
+        fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        /* "VmHWM:\t  1234 kB" */
+        p = strstr(buf, "\nVmHWM:");
+        if (p) {
+            unsigned long long kb = strtoull(p + 7, NULL, 10);
+            if (kb < (1ULL << 40) && kb * 1024 > best)
+                best = kb * 1024;
+        }
+    }
+    closedir(d);
+    return best;
+}

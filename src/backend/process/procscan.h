@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * procscan.h: counting what a running sandbox holds, through its own /proc
+ * (reached from the sandbox's root, never the host's), for the limits that
+ * rlimits enforce but do not count: processes, open files, CPU time.
+ *
+ * Everything read is written by the guest's processes or about them, so it
+ * is parsed defensively: a process may vanish at any moment, and a command
+ * name may contain spaces and parentheses.
+ */
+#ifndef SBVM_BACKEND_PROCESS_PROCSCAN_H
+#define SBVM_BACKEND_PROCESS_PROCSCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Processes in the sandbox, its init included; 0 when unknown. */
+uint64_t procscan_count(int rootfd);
+/* The most open fds any one process of the sandbox holds. */
+uint64_t procscan_max_fds(int rootfd);
+/* CPU time in ms of the processes alive now plus every process they (and
+ * the init) have waited for: the whole sandbox's CPU so far. */
+uint64_t procscan_cpu_ms(int rootfd);
+/* The largest peak resident size (VmHWM) of the processes alive now. */
+uint64_t procscan_peak_bytes(int rootfd);
+/* CPU time in clock ticks from the text of a /proc/PID/stat: user and
+ * system, its own plus its waited-for children's; false when it does not
+ * parse. */
+bool procscan_parse_stat(const char *text, uint64_t *ticks);
+
+#endif
