@@ -4,7 +4,7 @@
 # (bubblewrap, firejail), alternating A/B/A/B in one run, reporting median,
 # min, max and the median of pairwise ratios to bare execution.
 #
-#   bench/run.sh            the full run (a few minutes)
+#   bench/run.sh            the full run (about 10 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
@@ -20,10 +20,16 @@ scripts/deps.sh bench
 scripts/build.sh build
 SBVM="$TOP/build/sandboxvm"
 ABTIME="$TOP/build/bench/abtime"
+CRASHBENCH="$TOP/build/bench/crashbench"
+CRASHER="$TOP/build/tests/guests/crasher"
 mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).md"
 
-if [ $quick -eq 1 ]; then rounds=9; launches=10; else rounds=31; launches=20; fi
+if [ $quick -eq 1 ]; then
+    rounds=9; launches=10; crash_n=10; soak_n=300
+else
+    rounds=31; launches=20; crash_n=50; soak_n=10000
+fi
 
 # The same isolation for every sandbox: all namespaces, /usr read-only with
 # the merged-usr symlinks, own /proc and /dev, a new session.
@@ -56,6 +62,18 @@ FIREJAIL="$(command -v firejail || true)"
     echo "Ratio of sandboxvm to bwrap, pair by pair:"
     echo
     "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "bwrap=$BWRAP /bin/true" "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 1
+    echo
+    echo "## Crash reports"
+    echo
+    echo "From the guest's last clock reading before its faulting store to the finished result"
+    echo "(build/bench/crashbench latency, $crash_n of each, alternating):"
+    echo
+    "$CRASHBENCH" latency "$CRASHER" "$crash_n"
+    echo
+    echo "$soak_n crashing guests (NULL write, abort, fault in a thread, SIGBUS, division by zero),"
+    echo "two at a time, each with a symbolised backtrace (build/bench/crashbench soak):"
+    echo
+    "$CRASHBENCH" soak "$CRASHER" "$soak_n"
 } | tee "$out"
 echo
 echo "(saved in $out)"

@@ -29,7 +29,8 @@ bold "1. A well-behaved guest. It runs as an unprivileged user in namespaces of 
 bold "   sees /usr read-only, a fresh /tmp, and none of the host's home directories."
 show run -- "$EX/hello"
 
-bold "2. A guest that crashes: the crash ends the guest, not the host, and is named."
+bold "2. A guest that crashes: the crash ends the guest, not the host, and is explained:"
+bold "   the fault, the registers, the instruction, the mappings, a symbolised backtrace."
 show run -- "$EX/crash"
 
 bold "3. A guest that leaves a child process (sleeping for an hour) and an open file."
@@ -41,7 +42,16 @@ echo "returned after $(( ($(date +%s%N) - start) / 1000000 )) ms; host processes
 bold "4. A guest that tries to reach the network: it has loopback only."
 show run -- "$EX/netprobe"
 
-bold "5. All four together, two at a time, with JSON and JUnit reports for CI:"
+bold "5. A fork bomb under a limit of 64 processes: contained, and named as the limit."
+echo
+bold "\$ sandboxvm run --pids 64 -- sh -c 'bomb() { bomb | bomb; }; bomb'"
+rc=0
+"$SBVM" run --pids 64 --timeout 60 -- sh -c 'bomb() { bomb | bomb; }; bomb' >"$OUT/bomb.txt" 2>&1 || rc=$?
+echo "($(grep -c '^\[sh\]' "$OUT/bomb.txt") lines of the shells' \"Cannot fork\" not shown)"
+grep -v '^\[sh\]' "$OUT/bomb.txt" | head -6
+echo "(exit status $rc)"
+
+bold "6. All four together, two at a time, with JSON and JUnit reports for CI:"
 show run -j 2 --json "$OUT/report.json" --junit "$OUT/junit.xml" --output-dir "$OUT/output" \
     -- "$EX/hello" ::: "$EX/crash" ::: "$EX/leaky" ::: "$EX/netprobe"
 echo

@@ -163,9 +163,39 @@ static void remove_stale(const char *base)
     closedir(d);
 }
 
+/*
+ * A delegated cgroup v2 subtree whose controllers are not yet enabled for
+ * children: v2 forbids enabling them while processes live in the group
+ * itself, so the supervisor first moves into a leaf of its own
+ * ("sandboxvm-<pid>-sup", removed as stale once it is gone), then enables
+ * them. Anything refused leaves things as they were.
+ */
+static bool enable_delegated(const char *dir, bool cpu)
+{
+    char leaf[4096], pid[32];
+
+    if (snprintf(leaf, sizeof(leaf), "%s/sandboxvm-%d-sup", dir, (int)getpid()) >=
+        (int)sizeof(leaf))
+        return false;
+    snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+        return false;
+    if (write_text(leaf, "cgroup.procs", pid) < 0) {
+        rmdir(leaf);
+        return false;
+    }
+    if (write_text(dir, "cgroup.subtree_control", cpu ? "+memory +pids +cpu" : "+memory +pids") ==
+        0)
+        return true;
+    /* Other processes share the group (EBUSY): go back. */
+    write_text(dir, "cgroup.procs", pid);
+    rmdir(leaf);
+    return false;
+}
+
 static bool detect_v2(struct cgroup_host *h)
 {
-    _cleanup_free_ char *mnt = mount_of(NULL), *path = NULL, *ctl = NULL;
+    _cleanup_free_ char *mnt = mount_of(NULL), *path = NULL, *ctl = NULL, *avail = NULL;
     char *dir;
 
     if (!mnt || !(path = own_path("")))
@@ -173,10 +203,17 @@ static bool detect_v2(struct cgroup_host *h)
     dir = join(mnt, path);
     if (!dir)
         return false;
+    /* Only a subtree delegated to us (writable, with the controllers made
+     * available to it): we never change the host's cgroup configuration
+     * above what was delegated. */
+    avail = read_text(dir, "cgroup.controllers");
+    if (!avail || !has_word(avail, "memory") || !has_word(avail, "pids") || access(dir, W_OK) < 0) {
+        free(dir);
+        return false;
+    }
     ctl = read_text(dir, "cgroup.subtree_control");
-    /* Only a subtree already delegated to us: we never change the host's
-     * cgroup configuration. */
-    if (!ctl || !has_word(ctl, "memory") || !has_word(ctl, "pids") || access(dir, W_OK) < 0) {
+    if ((!ctl || !has_word(ctl, "memory") || !has_word(ctl, "pids")) &&
+        !enable_delegated(dir, has_word(avail, "cpu"))) {
         free(dir);
         return false;
     }

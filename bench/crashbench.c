@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crashbench.c: the crash-forensics figures of bench/run.sh, through the
+ * library.
+ *
+ *   crashbench latency CRASHER N   fault-to-report time, with and without
+ *                                  symbolisation, alternating, N of each
+ *   crashbench soak CRASHER N      N crashing guests, two at a time, in
+ *                                  batches of 100; the host process's RSS
+ *                                  and fd count before and after
+ *
+ * CRASHER is tests/guests/crasher. "Fault to report" runs from the moment
+ * the guest reads the monotonic clock just before its faulting store (it
+ * prints the stamp) to the moment the runner hands over the finished
+ * result (on_end): capture in the sandbox, transfer, unwinding and
+ * symbolisation, outcome. The guest's clock is the host's (no time
+ * namespace). Prints Markdown table rows.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandboxvm/sandboxvm.h"
+
+struct timing {
+    int64_t stamp, end;
+    char line[64];
+    size_t len;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void on_output(void *ctx, size_t i, enum sbvm_stream st, const void *data, size_t n)
+{
+    struct timing *t = ctx;
+    const char *p;
+
+    (void)i;
+    if (st != SBVM_STDOUT)
+        return;
+    if (n > sizeof(t->line) - 1 - t->len)
+        n = sizeof(t->line) - 1 - t->len;
+    memcpy(t->line + t->len, data, n);
+    t->len += n;
+    t->line[t->len] = '\0';
+    if ((p = strstr(t->line, "stamp ")))
+        t->stamp = strtoll(p + 6, NULL, 10);
+}
+
+static void on_end(void *ctx, size_t i, const sbvm_result *r)
+{
+    struct timing *t = ctx;
+    (void)i;
+    (void)r;
+    t->end = now_ns();
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* One guest; the fault-to-report time in ns, or -1. */
+static int64_t one(const char *crasher, int symbolize)
+{
+    const char *argv[] = { crasher, "stamp", NULL };
+    sbvm_runner *rn = sbvm_runner_new();
+    sbvm_config *cfg = sbvm_config_new();
+    struct timing t = { 0 };
+    int64_t d = -1;
+
+    sbvm_config_set_argv(cfg, 2, argv, NULL);
+    sbvm_config_set_symbolize(cfg, symbolize);
+    sbvm_runner_set_events(
+        rn, &(struct sbvm_events){ .ctx = &t, .on_output = on_output, .on_end = on_end });
+    if (sbvm_runner_add(rn, cfg, NULL) == 0 && sbvm_runner_run(rn, NULL) == 0 && t.stamp > 0 &&
+        t.end > t.stamp && sbvm_result_outcome(sbvm_runner_result(rn, 0)) == SBVM_OUTCOME_CRASHED)
+        d = t.end - t.stamp;
+    sbvm_config_free(cfg);
+    sbvm_runner_free(rn);
+    return d;
+}
+
+static void row(const char *what, int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+    printf("| %s | %.2f | %.2f | %.2f |\n", what, (double)v[n / 2] / 1e6, (double)v[0] / 1e6,
+           (double)v[n - 1] / 1e6);
+}
+
+static int latency(const char *crasher, int n)
+{
+    int64_t *with = calloc((size_t)n, sizeof(int64_t)),
+            *without = calloc((size_t)n, sizeof(int64_t));
+
+    if (!with || !without)
+        return 1;
+    /* Warm-up: libdw loaded, page cache filled. */
+    one(crasher, 1);
+    one(crasher, 0);
+    for (int i = 0; i < n; i++) {
+        with[i] = one(crasher, 1);
+        without[i] = one(crasher, 0);
+        if (with[i] < 0 || without[i] < 0) {
+            fprintf(stderr, "crashbench: a run did not crash as expected\n");
+            return 1;
+        }
+    }
+    printf("| fault to report | median ms | min ms | max ms |\n|---|---:|---:|---:|\n");
+    row("with symbolisation (default)", with, n);
+    row("without (`--no-symbolize`)", without, n);
+    free(with);
+    free(without);
+    return 0;
+}
+
+static long status_kb(const char *key)
+{
+    char line[256];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, key, strlen(key)))
+            v = strtol(line + strlen(key), NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+static int batch(const char *crasher, int n)
+{
+    static const char *const modes[] = { "null-write", "abort", "thread", "sigbus", "div-zero" };
+    sbvm_runner *rn = sbvm_runner_new();
+    int crashed = 0;
+
+    sbvm_runner_set_parallel(rn, 2, NULL);
+    for (int i = 0; i < n; i++) {
+        sbvm_config *cfg = sbvm_config_new();
+        const char *argv[] = { crasher, modes[i % 5], NULL };
+        sbvm_config_set_argv(cfg, 2, argv, NULL);
+        sbvm_runner_add(rn, cfg, NULL);
+        sbvm_config_free(cfg);
+    }
+    sbvm_runner_run(rn, NULL);
+    for (int i = 0; i < n; i++) {
+        const sbvm_result *r = sbvm_runner_result(rn, (size_t)i);
+        crashed +=
+            r && sbvm_result_outcome(r) == SBVM_OUTCOME_CRASHED && sbvm_result_crash_count(r) == 1;
+    }
+    sbvm_runner_free(rn);
+    return crashed;
+}
+
+static int soak(const char *crasher, int n)
+{
+    long rss0, rss1, hwm;
+    int fds0, fds1, crashed = 0;
+    int64_t t0;
+
+    /* A first batch loads libdw and settles the heap: the baseline. */
+    batch(crasher, 100);
+    rss0 = status_kb("VmRSS:");
+    fds0 = count_fds();
+    t0 = now_ns();
+    for (int done = 0; done < n; done += 100)
+        crashed += batch(crasher, n - done < 100 ? n - done : 100);
+    rss1 = status_kb("VmRSS:");
+    fds1 = count_fds();
+    hwm = status_kb("VmHWM:");
+    printf("| crashing guests | explained | host RSS before | after | peak | fds before | after | "
+           "guests/s |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| %d | %d | %ld KiB | %ld KiB | %ld KiB | %d | %d | %.1f |\n", n, crashed, rss0, rss1,
+           hwm, fds0, fds1, n / ((double)(now_ns() - t0) / 1e9));
+    return crashed == n && fds1 == fds0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 3 ? atoi(argv[3]) : 0;
+
+    if (argc != 4 || n <= 0) {
+        fprintf(stderr, "usage: crashbench latency|soak CRASHER N\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "latency"))
+        return latency(argv[2], n);
+    if (!strcmp(argv[1], "soak"))
+        return soak(argv[2], n);
+    fprintf(stderr, "crashbench: unknown mode %s\n", argv[1]);
+    return 2;
+}
