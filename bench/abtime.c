@@ -6,10 +6,12 @@
  * baseline). Alternation and paired ratios cancel most of the drift of a
  * noisy machine; medians ignore its outliers.
  *
- *   abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] NAME=CMD... [NAME=CMD...]
+ *   abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] [-o UNIT] NAME=CMD...
  *
  * Each CMD is split on spaces and executed directly (no shell). A sample is
  * the mean of LAUNCHES back-to-back launches. -m prints a Markdown table.
+ * -o UNIT: a sample is not the wall time but the last number the command
+ * prints on its standard output (a figure it measured itself, in UNIT).
  * Commands that fail abort the run: a benchmark of an error is worthless.
  */
 #include <errno.h>
@@ -73,21 +75,57 @@ static double median(double *v, size_t n)
     return m;
 }
 
-static double launch(struct cmd *c, int devnull)
+/* The last number in text, or -1. */
+static double last_number(const char *text)
+{
+    double v = -1;
+
+    for (const char *p = text; *p; p++) {
+        char *end;
+        double x;
+        if ((*p < '0' || *p > '9') ||
+            (p > text && ((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.')))
+            continue;
+        x = strtod(p, &end);
+        if (end > p) {
+            v = x;
+            p = end - 1;
+        }
+    }
+    return v;
+}
+
+static double launch(struct cmd *c, int devnull, int value_mode)
 {
     posix_spawn_file_actions_t fa;
+    static char out[65536];
+    size_t got = 0;
     double t0, t1;
+    int p[2] = { -1, -1 };
     pid_t pid;
     int st;
 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-    posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+    if (value_mode) {
+        if (pipe2(p, O_CLOEXEC) < 0)
+            exit(2);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    } else {
+        posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+    }
     posix_spawn_file_actions_adddup2(&fa, devnull, 2);
     t0 = now();
     if (posix_spawn(&pid, c->argv[0], &fa, NULL, c->argv, environ) != 0) {
         fprintf(stderr, "abtime: cannot run %s: %s\n", c->argv[0], strerror(errno));
         exit(2);
+    }
+    if (value_mode) {
+        ssize_t n;
+        close(p[1]);
+        while ((n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
+            got += (size_t)n;
+        close(p[0]);
     }
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -97,16 +135,27 @@ static double launch(struct cmd *c, int devnull)
         fprintf(stderr, "abtime: %s failed (status %#x); not timing a failure\n", c->name, st);
         exit(2);
     }
+    if (value_mode) {
+        double v;
+        out[got] = '\0';
+        v = last_number(out);
+        if (v < 0) {
+            fprintf(stderr, "abtime: %s printed no number\n", c->name);
+            exit(2);
+        }
+        return v / 1e3; /* shown x1000, like seconds as ms */
+    }
     return t1 - t0;
 }
 
 int main(int argc, char **argv)
 {
     int rounds = 21, warmup = 3, launches = 10, markdown = 0, opt, devnull;
+    const char *unit = NULL;
     struct cmd *cmds;
     size_t n;
 
-    while ((opt = getopt(argc, argv, "r:w:k:m")) != -1) {
+    while ((opt = getopt(argc, argv, "r:w:k:mo:")) != -1) {
         switch (opt) {
         case 'r':
             rounds = atoi(optarg);
@@ -120,9 +169,12 @@ int main(int argc, char **argv)
         case 'm':
             markdown = 1;
             break;
+        case 'o':
+            unit = optarg;
+            break;
         default:
-            fprintf(stderr,
-                    "usage: abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] NAME=CMD...\n");
+            fprintf(stderr, "usage: abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] [-o UNIT] "
+                            "NAME=CMD...\n");
             return 2;
         }
     }
@@ -148,13 +200,14 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             double sum = 0;
             for (int k = 0; k < launches; k++)
-                sum += launch(&cmds[i], devnull);
+                sum += launch(&cmds[i], devnull, unit != NULL);
             if (r >= 0)
                 cmds[i].samples[r] = sum / launches;
         }
     }
     if (markdown) {
-        printf("| command | median ms | min ms | max ms | median ratio to %s |\n", cmds[0].name);
+        printf("| command | median %s | min %s | max %s | median ratio to %s |\n",
+               unit ? unit : "ms", unit ? unit : "ms", unit ? unit : "ms", cmds[0].name);
         printf("|---|---:|---:|---:|---:|\n");
     } else {
         printf("%-22s %10s %10s %10s %14s\n", "command", "median ms", "min ms", "max ms", "ratio");

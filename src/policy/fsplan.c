@@ -154,6 +154,21 @@ static bool add_bind(struct fsplan *p, const char *src, const char *dst, unsigne
     return true;
 }
 
+/* A host file copied into the view by the child (sendfile, in the
+ * kernel): no bytes pass through the supervisor. */
+static bool add_copy(struct fsplan *p, const char *src, const char *dst, size_t max, unsigned mode)
+{
+    const char *s = own_str(p, src);
+    struct fsop *op = s ? push(p, FSOP_COPY, own_str(p, dst)) : NULL;
+
+    if (!op)
+        return false;
+    op->src = s;
+    op->len = max;
+    op->mode = mode;
+    return true;
+}
+
 static bool add_tmpfs(struct fsplan *p, const char *dst, const char *opts)
 {
     const char *o = own_str(p, opts);
@@ -276,17 +291,14 @@ static bool add_etc(struct fsplan *p, const struct guest_ids *ids)
             if (!add_bind(p, host, dst, FSOP_RDONLY | FSOP_DIR))
                 return false;
         } else if (S_ISREG(st.st_mode)) {
-            _cleanup_free_ char *content = NULL;
-            size_t len = 0;
-            int r = read_file_at(AT_FDCWD, host, ETC_COPY_MAX, &content, &len);
-            if (r == -EFBIG) {
+            /* Large files are bound; unreadable ones are left out (the
+             * copy skips what it cannot open). */
+            if (st.st_size > ETC_COPY_MAX) {
                 if (!add_bind(p, host, dst, FSOP_RDONLY))
                     return false;
-            } else if (r == 0) {
-                if (!add_file(p, dst, content, len, 0644))
-                    return false;
+            } else if (!add_copy(p, host, dst, ETC_COPY_MAX, 0644)) {
+                return false;
             }
-            /* Unreadable host files are simply left out of the view. */
         }
     }
     return true;
@@ -393,6 +405,9 @@ void fsplan_describe(const struct fsop *op, char *buf, size_t size)
         break;
     case FSOP_PROC:
         snprintf(buf, size, "mounting /proc for the guest's pid namespace");
+        break;
+    case FSOP_COPY:
+        snprintf(buf, size, "copying %s to /%s", op->src, op->dst);
         break;
     default:
         snprintf(buf, size, "filesystem operation %d", (int)op->kind);

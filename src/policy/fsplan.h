@@ -34,6 +34,7 @@ enum fsop_kind {
     FSOP_BIND,    /* src onto dst; creates the mount point (dir or file)    */
     FSOP_TMPFS,   /* fresh tmpfs on dst (created) with options in data      */
     FSOP_PROC,    /* fresh procfs on dst (created)                          */
+    FSOP_COPY,    /* host file src copied to dst (mode), at most len bytes   */
 };
 
 enum fsop_flags {

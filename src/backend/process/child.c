@@ -16,9 +16,11 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/sendfile.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,6 +200,40 @@ static int make_readonly(const char *dst)
     return mount("none", dst, NULL, flags, NULL);
 }
 
+/* A host file into the view: copied by the kernel (sendfile), at most
+ * op->len bytes. A source that cannot be opened is left out, as it would
+ * be on the host for the same reason. */
+static int copy_in(const struct fsop *op)
+{
+    int in = open(op->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    int out, e = 0;
+    size_t done = 0;
+
+    if (in < 0)
+        return 0;
+    out = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, op->mode);
+    if (out < 0) {
+        e = errno;
+        close(in);
+        errno = e;
+        return -1;
+    }
+    while (done < op->len) {
+        ssize_t n = sendfile(out, in, NULL, op->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            e = errno;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    close(in);
+    close(out);
+    errno = e;
+    return e ? -1 : 0;
+}
+
 static int run_op(const struct fsop *op)
 {
     int fd;
@@ -233,6 +269,8 @@ static int run_op(const struct fsop *op)
         if (make_point(op->dst, true) < 0)
             return -1;
         return mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    case FSOP_COPY:
+        return copy_in(op);
     default:
         errno = EINVAL;
         return -1;
@@ -498,15 +536,43 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
     guest_main(a);
 }
 
+/* The supervisor writes our uid/gid maps (and moves us into cgroups), then
+ * says go. EOF means it died before that: leave quietly (a guest process
+ * dies with us, the pid namespace's init). */
+static void wait_go(void)
+{
+    char go = 0;
+
+    while (read(FD_CONTROL, &go, 1) < 0 && errno == EINTR)
+        ;
+    if (go != SYNC_GO)
+        _exit(125);
+}
+
+struct early_args {
+    const struct child_args *a;
+    int net_w, view_r;
+};
+
+static int guest_early_fn(void *arg)
+{
+    const struct early_args *e = arg;
+    guest_early(e->a, e->net_w, e->view_r);
+}
+
+/* The guest process's own stack: it shares pid 1's memory until its exec. */
+#define GUEST_EARLY_STACK (256 * 1024)
+
 _Noreturn void child_main(const struct child_args *a)
 {
+    struct early_args early;
+    char *stack;
     static char pid_arg[16], flags_arg[16];
     char *init_argv[] = { (char *)"sbvm-init", pid_arg, flags_arg, NULL };
     char *init_envp[] = { NULL };
     int net[2], view[2], netfd;
     char netns[64] = "/proc/";
     size_t idx = 0;
-    char go = 0;
     sigset_t all;
     long pid;
 
@@ -533,15 +599,12 @@ _Noreturn void child_main(const struct child_args *a)
         if (sig != SIGKILL && sig != SIGSTOP)
             signal(sig, SIG_DFL);
 
-    /* The supervisor writes our uid/gid maps, then says go. EOF means it
-     * died before that: leave quietly. */
-    while (read(FD_CONTROL, &go, 1) < 0 && errno == EINTR)
-        ;
-    if (go != SYNC_GO)
-        _exit(125);
-
-    /* The guest process starts now and makes the network namespace in
-     * parallel with the view below (two CPUs: most of its cost is hidden). */
+    /* The guest process starts now and makes the network namespace (the
+     * costliest namespace) in parallel with the supervisor writing our
+     * uid/gid maps and with the view below: it needs neither. Unless the
+     * supervisor is yet to move us into cgroups. */
+    if (a->wait_go_before_fork)
+        wait_go();
     if (pipe2(net, O_CLOEXEC) < 0 || pipe2(view, O_CLOEXEC) < 0)
         fail(STAGE_FORK, errno, -1);
     net[0] = high_fd(net[0]);
@@ -550,14 +613,24 @@ _Noreturn void child_main(const struct child_args *a)
     view[1] = high_fd(view[1]);
     if (net[0] < 0 || net[1] < 0 || view[0] < 0 || view[1] < 0)
         fail(STAGE_FORK, EMFILE, -1);
-    pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    /*
+     * It shares pid 1's memory (CLONE_VM, like posix_spawn's child) on a
+     * stack of its own: copying the address space - a copy of the
+     * supervisor's - was a tenth of a sandbox's start. Both run only system
+     * calls and never write shared state; pid 1 leaves the shared memory
+     * when it execs the init, the guest process when it execs the guest.
+     * Its file descriptors are its own (no CLONE_FILES).
+     */
+    stack = mmap(NULL, GUEST_EARLY_STACK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        fail(STAGE_FORK, errno, -1);
+    early.a = a;
+    early.net_w = net[1];
+    early.view_r = view[0];
+    pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
         fail(STAGE_FORK, errno, -1);
-    if (pid == 0) {
-        close(net[0]);
-        close(view[1]);
-        guest_early(a, net[1], view[0]);
-    }
     close(net[1]);
     close(view[0]);
     /* Trace the guest process from now on, and everything it will fork:
@@ -568,6 +641,9 @@ _Noreturn void child_main(const struct child_args *a)
                PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
                    PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
         report(REC_TRACE_OFF, STAGE_TRACE, errno, -1);
+
+    if (!a->wait_go_before_fork)
+        wait_go();
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(STAGE_MOUNT_PRIVATE, errno, -1);

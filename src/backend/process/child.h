@@ -38,6 +38,9 @@ struct child_args {
     char *const *envp;
     const char *cwd;
     bool hold; /* init holds the sandbox after pid 2 ends, for the ledger */
+    /* The supervisor moves the child into cgroups before "go": the guest
+     * process must not be forked before then, or it would stay outside. */
+    bool wait_go_before_fork;
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 

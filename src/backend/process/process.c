@@ -335,6 +335,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.envp = pg->envp.v;
     a.cwd = g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD;
     a.hold = true;
+    a.wait_go_before_fork = pg->use_cgroup;
     a.fd_status = status[1];
     a.fd_control = control[0];
     a.fd_init = st->init_fd;
