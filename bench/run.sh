@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # bench/run.sh: sandboxvm side by side with bare execution and its peers
 # (bubblewrap, firejail), alternating A/B/A/B in one run, reporting median,
-# min, max and the median of pairwise ratios to bare execution.
+# min, max and the median of pairwise ratios to the first command.
 #
-#   bench/run.sh            the full run (about 10 minutes: 10,000 crashes)
+#   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
@@ -14,28 +14,50 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+case "${1:-}" in
+--quick) quick=1 ;;
+"") ;;
+-h | --help)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*)
+    echo "bench/run.sh: unknown option '$1' (try --quick or --help)" >&2
+    exit 2
+    ;;
+esac
 
 scripts/deps.sh bench
 scripts/build.sh build
 SBVM="$TOP/build/sandboxvm"
-ABTIME="$TOP/build/bench/abtime"
-CRASHBENCH="$TOP/build/bench/crashbench"
+B="$TOP/build/bench"
+ABTIME="$B/abtime"
 CRASHER="$TOP/build/tests/guests/crasher"
 mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).md"
 
 if [ $quick -eq 1 ]; then
-    rounds=9; launches=10; crash_n=10; soak_n=300
+    rounds=9 launches=10 loop_n=1000000 work_rounds=5 multi_rounds=5 crash_n=10 soak_n=300
 else
-    rounds=31; launches=20; crash_n=50; soak_n=10000
+    rounds=31 launches=20 loop_n=4000000 work_rounds=15 multi_rounds=15 crash_n=50 soak_n=10000
 fi
 
 # The same isolation for every sandbox: all namespaces, /usr read-only with
-# the merged-usr symlinks, own /proc and /dev, a new session.
+# the merged-usr symlinks, own /proc and /dev, a new session. Where a test
+# needs them, bwrap also gets a tmpfs /tmp and this tree's bench programs.
 BWRAP="$(command -v bwrap) --unshare-all --die-with-parent --new-session --ro-bind /usr /usr \
 --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev"
+BWRAP_WORK="$BWRAP --tmpfs /tmp --ro-bind $TOP $TOP"
 FIREJAIL="$(command -v firejail || true)"
+FJ="$FIREJAIL --quiet --noprofile"
+FJ_HARD="$FJ --net=none --seccomp --caps.drop=all --nonewprivs"
+
+# N copies of a command, for the multi-guest tests: "CMD ::: CMD ...".
+guests() {
+    local n="$1" cmd="$2" s=""
+    for _ in $(seq "$n"); do s="$s ::: $cmd"; done
+    echo "${s# ::: }"
+}
 
 {
     echo "# sandboxvm benchmarks"
@@ -44,36 +66,89 @@ FIREJAIL="$(command -v firejail || true)"
     echo "- machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
     echo "- user: $(id -un) (uid $(id -u))"
     echo "- sandboxvm $("$SBVM" --version | cut -d' ' -f2-); $(bwrap --version); firejail $(firejail --version 2>/dev/null | head -1 | awk '{print $3}')"
-    echo "- command: bench/run.sh$([ $quick -eq 1 ] && echo ' --quick'); $rounds rounds, each sample the mean of $launches launches"
+    echo "- command: bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')"
     echo
+
     echo "## Start-up and teardown of /bin/true"
     echo
-    cmds=(
-        "bare=/bin/true"
-        "sandboxvm=$SBVM run -q -- /bin/true"
-        "bwrap=$BWRAP /bin/true"
-    )
+    echo "$rounds rounds, each sample the mean of $launches launches, alternating."
+    echo
+    cmds=("bare=/bin/true" "sandboxvm=$SBVM run -q -- /bin/true" "bwrap=$BWRAP /bin/true")
     if [ -n "$FIREJAIL" ]; then
-        cmds+=("firejail-noprofile=$FIREJAIL --quiet --noprofile /bin/true")
-        cmds+=("firejail-hardened=$FIREJAIL --quiet --noprofile --net=none --seccomp --caps.drop=all --nonewprivs /bin/true")
+        cmds+=("firejail-noprofile=$FJ /bin/true" "firejail-hardened=$FJ_HARD /bin/true")
     fi
     "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "${cmds[@]}"
     echo
-    echo "Ratio of sandboxvm to bwrap, pair by pair:"
+    echo "sandboxvm to bwrap, pair by pair:"
     echo
-    "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "bwrap=$BWRAP /bin/true" "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 1
+    "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "bwrap=$BWRAP /bin/true" \
+        "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 1
     echo
+
+    echo "## A syscall-bound loop"
+    echo
+    echo "$loop_n getppid() calls, timed inside the guest (build/bench/sysloop): ns per call."
+    echo "allow-all is the cheapest possible seccomp filter (one \"allow\" instruction)."
+    echo
+    cmds=("bare=$B/sysloop $loop_n" "allow-all=$B/allowall $B/sysloop $loop_n"
+        "sandboxvm=$SBVM run -q --no-tag -- $B/sysloop $loop_n" "bwrap=$BWRAP_WORK $B/sysloop $loop_n")
+    [ -n "$FIREJAIL" ] && cmds+=("firejail-hardened=$FJ_HARD $B/sysloop $loop_n")
+    "$ABTIME" -m -o ns -r "$work_rounds" -w 1 -k 1 "${cmds[@]}"
+    echo
+
+    echo "## Real work"
+    echo
+    echo "gcc -O2 compiling and running a small C program (bench/gcc-hello.sh), $work_rounds rounds:"
+    echo
+    cmds=("bare=$TOP/bench/gcc-hello.sh" "sandboxvm=$SBVM run -q -- $TOP/bench/gcc-hello.sh"
+        "bwrap=$BWRAP_WORK $TOP/bench/gcc-hello.sh")
+    [ -n "$FIREJAIL" ] && cmds+=("firejail-hardened=$FJ_HARD $TOP/bench/gcc-hello.sh")
+    "$ABTIME" -m -r "$work_rounds" -w 1 -k 3 "${cmds[@]}"
+    echo
+    echo "python3 start-up (python3 -c pass):"
+    echo
+    cmds=("bare=/usr/bin/python3 -c pass" "sandboxvm=$SBVM run -q -- /usr/bin/python3 -c pass"
+        "bwrap=$BWRAP /usr/bin/python3 -c pass")
+    [ -n "$FIREJAIL" ] && cmds+=("firejail-hardened=$FJ_HARD /usr/bin/python3 -c pass")
+    "$ABTIME" -m -r "$work_rounds" -w 1 -k 5 "${cmds[@]}"
+    echo
+
+    echo "## Many guests"
+    echo
+    echo "100 guests of /bin/true, one at a time and two at a time: time for all 100 (guests/s ="
+    echo "100 000 / median ms). sandboxvm runs them as one command (-j); bare and bwrap through"
+    echo "xargs -P (bench/par.sh)."
+    echo
+    g100="$(guests 100 /bin/true)"
+    "$ABTIME" -m -r "$multi_rounds" -w 1 -k 1 \
+        "sandboxvm-j1=$SBVM run -q -j 1 -- $g100" "sandboxvm-j2=$SBVM run -q -j 2 -- $g100" \
+        "bwrap-j1=$TOP/bench/par.sh 1 100 $BWRAP /bin/true" "bwrap-j2=$TOP/bench/par.sh 2 100 $BWRAP /bin/true" \
+        "bare-j1=$TOP/bench/par.sh 1 100 /bin/true" "bare-j2=$TOP/bench/par.sh 2 100 /bin/true"
+    echo
+
+    echo "## Host-side memory per running guest"
+    echo
+    echo "20 guests running sleep at once; everything each sandbox adds on the host (its"
+    echo "supervisors, inits and helpers, not the sleeps), per guest (bench/hostmem.py):"
+    echo
+    echo "| sandbox | its processes per guest | peak RSS KiB per guest | PSS KiB per guest |"
+    echo "|---|---:|---:|---:|"
+    python3 bench/hostmem.py 20 sandboxvm -- "$SBVM" run -q -j 20 -- $(guests 20 "sleep 3")
+    python3 bench/hostmem.py 20 bwrap -n -- $BWRAP sleep 3
+    [ -n "$FIREJAIL" ] && python3 bench/hostmem.py 20 firejail -n -- $FJ sleep 3
+    echo
+
     echo "## Crash reports"
     echo
     echo "From the guest's last clock reading before its faulting store to the finished result"
     echo "(build/bench/crashbench latency, $crash_n of each, alternating):"
     echo
-    "$CRASHBENCH" latency "$CRASHER" "$crash_n"
+    "$B/crashbench" latency "$CRASHER" "$crash_n"
     echo
     echo "$soak_n crashing guests (NULL write, abort, fault in a thread, SIGBUS, division by zero),"
     echo "two at a time, each with a symbolised backtrace (build/bench/crashbench soak):"
     echo
-    "$CRASHBENCH" soak "$CRASHER" "$soak_n"
+    "$B/crashbench" soak "$CRASHER" "$soak_n"
 } | tee "$out"
 echo
 echo "(saved in $out)"
