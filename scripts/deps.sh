@@ -5,6 +5,7 @@
 #   scripts/deps.sh build   what building needs
 #   scripts/deps.sh test    building + running the test suite
 #   scripts/deps.sh bench   building + the peers the benchmarks compare with
+#   scripts/deps.sh fuzz    building + the fuzzers (clang and libFuzzer)
 #
 # Installs what is missing with apt-get (as root, or through sudo when it
 # needs no password); otherwise says exactly what to install and fails.
@@ -13,14 +14,17 @@ set -euo pipefail
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3)
 test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux clang-format)
 bench_pkgs=(bubblewrap firejail time)
+# libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 build) ;;
-test) want+=("${test_pkgs[@]}") ;;
+test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 bench) want+=("${bench_pkgs[@]}") ;;
 *)
-    echo "usage: $0 build|test|bench" >&2
+    echo "usage: $0 build|test|bench|fuzz" >&2
     exit 2
     ;;
 esac

@@ -4,7 +4,7 @@
 # formatting, and run the whole suite (Check unit tests and bats CLI tests):
 # as root and as an ordinary user, then again under ASan+UBSan.
 #
-#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh            everything (what CI runs), fuzzing included
 #   scripts/test.sh --quick    one pass as the current user, no sanitizer build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,9 +48,10 @@ suite() {
     fi
     grep -c '^ok' "$TOP/$dir/unit.tap" | sed 's/$/ unit tests passed/'
     grep '^# SKIP' "$TOP/$dir/unit.tap" || true
-    step "CLI tests (bats): $label"
+    step "CLI tests and the escape battery (bats): $label"
     if ! "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" SBVM_GUESTS="$TOP/$dir/tests/guests" \
-        SBVM_EXAMPLES="$TOP/$dir/examples" bats --tap "$TOP/tests/cli" >"$TOP/$dir/cli.tap" 2>&1; then
+        SBVM_EXAMPLES="$TOP/$dir/examples" SBVM_ESCAPE="$TOP/$dir/tests/escape/escape" \
+        bats --tap "$TOP/tests/cli" "$TOP/tests/escape" >"$TOP/$dir/cli.tap" 2>&1; then
         grep -v '^ok' "$TOP/$dir/cli.tap" || true
         failures+=("bats: $label")
     fi
@@ -74,6 +75,13 @@ if [ $quick -eq 0 ]; then
     scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dbench=false
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     suite build-asan "" "ASan+UBSan, $(id -un)"
+fi
+
+if [ $quick -eq 0 ]; then
+    # Each libFuzzer target briefly (clang, ASan+UBSan): longer runs are
+    # scripts/fuzz.sh SECONDS, and their findings are in docs/SECURITY.md.
+    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || failures+=("fuzz")
 fi
 
 echo

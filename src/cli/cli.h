@@ -4,12 +4,53 @@
 #define SBVM_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandboxvm/sandboxvm.h"
 
 /* Exit status when sandboxvm itself cannot do what was asked: bad usage,
  * unwritable reports, a runner failure. Same as a guest's setup failure. */
 #define EXIT_USAGE 125
 
 int cmd_run(int argc, char **argv);
+
+/* What "sandboxvm run" was asked to do, parsed and checked. */
+struct run_opts {
+    char **names;
+    size_t nnames;
+    char **deny, **allow;
+    size_t ndeny, nallow;
+    uint64_t limits[SBVM_LIMIT__COUNT];
+    unsigned limits_set;
+    const char *keep;
+    bool no_symbolize;
+    char **envs;
+    size_t nenvs;
+    bool keep_env;
+    const char *cwd;
+    unsigned jobs;
+    const char *output_dir;
+    const char *json;
+    const char *junit;
+    bool no_tag;
+    bool no_stdin;
+    bool quiet;
+    bool summary;
+};
+
+/* The first half of cmd_run, without side effects on the host: options
+ * parsed and checked, one config per guest added to a runner, nothing run.
+ * 0 when p is ready to run; otherwise the exit status, after the error was
+ * printed (or help, with p->help set and 0). The fuzzer drives this. */
+struct run_prepared {
+    struct run_opts o;
+    sbvm_runner *rn;
+    size_t nguests;
+    bool help;
+};
+int cli_run_prepare(int argc, char **argv, struct run_prepared *p);
+void cli_run_prepared_free(struct run_prepared *p);
 void cmd_run_help(void);
 
 /* "sandboxvm: <message>\n" on stderr. */

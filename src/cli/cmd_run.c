@@ -152,29 +152,6 @@ static int install_signals(int *rfd)
     return 0;
 }
 
-struct run_opts {
-    char **names;
-    size_t nnames;
-    char **deny, **allow;
-    size_t ndeny, nallow;
-    uint64_t limits[SBVM_LIMIT__COUNT];
-    unsigned limits_set;
-    const char *keep;
-    bool no_symbolize;
-    char **envs;
-    size_t nenvs;
-    bool keep_env;
-    const char *cwd;
-    unsigned jobs;
-    const char *output_dir;
-    const char *json;
-    const char *junit;
-    bool no_tag;
-    bool no_stdin;
-    bool quiet;
-    bool summary;
-};
-
 static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
 {
     char *end;
@@ -418,7 +395,7 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
     return status;
 }
 
-int cmd_run(int argc, char **argv)
+int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
 {
     enum {
         OPT_KEEP_ENV = 256,
@@ -470,12 +447,15 @@ int cmd_run(int argc, char **argv)
     size_t *starts = NULL, *lens = NULL, nguests = 0;
     sbvm_runner *rn = NULL;
     sbvm_error *err = NULL;
-    struct output *out = NULL;
-    FILE *json = NULL, *junit = NULL;
-    int dir_fd = -1, sig_r = -1, status = EXIT_USAGE, c;
+    int status = EXIT_USAGE, c;
+
+    memset(p, 0, sizeof(*p));
 
     opterr = 0;
-    optind = 1;
+    /* 0, not 1: glibc then also forgets where it was inside a cluster of
+     * short options ("-qe"), which would otherwise point into the argv of an
+     * earlier parse (found by fuzz-cli). */
+    optind = 0;
     /* '+': the first non-option is the program; its options are its own. */
     while ((c = getopt_long(argc, argv, "+:n:e:C:j:o:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -567,6 +547,7 @@ int cmd_run(int argc, char **argv)
         case 'h':
             cmd_run_help();
             status = 0;
+            p->help = true;
             goto done;
         case ':':
             cli_error("option '%s' needs a value (see sandboxvm run --help)", argv[optind - 1]);
@@ -639,6 +620,61 @@ int cmd_run(int argc, char **argv)
         }
     }
 
+    p->o = o;
+    p->rn = rn;
+    p->nguests = nguests;
+    free(starts);
+    free(lens);
+    return 0;
+
+oom:
+    cli_error("out of memory");
+    status = EXIT_USAGE;
+    goto done;
+lib_error:
+    cli_error("%s", sbvm_error_message(err));
+    sbvm_error_free(err);
+    status = EXIT_USAGE;
+done:
+    sbvm_runner_free(rn);
+    free(o.names);
+    free(o.envs);
+    free(o.deny);
+    free(o.allow);
+    free(starts);
+    free(lens);
+    return status;
+}
+
+void cli_run_prepared_free(struct run_prepared *p)
+{
+    sbvm_runner_free(p->rn);
+    free(p->o.names);
+    free(p->o.envs);
+    free(p->o.deny);
+    free(p->o.allow);
+    memset(p, 0, sizeof(*p));
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_prepared p;
+    struct run_opts o;
+    size_t nguests;
+    sbvm_runner *rn;
+    sbvm_error *err = NULL;
+    struct output *out = NULL;
+    FILE *json = NULL, *junit = NULL;
+    int dir_fd = -1, sig_r = -1, status;
+
+    status = cli_run_prepare(argc, argv, &p);
+    if (status != 0 || p.help)
+        return status;
+    o = p.o;
+    rn = p.rn;
+    nguests = p.nguests;
+    status = EXIT_USAGE;
+
     if (o.json && !(json = open_report("--json", o.json)))
         goto done;
     if (o.junit && !(junit = open_report("--junit", o.junit)))
@@ -685,11 +721,6 @@ int cmd_run(int argc, char **argv)
 oom:
     cli_error("out of memory");
     status = EXIT_USAGE;
-    goto done;
-lib_error:
-    cli_error("%s", sbvm_error_message(err));
-    sbvm_error_free(err);
-    status = EXIT_USAGE;
 done:
     if (json && json != stdout)
         fclose(json);
@@ -698,12 +729,6 @@ done:
     if (dir_fd >= 0)
         close(dir_fd);
     output_free(out);
-    sbvm_runner_free(rn);
-    free(o.names);
-    free(o.envs);
-    free(o.deny);
-    free(o.allow);
-    free(starts);
-    free(lens);
+    cli_run_prepared_free(&p);
     return status;
 }
