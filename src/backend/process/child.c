@@ -518,8 +518,8 @@ static int high_fd(int fd)
 
 /* When the host runs out of memory, the kernel's OOM killer takes a guest
  * process first, never a host process for a guest's sake. Raising the score
- * needs no privilege, but must be done while /proc/self is still ours to
- * write (before the uid change). */
+ * needs no privilege, but /proc/self must still be ours to write: before
+ * pid 1 makes the memory we share non-dumpable, and before the uid change. */
 static void oom_first(void)
 {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -541,8 +541,10 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
     if (unshare(CLONE_NEWNET) < 0)
         fail(STAGE_NETNS, errno, -1);
     loopback_up();
-    signal_peer(net_w, 'N', STAGE_NETNS);
+    /* Before 'N': pid 1 then soon makes our shared memory non-dumpable,
+     * and our /proc files root's. */
     oom_first();
+    signal_peer(net_w, 'N', STAGE_NETNS);
     close(net_w);
     wait_peer(view_r);
     close(view_r);
