@@ -360,6 +360,52 @@ SBVM_API uint64_t sbvm_result_cpu_time_us(const sbvm_result *r, uint64_t *user_u
  * 0700; dir/NAME must not exist). Symlinks are copied as symlinks, never
  * followed; devices, FIFOs and sockets are skipped. */
 SBVM_API int sbvm_config_set_keep_dir(sbvm_config *cfg, const char *dir, sbvm_error **err);
+/* ------------------------------------------------------------------------ */
+/* Network                                                                  */
+
+/*
+ * SBVM_NET_NONE (default): the guest has its own network namespace with
+ * loopback only. SBVM_NET_HOST: the guest shares the host's network.
+ * SBVM_NET_ALLOW: loopback only, plus an HTTP proxy on 127.0.0.1:3128 inside
+ * the sandbox (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY point at it) served by a
+ * broker in the host that lets through, by CONNECT or plain HTTP, only the
+ * destinations the rules allow (docs/NETWORK.md); a program that ignores the
+ * proxy finds the network unreachable.
+ */
+enum sbvm_net {
+    SBVM_NET_NONE = 0,
+    SBVM_NET_HOST,
+    SBVM_NET_ALLOW,
+};
+SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode);
+/* One allow rule, HOST[:PORT] (docs/NETWORK.md); checked. */
+SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err);
+/* Let the broker reach loopback, private and link-local addresses. */
+SBVM_API void sbvm_config_set_net_allow_private(sbvm_config *cfg, int allow);
+/*
+ * NAME=VALUE@HOST: the guest's NAME holds a placeholder; the broker puts
+ * VALUE in its place in the headers of plain HTTP requests bound for HOST
+ * (and only there), and masks VALUE in what comes back. VALUE never enters
+ * the sandbox.
+ */
+SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_error **err);
+
+/* One connection the guest made through the broker. */
+struct sbvm_net_attempt {
+    const char *method; /* "CONNECT", "GET", ...; or "?" when unparsable */
+    const char *host;   /* as asked for */
+    int port;
+    int allowed;         /* 1: connected; 0: refused */
+    const char *reason;  /* why it was refused or failed; NULL when it went well */
+    const char *address; /* the address connected to, or NULL */
+    int status;          /* HTTP status the broker answered with itself, or 0 */
+    uint64_t bytes_up, bytes_down;
+    int64_t duration_ns;
+    unsigned secrets; /* placeholders replaced in this request */
+};
+SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r);
+SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm_net_attempt **v);
+
 /* Where the scratch was kept (dir/NAME), or NULL; when keeping it failed,
  * *error (if given) says why. */
 SBVM_API const char *sbvm_result_kept(const sbvm_result *r, const char **error);

@@ -25,6 +25,12 @@ struct run_opts {
     unsigned limits_set;
     const char *keep;
     bool no_symbolize;
+    int net;          /* enum sbvm_net; -1: not given */
+    char **net_rules; /* allow rules, split on commas (owned) */
+    size_t nnet_rules;
+    bool net_allow_private;
+    char **secrets;
+    size_t nsecrets;
     char **envs;
     size_t nenvs;
     bool keep_env;

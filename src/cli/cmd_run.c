@@ -82,6 +82,24 @@ void cmd_run_help(void)
           "  offers cgroups (v2 delegated, or v1 as root) memory, pids and CPU use them;\n"
           "  otherwise rlimits. The report says which enforced each limit.\n"
           "\n"
+          "Network (default: none, loopback only):\n"
+          "      --net none         loopback only: nothing beyond the sandbox is reachable\n"
+          "      --net host         share the host's network (no isolation of it at all)\n"
+          "      --net allow=HOST[:PORT][,...]\n"
+          "                         only these destinations, through a proxy the guest\n"
+          "                         finds in HTTP_PROXY, HTTPS_PROXY and ALL_PROXY; a\n"
+          "                         program that ignores it finds no network. HOST is a\n"
+          "                         name, *.domain (any name under it), * (any), or an\n"
+          "                         address ([v6] in brackets); PORT defaults to 80 and\n"
+          "                         443, * allows any. Repeatable.\n"
+          "      --net-allow-private  let allowed names resolve to loopback, private and\n"
+          "                         link-local addresses (refused otherwise)\n"
+          "      --secret NAME=VALUE@HOST\n"
+          "                         the guest's $NAME holds a placeholder; the proxy puts\n"
+          "                         VALUE in its place in the headers of plain HTTP\n"
+          "                         requests to HOST only. VALUE never enters the sandbox.\n"
+          "  Every attempt, allowed or refused, is in the report. See docs/NETWORK.md.\n"
+          "\n"
           "Syscalls and forensics:\n"
           "      --deny NAME        make a syscall fatal: the guest is stopped, the outcome\n"
           "                         is 'denied' and names the call and its arguments\n"
@@ -241,6 +259,66 @@ static int push(char ***v, size_t *n, char *s)
     return 0;
 }
 
+static const char *net_name(int mode)
+{
+    return mode == SBVM_NET_HOST ? "host" : mode == SBVM_NET_ALLOW ? "allow=..." : "none";
+}
+
+/* --net none | host | allow=RULE[,RULE...] (repeatable for allow). */
+static int parse_net(struct run_opts *o, const char *arg)
+{
+    int mode;
+
+    if (streq(arg, "none"))
+        mode = SBVM_NET_NONE;
+    else if (streq(arg, "host"))
+        mode = SBVM_NET_HOST;
+    else if (str_has_prefix(arg, "allow="))
+        mode = SBVM_NET_ALLOW;
+    else {
+        cli_error("--net %s: expected none, host or allow=HOST[:PORT][,...] (see --help)", arg);
+        return -1;
+    }
+    if (o->net >= 0 && o->net != mode) {
+        cli_error("--net %s and --net %s contradict each other: choose one", net_name(o->net),
+                  net_name(mode));
+        return -1;
+    }
+    o->net = mode;
+    if (mode != SBVM_NET_ALLOW)
+        return 0;
+    arg += strlen("allow=");
+    if (!*arg) {
+        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.pypi.org:443)");
+        return -1;
+    }
+    for (;;) {
+        size_t len = strcspn(arg, ",");
+        char *rule = strndup(arg, len);
+        if (!rule || push(&o->net_rules, &o->nnet_rules, rule) < 0) {
+            free(rule);
+            cli_error("out of memory");
+            return -1;
+        }
+        if (!arg[len])
+            break;
+        arg += len + 1;
+    }
+    return 0;
+}
+
+static void free_opts(struct run_opts *o)
+{
+    free(o->names);
+    free(o->envs);
+    free(o->deny);
+    free(o->allow);
+    for (size_t i = 0; i < o->nnet_rules; i++)
+        free(o->net_rules[i]);
+    free(o->net_rules);
+    free(o->secrets);
+}
+
 /* Opens a report file before any guest runs, so a bad path costs nothing. */
 static FILE *open_report(const char *opt, const char *path)
 {
@@ -317,6 +395,15 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
             return r;
     if (o->keep && (r = sbvm_config_set_keep_dir(cfg, o->keep, err)) < 0)
         return r;
+    if (o->net >= 0)
+        sbvm_config_set_net(cfg, (enum sbvm_net)o->net);
+    sbvm_config_set_net_allow_private(cfg, o->net_allow_private);
+    for (size_t i = 0; i < o->nnet_rules; i++)
+        if ((r = sbvm_config_net_allow(cfg, o->net_rules[i], err)) < 0)
+            return r;
+    for (size_t i = 0; i < o->nsecrets; i++)
+        if ((r = sbvm_config_add_secret(cfg, o->secrets[i], err)) < 0)
+            return r;
     if (o->cwd && (r = sbvm_config_set_cwd(cfg, o->cwd, err)) < 0)
         return r;
     for (size_t i = 0; i < o->nenvs; i++) {
@@ -415,6 +502,9 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         OPT_ALLOW,
         OPT_KEEP,
         OPT_NO_SYMBOLIZE,
+        OPT_NET,
+        OPT_NET_ALLOW_PRIVATE,
+        OPT_SECRET,
     };
     static const struct option longopts[] = {
         { "name", required_argument, NULL, 'n' },
@@ -440,10 +530,13 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         { "allow", required_argument, NULL, OPT_ALLOW },
         { "keep", required_argument, NULL, OPT_KEEP },
         { "no-symbolize", no_argument, NULL, OPT_NO_SYMBOLIZE },
+        { "net", required_argument, NULL, OPT_NET },
+        { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
+        { "secret", required_argument, NULL, OPT_SECRET },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct run_opts o = { .jobs = 1 };
+    struct run_opts o = { .jobs = 1, .net = -1 };
     size_t *starts = NULL, *lens = NULL, nguests = 0;
     sbvm_runner *rn = NULL;
     sbvm_error *err = NULL;
@@ -541,6 +634,17 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         case OPT_KEEP:
             o.keep = optarg;
             break;
+        case OPT_NET:
+            if (parse_net(&o, optarg) < 0)
+                goto done;
+            break;
+        case OPT_NET_ALLOW_PRIVATE:
+            o.net_allow_private = true;
+            break;
+        case OPT_SECRET:
+            if (push(&o.secrets, &o.nsecrets, optarg) < 0)
+                goto oom;
+            break;
         case OPT_NO_SYMBOLIZE:
             o.no_symbolize = true;
             break;
@@ -563,6 +667,14 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
     if (optind >= argc) {
         cli_error("run: no program given (usage: sandboxvm run [OPTIONS] [--] PROGRAM "
                   "[ARGS...]; see --help)");
+        goto done;
+    }
+    if (o.nsecrets && o.net != SBVM_NET_ALLOW) {
+        cli_error("--secret works only through the broker: add --net allow=HOST");
+        goto done;
+    }
+    if (o.net_allow_private && o.net != SBVM_NET_ALLOW) {
+        cli_error("--net-allow-private applies to --net allow=... only");
         goto done;
     }
     if (o.quiet && o.summary) {
@@ -637,10 +749,7 @@ lib_error:
     status = EXIT_USAGE;
 done:
     sbvm_runner_free(rn);
-    free(o.names);
-    free(o.envs);
-    free(o.deny);
-    free(o.allow);
+    free_opts(&o);
     free(starts);
     free(lens);
     return status;
@@ -649,10 +758,7 @@ done:
 void cli_run_prepared_free(struct run_prepared *p)
 {
     sbvm_runner_free(p->rn);
-    free(p->o.names);
-    free(p->o.envs);
-    free(p->o.deny);
-    free(p->o.allow);
+    free_opts(&p->o);
     memset(p, 0, sizeof(*p));
 }
 

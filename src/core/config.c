@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c: building and validating guest configurations. */
 #include "core/config.h"
+#include "net/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,10 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     strv_release(&cfg->env_set);
     strv_release(&cfg->deny);
     strv_release(&cfg->allow);
+    strv_release(&cfg->net_rules);
+    for (size_t i = 0; i < cfg->secrets.n; i++)
+        explicit_bzero(cfg->secrets.v[i], strlen(cfg->secrets.v[i]));
+    strv_release(&cfg->secrets);
     free(cfg->name);
     free(cfg->cwd);
     free(cfg->keep_dir);
@@ -95,8 +100,12 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     cfg->symbolize = src->symbolize;
     memcpy(cfg->limits, src->limits, sizeof(cfg->limits));
     cfg->limits_set = src->limits_set;
+    cfg->net = src->net;
+    cfg->net_allow_private = src->net_allow_private;
     if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0 ||
-        strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0)
+        strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0 ||
+        strv_copy(&cfg->net_rules, &src->net_rules) < 0 ||
+        strv_copy(&cfg->secrets, &src->secrets) < 0)
         goto fail;
     if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;
@@ -108,6 +117,51 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
 fail:
     sbvm_config_free(cfg);
     return NULL;
+}
+
+SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode)
+{
+    cfg->net = mode;
+}
+
+SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err)
+{
+    struct net_rule r;
+    int rc = net_rule_parse(rule, &r, err);
+
+    if (rc < 0)
+        return rc;
+    net_rule_release(&r);
+    if (strv_push(&cfg->net_rules, rule) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+SBVM_API void sbvm_config_set_net_allow_private(sbvm_config *cfg, int allow)
+{
+    cfg->net_allow_private = allow != 0;
+}
+
+SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_error **err)
+{
+    struct net_secret s;
+    int rc = net_secret_parse(spec, &s, err);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < cfg->secrets.n; i++) {
+        const char *eq = strchr(cfg->secrets.v[i], '=');
+        if (eq && (size_t)(eq - cfg->secrets.v[i]) == strlen(s.name) &&
+            !strncmp(cfg->secrets.v[i], s.name, strlen(s.name))) {
+            rc = error_set(err, EINVAL, "--secret %s: given twice", s.name);
+            net_secret_release(&s);
+            return rc;
+        }
+    }
+    net_secret_release(&s);
+    if (strv_push(&cfg->secrets, spec) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
 }
 
 SBVM_API int sbvm_config_set_argv(sbvm_config *cfg, size_t argc, const char *const *argv,

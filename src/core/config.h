@@ -31,6 +31,10 @@ struct sbvm_config {
     char *cwd;
     int stdin_fd; /* -1: /dev/null */
     size_t capture_limit;
+    enum sbvm_net net;
+    struct strv net_rules; /* allow rules, checked */
+    bool net_allow_private;
+    struct strv secrets; /* NAME=VALUE@HOST, checked */
 };
 
 /* Whether `name` is an acceptable guest name (see sbvm_config_set_name). */

@@ -137,7 +137,26 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
     ledger_free(r->ledger);
     free(r->kept);
     free(r->keep_error);
+    for (size_t i = 0; i < r->nnet_attempts; i++) {
+        free((char *)r->net_attempts[i].method);
+        free((char *)r->net_attempts[i].host);
+        free((char *)r->net_attempts[i].reason);
+        free((char *)r->net_attempts[i].address);
+    }
+    free(r->net_attempts);
     free(r);
+}
+
+SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r)
+{
+    return r->net_mode;
+}
+
+SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm_net_attempt **v)
+{
+    if (v)
+        *v = r->net_attempts;
+    return r->nnet_attempts;
 }
 
 SBVM_API const char *sbvm_result_kept(const sbvm_result *r, const char **error)

@@ -54,6 +54,11 @@ struct sbvm_result {
     const char *peak_source;
     uint64_t cpu_user_us, cpu_system_us;
     char *kept, *keep_error; /* --keep: where, or why not */
+
+    /* Network. */
+    enum sbvm_net net_mode;
+    struct sbvm_net_attempt *net_attempts;
+    size_t nnet_attempts;
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);

@@ -31,7 +31,7 @@ const char *env_lookup(char *const *envp, const char *key)
 }
 
 /* Replaces the entry with the same key as kv, or appends kv. */
-static int env_put(struct strv *env, const char *kv)
+int env_put(struct strv *env, const char *kv)
 {
     size_t klen = strcspn(kv, "=");
     char *copy;

@@ -14,6 +14,9 @@
  */
 int env_build(const struct sbvm_config *cfg, struct strv *out, sbvm_error **err);
 
+/* Adds "KEY=VALUE", replacing an existing KEY; -ENOMEM on failure. */
+int env_put(struct strv *env, const char *kv);
+
 /* The value of `key` in an envp-style vector, or NULL. */
 const char *env_lookup(char *const *envp, const char *key);
 

@@ -231,6 +231,36 @@ static json_t *ledger_json(const sbvm_result *r)
     return o;
 }
 
+static json_t *network_json(const sbvm_result *r)
+{
+    static const char *const modes[] = { "none", "host", "allow" };
+    const struct sbvm_net_attempt *v;
+    size_t n = sbvm_result_net_attempts(r, &v);
+    enum sbvm_net m = sbvm_result_net_mode(r);
+    json_t *o = json_object(), *a = json_array();
+
+    json_object_set_new(o, "mode", json_string(m <= SBVM_NET_ALLOW ? modes[m] : "none"));
+    json_object_set_new(o, "proxy",
+                        m == SBVM_NET_ALLOW ? json_string("http://127.0.0.1:3128") : json_null());
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "method", jcstr(v[i].method));
+        json_object_set_new(e, "host", jcstr(v[i].host));
+        json_object_set_new(e, "port", json_integer(v[i].port));
+        json_object_set_new(e, "allowed", json_boolean(v[i].allowed));
+        json_object_set_new(e, "reason", jcstr(v[i].reason));
+        json_object_set_new(e, "address", jcstr(v[i].address));
+        json_object_set_new(e, "status", v[i].status ? json_integer(v[i].status) : json_null());
+        json_object_set_new(e, "bytes_up", json_integer((json_int_t)v[i].bytes_up));
+        json_object_set_new(e, "bytes_down", json_integer((json_int_t)v[i].bytes_down));
+        json_object_set_new(e, "duration_ms", json_real((double)v[i].duration_ns / 1e6));
+        json_object_set_new(e, "secrets_injected", json_integer(v[i].secrets));
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(o, "attempts", a);
+    return o;
+}
+
 static json_t *guest_json(size_t index, const sbvm_result *r)
 {
     json_t *o = json_object();
@@ -324,6 +354,7 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
             }
             json_object_set_new(o, "kept", k);
         }
+        json_object_set_new(o, "network", network_json(r));
     }
     return o;
 }

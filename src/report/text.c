@@ -195,6 +195,44 @@ static void crash_text(struct strbuf *sb, const sbvm_crash *c, const char *inden
         strbuf_addf(sb, "%s  (%s)\n", indent, sbvm_crash_unwind_error(c));
 }
 
+static void size_text(struct strbuf *sb, uint64_t n)
+{
+    if (n >= 10 * 1024 * 1024)
+        strbuf_addf(sb, "%.1f MiB", (double)n / (1024 * 1024));
+    else if (n >= 10 * 1024)
+        strbuf_addf(sb, "%.1f KiB", (double)n / 1024);
+    else
+        strbuf_addf(sb, "%llu B", (unsigned long long)n);
+}
+
+/* What went through the broker: each attempt on a line, at most 20. */
+static void network_text(struct strbuf *sb, const sbvm_result *r, const char *indent)
+{
+    const struct sbvm_net_attempt *v;
+    size_t n = sbvm_result_net_attempts(r, &v);
+
+    if (!n)
+        return;
+    strbuf_addf(sb, "%snetwork (through the proxy):\n", indent);
+    for (size_t i = 0; i < n && i < 20; i++) {
+        _cleanup_free_ char *host = fld(v[i].host), *why = fld(v[i].reason);
+        strbuf_addf(sb, "%s  %s %s %s:%d", indent, v[i].allowed ? "allowed" : "refused",
+                    v[i].method ? v[i].method : "?", host, v[i].port);
+        if (v[i].allowed) {
+            strbuf_addf(sb, " via %s (", v[i].address ? v[i].address : "?");
+            size_text(sb, v[i].bytes_up);
+            strbuf_addstr(sb, " up, ");
+            size_text(sb, v[i].bytes_down);
+            strbuf_addf(sb, " down, %.0f ms%s)\n", (double)v[i].duration_ns / 1e6,
+                        v[i].secrets ? ", secret injected" : "");
+        } else {
+            strbuf_addf(sb, ": %s\n", why);
+        }
+    }
+    if (n > 20)
+        strbuf_addf(sb, "%s  ... and %zu more\n", indent, n - 20);
+}
+
 void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *indent)
 {
     const struct sbvm_left_process *p;
@@ -217,6 +255,7 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
         }
         strbuf_addch(sb, '\n');
     }
+    network_text(sb, r, indent);
     kept = sbvm_result_kept(r, &keep_error);
     if (kept)
         strbuf_addf(sb, "%sits /tmp is kept in %s\n", indent, kept);

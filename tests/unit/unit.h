@@ -20,6 +20,7 @@ Suite *suite_runner(void);
 Suite *suite_report(void);
 Suite *suite_forensics(void);
 Suite *suite_procscan(void);
+Suite *suite_net(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

@@ -12,6 +12,7 @@
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
 #include <signal.h>
@@ -114,6 +115,53 @@ static void report_ready(void)
         close(fds[0]);
     if (fds[1] >= 0)
         close(fds[1]);
+}
+
+static _Noreturn void fail(uint16_t stage, int err, int index);
+
+/* --net allow: the proxy's address inside the sandbox, 127.0.0.1:3128, is
+ * a listening socket made here, in the guest's network namespace, and
+ * handed to the supervisor, whose broker accepts on it. The guest keeps no
+ * copy: it can neither accept on it nor bind that port itself. */
+static void send_proxy_listener(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(3128) };
+    struct proc_setup s = { STAGE_NETNS, 0, 0, 0 };
+    struct {
+        struct proc_rec_hdr h;
+        struct proc_setup s;
+    } rec;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { &rec, sizeof(rec) };
+    struct msghdr msg = { 0 };
+    struct cmsghdr *c;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
+        fail(STAGE_NETNS, errno, -1);
+    memset(&rec, 0, sizeof(rec));
+    memset(&ctl, 0, sizeof(ctl));
+    rec.h.magic = PROC_REC_MAGIC;
+    rec.h.kind = REC_NET_LISTENER;
+    rec.h.len = sizeof(rec.s);
+    rec.s = s;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0)
+        if (errno != EINTR)
+            fail(STAGE_NETNS, errno, -1);
+    close(fd);
 }
 
 static _Noreturn void fail(uint16_t stage, int err, int index)
@@ -538,9 +586,13 @@ static void oom_first(void)
  */
 static _Noreturn void guest_early(const struct child_args *a, int net_w, int view_r)
 {
-    if (unshare(CLONE_NEWNET) < 0)
-        fail(STAGE_NETNS, errno, -1);
-    loopback_up();
+    if (a->net_mode != SBVM_NET_HOST) {
+        if (unshare(CLONE_NEWNET) < 0)
+            fail(STAGE_NETNS, errno, -1);
+        loopback_up();
+        if (a->net_mode == SBVM_NET_ALLOW)
+            send_proxy_listener();
+    }
     /* Before 'N': pid 1 then soon makes our shared memory non-dumpable,
      * and our /proc files root's. */
     oom_first();
@@ -685,12 +737,14 @@ _Noreturn void child_main(const struct child_args *a)
      * sandbox stays in the host's. */
     wait_peer(net[0]);
     close(net[0]);
-    fmt_int(netns + 6, (int)pid);
-    memcpy(netns + strlen(netns), "/ns/net", 8);
-    netfd = open(netns, O_RDONLY | O_CLOEXEC);
-    if (netfd < 0 || setns(netfd, CLONE_NEWNET) < 0)
-        fail(STAGE_NETNS, errno, -1);
-    close(netfd);
+    if (a->net_mode != SBVM_NET_HOST) {
+        fmt_int(netns + 6, (int)pid);
+        memcpy(netns + strlen(netns), "/ns/net", 8);
+        netfd = open(netns, O_RDONLY | O_CLOEXEC);
+        if (netfd < 0 || setns(netfd, CLONE_NEWNET) < 0)
+            fail(STAGE_NETNS, errno, -1);
+        close(netfd);
+    }
 
     /* Until it execs the init, this process is a copy of the supervisor:
      * not dumpable, so the guest (same uid, and soon the same empty

@@ -41,6 +41,9 @@ struct child_args {
     /* The supervisor moves the child into cgroups before "go": the guest
      * process must not be forked before then, or it would stay outside. */
     bool wait_go_before_fork;
+    /* enum sbvm_net: NONE and ALLOW get a network namespace of their own;
+     * ALLOW also the proxy's listening socket, handed to the supervisor. */
+    int net_mode;
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 

@@ -318,6 +318,11 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
     uint64_t oom = cgroup_oom_kills(&pg->st->cgroups, &pg->cg);
 
     memcpy(r->mechanisms, pg->mech, sizeof(r->mechanisms));
+    r->net_mode = g->cfg->net;
+    r->net_attempts = pg->attempts;
+    r->nnet_attempts = pg->nattempts;
+    pg->attempts = NULL;
+    pg->nattempts = 0;
     take_usage(pg, r);
     take_refusals(pg, r);
     if (pg->trace_off) {

@@ -91,6 +91,47 @@ static int proc_run_init(void **state, sbvm_error **err)
     return 0;
 }
 
+static void set_host_failure(struct proc_guest *pg, const char *stage, int e, const char *what)
+{
+    if (pg->host_stage)
+        return;
+    pg->host_stage = stage;
+    pg->host_errno = e;
+    snprintf(pg->host_what, sizeof(pg->host_what), "%s", what);
+}
+
+static void stop_broker(struct proc_guest *pg)
+{
+    struct sbvm_net_attempt *v;
+    size_t n;
+
+    if (!pg->broker)
+        return;
+    broker_stop(pg->broker, &v, &n);
+    pg->broker = NULL;
+    net_attempts_free(pg->attempts, pg->nattempts);
+    pg->attempts = v;
+    pg->nattempts = n;
+}
+
+void proc_net_listener(struct guest *g, int fd)
+{
+    struct proc_guest *pg = g->bdata;
+    sbvm_error *e = NULL;
+
+    if (fd < 0)
+        return;
+    if (!pg->has_net || pg->broker) {
+        close(fd); /* not asked for, or a second one */
+        return;
+    }
+    if (broker_start(&pg->net, fd, &pg->broker, &e) < 0) {
+        set_host_failure(pg, "broker", sbvm_error_code(e), sbvm_error_message(e));
+        sbvm_error_free(e);
+        proc_request_freeze(g);
+    }
+}
+
 static void proc_release(struct guest *g)
 {
     struct proc_guest *pg = g->bdata;
@@ -102,6 +143,10 @@ static void proc_release(struct guest *g)
     fsplan_release(&pg->extra);
     if (pg->has_custom)
         seccomp_plan_release(&pg->custom);
+    stop_broker(pg);
+    net_attempts_free(pg->attempts, pg->nattempts);
+    if (pg->has_net)
+        net_policy_release(&pg->net);
     cgroup_destroy(&pg->cg);
     close_fd(&pg->pidfd);
     close_fd(&pg->status_fd);
@@ -184,6 +229,64 @@ static unsigned watch_mask(const struct proc_guest *pg, const struct sbvm_config
     return w;
 }
 
+/* --net allow: the policy, and the guest's environment pointed at the
+ * proxy, with placeholders for secrets. */
+static int plan_network(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    static const char *const proxy_vars[] = { "HTTP_PROXY",  "http_proxy", "HTTPS_PROXY",
+                                              "https_proxy", "ALL_PROXY",  "all_proxy" };
+    int r;
+
+    if (cfg->secrets.n && cfg->net != SBVM_NET_ALLOW)
+        return error_set(err, EINVAL,
+                         "--secret works only through the broker: add --net allow=HOST");
+    if (cfg->net != SBVM_NET_ALLOW)
+        return 0;
+    r = net_policy_build(&pg->net, cfg, err);
+    if (r < 0)
+        return r;
+    pg->has_net = true;
+    for (size_t i = 0; i < ARRAY_SIZE(proxy_vars); i++) {
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_addf(&sb, "%s=%s", proxy_vars[i], NET_PROXY_URL);
+        r = strbuf_failed(&sb) ? -ENOMEM : env_put(&pg->envp, sb.buf);
+        strbuf_release(&sb);
+        if (r < 0)
+            return error_set(err, ENOMEM, "out of memory");
+    }
+    if (env_put(&pg->envp, "NO_PROXY=") < 0 || env_put(&pg->envp, "no_proxy=") < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < pg->net.nsecrets; i++) {
+        const struct net_secret *s = &pg->net.secrets[i];
+        struct strbuf sb = STRBUF_INIT;
+        /* The value must not reach the guest by another variable either
+         * (--keep-env, --env): such a variable gets the placeholder too. */
+        for (size_t k = 0; k < pg->envp.n; k++) {
+            if (!strstr(pg->envp.v[k], s->value))
+                continue;
+            {
+                const char *eq = strchr(pg->envp.v[k], '=');
+                struct strbuf kv = STRBUF_INIT;
+                strbuf_add(&kv, pg->envp.v[k], eq ? (size_t)(eq - pg->envp.v[k]) : 0);
+                strbuf_addf(&kv, "=%s", s->placeholder);
+                if (strbuf_failed(&kv)) {
+                    strbuf_release(&kv);
+                    return error_set(err, ENOMEM, "out of memory");
+                }
+                explicit_bzero(pg->envp.v[k], strlen(pg->envp.v[k]));
+                free(pg->envp.v[k]);
+                pg->envp.v[k] = strbuf_detach(&kv, NULL);
+            }
+        }
+        strbuf_addf(&sb, "%s=%s", s->name, s->placeholder);
+        r = strbuf_failed(&sb) ? -ENOMEM : env_put(&pg->envp, sb.buf);
+        strbuf_release(&sb);
+        if (r < 0)
+            return error_set(err, ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int proc_prepare(void *state, struct guest *g)
 {
     struct proc_guest *pg = calloc(1, sizeof(*pg));
@@ -217,6 +320,9 @@ static int proc_prepare(void *state, struct guest *g)
     if (r < 0)
         goto fail_err;
     r = env_build(g->cfg, &pg->envp, &e);
+    if (r < 0)
+        goto fail_err;
+    r = plan_network(pg, g->cfg, &e);
     if (r < 0)
         goto fail_err;
     r = program_resolve(g->cfg->argv.v[0], env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
@@ -254,15 +360,6 @@ static int spawn_fail(struct guest *g, const char *stage, int e, const char *wha
     result_set_message(g->result, "%s: %s%s%s", what, errno_text(e), hint ? "; " : "",
                        hint ? hint : "");
     return -e;
-}
-
-static void set_host_failure(struct proc_guest *pg, const char *stage, int e, const char *what)
-{
-    if (pg->host_stage)
-        return;
-    pg->host_stage = stage;
-    pg->host_errno = e;
-    snprintf(pg->host_what, sizeof(pg->host_what), "%s", what);
 }
 
 /* The rlimits the guest process sets before its exec. */
@@ -336,6 +433,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.cwd = g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD;
     a.hold = true;
     a.wait_go_before_fork = pg->use_cgroup;
+    a.net_mode = (int)g->cfg->net;
     a.fd_status = status[1];
     a.fd_control = control[0];
     a.fd_init = st->init_fd;
@@ -603,6 +701,9 @@ static void proc_finish(struct guest *g, sbvm_result *r)
         proc_read_records(g);
     release_init(pg);
     take_ledger(g, false);
+    /* The sandbox is gone, and the guest's ends of its connections with it:
+     * the broker's threads finish, and hand over their record. */
+    stop_broker(pg);
     /* A limit that refused the guest something during its life (a fork at
      * the pids limit, a write into a full scratch) is its outcome, even
      * when it then ended by itself: that refusal is why it ended. */

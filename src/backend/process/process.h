@@ -13,6 +13,8 @@
 #include "core/result.h"
 #include "forensics/forensics.h"
 #include "ledger/ledger.h"
+#include "net/broker.h"
+#include "net/policy.h"
 #include "policy/fsplan.h"
 #include "policy/program.h"
 #include "policy/seccomp.h"
@@ -80,6 +82,14 @@ struct proc_guest {
     bool files_polled;
     int64_t last_poll;
 
+    /* --net allow: the policy, its broker once the sandbox handed over the
+     * proxy's listening socket, and what the broker recorded. */
+    struct net_policy net;
+    bool has_net;
+    struct broker *broker;
+    struct sbvm_net_attempt *attempts;
+    size_t nattempts;
+
     /* Failures on the supervisor's side of the spawn. */
     const char *host_stage;
     int host_errno;
@@ -96,6 +106,8 @@ void proc_take_ledger(struct guest *g);
 void proc_request_freeze(struct guest *g);
 /* process.c: a limit was reached: record it and stop the guest. */
 void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed);
+/* process.c: the sandbox's proxy listener (or -1): start the broker. */
+void proc_net_listener(struct guest *g, int fd);
 /* process.c: the view is in place; the sandbox's root and /tmp (O_PATH,
  * or -1), which it takes or closes. */
 void proc_view_ready(struct guest *g, int rootfd, int tmpfd);

@@ -31,17 +31,18 @@ struct proc_rec_hdr {
 #define PROC_PAYLOAD_MAX (PROC_REC_MAX - (int)sizeof(struct proc_rec_hdr))
 
 enum proc_rec_kind {
-    REC_SETUP_FAILED = 1, /* struct proc_setup: building the sandbox failed     */
-    REC_EXEC_FAILED = 2,  /* struct proc_setup: the guest's own set-up failed   */
-    REC_GUEST_EXIT = 3,   /* struct proc_exit: pid 2 ended                      */
-    REC_FAULT = 4,        /* struct proc_fault: a process is dying of a signal  */
-    REC_FAULT_DATA = 5,   /* struct proc_chunk + bytes: maps or stack           */
-    REC_SYSCALLS = 6,     /* struct proc_syscalls: refused syscall counts       */
-    REC_DENIED = 7,       /* struct proc_denied: a syscall the policy forbids   */
-    REC_HOLDING = 8,      /* struct proc_holding: leftovers frozen, waiting     */
-    REC_TRACE_OFF = 9,    /* struct proc_setup: tracing unavailable (errno)     */
-    REC_READY = 10,       /* struct proc_setup: the view is built (pivoted)     */
-    REC_LIMIT = 11,       /* struct proc_limit: a watched call hit an rlimit    */
+    REC_SETUP_FAILED = 1,  /* struct proc_setup: building the sandbox failed     */
+    REC_EXEC_FAILED = 2,   /* struct proc_setup: the guest's own set-up failed   */
+    REC_GUEST_EXIT = 3,    /* struct proc_exit: pid 2 ended                      */
+    REC_FAULT = 4,         /* struct proc_fault: a process is dying of a signal  */
+    REC_FAULT_DATA = 5,    /* struct proc_chunk + bytes: maps or stack           */
+    REC_SYSCALLS = 6,      /* struct proc_syscalls: refused syscall counts       */
+    REC_DENIED = 7,        /* struct proc_denied: a syscall the policy forbids   */
+    REC_HOLDING = 8,       /* struct proc_holding: leftovers frozen, waiting     */
+    REC_TRACE_OFF = 9,     /* struct proc_setup: tracing unavailable (errno)     */
+    REC_READY = 10,        /* struct proc_setup: the view is built (pivoted)     */
+    REC_LIMIT = 11,        /* struct proc_limit: a watched call hit an rlimit    */
+    REC_NET_LISTENER = 12, /* struct proc_setup + the proxy's listening socket  */
 };
 
 enum proc_stage {

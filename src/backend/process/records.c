@@ -212,6 +212,12 @@ static bool dispatch(struct guest *g, uint16_t kind, const unsigned char *p, siz
         memcpy(&l, p, sizeof(l));
         return take_limit(g, &l);
     }
+    case REC_NET_LISTENER:
+        if (len != sizeof(struct proc_setup))
+            return false;
+        proc_net_listener(g, pg->passed_fds[0]);
+        pg->passed_fds[0] = -1;
+        return true;
     case REC_READY:
         if (len != sizeof(struct proc_setup))
             return false;

@@ -1,0 +1,859 @@
+/* SPDX-License-Identifier: MIT */
+/* broker.c: the host-side HTTP proxy of --net allow (broker.h). */
+#include "net/broker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+#define HEAD_MAX        (16 * 1024)
+#define HEAD_TIMEOUT_MS 30000
+#define CONNECT_TIMEOUT 10000
+#define IDLE_TIMEOUT_MS (10 * 60 * 1000)
+#define CONN_MAX        64
+#define RELAY_BUF       65536
+
+struct broker {
+    const struct net_policy *pol;
+    int listen_fd;
+    int stop_fd; /* eventfd: readable once stopping */
+    pthread_t acceptor;
+    bool acceptor_started;
+
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    unsigned active;
+    struct sbvm_net_attempt *log;
+    size_t nlog, alloc;
+};
+
+struct conn {
+    struct broker *b;
+    int fd;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- small I/O helpers --------------------------------------------------- */
+
+/* Waits for fd to be ready (events), or stop_fd, at most ms: 1 ready, 0
+ * timeout, -1 stop or error. */
+static int wait_fd(int fd, short events, int stop_fd, int ms)
+{
+    struct pollfd p[2] = { { fd, events, 0 }, { stop_fd, POLLIN, 0 } };
+    int n;
+
+    do
+        n = poll(p, stop_fd >= 0 ? 2 : 1, ms);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 || (stop_fd >= 0 && (p[1].revents & POLLIN)))
+        return -1;
+    return n > 0;
+}
+
+static bool send_all(int fd, const char *p, size_t n, int stop_fd)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(fd, POLLOUT, stop_fd, IDLE_TIMEOUT_MS) <= 0)
+                return false;
+            continue;
+        }
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void reply(int fd, int status, const char *text, const char *reason, int stop_fd)
+{
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_addf(&sb,
+                "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                "X-Sandboxvm-Refused: %s\r\nContent-Length: %zu\r\n\r\nsandboxvm: %s\n",
+                status, text, reason, strlen(reason) + 12, reason);
+    if (!strbuf_failed(&sb))
+        send_all(fd, sb.buf, sb.len, stop_fd);
+    strbuf_release(&sb);
+}
+
+/* Reads until the end of the request head; the head (NUL-terminated) and
+ * any bytes after it stay in buf. */
+static int read_head(int fd, char *buf, size_t cap, size_t *len, size_t *head_len, int stop_fd)
+{
+    int64_t deadline = mono_ns() + (int64_t)HEAD_TIMEOUT_MS * 1000000;
+
+    *len = 0;
+    for (;;) {
+        char *end;
+        ssize_t n;
+        int64_t left = (deadline - mono_ns()) / 1000000;
+
+        if (left <= 0 || wait_fd(fd, POLLIN, stop_fd, (int)left) <= 0)
+            return -ETIMEDOUT;
+        n = recv(fd, buf + *len, cap - 1 - *len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return -ECONNRESET;
+        *len += (size_t)n;
+        buf[*len] = '\0';
+        if ((end = memmem(buf, *len, "\r\n\r\n", 4))) {
+            *head_len = (size_t)(end - buf) + 4;
+            return 0;
+        }
+        if (*len >= cap - 1)
+            return -E2BIG;
+    }
+}
+
+/* ---- request parsing ------------------------------------------------------ */
+
+struct request {
+    char method[17];
+    char host[260]; /* normalised */
+    char authority[300];
+    int port;
+    bool connect;
+    const char *path; /* origin-form target (plain HTTP), into the head */
+    size_t path_len;
+    const char *headers; /* after the request line, into the head */
+    bool http10;
+};
+
+/* host[:port] or [v6][:port]; port required for CONNECT. */
+static const char *parse_authority(const char *a, size_t len, bool need_port, struct request *rq)
+{
+    const char *colon = NULL, *hend;
+    size_t hl;
+
+    if (len == 0 || len >= sizeof(rq->authority))
+        return "a bad host";
+    if (memchr(a, '@', len))
+        return "credentials in the URL are not accepted";
+    memcpy(rq->authority, a, len);
+    rq->authority[len] = '\0';
+    if (a[0] == '[') {
+        const char *close = memchr(a, ']', len);
+        if (!close)
+            return "a bad IPv6 address";
+        hend = close + 1;
+        if (hend < a + len) {
+            if (*hend != ':')
+                return "a bad host";
+            colon = hend;
+        }
+    } else {
+        colon = memchr(a, ':', len);
+        hend = colon ? colon : a + len;
+    }
+    hl = (size_t)(hend - a);
+    if (!net_host_normalise(a, hl, rq->host, sizeof(rq->host)))
+        return "a bad host";
+    if (colon) {
+        long p = 0;
+        const char *q = colon + 1;
+        if (q >= a + len)
+            return "a bad port";
+        for (; q < a + len; q++) {
+            if (*q < '0' || *q > '9' || p > 65535)
+                return "a bad port";
+            p = p * 10 + (*q - '0');
+        }
+        if (p < 1 || p > 65535)
+            return "a bad port";
+        rq->port = (int)p;
+    } else if (need_port) {
+        return "CONNECT needs host:port";
+    } else {
+        rq->port = 80;
+    }
+    return NULL;
+}
+
+/* The request line; NULL or why it is refused. */
+static const char *parse_request(const char *head, struct request *rq)
+{
+    const char *sp1, *sp2, *eol = strstr(head, "\r\n");
+    size_t mlen;
+
+    memset(rq, 0, sizeof(*rq));
+    if (!eol)
+        return "a malformed request";
+    sp1 = memchr(head, ' ', (size_t)(eol - head));
+    sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+    if (!sp1 || !sp2 || memchr(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)))
+        return "a malformed request line";
+    mlen = (size_t)(sp1 - head);
+    if (mlen == 0 || mlen >= sizeof(rq->method))
+        return "a malformed method";
+    for (size_t i = 0; i < mlen; i++)
+        if (head[i] < 'A' || head[i] > 'Z')
+            return "a malformed method";
+    memcpy(rq->method, head, mlen);
+    if ((size_t)(eol - sp2 - 1) != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) ||
+        (sp2[8] != '0' && sp2[8] != '1'))
+        return "not HTTP/1.0 or HTTP/1.1";
+    rq->http10 = sp2[8] == '0';
+    rq->headers = eol + 2;
+    if (streq(rq->method, "CONNECT")) {
+        rq->connect = true;
+        return parse_authority(sp1 + 1, (size_t)(sp2 - sp1 - 1), true, rq);
+    }
+    {
+        const char *t = sp1 + 1, *auth, *slash;
+        size_t tl = (size_t)(sp2 - t);
+        if (tl >= 8 && !strncasecmp(t, "https://", 8))
+            return "https:// through a plain proxy request: use CONNECT";
+        if (tl < 7 || strncasecmp(t, "http://", 7))
+            return "not a proxy request (the target must be an absolute http:// URL)";
+        auth = t + 7;
+        slash = memchr(auth, '/', (size_t)(sp2 - auth));
+        if (!slash)
+            slash = memchr(auth, '?', (size_t)(sp2 - auth));
+        if (!slash)
+            slash = sp2;
+        rq->path = slash;
+        rq->path_len = (size_t)(sp2 - slash);
+        return parse_authority(auth, (size_t)(slash - auth), false, rq);
+    }
+}
+
+/* ---- secrets ------------------------------------------------------------ */
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64val(char c)
+{
+    const char *p = c ? strchr(b64chars, c) : NULL;
+    return p ? (int)(p - b64chars) : -1;
+}
+
+static bool b64_decode(const char *in, size_t len, struct strbuf *out)
+{
+    unsigned acc = 0;
+    int bits = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        int v;
+        if (in[i] == '=')
+            break;
+        if ((v = b64val(in[i])) < 0)
+            return false;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            strbuf_addch(out, (char)((acc >> bits) & 0xff));
+        }
+    }
+    return !strbuf_failed(out);
+}
+
+static void b64_encode(const char *in, size_t len, struct strbuf *out)
+{
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)(unsigned char)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)in[i + 2];
+        strbuf_addch(out, b64chars[(v >> 18) & 63]);
+        strbuf_addch(out, b64chars[(v >> 12) & 63]);
+        strbuf_addch(out, i + 1 < len ? b64chars[(v >> 6) & 63] : '=');
+        strbuf_addch(out, i + 2 < len ? b64chars[v & 63] : '=');
+    }
+}
+
+/* Replaces every `from` in [p, p+len) into out; the count. */
+static unsigned replace_all(const char *p, size_t len, const char *from, const char *to,
+                            struct strbuf *out)
+{
+    size_t fl = strlen(from);
+    unsigned n = 0;
+    const char *hit;
+
+    while (fl && (hit = memmem(p, len, from, fl))) {
+        strbuf_add(out, p, (size_t)(hit - p));
+        strbuf_addstr(out, to);
+        len -= (size_t)(hit - p) + fl;
+        p = hit + fl;
+        n++;
+    }
+    strbuf_add(out, p, len);
+    return n;
+}
+
+unsigned net_inject_secrets(const struct net_policy *pol, const char *host, char **head,
+                            size_t *len, struct strv *masks)
+{
+    unsigned total = 0;
+
+    for (size_t i = 0; i < pol->nsecrets; i++) {
+        const struct net_secret *s = &pol->secrets[i];
+        struct strbuf out = STRBUF_INIT;
+        const char *p = *head, *end = *head + *len;
+        const char *first_eol = strstr(p, "\r\n");
+
+        if (!net_rule_match(&s->host, host, 80) || !first_eol)
+            continue;
+        /* The request line is left alone: headers only. */
+        strbuf_add(&out, p, (size_t)(first_eol + 2 - p));
+        p = first_eol + 2;
+        while (p < end) {
+            const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+            size_t ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
+            static const char basic[] = "authorization: basic ";
+            if (ll > sizeof(basic) - 1 && !strncasecmp(p, basic, sizeof(basic) - 1)) {
+                /* user:password inside base64: decode, replace, encode. */
+                struct strbuf plain = STRBUF_INIT, swapped = STRBUF_INIT;
+                const char *b = p + sizeof(basic) - 1;
+                unsigned n = 0;
+                if (b64_decode(b, ll - (sizeof(basic) - 1), &plain))
+                    n = replace_all(plain.buf ? plain.buf : "", plain.len, s->placeholder, s->value,
+                                    &swapped);
+                if (n) {
+                    size_t at = out.len;
+                    strbuf_add(&out, p, sizeof(basic) - 1);
+                    b64_encode(swapped.buf, swapped.len, &out);
+                    if (masks && !strbuf_failed(&out))
+                        strv_push(masks, out.buf + at + sizeof(basic) - 1);
+                    total += n;
+                } else {
+                    total += replace_all(p, ll, s->placeholder, s->value, &out);
+                }
+                if (plain.buf)
+                    explicit_bzero(plain.buf, plain.len);
+                if (swapped.buf)
+                    explicit_bzero(swapped.buf, swapped.len);
+                strbuf_release(&plain);
+                strbuf_release(&swapped);
+            } else {
+                total += replace_all(p, ll, s->placeholder, s->value, &out);
+            }
+            if (!eol)
+                break;
+            strbuf_add(&out, "\r\n", 2);
+            p = eol + 2;
+        }
+        if (masks && total)
+            strv_push(masks, s->value);
+        if (strbuf_failed(&out)) {
+            strbuf_release(&out);
+            continue;
+        }
+        explicit_bzero(*head, *len);
+        free(*head);
+        *len = out.len;
+        *head = strbuf_detach(&out, NULL);
+    }
+    return total;
+}
+
+/* ---- the upstream connection --------------------------------------------- */
+
+static int connect_to(const struct sockaddr *sa, socklen_t salen, int stop_fd)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int e = 0;
+    socklen_t el = sizeof(e);
+
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    if (wait_fd(fd, POLLOUT, stop_fd, CONNECT_TIMEOUT) <= 0) {
+        close(fd);
+        return -ETIMEDOUT;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+        close(fd);
+        return -(e ? e : EIO);
+    }
+    return fd;
+}
+
+/* Resolves and connects to the first address that may be reached. On
+ * failure, *why says so and *status the HTTP answer. */
+static int open_upstream(const struct net_policy *pol, const struct request *rq, int stop_fd,
+                         char *addr_out, size_t addr_size, const char **why, int *status)
+{
+    struct addrinfo hints, *res = NULL;
+    static __thread char reason[384];
+    char port[8];
+    const char *forbidden = NULL;
+    int r, fd = -1, last = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%d", rq->port);
+    r = getaddrinfo(rq->host, port, &hints, &res);
+    if (r != 0) {
+        snprintf(reason, sizeof(reason), "cannot resolve %s: %s", rq->host, gai_strerror(r));
+        *why = reason;
+        *status = 502;
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        const char *f = pol->allow_private ? NULL : net_addr_forbidden(ai->ai_addr);
+        char text[INET6_ADDRSTRLEN] = "?";
+        if (ai->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, text,
+                      sizeof(text));
+        else if (ai->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, text,
+                      sizeof(text));
+        if (f) {
+            forbidden = f;
+            snprintf(reason, sizeof(reason), "%s is a %s address (--net-allow-private allows it)",
+                     text, f);
+            continue;
+        }
+        /* Exactly the address just checked: no second resolution. */
+        fd = connect_to(ai->ai_addr, ai->ai_addrlen, stop_fd);
+        if (fd < 0) {
+            last = -fd;
+            snprintf(reason, sizeof(reason), "connecting to %s port %d: %s", text, rq->port,
+                     strerror(last));
+        } else {
+            snprintf(addr_out, addr_size, "%s", text);
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        *why = reason;
+        *status = forbidden && !last ? 403 : last == ETIMEDOUT ? 504 : 502;
+    }
+    return fd;
+}
+
+/* ---- relaying ------------------------------------------------------------- */
+
+/* Masks secret values in what flows back to the guest, across chunk
+ * boundaries: the last (longest value - 1) bytes wait for the next chunk. */
+struct masker {
+    const struct strv *masks; /* what must not reach the guest */
+    size_t keep;
+    char *pend;
+    size_t npend;
+};
+
+static bool masker_on(const struct masker *m)
+{
+    return m->keep > 0;
+}
+
+static void mask(struct masker *m, char *buf, size_t len)
+{
+    for (size_t i = 0; m->masks && i < m->masks->n; i++) {
+        const char *v = m->masks->v[i];
+        size_t vl = strlen(v);
+        char *hit, *p = buf;
+        if (!vl)
+            continue;
+        while ((hit = memmem(p, len - (size_t)(p - buf), v, vl))) {
+            memset(hit, '*', vl);
+            p = hit + vl;
+        }
+    }
+}
+
+static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *bytes_up,
+                  uint64_t *bytes_down)
+{
+    char *buf = malloc(RELAY_BUF + m->keep);
+    bool client_open = true, up_open = true;
+
+    if (!buf)
+        return;
+    while (client_open || up_open) {
+        struct pollfd p[3] = { { client, client_open ? POLLIN : 0, 0 },
+                               { up, up_open ? POLLIN : 0, 0 },
+                               { stop_fd, POLLIN, 0 } };
+        int n = poll(p, 3, IDLE_TIMEOUT_MS);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (p[2].revents & POLLIN))
+            break;
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = recv(client, buf, RELAY_BUF, MSG_DONTWAIT);
+            if (r > 0) {
+                if (!send_all(up, buf, (size_t)r, stop_fd))
+                    break;
+                *bytes_up += (uint64_t)r;
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                client_open = false;
+                shutdown(up, SHUT_WR);
+            }
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r;
+            size_t have = 0;
+            if (masker_on(m)) {
+                memcpy(buf, m->pend, m->npend);
+                have = m->npend;
+            }
+            r = recv(up, buf + have, RELAY_BUF, MSG_DONTWAIT);
+            if (r > 0) {
+                size_t total = have + (size_t)r, out = total;
+                if (masker_on(m)) {
+                    mask(m, buf, total);
+                    out = total > m->keep ? total - m->keep : 0;
+                    m->npend = total - out;
+                    memcpy(m->pend, buf + out, m->npend);
+                }
+                if (out && !send_all(client, buf, out, stop_fd))
+                    break;
+                *bytes_down += (uint64_t)r;
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                if (masker_on(m) && m->npend) {
+                    mask(m, m->pend, m->npend);
+                    send_all(client, m->pend, m->npend, stop_fd);
+                    m->npend = 0;
+                }
+                up_open = false;
+                shutdown(client, SHUT_WR);
+                /* The server is done: nothing more the guest sends matters
+                 * (a plain request went with Connection: close). */
+                if (!client_open)
+                    break;
+                client_open = false;
+            }
+        }
+    }
+    free(buf);
+}
+
+/* Rebuilds a plain HTTP request for the origin: origin-form target, our own
+ * Host and Connection, no proxy headers. */
+static char *origin_request(const struct request *rq, const char *head_end, size_t *len)
+{
+    struct strbuf sb = STRBUF_INIT;
+    const char *p = rq->headers;
+
+    strbuf_addf(&sb, "%s ", rq->method);
+    if (rq->path_len)
+        strbuf_add(&sb, rq->path, rq->path_len);
+    else
+        strbuf_addch(&sb, '/');
+    strbuf_addf(&sb, " HTTP/1.%d\r\nHost: %s\r\nConnection: close\r\n", rq->http10 ? 0 : 1,
+                rq->authority);
+    while (p < head_end) {
+        const char *eol = strstr(p, "\r\n");
+        size_t ll;
+        if (!eol || eol >= head_end)
+            break;
+        ll = (size_t)(eol - p);
+        if (ll == 0)
+            break;
+        if (strncasecmp(p, "host:", 5) && strncasecmp(p, "connection:", 11) &&
+            strncasecmp(p, "proxy-connection:", 17) && strncasecmp(p, "proxy-authorization:", 20) &&
+            strncasecmp(p, "keep-alive:", 11)) {
+            strbuf_add(&sb, p, ll);
+            strbuf_add(&sb, "\r\n", 2);
+        }
+        p = eol + 2;
+    }
+    strbuf_add(&sb, "\r\n", 2);
+    if (strbuf_failed(&sb)) {
+        strbuf_release(&sb);
+        return NULL;
+    }
+    *len = sb.len;
+    return strbuf_detach(&sb, NULL);
+}
+
+static void record_set(struct sbvm_net_attempt *rec, const struct request *rq, const char *why)
+{
+    rec->method = strdup(rq->method[0] ? rq->method : "?");
+    rec->host = strdup(rq->host[0] ? rq->host : "?");
+    rec->port = rq->port;
+    rec->reason = why ? strdup(why) : NULL;
+}
+
+static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm_net_attempt *rec)
+{
+    char *buf = malloc(HEAD_MAX + 1), *out = NULL, addr[INET6_ADDRSTRLEN] = "";
+    size_t len = 0, head_len = 0, out_len = 0;
+    struct request rq;
+    struct strv masks = STRV_INIT;
+    const char *why = NULL;
+    int64_t t0 = mono_ns();
+    int up = -1, status = 0, r;
+    bool allowed = false;
+
+    memset(rec, 0, sizeof(*rec));
+    memset(&rq, 0, sizeof(rq));
+    if (!buf)
+        goto done;
+    r = read_head(fd, buf, HEAD_MAX + 1, &len, &head_len, stop_fd);
+    if (r == -E2BIG) {
+        why = "the request head is larger than 16 KiB";
+        status = 431;
+    } else if (r < 0) {
+        why = r == -ETIMEDOUT ? "no complete request in time" : "the guest closed the connection";
+    } else if ((why = parse_request(buf, &rq))) {
+        status = 400;
+    } else {
+        for (size_t i = 0; i < pol->nrules && !allowed; i++)
+            allowed = net_rule_match(&pol->rules[i], rq.host, rq.port);
+        if (!allowed) {
+            why = "not in the allowlist";
+            status = 403;
+        }
+    }
+    if (allowed) {
+        up = open_upstream(pol, &rq, stop_fd, addr, sizeof(addr), &why, &status);
+        allowed = up >= 0;
+    }
+    if (!allowed) {
+        if (status)
+            reply(fd, status,
+                  status == 403   ? "Forbidden"
+                  : status == 400 ? "Bad Request"
+                  : status == 431 ? "Request Header Fields Too Large"
+                  : status == 504 ? "Gateway Timeout"
+                                  : "Bad Gateway",
+                  why, stop_fd);
+        goto done;
+    }
+    rec->address = strdup(addr);
+    if (rq.connect) {
+        static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        struct masker none = { NULL, 0, NULL, 0 };
+        if (!send_all(fd, ok, sizeof(ok) - 1, stop_fd))
+            goto done;
+        /* Bytes the client sent after the CONNECT head go straight on. */
+        if (len > head_len && send_all(up, buf + head_len, len - head_len, stop_fd))
+            rec->bytes_up += len - head_len;
+        relay(fd, up, stop_fd, &none, &rec->bytes_up, &rec->bytes_down);
+    } else {
+        struct masker m = { &masks, 0, NULL, 0 };
+        out = origin_request(&rq, buf + head_len, &out_len);
+        if (!out)
+            goto done;
+        rec->secrets = net_inject_secrets(pol, rq.host, &out, &out_len, &masks);
+        if (rec->secrets) {
+            for (size_t i = 0; i < masks.n; i++)
+                if (strlen(masks.v[i]) > m.keep + 1)
+                    m.keep = strlen(masks.v[i]) - 1;
+            m.pend = malloc(m.keep + 1);
+            if (!m.pend)
+                goto done;
+        }
+        if (send_all(up, out, out_len, stop_fd) &&
+            (len == head_len || send_all(up, buf + head_len, len - head_len, stop_fd))) {
+            rec->bytes_up += out_len + (len - head_len);
+            relay(fd, up, stop_fd, &m, &rec->bytes_up, &rec->bytes_down);
+        }
+        free(m.pend);
+    }
+done:
+    rec->allowed = allowed;
+    rec->status = allowed ? 0 : status;
+    record_set(rec, &rq, allowed ? NULL : why);
+    rec->duration_ns = mono_ns() - t0;
+    if (up >= 0)
+        close(up);
+    for (size_t i = 0; i < masks.n; i++)
+        explicit_bzero(masks.v[i], strlen(masks.v[i]));
+    strv_release(&masks);
+    if (out) {
+        explicit_bzero(out, out_len);
+        free(out);
+    }
+    if (buf) {
+        explicit_bzero(buf, len);
+        free(buf);
+    }
+}
+
+void broker_serve_one(const struct net_policy *pol, int fd, struct sbvm_net_attempt *rec)
+{
+    serve(pol, fd, -1, rec);
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct broker *b = c->b;
+    struct sbvm_net_attempt rec;
+
+    serve(b->pol, c->fd, b->stop_fd, &rec);
+    close(c->fd);
+    free(c);
+    pthread_mutex_lock(&b->lock);
+    if (b->nlog == b->alloc) {
+        size_t n = b->alloc ? b->alloc * 2 : 16;
+        struct sbvm_net_attempt *nl = realloc(b->log, n * sizeof(*nl));
+        if (nl) {
+            b->log = nl;
+            b->alloc = n;
+        }
+    }
+    if (b->nlog < b->alloc)
+        b->log[b->nlog++] = rec;
+    else
+        net_attempt_release(&rec);
+    b->active--;
+    pthread_cond_broadcast(&b->idle);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+static void *acceptor_main(void *arg)
+{
+    struct broker *b = arg;
+
+    for (;;) {
+        pthread_attr_t attr;
+        pthread_t t;
+        struct conn *c;
+        int fd;
+
+        if (wait_fd(b->listen_fd, POLLIN, b->stop_fd, -1) < 0)
+            break;
+        fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        pthread_mutex_lock(&b->lock);
+        if (b->active >= CONN_MAX) {
+            pthread_mutex_unlock(&b->lock);
+            reply(fd, 503, "Service Unavailable", "too many connections at once", b->stop_fd);
+            close(fd);
+            continue;
+        }
+        b->active++;
+        pthread_mutex_unlock(&b->lock);
+        c = malloc(sizeof(*c));
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (!c || (c->b = b, c->fd = fd, pthread_create(&t, &attr, conn_main, c) != 0)) {
+            free(c);
+            close(fd);
+            pthread_mutex_lock(&b->lock);
+            b->active--;
+            pthread_cond_broadcast(&b->idle);
+            pthread_mutex_unlock(&b->lock);
+        }
+        pthread_attr_destroy(&attr);
+    }
+    return NULL;
+}
+
+int broker_start(const struct net_policy *pol, int listen_fd, struct broker **out, sbvm_error **err)
+{
+    struct broker *b = calloc(1, sizeof(*b));
+    sigset_t all, old;
+    int r;
+
+    if (!b) {
+        close(listen_fd);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    b->pol = pol;
+    b->listen_fd = listen_fd;
+    b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->idle, NULL);
+    if (b->stop_fd < 0) {
+        r = error_sys(err, errno, "starting the network broker");
+        goto fail;
+    }
+    /* The broker's threads take no signals: the caller's thread handles
+     * them, as it did before there were threads. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&b->acceptor, NULL, acceptor_main, b);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        r = error_sys(err, r, "starting the network broker's thread");
+        goto fail;
+    }
+    b->acceptor_started = true;
+    *out = b;
+    return 0;
+fail:
+    close(listen_fd);
+    if (b->stop_fd >= 0)
+        close(b->stop_fd);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->idle);
+    free(b);
+    return r;
+}
+
+void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n)
+{
+    uint64_t one = 1;
+
+    *attempts = NULL;
+    *n = 0;
+    if (!b)
+        return;
+    (void)!write(b->stop_fd, &one, sizeof(one));
+    if (b->acceptor_started)
+        pthread_join(b->acceptor, NULL);
+    pthread_mutex_lock(&b->lock);
+    while (b->active > 0)
+        pthread_cond_wait(&b->idle, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    close(b->listen_fd);
+    close(b->stop_fd);
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->idle);
+    *attempts = b->log;
+    *n = b->nlog;
+    free(b);
+}
+
+void net_attempt_release(struct sbvm_net_attempt *a)
+{
+    free((char *)a->method);
+    free((char *)a->host);
+    free((char *)a->reason);
+    free((char *)a->address);
+    memset(a, 0, sizeof(*a));
+}
+
+void net_attempts_free(struct sbvm_net_attempt *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        net_attempt_release(&v[i]);
+    free(v);
+}

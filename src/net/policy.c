@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/* policy.c: allow rules, host names and forbidden addresses (policy.h). */
+#include "net/policy.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "util/error.h"
+#include "util/util.h"
+
+#define HOST_MAX 253
+
+/* A DNS name: labels of [a-z0-9_-], 1-63 long, not starting or ending with
+ * '-'; written in lowercase to out. */
+static bool name_valid(const char *in, size_t len, char *out, size_t size)
+{
+    size_t label = 0;
+
+    if (len == 0 || len > HOST_MAX || len >= size)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = (char)tolower((unsigned char)in[i]);
+        if (c == '.') {
+            if (label == 0 || in[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                   (c == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+        out[i] = c;
+    }
+    if (label == 0 || in[len - 1] == '-')
+        return false;
+    out[len] = '\0';
+    return true;
+}
+
+bool net_host_normalise(const char *in, size_t len, char *out, size_t size)
+{
+    char tmp[HOST_MAX + 3];
+    unsigned char addr[16];
+
+    if (len >= 2 && in[0] == '[' && in[len - 1] == ']') {
+        in++;
+        len -= 2;
+        if (len >= sizeof(tmp))
+            return false;
+        memcpy(tmp, in, len);
+        tmp[len] = '\0';
+        return inet_pton(AF_INET6, tmp, addr) == 1 &&
+               inet_ntop(AF_INET6, addr, out, (socklen_t)size);
+    }
+    if (len > 0 && in[len - 1] == '.')
+        len--; /* the root label */
+    if (len == 0 || len >= sizeof(tmp))
+        return false;
+    memcpy(tmp, in, len);
+    tmp[len] = '\0';
+    if (inet_pton(AF_INET, tmp, addr) == 1)
+        return inet_ntop(AF_INET, addr, out, (socklen_t)size) != NULL;
+    if (inet_pton(AF_INET6, tmp, addr) == 1)
+        return inet_ntop(AF_INET6, addr, out, (socklen_t)size) != NULL;
+    return name_valid(in, len, out, size);
+}
+
+static bool is_literal(const char *host)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+/* ":PORT" at the end of text (after a bracketed address or a name):
+ * the port, and the length of the host part. */
+static int split_port(const char *text, size_t *host_len, int *port, sbvm_error **err,
+                      const char *what)
+{
+    const char *colon = NULL;
+    size_t len = strlen(text);
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close)
+            return error_set(err, EINVAL, "%s %s: an IPv6 address needs its closing ']'", what,
+                             text);
+        if (close[1] == ':')
+            colon = close + 1;
+        else if (close[1] != '\0')
+            return error_set(err, EINVAL, "%s %s: unexpected text after ']'", what, text);
+    } else {
+        colon = strchr(text, ':');
+        if (colon && strchr(colon + 1, ':'))
+            return error_set(err, EINVAL,
+                             "%s %s: write an IPv6 address in brackets: [2001:db8::1]:443", what,
+                             text);
+    }
+    if (!colon) {
+        *host_len = len;
+        *port = NET_PORT_DEFAULT;
+        return 0;
+    }
+    *host_len = (size_t)(colon - text);
+    if (streq(colon + 1, "*")) {
+        *port = NET_PORT_ANY;
+        return 0;
+    }
+    {
+        char *end;
+        long p;
+        errno = 0;
+        p = strtol(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end || errno || p < 1 || p > 65535)
+            return error_set(err, EINVAL, "%s %s: the port must be 1-65535 or *", what, text);
+        *port = (int)p;
+    }
+    return 0;
+}
+
+int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
+{
+    static const char what[] = "--net allow:";
+    char host[HOST_MAX + 3];
+    size_t hlen = 0;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (!text || !*text)
+        return error_set(err, EINVAL, "%s an empty rule (write HOST[:PORT], e.g. example.com:443)",
+                         what);
+    r = split_port(text, &hlen, &out->port, err, what);
+    if (r < 0)
+        return r;
+    if (hlen == 1 && text[0] == '*') {
+        out->wildcard = true;
+        out->host = strdup("");
+    } else if (hlen > 2 && text[0] == '*' && text[1] == '.') {
+        if (!name_valid(text + 2, hlen - 2, host, sizeof(host)))
+            return error_set(err, EINVAL, "%s %s: '%.*s' is not a host name", what, text,
+                             (int)(hlen - 2), text + 2);
+        out->wildcard = true;
+        out->host = malloc(strlen(host) + 2);
+        if (out->host) {
+            out->host[0] = '.';
+            memcpy(out->host + 1, host, strlen(host) + 1);
+        }
+    } else if (memchr(text, '*', hlen)) {
+        return error_set(err, EINVAL,
+                         "%s %s: a wildcard may only be a whole first label (*.example.com) or "
+                         "the whole host (*)",
+                         what, text);
+    } else {
+        if (!net_host_normalise(text, hlen, host, sizeof(host)))
+            return error_set(err, EINVAL, "%s %s: '%.*s' is neither a host name nor an address",
+                             what, text, (int)hlen, text);
+        out->literal = is_literal(host);
+        out->host = strdup(host);
+    }
+    if (!out->host)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+void net_rule_release(struct net_rule *r)
+{
+    free(r->host);
+    memset(r, 0, sizeof(*r));
+}
+
+bool net_rule_match(const struct net_rule *r, const char *host, int port)
+{
+    size_t hl, sl;
+
+    if (r->port == NET_PORT_DEFAULT ? (port != 80 && port != 443)
+                                    : (r->port != NET_PORT_ANY && r->port != port))
+        return false;
+    if (!r->wildcard)
+        return streq(r->host, host);
+    if (!r->host[0])
+        return true; /* "*" */
+    /* "*.suffix": a name ending in ".suffix", longer than it; never an
+     * address literal. */
+    if (is_literal(host))
+        return false;
+    hl = strlen(host);
+    sl = strlen(r->host);
+    return hl > sl && streq(host + hl - sl, r->host);
+}
+
+static bool v4_in(uint32_t a, uint32_t net, int bits)
+{
+    uint32_t mask = bits ? 0xffffffffu << (32 - bits) : 0;
+    return (a & mask) == (net & mask);
+}
+
+static const char *v4_forbidden(uint32_t a)
+{
+    if (v4_in(a, 0x7f000000, 8))
+        return "loopback";
+    if (v4_in(a, 0x0a000000, 8) || v4_in(a, 0xac100000, 12) || v4_in(a, 0xc0a80000, 16))
+        return "private";
+    if (v4_in(a, 0xa9fea9fe, 32))
+        return "cloud metadata";
+    if (v4_in(a, 0xa9fe0000, 16))
+        return "link-local";
+    if (v4_in(a, 0x64400000, 10))
+        return "shared (carrier-grade NAT)";
+    if (v4_in(a, 0x00000000, 8))
+        return "unspecified";
+    if (a == 0xffffffffu)
+        return "broadcast";
+    if (v4_in(a, 0xe0000000, 4))
+        return "multicast";
+    if (v4_in(a, 0xf0000000, 4) || v4_in(a, 0xc0000000, 24) || v4_in(a, 0xc0000200, 24) ||
+        v4_in(a, 0xc6120000, 15) || v4_in(a, 0xc6336400, 24) || v4_in(a, 0xcb007100, 24))
+        return "reserved";
+    return NULL;
+}
+
+const char *net_addr_forbidden(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return v4_forbidden(ntohl(in->sin_addr.s_addr));
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        const uint8_t *b = in6->sin6_addr.s6_addr;
+        static const uint8_t zero[16];
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        static const uint8_t ec2[16] = { 0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
+                                         0,    0, 0,    0,    0, 0, 0x02, 0x54 };
+
+        if (!memcmp(b, mapped, 12) ||
+            (!memcmp(b, zero, 12) && memcmp(b, zero, 16) && (b[12] | b[13] | b[14]) != 0)) {
+            /* ::ffff:a.b.c.d and the old ::a.b.c.d: the IPv4 rules. */
+            uint32_t a =
+                (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+            return v4_forbidden(a);
+        }
+        if (!memcmp(b, zero, 15) && b[15] == 1)
+            return "loopback";
+        if (!memcmp(b, zero, 16))
+            return "unspecified";
+        if (!memcmp(b, ec2, 16))
+            return "cloud metadata";
+        if ((b[0] & 0xfe) == 0xfc)
+            return "private";
+        if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+            return "link-local";
+        if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+            return "private"; /* deprecated site-local */
+        if (b[0] == 0xff)
+            return "multicast";
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+            return "reserved";
+        if (b[0] == 0x20 && b[1] == 0x02)
+            /* 6to4: the IPv4 address it embeds. */
+            return v4_forbidden((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 |
+                                b[5]);
+        if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
+            /* NAT64 well-known prefix: the IPv4 address in its last bits. */
+            return v4_forbidden((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                                (uint32_t)b[14] << 8 | b[15]);
+        return NULL;
+    }
+    return "not an internet address";
+}
+
+/* A shell-usable variable name: [A-Za-z_][A-Za-z0-9_]*, at most 128. */
+static bool secret_name_valid(const char *n)
+{
+    size_t len = strlen(n);
+
+    if (len == 0 || len > 128 || (n[0] >= '0' && n[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= 'a' && n[i] <= 'z') ||
+              (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+            return false;
+    return true;
+}
+
+int net_secret_parse(const char *text, struct net_secret *out, sbvm_error **err)
+{
+    const char *eq, *at;
+    struct net_rule rule;
+    sbvm_error *e = NULL;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    eq = text ? strchr(text, '=') : NULL;
+    at = text ? strrchr(text, '@') : NULL;
+    if (!eq || !at || at < eq)
+        return error_set(err, EINVAL, "--secret: write NAME=VALUE@HOST, not '%s'",
+                         text ? "(the value is not shown)" : "");
+    out->name = strndup(text, (size_t)(eq - text));
+    if (!out->name)
+        return error_set(err, ENOMEM, "out of memory");
+    if (!secret_name_valid(out->name)) {
+        r = error_set(err, EINVAL, "--secret %s: not a valid environment variable name", out->name);
+        net_secret_release(out);
+        return r;
+    }
+    if (at == eq + 1) {
+        r = error_set(err, EINVAL, "--secret %s: the value is empty", out->name);
+        net_secret_release(out);
+        return r;
+    }
+    r = net_rule_parse(at + 1, &rule, &e);
+    if (r == 0 && rule.port != NET_PORT_DEFAULT) {
+        net_rule_release(&rule);
+        r = error_set(err, EINVAL, "--secret %s: give the host without a port (%s)", out->name,
+                      at + 1);
+        net_secret_release(out);
+        return r;
+    }
+    if (r < 0) {
+        r = error_set(err, EINVAL, "--secret %s: %s", out->name, sbvm_error_message(e));
+        sbvm_error_free(e);
+        net_secret_release(out);
+        return r;
+    }
+    rule.port = NET_PORT_ANY;
+    out->host = rule;
+    out->value = strndup(eq + 1, (size_t)(at - eq - 1));
+    if (!out->value) {
+        net_secret_release(out);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void net_secret_release(struct net_secret *s)
+{
+    if (s->value)
+        explicit_bzero(s->value, strlen(s->value));
+    free(s->name);
+    free(s->value);
+    free(s->placeholder);
+    net_rule_release(&s->host);
+    memset(s, 0, sizeof(*s));
+}
+
+int net_policy_build(struct net_policy *p, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    int r = 0;
+
+    memset(p, 0, sizeof(*p));
+    p->allow_private = cfg->net_allow_private;
+    p->rules = calloc(cfg->net_rules.n ? cfg->net_rules.n : 1, sizeof(*p->rules));
+    p->secrets = calloc(cfg->secrets.n ? cfg->secrets.n : 1, sizeof(*p->secrets));
+    if (!p->rules || !p->secrets) {
+        net_policy_release(p);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; r == 0 && i < cfg->net_rules.n; i++)
+        if ((r = net_rule_parse(cfg->net_rules.v[i], &p->rules[i], err)) == 0)
+            p->nrules++;
+    for (size_t i = 0; r == 0 && i < cfg->secrets.n; i++) {
+        struct net_secret *s = &p->secrets[i];
+        unsigned char rnd[16];
+        char hex[33];
+        if ((r = net_secret_parse(cfg->secrets.v[i], s, err)) < 0)
+            break;
+        p->nsecrets++;
+        /* Unguessable, and nothing a real credential would contain. */
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            r = error_sys(err, errno, "making a placeholder for secret %s", s->name);
+            break;
+        }
+        for (size_t k = 0; k < sizeof(rnd); k++)
+            snprintf(hex + 2 * k, 3, "%02x", rnd[k]);
+        s->placeholder = malloc(strlen("sbvm-secret-") + 32 + 1);
+        if (!s->placeholder) {
+            r = error_set(err, ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(s->placeholder, strlen("sbvm-secret-") + 33, "sbvm-secret-%s", hex);
+    }
+    if (r < 0)
+        net_policy_release(p);
+    return r;
+}
+
+void net_policy_release(struct net_policy *p)
+{
+    for (size_t i = 0; i < p->nrules; i++)
+        net_rule_release(&p->rules[i]);
+    for (size_t i = 0; i < p->nsecrets; i++)
+        net_secret_release(&p->secrets[i]);
+    free(p->rules);
+    free(p->secrets);
+    memset(p, 0, sizeof(*p));
+}

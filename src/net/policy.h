@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy.h: what a guest may reach through the broker (--net allow=...), and
+ * which addresses it may never reach unless asked (--net-allow-private).
+ *
+ * A rule is HOST[:PORT]:
+ *   example.com          that name exactly, on ports 80 and 443
+ *   example.com:8080     that name, that port only
+ *   *.example.com        any name under example.com (a.example.com,
+ *                        a.b.example.com), not example.com itself
+ *   *                    any name (addresses are still checked)
+ *   192.0.2.7, [2001:db8::7]   an address literal
+ *   ...:*                any port
+ * Names are compared case-insensitively, without a trailing dot.
+ *
+ * Whatever the rules, the broker resolves names itself and refuses
+ * loopback, private, shared (CGNAT), link-local (cloud metadata among
+ * them), multicast, broadcast, unspecified and reserved addresses, IPv4 or
+ * IPv6 (IPv4-mapped forms included), unless private destinations are
+ * allowed; then it connects to exactly the address it checked.
+ */
+#ifndef SBVM_NET_POLICY_H
+#define SBVM_NET_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sandboxvm/sandboxvm.h"
+
+#define NET_PORT_DEFAULT 0 /* 80 and 443 */
+#define NET_PORT_ANY     (-1)
+
+struct net_rule {
+    char *host;    /* lowercase name, "*.suffix", "*", or a canonical address */
+    bool wildcard; /* "*.suffix" (host holds ".suffix") or "*" (host "") */
+    bool literal;  /* an IP address */
+    int port;      /* 1-65535, NET_PORT_DEFAULT or NET_PORT_ANY */
+};
+
+/* Parses one rule; on error says which and why ("--net allow": the
+ * caller's prefix). */
+int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err);
+void net_rule_release(struct net_rule *r);
+/* Whether host:port (host already normalised by net_host_normalise) is
+ * matched by the rule. */
+bool net_rule_match(const struct net_rule *r, const char *host, int port);
+
+/* Lowercases a host name or canonicalises an address literal (brackets
+ * removed) into out; false when it is neither a valid name nor an address. */
+bool net_host_normalise(const char *in, size_t len, char *out, size_t size);
+
+/* Why an address may not be reached without --net-allow-private ("loopback",
+ * "private", "link-local", ...), or NULL when it may. */
+const char *net_addr_forbidden(const struct sockaddr *sa);
+
+struct net_secret {
+    char *name;        /* environment variable */
+    char *value;       /* the real value: never in the guest */
+    char *placeholder; /* what the guest sees instead */
+    struct net_rule host;
+};
+
+/* Everything the broker of one guest goes by; owns its rules and secrets. */
+struct net_policy {
+    struct net_rule *rules;
+    size_t nrules;
+    bool allow_private;
+    struct net_secret *secrets;
+    size_t nsecrets;
+};
+
+struct sbvm_config;
+/* Parses the config's rules and secrets and gives each secret a fresh random
+ * placeholder. */
+int net_policy_build(struct net_policy *p, const struct sbvm_config *cfg, sbvm_error **err);
+void net_policy_release(struct net_policy *p);
+
+/* Parses NAME=VALUE@HOST (HOST as a rule without a port). The placeholder is
+ * made by the caller. */
+int net_secret_parse(const char *text, struct net_secret *out, sbvm_error **err);
+void net_secret_release(struct net_secret *s);
+
+#endif

@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# --net none | host | allow=...: real clients (curl, wget, python3 urllib,
+# git) through the broker to servers this suite starts on the host's
+# loopback; refusals, the record of every attempt, and secret injection.
+# No traffic leaves the machine: every server is on 127.0.0.1.
+
+load helpers
+
+# Starts tests/cli/net/httpd.py serving $1; sets HTTPD_PORT, HTTPD_LOG.
+start_httpd() {
+    HTTPD_LOG="$BATS_TEST_TMPDIR/httpd.log"
+    : >"$HTTPD_LOG"
+    python3 "$TOP/tests/cli/net/httpd.py" "$1" "$HTTPD_LOG" >"$BATS_TEST_TMPDIR/httpd.port" &
+    HTTPD_PID=$!
+    for _ in $(seq 100); do
+        [ -s "$BATS_TEST_TMPDIR/httpd.port" ] && break
+        sleep 0.05
+    done
+    HTTPD_PORT="$(cat "$BATS_TEST_TMPDIR/httpd.port")"
+    [ -n "$HTTPD_PORT" ]
+}
+
+teardown() {
+    [ -n "${HTTPD_PID:-}" ] && kill "$HTTPD_PID" 2>/dev/null || true
+}
+
+www() {
+    local d
+    d="$(scratch)"
+    echo "hello from the host" >"$d/index.html"
+    chmod -R a+rX "$d"
+    echo "$d"
+}
+
+@test "curl through the broker: plain HTTP and CONNECT, each attempt recorded" {
+    start_httpd "$(www)"
+    local d
+    d="$(scratch)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --json "$d/r.json" \
+        --net "allow=127.0.0.1:$HTTPD_PORT" --net-allow-private -- sh -c "
+            curl -sS http://127.0.0.1:$HTTPD_PORT/index.html
+            curl -sS -p http://127.0.0.1:$HTTPD_PORT/index.html"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'hello from the host\nhello from the host')" ]
+    [[ "$stderr" == *"allowed GET 127.0.0.1:$HTTPD_PORT via 127.0.0.1"* ]]
+    [[ "$stderr" == *"allowed CONNECT 127.0.0.1:$HTTPD_PORT via 127.0.0.1"* ]]
+    jcheck "$d/r.json" 'g["network"]["mode"]=="allow" and g["network"]["proxy"]=="http://127.0.0.1:3128"'
+    jcheck "$d/r.json" '[a["method"] for a in g["network"]["attempts"]]==["GET","CONNECT"]'
+    jcheck "$d/r.json" 'all(a["allowed"] and a["address"]=="127.0.0.1" and a["bytes_down"]>20 and a["bytes_up"]>20 for a in g["network"]["attempts"])'
+    if python3 -c 'import jsonschema' 2>/dev/null; then
+        python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' \
+            "$TOP/docs/report.schema.json" "$d/r.json"
+    fi
+    # The origin saw an origin-form request with its own Host, no proxy headers.
+    grep -q "^GET /index.html HTTP/1.1" "$HTTPD_LOG"
+    ! grep -qi "^proxy-" "$HTTPD_LOG"
+    assert_nothing_left
+}
+
+@test "wget and python3 urllib go through the broker" {
+    start_httpd "$(www)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" \
+        --net-allow-private -- sh -c "
+            wget -q -O - http://127.0.0.1:$HTTPD_PORT/index.html
+            python3 -c 'import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' http://127.0.0.1:$HTTPD_PORT/index.html"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'hello from the host\nhello from the host')" ]
+    [ "$(grep -c '^GET /index.html' "$HTTPD_LOG")" -eq 2 ]
+}
+
+@test "git clones over HTTP through the broker" {
+    local src repo
+    src="$(scratch)"
+    repo="$(scratch)"
+    git -C "$src" init -q
+    echo "through the broker" >"$src/README"
+    git -C "$src" add README
+    git -C "$src" -c user.name=t -c user.email=t@example.com commit -qm first
+    git clone -q --bare "$src" "$repo/project.git"
+    git -C "$repo/project.git" update-server-info
+    chmod -R a+rX "$repo"
+    start_httpd "$repo"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" \
+        --net-allow-private -- sh -c "git clone -q http://127.0.0.1:$HTTPD_PORT/project.git /tmp/p && cat /tmp/p/README"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "through the broker" ]
+}
+
+@test "names are resolved by the broker: localhost is allowed by name" {
+    grep -qE '^127\.0\.0\.1[[:space:]].*localhost' /etc/hosts || skip "localhost is not 127.0.0.1 in /etc/hosts"
+    start_httpd "$(www)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=localhost:$HTTPD_PORT" \
+        --net-allow-private -- curl -sS "http://localhost:$HTTPD_PORT/index.html"
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello from the host" ]
+}
+
+@test "destinations outside the allowlist are refused with 403, and recorded" {
+    start_httpd "$(www)"
+    local d
+    d="$(scratch)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --json "$d/r.json" \
+        --net "allow=127.0.0.1:$HTTPD_PORT" --net-allow-private -- sh -c "
+            curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:1/
+            curl -s -o /dev/null -w '%{http_code}\n' http://203.0.113.9/"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf '403\n403')" ]
+    [[ "$stderr" == *"refused GET 127.0.0.1:1: not in the allowlist"* ]]
+    jcheck "$d/r.json" 'all(not a["allowed"] and a["status"]==403 and a["reason"]=="not in the allowlist" and a["address"] is None for a in g["network"]["attempts"])'
+}
+
+@test "private destinations are refused unless --net-allow-private, even when allowed by name" {
+    start_httpd "$(www)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" -- \
+        curl -s -w '%{http_code}\n' "http://127.0.0.1:$HTTPD_PORT/index.html"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"127.0.0.1 is a loopback address"* ]]
+    [[ "$output" == *"403" ]]
+    [ ! -s "$HTTPD_LOG" ]
+}
+
+@test "a program that ignores the proxy finds the network unreachable" {
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=example.com" -- python3 -c '
+import socket
+s = socket.socket()
+try:
+    s.connect(("192.0.2.1", 80))
+    print("connected")
+except OSError as e:
+    print(e.errno, e.strerror)'
+    [ "$status" -eq 0 ]
+    [ "$output" = "101 Network is unreachable" ]
+}
+
+@test "--net host shares the host's network; --net none sets no proxy" {
+    start_httpd "$(www)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net host -- \
+        curl -sS "http://127.0.0.1:$HTTPD_PORT/index.html"
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello from the host" ]
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net none -- sh -c 'env | grep -ci proxy; true'
+    [ "$output" = "0" ]
+}
+
+@test "a secret is injected for its host only, and never enters the sandbox" {
+    start_httpd "$(www)"
+    local secret="s3cr3t-$RANDOM-value" d
+    d="$(scratch)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --json "$d/r.json" --output-dir "$d/out" \
+        --net "allow=127.0.0.1:$HTTPD_PORT" --net-allow-private \
+        --secret "API_TOKEN=$secret@127.0.0.1" -- sh -c "
+            echo \"placeholder: \$API_TOKEN\"
+            cat /proc/self/environ | tr '\\0' '\\n'
+            curl -sS -H \"Authorization: Bearer \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers
+            curl -sS -u \"user:\$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"placeholder: sbvm-secret-"* ]]
+    # The host's server received the real value, in both forms...
+    grep -q "Authorization: Bearer $secret" "$HTTPD_LOG"
+    grep -q "Authorization: Basic $(printf 'user:%s' "$secret" | base64)" "$HTTPD_LOG"
+    # ...and nothing the guest had or received holds it, in any form we sent.
+    [[ "$output" != *"$secret"* ]]
+    [[ "$output" != *"$(printf 'user:%s' "$secret" | base64)"* ]]
+    ! grep -rq "$secret" "$d/out"
+    jcheck "$d/r.json" 'all(a["secrets_injected"]==1 for a in g["network"]["attempts"])'
+    ! grep -q "$secret" "$d/r.json"
+}
+
+@test "a secret bound for another host is not injected" {
+    start_httpd "$(www)"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" \
+        --net-allow-private --secret "API_TOKEN=real-value@api.example.com" -- \
+        sh -c "curl -sS -H \"X-Token: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers"
+    [ "$status" -eq 0 ]
+    ! grep -q "real-value" "$HTTPD_LOG"
+    grep -q "X-Token: sbvm-secret-" "$HTTPD_LOG"
+}
+
+@test "bad network options are refused (125) and nothing is left" {
+    run --separate-stderr "$SBVM" run --net allow=exa_mple..com -- true
+    assert_bad_input 125 "--net allow: exa_mple..com"
+    run --separate-stderr "$SBVM" run --net allow=example.com:99999 -- true
+    assert_bad_input 125 "the port must be 1-65535"
+    run --separate-stderr "$SBVM" run --net allow= -- true
+    assert_bad_input 125 "no rule given"
+    run --separate-stderr "$SBVM" run --net everywhere -- true
+    assert_bad_input 125 "expected none, host or allow="
+    run --separate-stderr "$SBVM" run --net host --net allow=example.com -- true
+    assert_bad_input 125 "contradict"
+    run --separate-stderr "$SBVM" run --secret T=x@example.com -- true
+    assert_bad_input 125 "--secret works only through the broker"
+    run --separate-stderr "$SBVM" run --net allow=example.com --secret T=hunter2 -- true
+    assert_bad_input 125 "--secret: write NAME=VALUE@HOST"
+    [[ "$stderr" != *"hunter2"* ]]
+    run --separate-stderr "$SBVM" run --net-allow-private -- true
+    assert_bad_input 125 "--net-allow-private applies to --net allow"
+}
