@@ -361,6 +361,63 @@ SBVM_API uint64_t sbvm_result_cpu_time_us(const sbvm_result *r, uint64_t *user_u
  * followed; devices, FIFOs and sockets are skipped. */
 SBVM_API int sbvm_config_set_keep_dir(sbvm_config *cfg, const char *dir, sbvm_error **err);
 /* ------------------------------------------------------------------------ */
+/* Filesystem                                                               */
+
+/*
+ * The guest's view is /usr and the system directories read-only, a minimal
+ * /etc, /dev and /proc, and a tmpfs /tmp. These add to it, in order (a later
+ * mount may cover an earlier one):
+ *   SBVM_MOUNT_RO     host path src at dst (default: the same path), read-only
+ *   SBVM_MOUNT_RW     host path src at dst, writable (as the guest's uid)
+ *   SBVM_MOUNT_TMPFS  a fresh tmpfs at dst of `size` bytes (0: 64 MiB)
+ *   SBVM_MOUNT_HIDE   dst made empty and read-only (a file, or a directory)
+ * src is resolved on the host now (symlinks followed to its real path, which
+ * must exist); the sandbox binds exactly that file or directory, opened then,
+ * never whatever the path names later. dst must be absolute and plain (no
+ * "." or ".." parts), not "/" and not under /proc or /dev; inside the view
+ * no symlink is followed to reach it.
+ */
+enum sbvm_mount_kind {
+    SBVM_MOUNT_RO,
+    SBVM_MOUNT_RW,
+    SBVM_MOUNT_TMPFS,
+    SBVM_MOUNT_HIDE,
+};
+SBVM_API int sbvm_config_add_mount(sbvm_config *cfg, enum sbvm_mount_kind kind, const char *src,
+                                   const char *dst, uint64_t size, sbvm_error **err);
+
+/*
+ * Files into and out of the sandbox. copy-in: host file or directory into a
+ * writable place of the view (/tmp, a tmpfs, an rw mount) before the guest
+ * starts. copy-out: from the sandbox to the host when the guest ends, however
+ * it ended (crashed, killed, at a limit); host must not exist yet (with
+ * several guests, host.NAME). Symlinks are copied as symlinks and never
+ * followed, on either side; the path inside the sandbox may not pass through
+ * one.
+ */
+SBVM_API int sbvm_config_add_copy_in(sbvm_config *cfg, const char *host, const char *guest,
+                                     sbvm_error **err);
+SBVM_API int sbvm_config_add_copy_out(sbvm_config *cfg, const char *guest, const char *host,
+                                      sbvm_error **err);
+
+/* What became of each copy, in order. */
+struct sbvm_copy {
+    int out;           /* 1: copy-out; 0: copy-in */
+    const char *guest; /* the path in the sandbox */
+    const char *host;  /* the host path (for copy-out, where it was written) */
+    const char *error; /* why it failed, or NULL */
+};
+SBVM_API size_t sbvm_result_copies(const sbvm_result *r, const struct sbvm_copy **v);
+
+/*
+ * A whole directory tree as the guest's root, read-only, instead of the
+ * host's system directories: it must hold the program and what it needs,
+ * and /proc, /dev and /tmp directories (mounted over). The program is
+ * looked up inside it.
+ */
+SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_error **err);
+
+/* ------------------------------------------------------------------------ */
 /* Network                                                                  */
 
 /*

@@ -31,6 +31,12 @@ struct run_opts {
     bool net_allow_private;
     char **secrets;
     size_t nsecrets;
+    struct cli_mount {
+        int kind; /* enum sbvm_mount_kind, or 100 + 0 copy-in, 100 + 1 copy-out */
+        const char *arg;
+    } * mounts;
+    size_t nmounts;
+    const char *rootfs;
     char **envs;
     size_t nenvs;
     bool keep_env;

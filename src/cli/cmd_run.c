@@ -19,6 +19,7 @@
 #include "cli/output.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/cleanup.h"
+#include "util/error.h"
 #include "util/util.h"
 
 #define GUEST_SEPARATOR ":::"
@@ -203,7 +204,7 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
 /* "512M", "1G", "64k", "1048576" into bytes (K, M, G, T are powers of 1024;
  * a trailing "B" or "iB" is accepted). */
-static int parse_size(const char *opt, const char *s, uint64_t *bytes)
+static int parse_size_quiet(const char *s, uint64_t *bytes)
 {
     char *end;
     unsigned long long v;
@@ -245,6 +246,13 @@ static int parse_size(const char *opt, const char *s, uint64_t *bytes)
         goto bad;
     return 0;
 bad:
+    return -1;
+}
+
+static int parse_size(const char *opt, const char *s, uint64_t *bytes)
+{
+    if (parse_size_quiet(s, bytes) == 0)
+        return 0;
     cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
     return -1;
 }
@@ -317,6 +325,66 @@ static void free_opts(struct run_opts *o)
         free(o->net_rules[i]);
     free(o->net_rules);
     free(o->secrets);
+    free(o->mounts);
+}
+
+/* "A:B" at the last ':' that leaves two non-empty sides, or no B. */
+static void split_pair(const char *arg, char **a, char **b)
+{
+    const char *colon = strrchr(arg, ':');
+
+    if (colon && colon != arg && colon[1]) {
+        *a = strndup(arg, (size_t)(colon - arg));
+        *b = strdup(colon + 1);
+    } else {
+        *a = strdup(arg);
+        *b = NULL;
+    }
+}
+
+/* One filesystem option into the config; errors name the option. */
+static int add_mount_opt(sbvm_config *cfg, const struct cli_mount *m, sbvm_error **err)
+{
+    char *a = NULL, *b = NULL;
+    uint64_t size = 0;
+    int r;
+
+    split_pair(m->arg, &a, &b);
+    if (!a) {
+        free(b);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    switch (m->kind) {
+    case SBVM_MOUNT_RO:
+    case SBVM_MOUNT_RW:
+        r = sbvm_config_add_mount(cfg, (enum sbvm_mount_kind)m->kind, a, b, 0, err);
+        break;
+    case SBVM_MOUNT_TMPFS:
+        if (b && parse_size_quiet(b, &size) < 0) {
+            /* Not a size: the whole argument is the path (it holds ':'). */
+            free(a);
+            a = strdup(m->arg);
+            free(b);
+            b = NULL;
+        }
+        r = a ? sbvm_config_add_mount(cfg, SBVM_MOUNT_TMPFS, NULL, a, size, err)
+              : error_set(err, ENOMEM, "out of memory");
+        break;
+    case SBVM_MOUNT_HIDE:
+        r = sbvm_config_add_mount(cfg, SBVM_MOUNT_HIDE, NULL, m->arg, 0, err);
+        break;
+    case 100:
+        r = b ? sbvm_config_add_copy_in(cfg, a, b, err)
+              : error_set(err, EINVAL, "--copy-in %s: write HOST:GUEST", m->arg);
+        break;
+    default:
+        r = b ? sbvm_config_add_copy_out(cfg, a, b, err)
+              : error_set(err, EINVAL, "--copy-out %s: write GUEST:HOST", m->arg);
+        break;
+    }
+    free(a);
+    free(b);
+    return r;
 }
 
 /* Opens a report file before any guest runs, so a bad path costs nothing. */
@@ -394,6 +462,11 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
         if ((r = sbvm_config_allow_syscall(cfg, o->allow[i], err)) < 0)
             return r;
     if (o->keep && (r = sbvm_config_set_keep_dir(cfg, o->keep, err)) < 0)
+        return r;
+    for (size_t i = 0; i < o->nmounts; i++)
+        if ((r = add_mount_opt(cfg, &o->mounts[i], err)) < 0)
+            return r;
+    if (o->rootfs && (r = sbvm_config_set_rootfs(cfg, o->rootfs, err)) < 0)
         return r;
     if (o->net >= 0)
         sbvm_config_set_net(cfg, (enum sbvm_net)o->net);
@@ -503,6 +576,13 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         OPT_KEEP,
         OPT_NO_SYMBOLIZE,
         OPT_NET,
+        OPT_RO,
+        OPT_RW,
+        OPT_TMPFS,
+        OPT_HIDE,
+        OPT_COPY_IN,
+        OPT_COPY_OUT,
+        OPT_ROOTFS,
         OPT_NET_ALLOW_PRIVATE,
         OPT_SECRET,
     };
@@ -531,6 +611,13 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         { "keep", required_argument, NULL, OPT_KEEP },
         { "no-symbolize", no_argument, NULL, OPT_NO_SYMBOLIZE },
         { "net", required_argument, NULL, OPT_NET },
+        { "ro", required_argument, NULL, OPT_RO },
+        { "rw", required_argument, NULL, OPT_RW },
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },
+        { "hide", required_argument, NULL, OPT_HIDE },
+        { "copy-in", required_argument, NULL, OPT_COPY_IN },
+        { "copy-out", required_argument, NULL, OPT_COPY_OUT },
+        { "rootfs", required_argument, NULL, OPT_ROOTFS },
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
         { "help", no_argument, NULL, 'h' },
@@ -637,6 +724,28 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         case OPT_NET:
             if (parse_net(&o, optarg) < 0)
                 goto done;
+            break;
+        case OPT_RO:
+        case OPT_RW:
+        case OPT_TMPFS:
+        case OPT_HIDE:
+        case OPT_COPY_IN:
+        case OPT_COPY_OUT: {
+            struct cli_mount *nm = realloc(o.mounts, (o.nmounts + 1) * sizeof(*nm));
+            if (!nm)
+                goto oom;
+            o.mounts = nm;
+            nm[o.nmounts].kind = c == OPT_RO        ? SBVM_MOUNT_RO
+                                 : c == OPT_RW      ? SBVM_MOUNT_RW
+                                 : c == OPT_TMPFS   ? SBVM_MOUNT_TMPFS
+                                 : c == OPT_HIDE    ? SBVM_MOUNT_HIDE
+                                 : c == OPT_COPY_IN ? 100
+                                                    : 101;
+            nm[o.nmounts++].arg = optarg;
+            break;
+        }
+        case OPT_ROOTFS:
+            o.rootfs = optarg;
             break;
         case OPT_NET_ALLOW_PRIVATE:
             o.net_allow_private = true;

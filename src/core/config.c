@@ -3,6 +3,10 @@
 #include "core/config.h"
 #include "net/policy.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +86,17 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     for (size_t i = 0; i < cfg->secrets.n; i++)
         explicit_bzero(cfg->secrets.v[i], strlen(cfg->secrets.v[i]));
     strv_release(&cfg->secrets);
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        free(cfg->mounts[i].src);
+        free(cfg->mounts[i].dst);
+    }
+    free(cfg->mounts);
+    for (size_t i = 0; i < cfg->ncopies; i++) {
+        free(cfg->copies[i].host);
+        free(cfg->copies[i].guest);
+    }
+    free(cfg->copies);
+    free(cfg->rootfs);
     free(cfg->name);
     free(cfg->cwd);
     free(cfg->keep_dir);
@@ -109,6 +124,34 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
         goto fail;
     if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;
+    if (src->rootfs && !(cfg->rootfs = strdup(src->rootfs)))
+        goto fail;
+    if (src->nmounts) {
+        cfg->mounts = calloc(src->nmounts, sizeof(*cfg->mounts));
+        if (!cfg->mounts)
+            goto fail;
+        for (size_t i = 0; i < src->nmounts; i++) {
+            cfg->mounts[i] = src->mounts[i];
+            cfg->mounts[i].src = src->mounts[i].src ? strdup(src->mounts[i].src) : NULL;
+            cfg->mounts[i].dst = strdup(src->mounts[i].dst);
+            cfg->nmounts++;
+            if ((src->mounts[i].src && !cfg->mounts[i].src) || !cfg->mounts[i].dst)
+                goto fail;
+        }
+    }
+    if (src->ncopies) {
+        cfg->copies = calloc(src->ncopies, sizeof(*cfg->copies));
+        if (!cfg->copies)
+            goto fail;
+        for (size_t i = 0; i < src->ncopies; i++) {
+            cfg->copies[i].out = src->copies[i].out;
+            cfg->copies[i].host = strdup(src->copies[i].host);
+            cfg->copies[i].guest = strdup(src->copies[i].guest);
+            cfg->ncopies++;
+            if (!cfg->copies[i].host || !cfg->copies[i].guest)
+                goto fail;
+        }
+    }
     if (src->name && !(cfg->name = strdup(src->name)))
         goto fail;
     if (src->cwd && !(cfg->cwd = strdup(src->cwd)))
@@ -117,6 +160,200 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
 fail:
     sbvm_config_free(cfg);
     return NULL;
+}
+
+bool config_path_plain(const char *p)
+{
+    if (!p || p[0] != '/')
+        return false;
+    if (p[1] == '\0')
+        return true;
+    for (const char *c = p + 1;;) {
+        size_t len = strcspn(c, "/");
+        if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+            return false;
+        if (!c[len])
+            return true;
+        c += len + 1;
+    }
+}
+
+/* A destination in the view: plain, not "/", not in /proc or /dev. */
+static int check_dst(const char *opt, const char *dst, sbvm_error **err)
+{
+    if (!dst || !*dst)
+        return error_set(err, EINVAL, "%s: no destination path", opt);
+    if (strlen(dst) >= PATH_MAX)
+        return error_set(err, ENAMETOOLONG, "%s %s: the path is too long", opt, dst);
+    if (dst[0] != '/')
+        return error_set(err, EINVAL, "%s %s: the path inside the sandbox must be absolute", opt,
+                         dst);
+    if (!config_path_plain(dst))
+        return error_set(err, EINVAL,
+                         "%s %s: write the path plainly (no '.', '..', '//' or trailing '/')", opt,
+                         dst);
+    if (streq(dst, "/"))
+        return error_set(err, EINVAL, "%s /: the root itself cannot be replaced (see --rootfs)",
+                         opt);
+    if (streq(dst, "/proc") || str_has_prefix(dst, "/proc/") || streq(dst, "/dev") ||
+        str_has_prefix(dst, "/dev/"))
+        return error_set(err, EINVAL, "%s %s: /proc and /dev are the sandbox's own", opt, dst);
+    return 0;
+}
+
+/* The real path of an existing host file; errors name opt and path. */
+static int canonical(const char *opt, const char *path, char **out, sbvm_error **err)
+{
+    if (!path || !*path)
+        return error_set(err, EINVAL, "%s: no host path", opt);
+    *out = realpath(path, NULL);
+    if (!*out)
+        return error_sys(err, errno, "%s %s", opt, path);
+    return 0;
+}
+
+static const char *mount_opt(enum sbvm_mount_kind k)
+{
+    switch (k) {
+    case SBVM_MOUNT_RO:
+        return "--ro";
+    case SBVM_MOUNT_RW:
+        return "--rw";
+    case SBVM_MOUNT_TMPFS:
+        return "--tmpfs";
+    default:
+        return "--hide";
+    }
+}
+
+SBVM_API int sbvm_config_add_mount(sbvm_config *cfg, enum sbvm_mount_kind kind, const char *src,
+                                   const char *dst, uint64_t size, sbvm_error **err)
+{
+    const char *opt = mount_opt(kind);
+    struct config_mount m = { kind, NULL, NULL, size };
+    struct config_mount *nm;
+    int r;
+
+    if (kind > SBVM_MOUNT_HIDE)
+        return error_set(err, EINVAL, "unknown mount kind %d", (int)kind);
+    if (cfg->nmounts >= CONFIG_MOUNTS_MAX)
+        return error_set(err, E2BIG, "%s: at most %d mounts", opt, CONFIG_MOUNTS_MAX);
+    if (kind == SBVM_MOUNT_RO || kind == SBVM_MOUNT_RW) {
+        if ((r = canonical(opt, src, &m.src, err)) < 0)
+            return r;
+        if (access(m.src, R_OK) < 0) {
+            r = error_sys(err, errno, "%s %s", opt, m.src);
+            free(m.src);
+            return r;
+        }
+        if (!dst)
+            dst = m.src;
+    }
+    if ((r = check_dst(opt, dst, err)) < 0) {
+        free(m.src);
+        return r;
+    }
+    if (kind == SBVM_MOUNT_TMPFS && size && size < 4096) {
+        free(m.src);
+        return error_set(err, EINVAL, "--tmpfs %s: a size under 4 KiB holds nothing", dst);
+    }
+    m.dst = strdup(dst);
+    nm = realloc(cfg->mounts, (cfg->nmounts + 1) * sizeof(*nm));
+    if (nm)
+        cfg->mounts = nm;
+    if (!m.dst || !nm) {
+        free(m.src);
+        free(m.dst);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    cfg->mounts[cfg->nmounts++] = m;
+    return 0;
+}
+
+static int add_copy(sbvm_config *cfg, bool out, const char *host, const char *guest,
+                    sbvm_error **err)
+{
+    const char *opt = out ? "--copy-out" : "--copy-in";
+    struct config_copy c = { out, NULL, NULL };
+    struct config_copy *nc;
+    int r;
+
+    if (cfg->ncopies >= CONFIG_COPIES_MAX)
+        return error_set(err, E2BIG, "%s: at most %d copies", opt, CONFIG_COPIES_MAX);
+    if ((r = check_dst(opt, guest, err)) < 0)
+        return r;
+    if (!out) {
+        if ((r = canonical(opt, host, &c.host, err)) < 0)
+            return r;
+    } else {
+        /* The destination's directory must exist; the name must not. */
+        const char *slash, *name;
+        char *dir, *real;
+        struct strbuf sb = STRBUF_INIT;
+        if (!host || !*host)
+            return error_set(err, EINVAL, "--copy-out: no host path");
+        slash = strrchr(host, '/');
+        name = slash ? slash + 1 : host;
+        if (!*name || streq(name, ".") || streq(name, ".."))
+            return error_set(err, EINVAL, "--copy-out %s: name the file to create", host);
+        dir = slash ? (slash == host ? strdup("/") : strndup(host, (size_t)(slash - host)))
+                    : strdup(".");
+        if (!dir)
+            return error_set(err, ENOMEM, "out of memory");
+        real = realpath(dir, NULL);
+        if (!real) {
+            r = error_sys(err, errno, "--copy-out %s: its directory %s", host, dir);
+            free(dir);
+            return r;
+        }
+        free(dir);
+        strbuf_addf(&sb, "%s/%s", streq(real, "/") ? "" : real, name);
+        free(real);
+        if (strbuf_failed(&sb))
+            return error_set(err, ENOMEM, "out of memory");
+        c.host = strbuf_detach(&sb, NULL);
+    }
+    c.guest = strdup(guest);
+    nc = realloc(cfg->copies, (cfg->ncopies + 1) * sizeof(*nc));
+    if (nc)
+        cfg->copies = nc;
+    if (!c.guest || !nc) {
+        free(c.host);
+        free(c.guest);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    cfg->copies[cfg->ncopies++] = c;
+    return 0;
+}
+
+SBVM_API int sbvm_config_add_copy_in(sbvm_config *cfg, const char *host, const char *guest,
+                                     sbvm_error **err)
+{
+    return add_copy(cfg, false, host, guest, err);
+}
+
+SBVM_API int sbvm_config_add_copy_out(sbvm_config *cfg, const char *guest, const char *host,
+                                      sbvm_error **err)
+{
+    return add_copy(cfg, true, host, guest, err);
+}
+
+SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_error **err)
+{
+    struct stat st;
+    char *real;
+    int r;
+
+    if ((r = canonical("--rootfs", dir, &real, err)) < 0)
+        return r;
+    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        r = error_set(err, ENOTDIR, "--rootfs %s: not a directory", real);
+        free(real);
+        return r;
+    }
+    free(cfg->rootfs);
+    cfg->rootfs = real;
+    return 0;
 }
 
 SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode)

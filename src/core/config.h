@@ -18,6 +18,26 @@
 #define SBVM_DEFAULT_DISK       (512ULL << 20)
 #define SBVM_DEFAULT_GUEST_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
+#define CONFIG_MOUNTS_MAX 32
+#define CONFIG_COPIES_MAX 32
+
+struct config_mount {
+    enum sbvm_mount_kind kind;
+    char *src; /* canonical host path (RO, RW) */
+    char *dst; /* plain absolute path in the view */
+    uint64_t size;
+};
+
+struct config_copy {
+    bool out;
+    char *host;  /* canonical (in: the source; out: the destination's parent + name) */
+    char *guest; /* plain absolute path in the view */
+};
+
+/* Whether p is an absolute path without "", "." or ".." parts, nor a
+ * trailing "/"; "/" itself is plain. */
+bool config_path_plain(const char *p);
+
 struct sbvm_config {
     struct strv argv;
     bool symbolize;
@@ -35,6 +55,11 @@ struct sbvm_config {
     struct strv net_rules; /* allow rules, checked */
     bool net_allow_private;
     struct strv secrets; /* NAME=VALUE@HOST, checked */
+    struct config_mount *mounts;
+    size_t nmounts;
+    struct config_copy *copies;
+    size_t ncopies;
+    char *rootfs; /* canonical */
 };
 
 /* Whether `name` is an acceptable guest name (see sbvm_config_set_name). */

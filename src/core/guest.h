@@ -45,6 +45,7 @@ struct watch {
 
 struct guest {
     size_t index;
+    size_t run_guests; /* how many guests the run has */
     sbvm_config *cfg;
     char *name;
     enum guest_state state;

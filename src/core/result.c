@@ -144,7 +144,25 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
         free((char *)r->net_attempts[i].address);
     }
     free(r->net_attempts);
+    result_copies_free(r->copies, r->ncopies);
     free(r);
+}
+
+void result_copies_free(struct sbvm_copy *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)v[i].guest);
+        free((char *)v[i].host);
+        free((char *)v[i].error);
+    }
+    free(v);
+}
+
+SBVM_API size_t sbvm_result_copies(const sbvm_result *r, const struct sbvm_copy **v)
+{
+    if (v)
+        *v = r->copies;
+    return r->ncopies;
 }
 
 SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r)

@@ -55,6 +55,10 @@ struct sbvm_result {
     uint64_t cpu_user_us, cpu_system_us;
     char *kept, *keep_error; /* --keep: where, or why not */
 
+    /* --copy-in and --copy-out. */
+    struct sbvm_copy *copies;
+    size_t ncopies;
+
     /* Network. */
     enum sbvm_net net_mode;
     struct sbvm_net_attempt *net_attempts;
@@ -62,6 +66,7 @@ struct sbvm_result {
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);
+void result_copies_free(struct sbvm_copy *v, size_t n);
 /* Sets the message from a format; on allocation failure keeps a fixed text. */
 void result_set_message(sbvm_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

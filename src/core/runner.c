@@ -569,6 +569,8 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     r = check_keep_dirs(rn, err);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < rn->nguests; i++)
+        rn->guests[i]->run_guests = rn->nguests;
     buf = malloc(READ_CHUNK);
     if (!buf)
         return error_set(err, ENOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ledger.c: inventory of a frozen sandbox, and keeping its scratch. */
 #include "ledger/ledger.h"
+#include "util/copytree.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -408,82 +409,6 @@ SBVM_API size_t sbvm_result_left_files(const sbvm_result *r, const struct sbvm_l
 
 /* ---- keeping the scratch ------------------------------------------------ */
 
-static int copy_file(int sdir, const char *name, int ddir, uint64_t *budget)
-{
-    _cleanup_close_ int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    _cleanup_close_ int out = -1;
-    char buf[65536];
-    struct stat st;
-
-    if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
-        return -1;
-    out =
-        openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0755);
-    if (out < 0)
-        return -errno;
-    for (;;) {
-        long n = read_full(in, buf, sizeof(buf));
-        if (n <= 0)
-            return (int)n;
-        if ((uint64_t)n > *budget)
-            return -EFBIG;
-        *budget -= (uint64_t)n;
-        if (write_full(out, buf, (size_t)n) < 0)
-            return -errno;
-    }
-}
-
-static int copy_tree(int sdir, int ddir, int depth, uint64_t *budget)
-{
-    DIR *d;
-    struct dirent *e;
-    int r = 0;
-
-    if (depth > LEDGER_DEPTH_MAX || !(d = fdopendir(sdir))) {
-        close(sdir);
-        return depth > LEDGER_DEPTH_MAX ? -ELOOP : -errno;
-    }
-    while (r >= 0 && (e = readdir(d))) {
-        struct stat st;
-        char target[4096];
-        ssize_t n;
-
-        if (streq(e->d_name, ".") || streq(e->d_name, ".."))
-            continue;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int s2 = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            int d2;
-            if (s2 < 0)
-                continue;
-            if (mkdirat(ddir, e->d_name, 0755) < 0 ||
-                (d2 = openat(ddir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-                    0) {
-                close(s2);
-                r = -errno;
-                break;
-            }
-            r = copy_tree(s2, d2, depth + 1, budget);
-            close(d2);
-        } else if (S_ISREG(st.st_mode)) {
-            r = copy_file(dirfd(d), e->d_name, ddir, budget);
-            if (r == -1)
-                r = 0; /* vanished or replaced: skip it */
-        } else if (S_ISLNK(st.st_mode)) {
-            /* Recreated as text; never followed, here or later by us. */
-            n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-            if (n >= 0) {
-                target[n] = '\0';
-                if (symlinkat(target, ddir, e->d_name) < 0)
-                    r = -errno;
-            }
-        }
-    }
-    closedir(d);
-    return r < 0 ? r : 0;
-}
-
 int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_error **err)
 {
     int sdir, ddir, r;
@@ -500,7 +425,11 @@ int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_er
         close(ddir);
         return error_sys(err, -r, "reading the guest's /tmp");
     }
-    r = copy_tree(sdir, ddir, 0, &budget);
+    {
+        struct copy_limits lim = { budget, (uid_t)-1, (gid_t)-1 };
+        r = copy_contents_at(sdir, ddir, &lim);
+        close(sdir);
+    }
     close(ddir);
     if (r < 0)
         return error_sys(err, -r, "copying the guest's /tmp to %s", dest);

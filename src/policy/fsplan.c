@@ -342,6 +342,15 @@ int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error 
     return 0;
 }
 
+int fsplan_build_rootfs(struct fsplan *p, sbvm_error **err)
+{
+    /* The tree's own /dev is covered by a small tmpfs holding ours. */
+    if (!add_tmpfs(p, "dev", "mode=0755,size=64k,nr_inodes=64") || !add_dev(p) ||
+        !push(p, FSOP_PROC, own_str(p, "proc")))
+        return error_set(err, ENOMEM, "building the filesystem view: out of memory");
+    return 0;
+}
+
 int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err)
 {
     char opts[96];
@@ -381,6 +390,43 @@ int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_e
     return 0;
 }
 
+int fsplan_add_mount(struct fsplan *p, enum sbvm_mount_kind kind, const char *dst, int slot_fd,
+                     const char *host_src, bool is_dir, uint64_t size, sbvm_error **err)
+{
+    struct fsop *op = push(p, FSOP_MOUNT, own_str(p, dst + 1));
+    char buf[96];
+
+    if (!op)
+        return error_set(err, ENOMEM, "out of memory");
+    switch (kind) {
+    case SBVM_MOUNT_RO:
+    case SBVM_MOUNT_RW:
+        snprintf(buf, sizeof(buf), "/proc/self/fd/%d", slot_fd);
+        op->src = own_str(p, buf);
+        op->flags =
+            FSOP_M_BIND | (kind == SBVM_MOUNT_RO ? FSOP_RDONLY : 0) | (is_dir ? FSOP_DIR : 0);
+        op->data = own_str(p, host_src ? host_src : "a host path"); /* for messages */
+        break;
+    case SBVM_MOUNT_TMPFS: {
+        uint64_t sz = size ? size : 64ULL << 20;
+        uint64_t inodes = sz / 4096 < 1024 ? 1024 : sz / 4096;
+        snprintf(buf, sizeof(buf), "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)sz,
+                 (unsigned long long)inodes);
+        op->data = own_str(p, buf);
+        op->len = op->data ? strlen(op->data) : 0;
+        op->flags = FSOP_M_TMPFS | FSOP_DIR;
+        break;
+    }
+    default:
+        op->flags = FSOP_M_HIDE;
+        break;
+    }
+    if (!op->dst || ((op->flags & FSOP_M_BIND) && (!op->src || !op->data)) ||
+        ((op->flags & FSOP_M_TMPFS) && !op->data))
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
 void fsplan_describe(const struct fsop *op, char *buf, size_t size)
 {
     switch (op->kind) {
@@ -408,6 +454,15 @@ void fsplan_describe(const struct fsop *op, char *buf, size_t size)
         break;
     case FSOP_COPY:
         snprintf(buf, size, "copying %s to /%s", op->src, op->dst);
+        break;
+    case FSOP_MOUNT:
+        if (op->flags & FSOP_M_BIND)
+            snprintf(buf, size, "mounting %s at /%s%s", op->data ? op->data : "a host path",
+                     op->dst, (op->flags & FSOP_RDONLY) ? " read-only" : "");
+        else if (op->flags & FSOP_M_TMPFS)
+            snprintf(buf, size, "mounting a tmpfs at /%s", op->dst);
+        else
+            snprintf(buf, size, "hiding /%s", op->dst);
         break;
     default:
         snprintf(buf, size, "filesystem operation %d", (int)op->kind);

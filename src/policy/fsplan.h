@@ -35,12 +35,18 @@ enum fsop_kind {
     FSOP_TMPFS,   /* fresh tmpfs on dst (created) with options in data      */
     FSOP_PROC,    /* fresh procfs on dst (created)                          */
     FSOP_COPY,    /* host file src copied to dst (mode), at most len bytes   */
+    FSOP_MOUNT,   /* a --ro/--rw/--tmpfs/--hide mount at dst (see fsop.flags) */
 };
 
 enum fsop_flags {
     FSOP_RDONLY = 1 << 0, /* bind: read-only, nosuid, nodev (recursively)  */
     FSOP_DIR = 1 << 1,    /* bind: the source is a directory              */
     FSOP_DEVICE = 1 << 2, /* bind: a device node; keep it usable            */
+    /* FSOP_MOUNT: what is mounted. The mount point is reached without
+     * following any symlink, its missing parents created (not for HIDE). */
+    FSOP_M_BIND = 1 << 3,  /* src ("/proc/self/fd/N") bound; RDONLY or not  */
+    FSOP_M_TMPFS = 1 << 4, /* a tmpfs with options data                     */
+    FSOP_M_HIDE = 1 << 5,  /* an existing dst emptied and made read-only    */
 };
 
 struct fsop {
@@ -72,6 +78,10 @@ struct guest_ids {
 void fsplan_init(struct fsplan *p);
 void fsplan_release(struct fsplan *p);
 
+/* For a --rootfs guest, what goes over the tree (which must have /dev and
+ * /proc directories): our /dev and the sandbox's /proc. */
+int fsplan_build_rootfs(struct fsplan *p, sbvm_error **err);
+
 /* The view every guest of a run shares (all but /tmp). */
 int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error **err);
 /* A fresh, writable tmpfs of `size` bytes on /tmp (the guest's scratch). */
@@ -81,6 +91,11 @@ int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err);
  * child, i.e. "/proc/self/fd/<slot_fd>") at absolute guest path `path`,
  * creating the directories leading to it. */
 int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_error **err);
+
+/* A --ro/--rw (slot_fd: the source's fd in the child; is_dir: what it is),
+ * --tmpfs (size in bytes) or --hide mount at plain absolute path dst. */
+int fsplan_add_mount(struct fsplan *p, enum sbvm_mount_kind kind, const char *dst, int slot_fd,
+                     const char *host_src, bool is_dir, uint64_t size, sbvm_error **err);
 
 /* Whether an absolute, canonical host path is inside the directories every
  * view exposes read-only (so a program there needs no bind of its own). */

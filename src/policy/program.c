@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -431,4 +433,128 @@ int program_resolve(const char *argv0, const char *path_env, struct program *pro
     if (r < 0)
         program_release(prog);
     return r;
+}
+
+/* ---- inside a --rootfs tree ------------------------------------------------ */
+
+/* path (absolute inside the tree) opened from rootfd, never leaving it. */
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+    struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC,
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+static int vet_in_root(int rootfd, const char *path, const char *shown, int depth,
+                       struct program *prog, struct program_failure *fail)
+{
+    _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *interp = NULL;
+    unsigned char head[SHEBANG_MAX];
+    struct stat st;
+    ssize_t n;
+    int r;
+
+    fd = open_in_root(rootfd, path, O_PATH);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (depth == 0)
+            return fail_with(fail, outcome_for(e), e, "%s: %s in the rootfs", shown, errno_text(e));
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e,
+                         "%s: its interpreter %s: %s in the rootfs", shown, path, errno_text(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, S_ISDIR(st.st_mode) ? EISDIR : EACCES,
+                         "%s: %s is not a regular file in the rootfs", shown, path);
+    if (!(st.st_mode & 0111))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: %s has no execute permission", shown, path);
+    close(fd);
+    fd = open_in_root(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+        int e = errno;
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
+                         path, errno_text(e));
+    }
+    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        r = check_elf(fd, shown, head, (size_t)n, &interp, fail);
+    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
+        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
+    } else {
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: %s is neither an ELF program nor a #! script", shown, path);
+    }
+    if (r < 0)
+        return r;
+    if (depth == 0 && !(prog->exec_path = strdup(path)))
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    if (interp) {
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: interpreter chain too deep", shown);
+        return vet_in_root(rootfd, interp, shown, depth + 1, prog, fail);
+    }
+    return 0;
+}
+
+int program_resolve_in_root(int rootfd, const char *argv0, const char *path_env,
+                            struct program *prog, struct program_failure *fail)
+{
+    struct strbuf cand = STRBUF_INIT;
+    const char *p;
+    int r;
+
+    memset(prog, 0, sizeof(*prog));
+    memset(fail, 0, sizeof(*fail));
+    if (!argv0 || !*argv0)
+        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "empty program name");
+    if (strlen(argv0) >= PATH_MAX)
+        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENAMETOOLONG, "program name too long");
+    if (argv0[0] == '/') {
+        r = vet_in_root(rootfd, argv0, argv0, 0, prog, fail);
+        if (r < 0)
+            program_release(prog);
+        return r;
+    }
+    if (strchr(argv0, '/'))
+        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, EINVAL,
+                         "%s: with --rootfs, give an absolute path or a name to look up in PATH",
+                         argv0);
+    for (p = path_env ? path_env : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        struct stat st;
+        int fd;
+        if (len > 0 && p[0] == '/') {
+            strbuf_reset(&cand);
+            strbuf_add(&cand, p, len);
+            strbuf_addch(&cand, '/');
+            strbuf_addstr(&cand, argv0);
+            if (strbuf_failed(&cand)) {
+                strbuf_release(&cand);
+                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+            }
+            fd = open_in_root(rootfd, cand.buf, O_PATH);
+            if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+                close(fd);
+                r = vet_in_root(rootfd, cand.buf, argv0, 0, prog, fail);
+                strbuf_release(&cand);
+                if (r < 0)
+                    program_release(prog);
+                return r;
+            }
+            if (fd >= 0)
+                close(fd);
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    strbuf_release(&cand);
+    return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT,
+                     "%s: not found in the rootfs's PATH (%s)", argv0,
+                     path_env && *path_env ? path_env : "empty");
 }

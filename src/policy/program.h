@@ -53,6 +53,11 @@ struct program_failure {
  */
 int program_resolve(const char *argv0, const char *path_env, struct program *prog,
                     struct program_failure *fail);
+/* The same inside a --rootfs tree opened as rootfd: the program and its
+ * interpreters are looked up in it (symlinks resolved within it), and need
+ * no binds. */
+int program_resolve_in_root(int rootfd, const char *argv0, const char *path_env,
+                            struct program *prog, struct program_failure *fail);
 void program_release(struct program *prog);
 void program_failure_release(struct program_failure *fail);
 

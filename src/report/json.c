@@ -355,6 +355,20 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
             json_object_set_new(o, "kept", k);
         }
         json_object_set_new(o, "network", network_json(r));
+        {
+            const struct sbvm_copy *cv;
+            size_t nc = sbvm_result_copies(r, &cv);
+            json_t *a = json_array();
+            for (size_t i = 0; i < nc; i++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "direction", json_string(cv[i].out ? "out" : "in"));
+                json_object_set_new(e, "guest", jcstr(cv[i].guest));
+                json_object_set_new(e, "host", jcstr(cv[i].host));
+                json_object_set_new(e, "error", jcstr(cv[i].error));
+                json_array_append_new(a, e);
+            }
+            json_object_set_new(o, "copies", a);
+        }
     }
     return o;
 }

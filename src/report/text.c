@@ -256,6 +256,20 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
         strbuf_addch(sb, '\n');
     }
     network_text(sb, r, indent);
+    {
+        const struct sbvm_copy *cv;
+        size_t nc = sbvm_result_copies(r, &cv);
+        for (size_t i = 0; i < nc; i++) {
+            _cleanup_free_ char *gp = fld(cv[i].guest), *hp = fld(cv[i].host);
+            if (cv[i].error) {
+                _cleanup_free_ char *why = fld(cv[i].error);
+                strbuf_addf(sb, "%s--copy-%s %s: %s\n", indent, cv[i].out ? "out" : "in",
+                            cv[i].out ? gp : hp, why);
+            } else if (cv[i].out) {
+                strbuf_addf(sb, "%scopied out %s to %s\n", indent, gp, hp);
+            }
+        }
+    }
     kept = sbvm_result_kept(r, &keep_error);
     if (kept)
         strbuf_addf(sb, "%sits /tmp is kept in %s\n", indent, kept);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -251,6 +252,21 @@ static int make_readonly(const char *dst)
 /* A host file into the view: copied by the kernel (sendfile), at most
  * op->len bytes. A source that cannot be opened is left out, as it would
  * be on the host for the same reason. */
+/* The size=N of tmpfs options ("mode=1777,size=N,nr_inodes=M"), in a static
+ * buffer (the child is single-threaded). */
+static const char *tmpfs_size(const char *opts)
+{
+    static char buf[32];
+    const char *p = strstr(opts, "size=");
+    size_t n = 0;
+
+    if (p)
+        for (p += 5; *p >= '0' && *p <= '9' && n < sizeof(buf) - 1; p++)
+            buf[n++] = *p;
+    buf[n] = '\0';
+    return n ? buf : "67108864";
+}
+
 static int copy_in(const struct fsop *op)
 {
     int in = open(op->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
@@ -280,6 +296,148 @@ static int copy_in(const struct fsop *op)
     close(out);
     errno = e;
     return e ? -1 : 0;
+}
+
+/*
+ * The mount point of a user mount (FSOP_MOUNT): dst (relative to the view's
+ * root, our cwd) reached without following any symlink - a directory bound
+ * from the host may hold symlinks a guest planted there in an earlier run -
+ * with missing parents created unless `create` is false. An O_PATH fd, or
+ * -1 with errno set (ELOOP: a symlink on the way).
+ */
+static int open_point(const char *dst, bool dir, bool create)
+{
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    char path[4096];
+    size_t len = strlen(dst);
+    int fd;
+
+    if (len >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dst, len + 1);
+    /* Parents first, each a directory reached without symlinks. */
+    for (size_t i = 0; create && i < len; i++) {
+        struct stat st;
+        if (path[i] != '/')
+            continue;
+        path[i] = '\0';
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        if (fd < 0 && errno == ENOENT) {
+            if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return -1;
+            fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        }
+        if (fd < 0)
+            return -1;
+        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            close(fd);
+            errno = ENOTDIR;
+            return -1;
+        }
+        close(fd);
+        path[i] = '/';
+    }
+    fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    if (fd < 0 && errno == ENOENT && create) {
+        if (dir) {
+            if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return -1;
+        } else {
+            int f =
+                open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+            if (f < 0)
+                return -1;
+            close(f);
+        }
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    }
+    return fd;
+}
+
+/* Attributes on a detached mount tree, before it is put in place. */
+static int set_attr(int tree, uint64_t set)
+{
+    struct mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = set;
+    return (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                        sizeof(attr));
+}
+
+/* --ro, --rw, --tmpfs, --hide: built detached with the new mount API, made
+ * read-only (and always nosuid, nodev) before anything can see it, then
+ * moved onto the mount point. */
+static int run_mount(const struct fsop *op)
+{
+    bool dir = op->flags & FSOP_DIR;
+    int point, tree = -1, e;
+    struct stat st;
+
+    point = open_point(op->dst, dir, !(op->flags & FSOP_M_HIDE));
+    if (point < 0)
+        return -1;
+    if (fstat(point, &st) < 0)
+        goto fail;
+    if (op->flags & FSOP_M_HIDE)
+        dir = S_ISDIR(st.st_mode);
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+        errno = dir ? ENOTDIR : EISDIR;
+        goto fail;
+    }
+    if (op->flags & FSOP_M_BIND) {
+        tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src,
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0 || set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                           ((op->flags & FSOP_RDONLY) ? MOUNT_ATTR_RDONLY : 0)) < 0)
+            goto fail;
+    } else if ((op->flags & FSOP_M_TMPFS) || dir) {
+        /* A tmpfs: the one asked for, or an empty read-only one to hide a
+         * directory. */
+        int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0)
+            goto fail;
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode",
+                    (op->flags & FSOP_M_TMPFS) ? "1777" : "0555", 0) < 0 ||
+            ((op->flags & FSOP_M_TMPFS) && op->data &&
+             syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", tmpfs_size(op->data), 0) < 0) ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+            e = errno;
+            close(fs);
+            errno = e;
+            goto fail;
+        }
+        tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                ((op->flags & FSOP_M_HIDE) ? MOUNT_ATTR_RDONLY : 0));
+        e = errno;
+        close(fs);
+        errno = e;
+        if (tree < 0)
+            goto fail;
+    } else {
+        /* Hiding a file: /dev/null in its place, read-only. */
+        tree =
+            (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0 || set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID) < 0)
+            goto fail;
+    }
+    if (syscall(SYS_move_mount, tree, "", point, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        goto fail;
+    close(tree);
+    close(point);
+    return 0;
+fail:
+    e = errno;
+    if (tree >= 0)
+        close(tree);
+    close(point);
+    errno = e;
+    return -1;
 }
 
 static int run_op(const struct fsop *op)
@@ -319,6 +477,8 @@ static int run_op(const struct fsop *op)
         return mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     case FSOP_COPY:
         return copy_in(op);
+    case FSOP_MOUNT:
+        return run_mount(op);
     default:
         errno = EINVAL;
         return -1;
@@ -327,8 +487,8 @@ static int run_op(const struct fsop *op)
 
 static void arrange_fds(const struct child_args *a)
 {
-    int src[FD_BIND_BASE + PROGRAM_MAX_BINDS], tmp[FD_BIND_BASE + PROGRAM_MAX_BINDS];
-    size_t nbinds = a->nbinds < PROGRAM_MAX_BINDS ? a->nbinds : PROGRAM_MAX_BINDS;
+    int src[FD_BIND_BASE + CHILD_SLOTS_MAX], tmp[FD_BIND_BASE + CHILD_SLOTS_MAX];
+    size_t nbinds = a->nbinds < CHILD_SLOTS_MAX ? a->nbinds : CHILD_SLOTS_MAX;
     size_t n = FD_BIND_BASE + nbinds;
 
     for (size_t i = 0; i < ARRAY_SIZE(src); i++)
@@ -375,7 +535,7 @@ static void arrange_fds(const struct child_args *a)
  */
 static void reopen_binds(const struct child_args *a)
 {
-    for (size_t i = 0; i < a->nbinds && i < PROGRAM_MAX_BINDS; i++) {
+    for (size_t i = 0; i < a->nbinds && i < CHILD_SLOTS_MAX; i++) {
         int slot = FD_BIND_BASE + (int)i;
         struct stat want, got;
         int fd = open(a->bind_srcs[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
@@ -409,7 +569,7 @@ static void loopback_up(void)
     close(s);
 }
 
-static void enter_new_root(void)
+static void enter_new_root(bool root_is_tmpfs)
 {
     if (syscall(SYS_pivot_root, ".", ".") == 0) {
         /* The old root is now stacked on the new one at "."; detach it. */
@@ -426,7 +586,10 @@ static void enter_new_root(void)
     }
     if (chdir("/") < 0)
         fail(STAGE_PIVOT, errno, -1);
-    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    /* Our tmpfs root, now complete, becomes read-only; a --rootfs tree was
+     * bound read-only from the start. */
+    if (root_is_tmpfs &&
+        mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         fail(STAGE_ROOT_RDONLY, errno, -1);
 }
 
@@ -717,9 +880,24 @@ _Noreturn void child_main(const struct child_args *a)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(STAGE_MOUNT_PRIVATE, errno, -1);
     reopen_binds(a);
-    if (mount("tmpfs", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0 ||
-        chdir(STAGING_DIR) < 0)
+    if (a->rootfs_slot >= 0) {
+        /* --rootfs: the tree itself, read-only, nosuid, nodev, as the root. */
+        int tree = (int)syscall(SYS_open_tree, FD_BIND_BASE + a->rootfs_slot, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof(attr));
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if (tree < 0 ||
+            syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                    sizeof(attr)) < 0 ||
+            syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+            chdir(STAGING_DIR) < 0)
+            fail(STAGE_ROOT_TMPFS, errno, -1);
+        close(tree);
+    } else if (mount("tmpfs", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0 ||
+               chdir(STAGING_DIR) < 0) {
         fail(STAGE_ROOT_TMPFS, errno, -1);
+    }
     for (size_t i = 0; i < a->nbase; i++, idx++)
         if (run_op(&a->base_ops[i]) < 0)
             fail(STAGE_FSOP, errno, (int)idx);
@@ -728,10 +906,18 @@ _Noreturn void child_main(const struct child_args *a)
             fail(STAGE_FSOP, errno, (int)idx);
     if (sethostname("sandbox", 7) < 0)
         fail(STAGE_HOSTNAME, errno, -1);
-    enter_new_root();
+    enter_new_root(a->rootfs_slot < 0);
     /* The supervisor may now open our root (for its inventory and limits):
      * it is the sandbox's, not the host's. */
     report_ready();
+    /* --copy-in: the supervisor writes into the view now; the guest waits. */
+    if (a->wait_copy_in) {
+        char c = 0;
+        while (read(FD_CONTROL, &c, 1) < 0 && errno == EINTR)
+            ;
+        if (c != SYNC_COPIED)
+            _exit(125);
+    }
 
     /* pid 1 joins the guest's network namespace too: nothing of the
      * sandbox stays in the host's. */
@@ -764,9 +950,11 @@ _Noreturn void child_main(const struct child_args *a)
      * the init. */
     syscall(SYS_close_range, FD_GUEST_IN, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
-    fmt_int(flags_arg, a->hold ? INIT_FLAG_HOLD : 0);
+    fmt_int(flags_arg,
+            (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
     if (fcntl(FD_STATUS, F_SETFD, 0) == 0 && fcntl(FD_CONTROL, F_SETFD, 0) == 0)
         syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
     /* The host forbids executing memfds: run the same loop in place. */
-    init_run(FD_STATUS, (int)pid, a->hold ? INIT_FLAG_HOLD : 0);
+    init_run(FD_STATUS, (int)pid,
+             (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
 }

@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/config.h"
 #include "policy/fsplan.h"
+#include "policy/program.h"
 #include "policy/seccomp.h"
 
 struct child_args {
@@ -37,13 +39,18 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *cwd;
-    bool hold; /* init holds the sandbox after pid 2 ends, for the ledger */
+    bool hold;         /* init holds the sandbox after pid 2 ends, for the ledger */
+    bool hold_always;  /* ... even when nothing is left (for --copy-out) */
+    bool wait_copy_in; /* after "view ready", wait for the supervisor's copies */
     /* The supervisor moves the child into cgroups before "go": the guest
      * process must not be forked before then, or it would stay outside. */
     bool wait_go_before_fork;
     /* enum sbvm_net: NONE and ALLOW get a network namespace of their own;
      * ALLOW also the proxy's listening socket, handed to the supervisor. */
     int net_mode;
+    /* --rootfs: the bind slot holding the tree, bound read-only as the
+     * root instead of a tmpfs; the base view is not used. -1: none. */
+    int rootfs_slot;
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 
@@ -54,6 +61,10 @@ struct child_args {
     const char *const *bind_srcs; /* canonical host paths of the same files */
     size_t nbinds;
 };
+
+/* Host files and directories the child binds, each in an fd slot: the
+ * program's files, then the sources of --ro and --rw. */
+#define CHILD_SLOTS_MAX (PROGRAM_MAX_BINDS + CONFIG_MOUNTS_MAX)
 
 /* Never returns: execs the init (pid 1) and the guest, or reports and exits. */
 _Noreturn void child_main(const struct child_args *a);

@@ -26,7 +26,7 @@ static const struct {
     [STAGE_MOUNT_PRIVATE] = { "mount-private", "making the sandbox's mount namespace private" },
     [STAGE_ROOT_TMPFS] = { "root", "mounting the sandbox's root tmpfs" },
     [STAGE_FSOP] = { "view", "building the filesystem view" },
-    [STAGE_FSOP_REOPEN] = { "view", "reopening the program file in the sandbox" },
+    [STAGE_FSOP_REOPEN] = { "view", "reopening a host file in the sandbox" },
     [STAGE_HOSTNAME] = { "hostname", "setting the sandbox's host name" },
     [STAGE_NETNS] = { "netns", "creating the sandbox's network namespace" },
     [STAGE_LOOPBACK] = { "loopback", "bringing up the loopback interface" },
@@ -47,6 +47,8 @@ static const struct {
 
 static const struct fsop *op_at(const struct proc_guest *pg, size_t i)
 {
+    if (pg->rootfs)
+        return &pg->extra.ops[i]; /* no base view */
     if (i < pg->st->base.nops)
         return &pg->st->base.ops[i];
     return &pg->extra.ops[i - pg->st->base.nops];
@@ -67,7 +69,7 @@ static void finish_setup(struct proc_guest *pg, sbvm_result *r)
         fsplan_describe(op_at(pg, (size_t)rec->index), what, sizeof(what));
     else if (rec->stage == STAGE_FSOP_REOPEN)
         snprintf(what, sizeof(what), "reopening %s in the sandbox%s",
-                 pg->prog.binds[rec->index].src,
+                 proc_slot_src(pg, (size_t)rec->index),
                  rec->err == ESTALE ? " (it was replaced after it was checked)" : "");
     else
         snprintf(what, sizeof(what), "%s", stages[rec->stage].text);
@@ -318,6 +320,10 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
     uint64_t oom = cgroup_oom_kills(&pg->st->cgroups, &pg->cg);
 
     memcpy(r->mechanisms, pg->mech, sizeof(r->mechanisms));
+    r->copies = pg->copies;
+    r->ncopies = pg->ncopies;
+    pg->copies = NULL;
+    pg->ncopies = 0;
     r->net_mode = g->cfg->net;
     r->net_attempts = pg->attempts;
     r->nnet_attempts = pg->nattempts;

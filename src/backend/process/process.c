@@ -28,6 +28,7 @@
 #include "backend/process/userns.h"
 #include "policy/env.h"
 #include "util/cleanup.h"
+#include "util/copytree.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -38,6 +39,14 @@
 
 /* The init's "freeze and wait" request (init/init.c). */
 #define SIG_FREEZE 34
+static bool has_copies(const struct sbvm_config *cfg, bool out)
+{
+    for (size_t i = 0; i < cfg->ncopies; i++)
+        if (cfg->copies[i].out == out)
+            return true;
+    return false;
+}
+
 /* How long a frozen sandbox may take to say it holds before it is killed. */
 #define FREEZE_GRACE_NS (2000LL * 1000000)
 
@@ -140,6 +149,8 @@ static void proc_release(struct guest *g)
         return;
     strv_release(&pg->envp);
     program_release(&pg->prog);
+    for (size_t i = 0; i < pg->nmount_fds; i++)
+        close(pg->mount_fds[i]);
     fsplan_release(&pg->extra);
     if (pg->has_custom)
         seccomp_plan_release(&pg->custom);
@@ -158,6 +169,7 @@ static void proc_release(struct guest *g)
     ledger_free(pg->ledger);
     free(pg->keep_error);
     free(pg->kept);
+    result_copies_free(pg->copies, pg->ncopies);
     free(pg);
     g->bdata = NULL;
 }
@@ -227,6 +239,83 @@ static unsigned watch_mask(const struct proc_guest *pg, const struct sbvm_config
         streq(pg->mech[SBVM_LIMIT_MEMORY], "rlimit"))
         w |= SECCOMP_WATCH_MEMORY;
     return w;
+}
+
+size_t proc_slot_count(const struct proc_guest *pg)
+{
+    return pg->prog.nbinds + pg->nmount_fds;
+}
+
+const char *proc_slot_src(const struct proc_guest *pg, size_t i)
+{
+    if (i < pg->prog.nbinds)
+        return pg->prog.binds[i].src;
+    i -= pg->prog.nbinds;
+    return i < pg->nmount_fds ? pg->mount_srcs[i] : "a host file";
+}
+
+/* --rootfs: the tree, held open as the first mount slot; it must have the
+ * directories the sandbox mounts over. */
+static int open_rootfs(struct proc_guest *pg, const char *dir, sbvm_error **err)
+{
+    static const char *const need[] = { "proc", "dev", "tmp" };
+    struct stat st;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return error_sys(err, errno, "--rootfs %s", dir);
+    for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+        if (fstatat(fd, need[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+            close(fd);
+            return error_set(err, ENOENT,
+                             "--rootfs %s: it has no /%s directory (the sandbox mounts its own "
+                             "/proc, /dev and /tmp over them)",
+                             dir, need[i]);
+        }
+    pg->mount_fds[0] = fd;
+    pg->mount_srcs[0] = dir;
+    pg->nmount_fds = 1;
+    pg->rootfs = true;
+    return 0;
+}
+
+/* --ro, --rw, --tmpfs, --hide, in order, after /tmp and the program's own
+ * files. Each source is opened now, once, and the child binds that open
+ * file (it checks that the same path there is still the same file). */
+static int plan_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        const struct config_mount *m = &cfg->mounts[i];
+        int slot = -1;
+        bool dir = false;
+        int r;
+
+        if (m->kind == SBVM_MOUNT_RO || m->kind == SBVM_MOUNT_RW) {
+            struct stat st;
+            int fd = open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+            if (fd < 0 || fstat(fd, &st) < 0) {
+                r = error_sys(err, errno, "%s %s", m->kind == SBVM_MOUNT_RO ? "--ro" : "--rw",
+                              m->src);
+                if (fd >= 0)
+                    close(fd);
+                return r;
+            }
+            if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+                close(fd);
+                return error_set(err, EINVAL, "%s %s: only a directory or a regular file",
+                                 m->kind == SBVM_MOUNT_RO ? "--ro" : "--rw", m->src);
+            }
+            dir = S_ISDIR(st.st_mode);
+            pg->mount_fds[pg->nmount_fds] = fd;
+            pg->mount_srcs[pg->nmount_fds] = m->src;
+            slot = FD_BIND_BASE + (int)(pg->prog.nbinds + pg->nmount_fds);
+            pg->nmount_fds++;
+        }
+        r = fsplan_add_mount(&pg->extra, m->kind, m->dst, slot, m->src, dir, m->size, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* --net allow: the policy, and the guest's environment pointed at the
@@ -316,6 +405,8 @@ static int proc_prepare(void *state, struct guest *g)
     /* Its own writable /tmp, of its own size, before the program binds
      * (a program may live under /tmp). */
     disk = g->cfg->limits[SBVM_LIMIT_DISK] ? g->cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+    if (g->cfg->rootfs && (r = fsplan_build_rootfs(&pg->extra, &e)) < 0)
+        goto fail_err;
     r = fsplan_add_tmp(&pg->extra, disk, &e);
     if (r < 0)
         goto fail_err;
@@ -325,7 +416,15 @@ static int proc_prepare(void *state, struct guest *g)
     r = plan_network(pg, g->cfg, &e);
     if (r < 0)
         goto fail_err;
-    r = program_resolve(g->cfg->argv.v[0], env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
+    if (g->cfg->rootfs) {
+        r = open_rootfs(pg, g->cfg->rootfs, &e);
+        if (r < 0)
+            goto fail_err;
+        r = program_resolve_in_root(pg->mount_fds[0], g->cfg->argv.v[0],
+                                    env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
+    } else {
+        r = program_resolve(g->cfg->argv.v[0], env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
+    }
     if (r < 0) {
         fail_result(g, pf.outcome, "resolve", pf.err, pf.message);
         program_failure_release(&pf);
@@ -336,6 +435,9 @@ static int proc_prepare(void *state, struct guest *g)
         if (r < 0)
             goto fail_err;
     }
+    r = plan_mounts(pg, g->cfg, &e);
+    if (r < 0)
+        goto fail_err;
     watch = watch_mask(pg, g->cfg);
     if (g->cfg->deny.n || g->cfg->allow.n || watch) {
         r = seccomp_plan_build_custom(&pg->custom, &g->cfg->deny, &g->cfg->allow, watch, &e);
@@ -384,8 +486,8 @@ static int proc_spawn(void *state, struct guest *g)
     struct proc_guest *pg = g->bdata;
     int status[2] = { -1, -1 }, control[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 },
         in[2] = { -1, -1 };
-    int bind_fds[PROGRAM_MAX_BINDS];
-    const char *bind_srcs[PROGRAM_MAX_BINDS];
+    int bind_fds[CHILD_SLOTS_MAX];
+    const char *bind_srcs[CHILD_SLOTS_MAX];
     struct clone_args ca;
     struct child_args a;
     sbvm_error *e = NULL;
@@ -417,10 +519,15 @@ static int proc_spawn(void *state, struct guest *g)
         bind_fds[i] = pg->prog.binds[i].fd;
         bind_srcs[i] = pg->prog.binds[i].src;
     }
+    for (size_t i = 0; i < pg->nmount_fds; i++) {
+        bind_fds[pg->prog.nbinds + i] = pg->mount_fds[i];
+        bind_srcs[pg->prog.nbinds + i] = pg->mount_srcs[i];
+    }
 
     memset(&a, 0, sizeof(a));
     a.base_ops = st->base.ops;
-    a.nbase = st->base.nops;
+    a.nbase = pg->rootfs ? 0 : st->base.nops;
+    a.rootfs_slot = pg->rootfs ? (int)pg->prog.nbinds : -1;
     a.extra_ops = pg->extra.ops;
     a.nextra = pg->extra.nops;
     a.seccomp = pg->has_custom ? &pg->custom : &st->seccomp;
@@ -432,6 +539,8 @@ static int proc_spawn(void *state, struct guest *g)
     a.envp = pg->envp.v;
     a.cwd = g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD;
     a.hold = true;
+    a.hold_always = has_copies(g->cfg, true);
+    a.wait_copy_in = has_copies(g->cfg, false);
     a.wait_go_before_fork = pg->use_cgroup;
     a.net_mode = (int)g->cfg->net;
     a.fd_status = status[1];
@@ -442,7 +551,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.fd_err = errp[1];
     a.bind_fds = bind_fds;
     a.bind_srcs = bind_srcs;
-    a.nbinds = pg->prog.nbinds;
+    a.nbinds = proc_slot_count(pg);
     plan_rlimits(pg, g->cfg, &a);
 
     memset(&ca, 0, sizeof(ca));
@@ -539,6 +648,189 @@ static int proc_signal(struct guest *g, int sig)
     return 0;
 }
 
+/* ---- --copy-in and --copy-out ------------------------------------------ */
+
+/* A directory of the sandbox, reached from its root without following any
+ * symlink (and never out of it). */
+static int open_in_sandbox(int rootfd, const char *dir)
+{
+    struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                            .resolve =
+                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+    return (int)syscall(SYS_openat2, rootfd, streq(dir, "") ? "." : dir, &how, sizeof(how));
+}
+
+/* Splits an absolute path into its directory (without the leading '/') and
+ * its last name. */
+static bool split_path(const char *path, char *dir, size_t dsize, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dl;
+
+    if (!slash || !slash[1])
+        return false;
+    dl = (size_t)(slash - path);
+    if (dl >= dsize)
+        return false;
+    if (dl == 0) {
+        dir[0] = '\0';
+    } else {
+        memcpy(dir, path + 1, dl - 1);
+        dir[dl - 1] = '\0';
+    }
+    *name = slash + 1;
+    return true;
+}
+
+static void record_copy(struct proc_guest *pg, bool out, const char *guest, const char *host,
+                        int err, const char *what)
+{
+    struct sbvm_copy *v = realloc(pg->copies, (pg->ncopies + 1) * sizeof(*v));
+    struct strbuf sb = STRBUF_INIT;
+
+    if (!v)
+        return;
+    pg->copies = v;
+    v[pg->ncopies].out = out;
+    v[pg->ncopies].guest = strdup(guest);
+    v[pg->ncopies].host = strdup(host);
+    if (err) {
+        strbuf_addf(&sb, "%s: %s", what,
+                    err == EFBIG ? "larger than the copy limit" : errno_text(err));
+        v[pg->ncopies].error = strbuf_detach(&sb, NULL);
+    } else {
+        v[pg->ncopies].error = NULL;
+    }
+    pg->ncopies++;
+}
+
+/* Copy limit: the scratch's size, or 4 GiB when copying from elsewhere. */
+static uint64_t copy_budget(const struct sbvm_config *cfg)
+{
+    uint64_t d = cfg->limits[SBVM_LIMIT_DISK] ? cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+    return d > (4ULL << 30) ? d : 4ULL << 30;
+}
+
+/* Before the guest starts: host files into the view. 0, or -errno of the
+ * first failure (recorded). */
+static int copy_in(struct guest *g)
+{
+    struct proc_guest *pg = g->bdata;
+    const struct sbvm_config *cfg = g->cfg;
+
+    for (size_t i = 0; i < cfg->ncopies; i++) {
+        const struct config_copy *c = &cfg->copies[i];
+        char gdir[PATH_MAX], hdir[PATH_MAX];
+        const char *gname, *hname;
+        struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
+        int gfd = -1, hfd = -1, r = 0;
+        const char *what = "";
+
+        if (c->out)
+            continue;
+        if (pg->st->ids.host_root) {
+            lim.uid = pg->st->ids.uid;
+            lim.gid = pg->st->ids.gid;
+        }
+        if (!split_path(c->guest, gdir, sizeof(gdir), &gname) ||
+            !split_path(c->host, hdir, sizeof(hdir), &hname)) {
+            r = -EINVAL;
+        } else if (pg->rootfd < 0) {
+            r = -ESRCH;
+            what = "the sandbox's root";
+        } else if ((gfd = open_in_sandbox(pg->rootfd, gdir)) < 0) {
+            r = -errno;
+            what = "its directory in the sandbox";
+        } else {
+            char abs[PATH_MAX + 1];
+            snprintf(abs, sizeof(abs), "/%s", hdir);
+            hfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (hfd < 0) {
+                r = -errno;
+                what = "the host directory";
+            }
+        }
+        if (r == 0) {
+            r = copy_entry_at(hfd, hname, gfd, gname, &lim);
+            what = "copying";
+        }
+        if (gfd >= 0)
+            close(gfd);
+        if (hfd >= 0)
+            close(hfd);
+        record_copy(pg, false, c->guest, c->host, -r, what);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* After the guest: files out of the sandbox, however it ended. `via_tmp`:
+ * the sandbox is gone, only its /tmp (held open) can still be read. */
+static void copy_out(struct guest *g, bool via_tmp)
+{
+    struct proc_guest *pg = g->bdata;
+    const struct sbvm_config *cfg = g->cfg;
+
+    if (pg->copied_out)
+        return;
+    pg->copied_out = true;
+    for (size_t i = 0; i < cfg->ncopies; i++) {
+        const struct config_copy *c = &cfg->copies[i];
+        struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
+        char gdir[PATH_MAX], hdir[PATH_MAX], abs[PATH_MAX + 1];
+        struct strbuf host = STRBUF_INIT;
+        const char *gname, *hname;
+        int gfd = -1, hfd = -1, r = 0;
+        const char *what = "";
+
+        if (!c->out)
+            continue;
+        /* Several guests: one copy each, host.NAME. */
+        strbuf_addstr(&host, c->host);
+        if (g->run_guests > 1)
+            strbuf_addf(&host, ".%s", g->name);
+        if (strbuf_failed(&host) || !split_path(c->guest, gdir, sizeof(gdir), &gname) ||
+            !split_path(host.buf, hdir, sizeof(hdir), &hname)) {
+            r = -EINVAL;
+        } else if (via_tmp) {
+            /* Only what was under /tmp survives the sandbox. */
+            if (pg->tmpfd < 0 || (!streq(gdir, "tmp") && !str_has_prefix(gdir, "tmp/"))) {
+                r = -ESRCH;
+                what = "the sandbox ended before it could be copied";
+            } else {
+                gfd = open_in_sandbox(pg->tmpfd, streq(gdir, "tmp") ? "" : gdir + 4);
+                if (gfd < 0) {
+                    r = -errno;
+                    what = "its directory in the sandbox";
+                }
+            }
+        } else if (pg->rootfd < 0 || (gfd = open_in_sandbox(pg->rootfd, gdir)) < 0) {
+            r = pg->rootfd < 0 ? -ESRCH : -errno;
+            what = "its directory in the sandbox";
+        }
+        if (r == 0) {
+            snprintf(abs, sizeof(abs), "/%s", hdir);
+            hfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (hfd < 0) {
+                r = -errno;
+                what = "the host directory";
+            }
+        }
+        if (r == 0) {
+            r = copy_entry_at(gfd, gname, hfd, hname, &lim);
+            what = r == -EEXIST ? "the host path exists already" : "copying";
+        }
+        if (gfd >= 0)
+            close(gfd);
+        if (hfd >= 0)
+            close(hfd);
+        record_copy(pg, true, c->guest, host.buf ? host.buf : c->host, -r, what);
+        strbuf_release(&host);
+    }
+}
+
 void proc_view_ready(struct guest *g, int rootfd, int tmpfd)
 {
     struct proc_guest *pg = g->bdata;
@@ -552,6 +844,20 @@ void proc_view_ready(struct guest *g, int rootfd, int tmpfd)
     }
     pg->rootfd = rootfd;
     pg->tmpfd = tmpfd;
+    if (has_copies(g->cfg, false)) {
+        char c = SYNC_COPIED;
+        int r = copy_in(g);
+        if (r < 0) {
+            const struct sbvm_copy *last = &pg->copies[pg->ncopies - 1];
+            char what[400];
+            snprintf(what, sizeof(what), "--copy-in %s:%s (%s)", last->host, last->guest,
+                     last->error ? last->error : "failed");
+            set_host_failure(pg, "copy-in", -r, what);
+            close_fd(&pg->control_fd); /* the child reads EOF and gives up */
+        } else if (write_nosigpipe(pg->control_fd, &c, 1) != 1) {
+            close_fd(&pg->control_fd);
+        }
+    }
 }
 
 void proc_request_freeze(struct guest *g)
@@ -617,6 +923,9 @@ void proc_take_ledger(struct guest *g)
         pg->held_peak = procscan_peak_bytes(pg->rootfd);
     }
     take_ledger(g, true);
+    /* Everything is stopped and every mount still there: copy out now. */
+    if (has_copies(g->cfg, true))
+        copy_out(g, false);
     /* Inventory done: the init may end, and everything with it. */
     release_init(g->bdata);
 }
@@ -701,6 +1010,10 @@ static void proc_finish(struct guest *g, sbvm_result *r)
         proc_read_records(g);
     release_init(pg);
     take_ledger(g, false);
+    /* The sandbox ended without holding (its init died): what can still be
+     * copied out is under /tmp. */
+    if (has_copies(g->cfg, true))
+        copy_out(g, true);
     /* The sandbox is gone, and the guest's ends of its connections with it:
      * the broker's threads finish, and hand over their record. */
     stop_broker(pg);

@@ -34,6 +34,12 @@ struct proc_guest {
     struct proc_state *st;
     struct strv envp;
     struct program prog;
+    /* Sources of --ro and --rw, held open (O_PATH) since they were checked:
+     * child slots prog.nbinds onwards. */
+    int mount_fds[CONFIG_MOUNTS_MAX];
+    const char *mount_srcs[CONFIG_MOUNTS_MAX];
+    size_t nmount_fds;
+    bool rootfs; /* --rootfs: mount slot 0 is the tree */
     struct fsplan extra;
     struct seccomp_plan custom; /* when the config denies or allows syscalls */
     bool has_custom;
@@ -82,6 +88,11 @@ struct proc_guest {
     bool files_polled;
     int64_t last_poll;
 
+    /* --copy-in, --copy-out: done in order, recorded for the result. */
+    struct sbvm_copy *copies;
+    size_t ncopies;
+    bool copied_out;
+
     /* --net allow: the policy, its broker once the sandbox handed over the
      * proxy's listening socket, and what the broker recorded. */
     struct net_policy net;
@@ -93,8 +104,12 @@ struct proc_guest {
     /* Failures on the supervisor's side of the spawn. */
     const char *host_stage;
     int host_errno;
-    char host_what[96];
+    char host_what[512];
 };
+
+/* The host path behind child bind slot i (for messages), or NULL. */
+const char *proc_slot_src(const struct proc_guest *pg, size_t i);
+size_t proc_slot_count(const struct proc_guest *pg);
 
 /* records.c: reading the status pipe. false at end of file. */
 bool proc_read_records(struct guest *g);

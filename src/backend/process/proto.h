@@ -181,11 +181,15 @@ enum {
     FD_BIND_BASE = 9, /* vetted program files, one per bind */
 };
 
-#define SYNC_GO    'G'
-#define SYNC_ABORT 'X'
+#define SYNC_GO     'G'
+#define SYNC_ABORT  'X'
+#define SYNC_COPIED 'C' /* --copy-in done: the guest may start */
 
 /* init's flags (argv[2]): hold the sandbox after pid 2 ends until released. */
 #define INIT_FLAG_HOLD 1
+/* ... and hold even when nothing else is left (--copy-out reads the
+ * sandbox's mounts, which live only as long as it does). */
+#define INIT_FLAG_HOLD_ALWAYS 2
 
 /*
  * Seccomp "trace" data (SCMP_ACT_TRACE): refused syscalls stop in the init,

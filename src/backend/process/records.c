@@ -24,14 +24,14 @@
 
 static bool setup_valid(const struct proc_guest *pg, uint16_t kind, const struct proc_setup *s)
 {
-    size_t nops = pg->st->base.nops + pg->extra.nops;
+    size_t nops = (pg->rootfs ? 0 : pg->st->base.nops) + pg->extra.nops;
 
     if (s->stage >= STAGE__COUNT || s->err < 0 || s->err > 4095)
         return false;
     if (kind == REC_EXEC_FAILED)
         return s->stage >= STAGE_GUEST_SESSION && s->stage <= STAGE_EXEC;
     if (s->stage == STAGE_FSOP_REOPEN)
-        return s->index >= 0 && (size_t)s->index < pg->prog.nbinds;
+        return s->index >= 0 && (size_t)s->index < proc_slot_count(pg);
     if (s->stage == STAGE_FSOP)
         return s->index >= 0 && (size_t)s->index < nops;
     return true;

@@ -254,6 +254,7 @@ static volatile int guest_pid;
 static volatile int freeze_requested;
 static int status_fd = FD_STATUS;
 static int hold_flag;
+static int hold_always;
 static int denied;
 static int limit_sent;
 static uint32_t captures;
@@ -781,6 +782,7 @@ _Noreturn void init_run(int fd, int pid, int flags)
     status_fd = fd;
     guest_pid = pid;
     hold_flag = flags & INIT_FLAG_HOLD;
+    hold_always = flags & INIT_FLAG_HOLD_ALWAYS;
 
     zero(&sa, sizeof(sa));
     sa.handler = forward;
@@ -815,7 +817,7 @@ _Noreturn void init_run(int fd, int pid, int flags)
             report_exit(wstatus, &ru);
             /* Something to inventory only when other processes remain; the
              * scratch files the supervisor reads without our help. */
-            if (hold_flag && others_remain())
+            if (hold_flag && (hold_always || others_remain()))
                 hold_and_exit();
             send_syscall_counts();
             die(0);
