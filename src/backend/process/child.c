@@ -382,6 +382,10 @@ static int run_mount(const struct fsop *op)
         return -1;
     if (fstat(point, &st) < 0)
         goto fail;
+    if (S_ISLNK(st.st_mode)) {
+        errno = ELOOP; /* a symlink where the mount point should be */
+        goto fail;
+    }
     if (op->flags & FSOP_M_HIDE)
         dir = S_ISDIR(st.st_mode);
     if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
