@@ -417,6 +417,14 @@ SBVM_API size_t sbvm_result_copies(const sbvm_result *r, const struct sbvm_copy 
  */
 SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_error **err);
 
+/*
+ * A profile file (JSON, docs/PROFILES.md) that says what the options say,
+ * applied to cfg: scalars replace what cfg has, lists add to it. All or
+ * nothing: a bad profile is refused with the field and the reason, and cfg
+ * is left as it was.
+ */
+SBVM_API int sbvm_config_load_profile(sbvm_config *cfg, const char *path, sbvm_error **err);
+
 /* ------------------------------------------------------------------------ */
 /* Network                                                                  */
 
@@ -434,6 +442,7 @@ enum sbvm_net {
     SBVM_NET_HOST,
     SBVM_NET_ALLOW,
 };
+/* Sets the mode; the allow rules given so far are dropped. */
 SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode);
 /* One allow rule, HOST[:PORT] (docs/NETWORK.md); checked. */
 SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err);

@@ -37,6 +37,8 @@ struct run_opts {
     } * mounts;
     size_t nmounts;
     const char *rootfs;
+    const char *profile; /* as given */
+    char *profile_path;  /* found */
     char **envs;
     size_t nenvs;
     bool keep_env;

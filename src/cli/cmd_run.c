@@ -20,6 +20,7 @@
 #include "sandboxvm/sandboxvm.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/util.h"
 
 #define GUEST_SEPARATOR ":::"
@@ -82,6 +83,22 @@ void cmd_run_help(void)
           "  SIZE is bytes, or a number with K, M, G or T (powers of 1024). Where the host\n"
           "  offers cgroups (v2 delegated, or v1 as root) memory, pids and CPU use them;\n"
           "  otherwise rlimits. The report says which enforced each limit.\n"
+          "\n"
+          "Files (the view: /usr and the system directories read-only, a small /etc,\n"
+          "/dev and /proc, an empty /tmp):\n"
+          "      --ro SRC[:DST]     show a host file or directory read-only at DST\n"
+          "      --rw SRC[:DST]     ... writable (the guest writes as its own uid)\n"
+          "      --tmpfs DST[:SIZE] a fresh tmpfs at DST (default 64M)\n"
+          "      --hide PATH        make a file or directory of the view empty\n"
+          "      --copy-in HOST:GUEST   copy into the view before the guest starts\n"
+          "      --copy-out GUEST:HOST  copy out when it ends, however it ended (HOST must\n"
+          "                         not exist; with several guests, HOST.NAME)\n"
+          "      --rootfs DIR       a whole tree as the root (read-only) instead of the\n"
+          "                         host's system directories; needs /proc /dev /tmp dirs\n"
+          "  Host paths are resolved when given and bound as the file then found; no\n"
+          "  symlink inside the sandbox is followed to reach DST or a copy's GUEST path.\n"
+          "      --profile NAME|FILE  start from a profile (docs/PROFILES.md): minimal,\n"
+          "                         build, agent, or a JSON file; options given override it\n"
           "\n"
           "Network (default: none, loopback only):\n"
           "      --net none         loopback only: nothing beyond the sandbox is reachable\n"
@@ -326,6 +343,69 @@ static void free_opts(struct run_opts *o)
     free(o->net_rules);
     free(o->secrets);
     free(o->mounts);
+    free(o->profile_path);
+}
+
+/* --profile NAME or FILE: a path (it has a '/' or ends in .json), or a
+ * name looked up in $SBVM_PROFILE_PATH, then next to this program
+ * (../share/sandboxvm/profiles, and ../profiles in a build tree), then the
+ * system's share directories. */
+static char *find_profile(const char *arg)
+{
+    static const char *const rel[] = { "/../share/sandboxvm/profiles", "/../profiles" };
+    static const char *const sys[] = { "/usr/local/share/sandboxvm/profiles",
+                                       "/usr/share/sandboxvm/profiles" };
+    struct strbuf dirs = STRBUF_INIT, cand = STRBUF_INIT;
+    char exe[PATH_MAX], *slash, *found = NULL;
+    const char *env = getenv("SBVM_PROFILE_PATH");
+    ssize_t n;
+    size_t len = strlen(arg);
+
+    if (strchr(arg, '/') || (len > 5 && streq(arg + len - 5, ".json"))) {
+        if (access(arg, R_OK) == 0)
+            return strdup(arg);
+        cli_error("--profile %s: %s", arg, strerror(errno));
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!((arg[i] >= 'a' && arg[i] <= 'z') || (arg[i] >= '0' && arg[i] <= '9') ||
+              arg[i] == '-' || arg[i] == '_')) {
+            cli_error("--profile %s: a profile name is [a-z0-9_-]; give a file as a path", arg);
+            return NULL;
+        }
+    if (env && *env)
+        strbuf_addf(&dirs, "%s:", env);
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/')))
+            *slash = '\0';
+        for (size_t i = 0; i < ARRAY_SIZE(rel); i++)
+            strbuf_addf(&dirs, "%s%s:", exe, rel[i]);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(sys); i++)
+        strbuf_addf(&dirs, "%s:", sys[i]);
+    for (const char *d = dirs.buf; d && *d && !found;) {
+        size_t dl = strcspn(d, ":");
+        strbuf_reset(&cand);
+        strbuf_add(&cand, d, dl);
+        strbuf_addf(&cand, "/%s.json", arg);
+        if (dl && !strbuf_failed(&cand) && access(cand.buf, R_OK) == 0)
+            found = strbuf_detach(&cand, NULL);
+        d += dl;
+        if (*d == ':')
+            d++;
+    }
+    if (!found) {
+        if (dirs.len && dirs.buf[dirs.len - 1] == ':')
+            strbuf_truncate(&dirs, dirs.len - 1);
+        cli_error("--profile %s: no such profile (looked in %s); the shipped ones are minimal, "
+                  "build and agent",
+                  arg, dirs.buf ? dirs.buf : "");
+    }
+    strbuf_release(&dirs);
+    strbuf_release(&cand);
+    return found;
 }
 
 /* "A:B" at the last ':' that leaves two non-empty sides, or no B. */
@@ -449,8 +529,14 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
 {
     int r;
 
-    sbvm_config_set_keep_env(cfg, o->keep_env);
-    sbvm_config_set_symbolize(cfg, !o->no_symbolize);
+    /* The profile first; every option given then adds to it or replaces
+     * what it says. */
+    if (o->profile_path && (r = sbvm_config_load_profile(cfg, o->profile_path, err)) < 0)
+        return r;
+    if (o->keep_env)
+        sbvm_config_set_keep_env(cfg, 1);
+    if (o->no_symbolize)
+        sbvm_config_set_symbolize(cfg, 0);
     for (int l = 0; l < SBVM_LIMIT__COUNT; l++)
         if ((o->limits_set & (1u << l)) &&
             (r = sbvm_config_set_limit(cfg, (enum sbvm_limit)l, o->limits[l], err)) < 0)
@@ -470,7 +556,8 @@ static int build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error *
         return r;
     if (o->net >= 0)
         sbvm_config_set_net(cfg, (enum sbvm_net)o->net);
-    sbvm_config_set_net_allow_private(cfg, o->net_allow_private);
+    if (o->net_allow_private)
+        sbvm_config_set_net_allow_private(cfg, 1);
     for (size_t i = 0; i < o->nnet_rules; i++)
         if ((r = sbvm_config_net_allow(cfg, o->net_rules[i], err)) < 0)
             return r;
@@ -583,6 +670,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         OPT_COPY_IN,
         OPT_COPY_OUT,
         OPT_ROOTFS,
+        OPT_PROFILE,
         OPT_NET_ALLOW_PRIVATE,
         OPT_SECRET,
     };
@@ -618,6 +706,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         { "copy-in", required_argument, NULL, OPT_COPY_IN },
         { "copy-out", required_argument, NULL, OPT_COPY_OUT },
         { "rootfs", required_argument, NULL, OPT_ROOTFS },
+        { "profile", required_argument, NULL, OPT_PROFILE },
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
         { "help", no_argument, NULL, 'h' },
@@ -747,6 +836,15 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         case OPT_ROOTFS:
             o.rootfs = optarg;
             break;
+        case OPT_PROFILE:
+            if (o.profile) {
+                cli_error("--profile given twice (%s, %s): one profile per run", o.profile, optarg);
+                goto done;
+            }
+            o.profile = optarg;
+            if (!(o.profile_path = find_profile(optarg)))
+                goto done;
+            break;
         case OPT_NET_ALLOW_PRIVATE:
             o.net_allow_private = true;
             break;
@@ -778,11 +876,11 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
                   "[ARGS...]; see --help)");
         goto done;
     }
-    if (o.nsecrets && o.net != SBVM_NET_ALLOW) {
+    if (o.nsecrets && o.net != SBVM_NET_ALLOW && !o.profile) {
         cli_error("--secret works only through the broker: add --net allow=HOST");
         goto done;
     }
-    if (o.net_allow_private && o.net != SBVM_NET_ALLOW) {
+    if (o.net_allow_private && o.net != SBVM_NET_ALLOW && !o.profile) {
         cli_error("--net-allow-private applies to --net allow=... only");
         goto done;
     }

@@ -358,7 +358,17 @@ SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_erro
 
 SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode)
 {
+    /* A new mode starts its rules afresh (a command line's --net replaces
+     * a profile's whole network setting). */
     cfg->net = mode;
+    strv_release(&cfg->net_rules);
+}
+
+void config_swap(sbvm_config *a, sbvm_config *b)
+{
+    sbvm_config t = *a;
+    *a = *b;
+    *b = t;
 }
 
 SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err)

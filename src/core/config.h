@@ -37,6 +37,8 @@ struct config_copy {
 /* Whether p is an absolute path without "", "." or ".." parts, nor a
  * trailing "/"; "/" itself is plain. */
 bool config_path_plain(const char *p);
+/* Exchanges two configs' contents. */
+void config_swap(struct sbvm_config *a, struct sbvm_config *b);
 
 struct sbvm_config {
     struct strv argv;
