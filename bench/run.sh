@@ -138,6 +138,36 @@ guests() {
     [ -n "$FIREJAIL" ] && python3 bench/hostmem.py 20 firejail -n -- $FJ sleep 3
     echo
 
+    echo "## The network broker"
+    echo
+    netdir="$(mktemp -d)"
+    head -c 100000000 /dev/urandom >"$netdir/big.bin"
+    echo small >"$netdir/small.txt"
+    chmod -R a+rX "$netdir"
+    python3 bench/net/server.py "$netdir" >"$netdir/port" &
+    netpid=$!
+    for _ in $(seq 50); do [ -s "$netdir/port" ] && break; sleep 0.1; done
+    port="$(cat "$netdir/port")"
+    allow="--net allow=127.0.0.1:$port --net-allow-private"
+    echo "A server on the host's loopback; the guest reaches it directly (--net host) or through"
+    echo "the broker (--net allow=127.0.0.1:PORT --net-allow-private). Added latency per"
+    echo "connection: the median of 100 sequential GETs of a 6-byte file, each on a new connection"
+    echo "(bench/net/latency.py, python3 urllib), $work_rounds rounds:"
+    echo
+    "$ABTIME" -m -o ms -r "$work_rounds" -w 1 -k 1 \
+        "direct=$SBVM run -q --no-tag --net host --ro $TOP/bench/net -- python3 $TOP/bench/net/latency.py http://127.0.0.1:$port/small.txt 100" \
+        "broker=$SBVM run -q --no-tag --ro $TOP/bench/net $allow -- python3 $TOP/bench/net/latency.py http://127.0.0.1:$port/small.txt 100"
+    echo
+    echo "Throughput of a 100 MB download (curl's average speed, bytes/s), plain HTTP and CONNECT:"
+    echo
+    "$ABTIME" -m -o B/s -r "$work_rounds" -w 1 -k 1 \
+        "direct=$SBVM run -q --no-tag --net host -- curl -s -o /dev/null -w %{speed_download} http://127.0.0.1:$port/big.bin" \
+        "broker-http=$SBVM run -q --no-tag $allow -- curl -s -o /dev/null -w %{speed_download} http://127.0.0.1:$port/big.bin" \
+        "broker-connect=$SBVM run -q --no-tag $allow -- curl -s -p -o /dev/null -w %{speed_download} http://127.0.0.1:$port/big.bin"
+    kill "$netpid"
+    rm -rf "$netdir"
+    echo
+
     echo "## Crash reports"
     echo
     echo "From the guest's last clock reading before its faulting store to the finished result"
