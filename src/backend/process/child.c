@@ -764,10 +764,14 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
      * and our /proc files root's. */
     oom_first();
     signal_peer(net_w, 'N', STAGE_NETNS);
-    close(net_w);
     wait_peer(view_r);
     close(view_r);
     drop_privileges(a);
+    /* Started as root, we were until now more privileged than the init
+     * will be, which could not have forwarded a signal to us. */
+    if (a->host_root)
+        signal_peer(net_w, 'D', STAGE_CAPS);
+    close(net_w);
     install_filters(a);
     guest_main(a);
 }
@@ -926,7 +930,6 @@ _Noreturn void child_main(const struct child_args *a)
     /* pid 1 joins the guest's network namespace too: nothing of the
      * sandbox stays in the host's. */
     wait_peer(net[0]);
-    close(net[0]);
     if (a->net_mode != SBVM_NET_HOST) {
         fmt_int(netns + 6, (int)pid);
         memcpy(netns + strlen(netns), "/ns/net", 8);
@@ -949,6 +952,13 @@ _Noreturn void child_main(const struct child_args *a)
     signal_peer(view[1], 'V', STAGE_FORK);
     close(view[1]);
     install_init_filter(a);
+    /* The init forwards the host's signals with kill(2), which needs the
+     * guest process to have our uid: as root, wait for its uid change (or
+     * for its failure, which it reports). A signal sent meanwhile waits,
+     * blocked, for the init's handlers. */
+    if (a->host_root)
+        wait_peer(net[0]);
+    close(net[0]);
 
     /* pid 1: hold nothing but the status and control pipes, then become
      * the init. */
