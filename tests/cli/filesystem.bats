@@ -153,6 +153,8 @@ shared_dir() {
     [ "$(cat "$d/existing")" = "keep me" ]
     [[ "$stderr" == *"--copy-out /tmp/x: the host path exists already"* ]]
     jcheck "$d/r.json" '[c["error"] is None for c in g["copies"]]==[True, False, False]'
+    jcheck "$d/r.json" '[c["direction"] for c in g["copies"]]==["out"]*3'
+    jschema "$d/r.json"
 }
 
 @test "a symlink planted in an --rw directory cannot redirect a later mount" {

@@ -72,6 +72,14 @@ assert_bad_input() {
 
 # Asserts a Python expression over a JSON report: `d` is the report, `g`
 # its first guest. On failure, prints the expression and the guest.
+# jschema FILE: the report follows docs/report.schema.json (checked where
+# python3-jsonschema is installed; scripts/deps.sh installs it).
+jschema() {
+    python3 -c 'import jsonschema' 2>/dev/null || return 0
+    python3 -c 'import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' \
+        "$TOP/docs/report.schema.json" "$1"
+}
+
 jcheck() {
     python3 - "$1" "$2" <<'PY'
 import json, sys
