@@ -6,6 +6,8 @@
 #
 #   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
+#   bench/run.sh --only network,crash    some sections only (with or without
+#       --quick): startup syscalls work many memory network crash
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
 # and prints Markdown tables; a copy goes to bench/results/. Kept out of the
@@ -13,19 +15,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
+sections="startup syscalls work many memory network crash"
 quick=0
-case "${1:-}" in
---quick) quick=1 ;;
-"") ;;
--h | --help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-*)
-    echo "bench/run.sh: unknown option '$1' (try --quick or --help)" >&2
-    exit 2
-    ;;
-esac
+only=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) quick=1 ;;
+    --only)
+        only="${2:-}"
+        for s in ${only//,/ }; do
+            if [[ " $sections " != *" $s "* ]]; then
+                echo "bench/run.sh: --only: unknown section '$s' (sections: $sections)" >&2
+                exit 2
+            fi
+        done
+        [ -n "$only" ] || { echo "bench/run.sh: --only needs a list of sections ($sections)" >&2; exit 2; }
+        shift
+        ;;
+    -h | --help)
+        sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "bench/run.sh: unknown option '$1' (try --quick, --only or --help)" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+# want SECTION: whether this run measures it.
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 scripts/deps.sh bench
 scripts/build.sh build
@@ -66,9 +85,10 @@ guests() {
     echo "- machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
     echo "- user: $(id -un) (uid $(id -u))"
     echo "- sandboxvm $("$SBVM" --version | cut -d' ' -f2-); $(bwrap --version); firejail $(firejail --version 2>/dev/null | head -1 | awk '{print $3}')"
-    echo "- command: bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')"
+    echo "- command: bench/run.sh$([ $quick -eq 1 ] && echo ' --quick')$([ -n "$only" ] && echo " --only $only")"
     echo
 
+    if want startup; then
     echo "## Start-up and teardown of /bin/true"
     echo
     echo "$rounds rounds, each sample the mean of $launches launches, alternating."
@@ -85,6 +105,8 @@ guests() {
         "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 1
     echo
 
+    fi
+    if want syscalls; then
     echo "## A syscall-bound loop"
     echo
     echo "$loop_n getppid() calls, timed inside the guest (build/bench/sysloop): ns per call."
@@ -96,6 +118,8 @@ guests() {
     "$ABTIME" -m -o ns -r "$work_rounds" -w 1 -k 1 "${cmds[@]}"
     echo
 
+    fi
+    if want work; then
     echo "## Real work"
     echo
     echo "gcc -O2 compiling and running a small C program (bench/gcc-hello.sh), $work_rounds rounds:"
@@ -113,6 +137,8 @@ guests() {
     "$ABTIME" -m -r "$work_rounds" -w 1 -k 5 "${cmds[@]}"
     echo
 
+    fi
+    if want many; then
     echo "## Many guests"
     echo
     echo "100 guests of /bin/true, one at a time and two at a time: time for all 100 (guests/s ="
@@ -126,6 +152,8 @@ guests() {
         "bare-j1=$TOP/bench/par.sh 1 100 /bin/true" "bare-j2=$TOP/bench/par.sh 2 100 /bin/true"
     echo
 
+    fi
+    if want memory; then
     echo "## Host-side memory per running guest"
     echo
     echo "20 guests running sleep at once; everything each sandbox adds on the host (its"
@@ -138,6 +166,8 @@ guests() {
     [ -n "$FIREJAIL" ] && python3 bench/hostmem.py 20 firejail -n -- $FJ sleep 3
     echo
 
+    fi
+    if want network; then
     echo "## The network broker"
     echo
     netdir="$(mktemp -d)"
@@ -168,6 +198,8 @@ guests() {
     rm -rf "$netdir"
     echo
 
+    fi
+    if want crash; then
     echo "## Crash reports"
     echo
     echo "From the guest's last clock reading before its faulting store to the finished result"
@@ -179,6 +211,7 @@ guests() {
     echo "two at a time, each with a symbolised backtrace (build/bench/crashbench soak):"
     echo
     "$B/crashbench" soak "$CRASHER" "$soak_n"
+    fi
 } | tee "$out"
 echo
 echo "(saved in $out)"

@@ -80,8 +80,8 @@ fi
 if [ $quick -eq 0 ]; then
     # Each libFuzzer target briefly (clang, ASan+UBSan): longer runs are
     # scripts/fuzz.sh SECONDS, and their findings are in docs/SECURITY.md.
-    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
-    scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || failures+=("fuzz")
+    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-30} s per target)"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || failures+=("fuzz")
 fi
 
 echo
