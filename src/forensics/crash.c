@@ -96,7 +96,7 @@ bool crash_add_chunk(struct sbvm_crash *c, const struct proc_chunk *h, const voi
 
 struct unwind {
     struct sbvm_crash *c;
-    crash_path_allowed_fn allowed;
+    crash_open_fn open_module;
     void *actx;
     bool truncated; /* stopped at CRASH_FRAMES_MAX */
 };
@@ -105,21 +105,18 @@ struct unwind {
  * crash runs on one thread, so a thread-local carries its context. */
 static __thread struct unwind *current;
 
-static bool path_openable(const char *path)
+static bool path_plausible(const char *path)
 {
-    if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
-        strstr(path, " (deleted)"))
-        return false;
-    if (fsplan_path_visible(path))
-        return true;
-    return current && current->allowed && current->allowed(path, current->actx);
+    return path && path[0] == '/' && !strstr(path, "/../") && !strstr(path, "/./") &&
+           !strstr(path, " (deleted)");
 }
 
 /*
- * Opens a module's file for libdwfl, but only when the guest's path names
- * the same file on the host: the system directories the view shares, or a
- * program file the host vetted. Anything else (the guest's own /tmp, files
- * it made up) is never opened: the host's file of that name is another.
+ * Opens a module's file for libdwfl, but only the file the guest's path
+ * named in its own view, as the backend finds it (a mount's source, the
+ * --rootfs tree, a system directory the view shares, a program file the
+ * host vetted). Anything else (the guest's own /tmp, files it made up) is
+ * never opened: the host's file of that name is another.
  */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                     char **file_name, Elf **elfp)
@@ -131,9 +128,14 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
     (void)userdata;
     (void)base;
     *elfp = NULL;
-    if (!path_openable(modname))
+    if (!path_plausible(modname))
         return -1;
-    fd = open(modname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (current && current->open_module)
+        fd = current->open_module(modname, current->actx);
+    else if (fsplan_path_visible(modname))
+        fd = open(modname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    else
+        fd = -1;
     if (fd < 0)
         return -1;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -257,9 +259,9 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
     return DWARF_CB_OK;
 }
 
-static void unwind(struct sbvm_crash *c, crash_path_allowed_fn allowed, void *actx)
+static void unwind(struct sbvm_crash *c, crash_open_fn open_module, void *actx)
 {
-    struct unwind u = { c, allowed, actx, false };
+    struct unwind u = { c, open_module, actx, false };
     Dwfl_Callbacks callbacks;
     const char *why = NULL;
     Dwfl *dwfl;
@@ -348,7 +350,7 @@ static void make_summary(struct sbvm_crash *c)
     c->summary = strbuf_detach(&sb, NULL);
 }
 
-void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_path_allowed_fn allowed, void *ctx)
+void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_open_fn open_module, void *ctx)
 {
     c->mappings = calloc(MAPPINGS_MAX, sizeof(*c->mappings));
     if (c->mappings && c->maps_got)
@@ -357,7 +359,7 @@ void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_path_allowed_fn a
     if (siginfo_has_address(c->raw.signo, c->raw.code))
         c->addr_map = maps_find(c->mappings, c->nmappings, c->raw.addr);
     if (symbolize)
-        unwind(c, allowed, ctx);
+        unwind(c, open_module, ctx);
     make_summary(c);
 }
 

@@ -52,12 +52,13 @@ void crash_free(struct sbvm_crash *c);
 bool crash_add_chunk(struct sbvm_crash *c, const struct proc_chunk *h, const void *data);
 /*
  * Parses the maps, finds the mappings of the pc and the address, and, when
- * `symbolize`, unwinds the stack. `allowed` says which module paths may be
- * opened (may be NULL: system directories only). Never fails as a whole:
- * what cannot be worked out is left empty and explained in unwind_error.
+ * `symbolize`, unwinds the stack. `open_module` opens a module's file as the
+ * guest saw it, or returns -1 (it may be NULL: the system directories only).
+ * Never fails as a whole: what cannot be worked out is left empty and
+ * explained in unwind_error.
  */
-typedef bool (*crash_path_allowed_fn)(const char *path, void *ctx);
-void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_path_allowed_fn allowed, void *ctx);
+typedef int (*crash_open_fn)(const char *path, void *ctx);
+void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_open_fn open_module, void *ctx);
 
 /* si_code in words for a signal: "SEGV_MAPERR", "address not mapped to
  * object". Never NULL. */

@@ -261,9 +261,18 @@ static int parse_shebang(const char *shown, const unsigned char *head, size_t he
  * for interpreters). Recurses into interpreters. For depth 0 it sets
  * prog->exec_path.
  */
-static int vet_file(struct program *prog, const char *path, const char *shown, int depth,
-                    struct program_failure *fail)
+struct vet_ctx {
+    const struct program_view *view; /* NULL: the default view */
+    struct program *prog;
+    struct program_failure *fail;
+};
+
+static int vet_any(struct vet_ctx *c, const char *path, const char *shown, int depth);
+
+static int vet_file(struct vet_ctx *c, const char *path, const char *shown, int depth)
 {
+    struct program *prog = c->prog;
+    struct program_failure *fail = c->fail;
     _cleanup_free_ char *canon = NULL;
     _cleanup_free_ char *interp = NULL;
     _cleanup_close_ int pfd = -1;
@@ -356,23 +365,315 @@ static int vet_file(struct program *prog, const char *path, const char *shown, i
         if (depth >= MAX_INTERP_DEPTH)
             return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
                              "%s: interpreter chain too deep", shown);
-        return vet_file(prog, interp, shown, depth + 1, fail);
+        return vet_any(c, interp, shown, depth + 1);
     }
     return 0;
 }
 
+/* ---- the guest's view: mounts and --rootfs ------------------------------ */
+
+/* Copies `path` with repeated slashes and "." components dropped (never "..":
+ * that would need the symlinks resolved first). */
+static char *tidy_path(const char *path)
+{
+    struct strbuf sb = STRBUF_INIT;
+    const char *p = path;
+
+    while (*p) {
+        size_t len;
+        while (*p == '/')
+            p++;
+        len = strcspn(p, "/");
+        if (len == 0)
+            break;
+        if (!(len == 1 && p[0] == '.')) {
+            strbuf_addch(&sb, '/');
+            strbuf_add(&sb, p, len);
+        }
+        p += len;
+    }
+    if (sb.len == 0)
+        strbuf_addch(&sb, '/');
+    return strbuf_detach(&sb, NULL);
+}
+
+/* The mount that shows the (tidy, absolute) `path` in the guest's view: of
+ * those whose destination is path or one of its parents, the last given,
+ * since a later mount covers an earlier one. *rest: the part below it. */
+static const struct program_mount *mount_for(const struct program_view *v, const char *path,
+                                             const char **rest)
+{
+    if (!v || path[0] != '/')
+        return NULL;
+    for (size_t i = v->nmounts; i-- > 0;) {
+        const char *d = v->mounts[i].dst;
+        size_t dl = strlen(d);
+
+        while (dl > 1 && d[dl - 1] == '/')
+            dl--;
+        if (dl == 1 && d[0] == '/') {
+            *rest = path + 1;
+            return &v->mounts[i];
+        }
+        if (strncmp(path, d, dl) == 0 && (path[dl] == '\0' || path[dl] == '/')) {
+            *rest = path[dl] ? path + dl + 1 : path + dl;
+            return &v->mounts[i];
+        }
+    }
+    return NULL;
+}
+
+static int open_how_at(int base, const char *rel, int flags, uint64_t resolve)
+{
+    struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = resolve };
+
+    return (int)syscall(SYS_openat2, base, rel, &how, sizeof(how));
+}
+
+/* Where a file lives in the view, as a base fd and a path below it that
+ * openat2 resolves the way the guest's kernel will (within a mount, or
+ * within the --rootfs tree), and the words that say where, for messages. */
+struct place {
+    int base;
+    const char *rel;
+    uint64_t resolve;
+    char where[64];
+    char *name; /* owned: a file mount's base name */
+};
+
+static void place_release(struct place *pl)
+{
+    close_fd(&pl->base);
+    free(pl->name);
+    pl->name = NULL;
+}
+
+/* 1: path is in a mount or the rootfs and *pl says where; 0: it is a host
+ * path of the default view; <0: a failure, in c->fail. */
+static int place_of(struct vet_ctx *c, const char *path, const char *shown, int depth,
+                    struct place *pl)
+{
+    const struct program_mount *m;
+    const char *rest = NULL;
+
+    /* At depth 0 the program: named once when the user named it so. */
+    const char *obj = depth || !streq(shown, path) ? path : "it";
+
+    memset(pl, 0, sizeof(*pl));
+    pl->base = -1;
+    m = mount_for(c->view, path, &rest);
+    if (m) {
+        struct stat st;
+        snprintf(pl->where, sizeof(pl->where), " in the mount at %.40s", m->dst);
+        if (!m->src)
+            return fail_with(c->fail, depth ? SBVM_OUTCOME_NOT_EXECUTABLE : SBVM_OUTCOME_NOT_FOUND,
+                             ENOENT,
+                             "%s: %s is under %.40s, which starts empty (--tmpfs or --hide)", shown,
+                             obj, m->dst);
+        pl->base = open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (pl->base < 0 || fstat(pl->base, &st) < 0) {
+            int e = errno;
+            return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, e, "%s: the source of %s: %s",
+                             shown, m->dst, errno_text(e));
+        }
+        pl->resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        if (S_ISDIR(st.st_mode)) {
+            pl->rel = *rest ? rest : ".";
+            return 1;
+        }
+        if (*rest)
+            return fail_with(c->fail, depth ? SBVM_OUTCOME_NOT_EXECUTABLE : SBVM_OUTCOME_NOT_FOUND,
+                             ENOTDIR, "%s: %s is below %s, a file mount", shown, obj, m->dst);
+        /* A file mount: the file itself, from its directory. */
+        close_fd(&pl->base);
+        {
+            const char *slash = strrchr(m->src, '/');
+            _cleanup_free_ char *dir =
+                strndup(m->src, slash && slash != m->src ? (size_t)(slash - m->src) : 1);
+            pl->name = strdup(slash ? slash + 1 : m->src);
+            if (!dir || !pl->name)
+                return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+            pl->base = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (pl->base < 0) {
+                int e = errno;
+                return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, e, "%s: the source of %s: %s",
+                                 shown, m->dst, errno_text(e));
+            }
+            pl->rel = pl->name;
+        }
+        return 1;
+    }
+    if (c->view && c->view->rootfd >= 0) {
+        pl->base = fcntl(c->view->rootfd, F_DUPFD_CLOEXEC, 3);
+        if (pl->base < 0)
+            return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, errno, "%s: %s", shown,
+                             errno_text(errno));
+        pl->rel = path;
+        pl->resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        snprintf(pl->where, sizeof(pl->where), " in the rootfs");
+        return 1;
+    }
+    return 0;
+}
+
+/* Vets a file of the exec chain that lives in a mount or the --rootfs tree:
+ * it needs no bind, and the guest's exec names it by `path`. */
+static int vet_placed(struct vet_ctx *c, const struct place *pl, const char *path,
+                      const char *shown, int depth)
+{
+    struct program_failure *fail = c->fail;
+    const char *obj = depth || !streq(shown, path) ? path : "it";
+    _cleanup_close_ int fd = -1;
+    _cleanup_free_ char *interp = NULL;
+    unsigned char head[SHEBANG_MAX];
+    struct stat st;
+    ssize_t n;
+    int r;
+
+    fd = open_how_at(pl->base, pl->rel, O_PATH, pl->resolve);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (e == EXDEV) {
+            /* A symlink (or "..") that leaves the mount: only the guest's
+             * own view can say where it leads. Its exec will tell. */
+            if (depth == 0 && !(c->prog->exec_path = strdup(path)))
+                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+            return 0;
+        }
+        if (depth == 0)
+            return fail_with(fail, outcome_for(e), e, "%s: %s%s", shown, errno_text(e), pl->where);
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: its interpreter %s: %s%s",
+                         shown, path, errno_text(e), pl->where);
+    }
+    if (!S_ISREG(st.st_mode))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, S_ISDIR(st.st_mode) ? EISDIR : EACCES,
+                         "%s: %s is not a regular file%s", shown, obj, pl->where);
+    if (!(st.st_mode & 0111))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: %s has no execute permission", shown, obj);
+    close(fd);
+    fd = open_how_at(pl->base, pl->rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, pl->resolve);
+    if (fd < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+        int e = errno;
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown, obj,
+                         errno_text(e));
+    }
+    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        r = check_elf(fd, shown, head, (size_t)n, &interp, fail);
+    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
+        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
+    } else {
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                         "%s: %s is neither an ELF program nor a #! script", shown, obj);
+    }
+    if (r < 0)
+        return r;
+    if (depth == 0 && !(c->prog->exec_path = strdup(path)))
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    if (interp) {
+        if (depth >= MAX_INTERP_DEPTH)
+            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                             "%s: interpreter chain too deep", shown);
+        return vet_any(c, interp, shown, depth + 1);
+    }
+    return 0;
+}
+
+/* Vets `path` wherever the guest will find it: in one of its mounts, in the
+ * --rootfs tree, or among the host's files the default view shows or binds. */
+static int vet_any(struct vet_ctx *c, const char *path, const char *shown, int depth)
+{
+    _cleanup_free_ char *tidy = NULL;
+    struct place pl;
+    int r;
+
+    if (path[0] != '/')
+        return vet_file(c, path, shown, depth); /* a host path, relative to our cwd */
+    tidy = tidy_path(path);
+    if (!tidy)
+        return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    r = place_of(c, tidy, shown, depth, &pl);
+    if (r > 0)
+        r = vet_placed(c, &pl, tidy, shown, depth);
+    else if (r == 0)
+        r = vet_file(c, path, shown, depth);
+    place_release(&pl);
+    return r;
+}
+
+/* Whether the guest will find an executable regular file at `cand`. */
+static bool executable_at(struct vet_ctx *c, const char *cand, bool *exists)
+{
+    struct program_failure quiet = { 0 };
+    struct vet_ctx qc = { .view = c->view, .prog = c->prog, .fail = &quiet };
+    _cleanup_free_ char *tidy = tidy_path(cand);
+    struct place pl;
+    struct stat st;
+    bool ok = false;
+    int r;
+
+    *exists = false;
+    if (!tidy)
+        return false;
+    r = place_of(&qc, tidy, cand, 0, &pl);
+    if (r > 0) {
+        int fd = open_how_at(pl.base, pl.rel, O_PATH, pl.resolve);
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            *exists = true;
+            ok = S_ISREG(st.st_mode) && (st.st_mode & 0111);
+        }
+        if (fd >= 0)
+            close(fd);
+    } else if (r == 0 && fsplan_path_visible(cand) && stat(cand, &st) == 0) {
+        *exists = true;
+        ok = S_ISREG(st.st_mode) && (st.st_mode & 0111);
+    }
+    place_release(&pl);
+    program_failure_release(&quiet);
+    return ok;
+}
+
+int program_view_open(const struct program_view *view, const char *path, int flags)
+{
+    struct program prog = { 0 };
+    struct program_failure quiet = { 0 };
+    struct vet_ctx c = { .view = view, .prog = &prog, .fail = &quiet };
+    _cleanup_free_ char *tidy = NULL;
+    struct place pl;
+    int r;
+
+    if (!path || path[0] != '/')
+        return -EINVAL;
+    tidy = tidy_path(path);
+    if (!tidy)
+        return -ENOMEM;
+    r = place_of(&c, tidy, tidy, 0, &pl);
+    if (r > 0) {
+        r = open_how_at(pl.base, pl.rel, flags, pl.resolve);
+        if (r < 0)
+            r = -errno;
+    } else if (r == 0) {
+        r = -EREMOTE;
+    }
+    place_release(&pl);
+    program_failure_release(&quiet);
+    return r;
+}
+
 /* Looks `name` up in the PATH entries the guest can see, execvp-style. */
-static int search_path(const char *name, const char *path_env, char **found,
-                       struct program_failure *fail)
+static int search_path(struct vet_ctx *c, const char *name, const char *path_env, char **found)
 {
     const char *p = path_env ? path_env : "";
     bool saw_eacces = false;
     struct strbuf cand = STRBUF_INIT;
+    const char *what = c->view && c->view->rootfd >= 0 ? "the rootfs's PATH" : "the guest's PATH";
 
     while (*p) {
-        const char *colon = strchr(p, ':');
-        size_t len = colon ? (size_t)(colon - p) : strlen(p);
-        struct stat st;
+        size_t len = strcspn(p, ":");
+        bool exists;
 
         /* Empty and relative entries would mean the host's working
          * directory, which the guest does not see. */
@@ -383,17 +684,15 @@ static int search_path(const char *name, const char *path_env, char **found,
             strbuf_addstr(&cand, name);
             if (strbuf_failed(&cand)) {
                 strbuf_release(&cand);
-                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+                return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
             }
-            if (fsplan_path_visible(cand.buf) && stat(cand.buf, &st) == 0) {
-                if (S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
-                    *found = strbuf_detach(&cand, NULL);
-                    return *found ? 0
-                                  : fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM,
-                                              "out of memory");
-                }
-                saw_eacces = true;
+            if (executable_at(c, cand.buf, &exists)) {
+                *found = strbuf_detach(&cand, NULL);
+                return *found
+                           ? 0
+                           : fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
             }
+            saw_eacces |= exists;
         }
         p += len;
         if (*p == ':')
@@ -401,15 +700,16 @@ static int search_path(const char *name, const char *path_env, char **found,
     }
     strbuf_release(&cand);
     if (saw_eacces)
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
-                         "%s: found in the guest's PATH but not executable", name);
-    return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "%s: not found in the guest's PATH (%s)",
-                     name, path_env && *path_env ? path_env : "empty");
+        return fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: found in %s but not executable", name, what);
+    return fail_with(c->fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "%s: not found in %s (%s)", name,
+                     what, path_env && *path_env ? path_env : "empty");
 }
 
-int program_resolve(const char *argv0, const char *path_env, struct program *prog,
-                    struct program_failure *fail)
+int program_resolve_view(const struct program_view *view, const char *argv0, const char *path_env,
+                         struct program *prog, struct program_failure *fail)
 {
+    struct vet_ctx c = { .view = view, .prog = prog, .fail = fail };
     _cleanup_free_ char *path = NULL;
     int r;
 
@@ -421,140 +721,26 @@ int program_resolve(const char *argv0, const char *path_env, struct program *pro
         return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENAMETOOLONG, "program name too long");
 
     if (strchr(argv0, '/')) {
+        if (argv0[0] != '/' && view && view->rootfd >= 0)
+            return fail_with(
+                fail, SBVM_OUTCOME_NOT_FOUND, EINVAL,
+                "%s: with --rootfs, give an absolute path or a name to look up in PATH", argv0);
         path = strdup(argv0);
         if (!path)
             return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
     } else {
-        r = search_path(argv0, path_env, &path, fail);
+        r = search_path(&c, argv0, path_env, &path);
         if (r < 0)
             return r;
     }
-    r = vet_file(prog, path, argv0, 0, fail);
+    r = vet_any(&c, path, argv0, 0);
     if (r < 0)
         program_release(prog);
     return r;
 }
 
-/* ---- inside a --rootfs tree ------------------------------------------------ */
-
-/* path (absolute inside the tree) opened from rootfd, never leaving it. */
-static int open_in_root(int rootfd, const char *path, int flags)
+int program_resolve(const char *argv0, const char *path_env, struct program *prog,
+                    struct program_failure *fail)
 {
-    struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-}
-
-static int vet_in_root(int rootfd, const char *path, const char *shown, int depth,
-                       struct program *prog, struct program_failure *fail)
-{
-    _cleanup_close_ int fd = -1;
-    _cleanup_free_ char *interp = NULL;
-    unsigned char head[SHEBANG_MAX];
-    struct stat st;
-    ssize_t n;
-    int r;
-
-    fd = open_in_root(rootfd, path, O_PATH);
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (depth == 0)
-            return fail_with(fail, outcome_for(e), e, "%s: %s in the rootfs", shown, errno_text(e));
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e,
-                         "%s: its interpreter %s: %s in the rootfs", shown, path, errno_text(e));
-    }
-    if (!S_ISREG(st.st_mode))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, S_ISDIR(st.st_mode) ? EISDIR : EACCES,
-                         "%s: %s is not a regular file in the rootfs", shown, path);
-    if (!(st.st_mode & 0111))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
-                         "%s: %s has no execute permission", shown, path);
-    close(fd);
-    fd = open_in_root(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
-        int e = errno;
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
-                         path, errno_text(e));
-    }
-    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
-        r = check_elf(fd, shown, head, (size_t)n, &interp, fail);
-    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
-        if (depth >= MAX_INTERP_DEPTH)
-            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
-                             "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
-        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
-    } else {
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
-                         "%s: %s is neither an ELF program nor a #! script", shown, path);
-    }
-    if (r < 0)
-        return r;
-    if (depth == 0 && !(prog->exec_path = strdup(path)))
-        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
-    if (interp) {
-        if (depth >= MAX_INTERP_DEPTH)
-            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
-                             "%s: interpreter chain too deep", shown);
-        return vet_in_root(rootfd, interp, shown, depth + 1, prog, fail);
-    }
-    return 0;
-}
-
-int program_resolve_in_root(int rootfd, const char *argv0, const char *path_env,
-                            struct program *prog, struct program_failure *fail)
-{
-    struct strbuf cand = STRBUF_INIT;
-    const char *p;
-    int r;
-
-    memset(prog, 0, sizeof(*prog));
-    memset(fail, 0, sizeof(*fail));
-    if (!argv0 || !*argv0)
-        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT, "empty program name");
-    if (strlen(argv0) >= PATH_MAX)
-        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENAMETOOLONG, "program name too long");
-    if (argv0[0] == '/') {
-        r = vet_in_root(rootfd, argv0, argv0, 0, prog, fail);
-        if (r < 0)
-            program_release(prog);
-        return r;
-    }
-    if (strchr(argv0, '/'))
-        return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, EINVAL,
-                         "%s: with --rootfs, give an absolute path or a name to look up in PATH",
-                         argv0);
-    for (p = path_env ? path_env : ""; *p;) {
-        size_t len = strcspn(p, ":");
-        struct stat st;
-        int fd;
-        if (len > 0 && p[0] == '/') {
-            strbuf_reset(&cand);
-            strbuf_add(&cand, p, len);
-            strbuf_addch(&cand, '/');
-            strbuf_addstr(&cand, argv0);
-            if (strbuf_failed(&cand)) {
-                strbuf_release(&cand);
-                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
-            }
-            fd = open_in_root(rootfd, cand.buf, O_PATH);
-            if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
-                close(fd);
-                r = vet_in_root(rootfd, cand.buf, argv0, 0, prog, fail);
-                strbuf_release(&cand);
-                if (r < 0)
-                    program_release(prog);
-                return r;
-            }
-            if (fd >= 0)
-                close(fd);
-        }
-        p += len;
-        if (*p == ':')
-            p++;
-    }
-    strbuf_release(&cand);
-    return fail_with(fail, SBVM_OUTCOME_NOT_FOUND, ENOENT,
-                     "%s: not found in the rootfs's PATH (%s)", argv0,
-                     path_env && *path_env ? path_env : "empty");
+    return program_resolve_view(NULL, argv0, path_env, prog, fail);
 }

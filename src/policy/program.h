@@ -53,11 +53,34 @@ struct program_failure {
  */
 int program_resolve(const char *argv0, const char *path_env, struct program *prog,
                     struct program_failure *fail);
-/* The same inside a --rootfs tree opened as rootfd: the program and its
- * interpreters are looked up in it (symlinks resolved within it), and need
- * no binds. */
-int program_resolve_in_root(int rootfd, const char *argv0, const char *path_env,
-                            struct program *prog, struct program_failure *fail);
+
+/* A mount of the guest's view: a host file or directory (src, canonical) at
+ * dst, or nothing (src NULL: a fresh tmpfs, a hidden path). */
+struct program_mount {
+    const char *dst;
+    const char *src;
+};
+
+/* What the guest will see, for looking its program up the way it will:
+ * its mounts in the order given (a later one covers an earlier one), over
+ * either a --rootfs tree (rootfd, an O_PATH fd of its top) or, with rootfd
+ * -1, the default view (the host's system directories, and binds made for
+ * the program's own files). */
+struct program_view {
+    const struct program_mount *mounts;
+    size_t nmounts;
+    int rootfd;
+};
+
+/* program_resolve in a view. A file in a mount or the rootfs is looked up
+ * with openat2 the way the guest's kernel will (symlinks within the mount,
+ * or within the tree), needs no bind, and is executed by the path given. */
+int program_resolve_view(const struct program_view *view, const char *argv0, const char *path_env,
+                         struct program *prog, struct program_failure *fail);
+/* Opens `path` (absolute in the guest) as the view shows it, with openat2
+ * `flags`, when it lies in a mount or the rootfs: an fd or a negative errno.
+ * -EREMOTE: it is in the default view, a host path the caller judges. */
+int program_view_open(const struct program_view *view, const char *path, int flags);
 void program_release(struct program *prog);
 void program_failure_release(struct program_failure *fail);
 

@@ -210,6 +210,55 @@ shared_dir() {
     assert_nothing_left
 }
 
+@test "a program in a mount runs by its path in the guest, is found in PATH, and crashes symbolised" {
+    local d
+    d="$(shared_dir)"
+    printf '#!/bin/sh\necho "tool ran as $0"\n' >"$d/tool"
+    chmod 0755 "$d/tool"
+    ln -s tool "$d/alias"
+    ln -s /usr/bin/python3 "$d/python"
+    cp "$GUESTS/crasher" "$d/crasher"
+    chmod a+rx "$d/crasher"
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d:/tools" -- /tools/tool
+    [ "$status" -eq 0 ]
+    [ "$output" = "tool ran as /tools/tool" ]
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d:/tools" --env PATH=/usr/bin:/tools -- alias
+    [ "$status" -eq 0 ]
+    [ "$output" = "tool ran as /tools/alias" ]
+    # A symlink out of the mount is the guest's to follow: here, to its python3.
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d:/venv" -- /venv/python -c 'print("py")'
+    [ "$status" -eq 0 ]
+    [ "$output" = "py" ]
+    # The crash report's backtrace reads the program from the mount's source.
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d:/opt" -- /opt/crasher null-write
+    [ "$status" -eq 139 ]
+    [[ "$stderr" == *"null_write+"*"crasher.c:"* ]]
+    [[ "$stderr" == *"pc in /opt/crasher"* ]]
+    assert_nothing_left
+}
+
+@test "a program under an empty mount or a missing mount point is refused with the reason" {
+    local d
+    d="$(shared_dir)"
+    printf '#!/bin/sh\necho hi\n' >"$d/tool"
+    chmod 0755 "$d/tool"
+    run -127 --separate-stderr "$SBVM" run --ro "$d:/tools" --tmpfs /tools -- /tools/tool
+    [ "$status" -eq 127 ]
+    [[ "$stderr" == *"/tools/tool: it is under /tools, which starts empty (--tmpfs or --hide)"* ]]
+    run -127 --separate-stderr "$SBVM" run --ro "$d:/tools" -- /tools/nope
+    [ "$status" -eq 127 ]
+    [[ "$stderr" == *"/tools/nope: No such file or directory in the mount at /tools"* ]]
+    # A file mounted alone runs by its new name.
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d/tool:/tmp/t" -- /tmp/t
+    [ "$status" -eq 0 ]
+    [ "$output" = "hi" ]
+    # No mount point can be made in a read-only directory that lacks it.
+    run --separate-stderr "$SBVM" run --ro "$d/tool:/usr/local/bin/sbvm-t" -- /bin/true
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"the directory above it is read-only: choose a destination that exists"* ]]
+    assert_nothing_left
+}
+
 @test "bad filesystem options are refused (125) with the option and the reason" {
     run --separate-stderr "$SBVM" run --ro /no/such/dir -- true
     assert_bad_input 125 "--ro /no/such/dir: No such file or directory"

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test-program.c: finding and vetting the program a guest will execute. */
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +289,109 @@ START_TEST(dynamic_elf_in_a_hidden_dir_binds_only_itself)
 }
 END_TEST
 
+/* ---- through the guest's mounts ------------------------------------------ */
+
+static int resolve_in(const struct program_mount *m, size_t n, const char *argv0, const char *path)
+{
+    struct program_view v = { .mounts = m, .nmounts = n, .rootfd = -1 };
+    return program_resolve_view(&v, argv0, path, &fx.prog, &fx.fail);
+}
+
+START_TEST(a_program_in_a_mount_is_found_by_its_guest_path)
+{
+    struct program_mount m[] = { { "/tools", fx.dir } };
+
+    unit_write_file(in_dir("tool"), "#!/bin/sh\n", 10, 0755);
+    ck_assert_int_eq(symlink("tool", in_dir("alias")), 0);
+    ck_assert_int_eq(resolve_in(m, 1, "/tools/tool", GUEST_PATH), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/tools/tool");
+    ck_assert_uint_eq(fx.prog.nbinds, 0); /* the mount shows it: no bind */
+    program_release(&fx.prog);
+    /* In PATH, through a relative symlink, with a path to tidy. */
+    ck_assert_int_eq(resolve_in(m, 1, "alias", "/usr/bin:/tools"), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/tools/alias");
+    program_release(&fx.prog);
+    ck_assert_int_eq(resolve_in(m, 1, "//tools/./tool", GUEST_PATH), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/tools/tool");
+}
+END_TEST
+
+START_TEST(a_later_mount_covers_an_earlier_one)
+{
+    struct program_mount m[] = { { "/tools", fx.dir }, { "/tools", NULL } };
+
+    unit_write_file(in_dir("tool"), "#!/bin/sh\n", 10, 0755);
+    ck_assert_int_lt(resolve_in(m, 2, "/tools/tool", GUEST_PATH), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "starts empty"));
+    program_failure_release(&fx.fail);
+    /* Not found in PATH either. */
+    ck_assert_int_lt(resolve_in(m, 2, "tool", "/tools"), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(a_mount_is_vetted_like_any_program)
+{
+    struct program_mount m[] = { { "/tools", fx.dir }, { "/one", NULL } };
+    char file[600];
+
+    unit_write_file(in_dir("text"), "hello\n", 6, 0755);
+    unit_write_file(in_dir("noexec"), "#!/bin/sh\n", 10, 0644);
+    unit_write_file(in_dir("needs"), "#!/tools/missing\n", 17, 0755);
+    ck_assert_int_lt(resolve_in(m, 1, "/tools/text", GUEST_PATH), 0);
+    ck_assert_int_eq(fx.fail.err, ENOEXEC);
+    program_failure_release(&fx.fail);
+    ck_assert_int_lt(resolve_in(m, 1, "/tools/noexec", GUEST_PATH), 0);
+    ck_assert_int_eq(fx.fail.err, EACCES);
+    program_failure_release(&fx.fail);
+    /* The interpreter is looked up in the view too. */
+    ck_assert_int_lt(resolve_in(m, 1, "/tools/needs", GUEST_PATH), 0);
+    ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
+    ck_assert_ptr_nonnull(strstr(fx.fail.message, "/tools/missing"));
+    program_failure_release(&fx.fail);
+    /* A file mount: the file itself, and nothing below it. */
+    snprintf(file, sizeof(file), "%s/tool", fx.dir);
+    unit_write_file(file, "#!/bin/sh\n", 10, 0755);
+    m[1].src = file;
+    ck_assert_int_eq(resolve_in(m, 2, "/one", GUEST_PATH), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/one");
+    program_release(&fx.prog);
+    ck_assert_int_lt(resolve_in(m, 2, "/one/x", GUEST_PATH), 0);
+    ck_assert_int_eq(fx.fail.err, ENOTDIR);
+}
+END_TEST
+
+START_TEST(a_symlink_out_of_a_mount_is_left_to_the_guest)
+{
+    struct program_mount m[] = { { "/venv", fx.dir } };
+
+    ck_assert_int_eq(symlink("/usr/bin/python3", in_dir("python")), 0);
+    /* Where /usr/bin/python3 leads only the guest's view can say: the exec
+     * is tried as named, the exec's own error reports a failure. */
+    ck_assert_int_eq(resolve_in(m, 1, "/venv/python", GUEST_PATH), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/venv/python");
+    ck_assert_uint_eq(fx.prog.nbinds, 0);
+}
+END_TEST
+
+START_TEST(view_open_finds_files_as_the_guest_sees_them)
+{
+    struct program_mount m[] = { { "/data", fx.dir }, { "/gone", NULL } };
+    struct program_view v = { .mounts = m, .nmounts = 2, .rootfd = -1 };
+    int fd;
+
+    unit_write_file(in_dir("f"), "x", 1, 0644);
+    fd = program_view_open(&v, "/data/f", O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(program_view_open(&v, "/data/../etc/passwd", O_RDONLY), -EXDEV);
+    ck_assert_int_eq(program_view_open(&v, "/gone/f", O_RDONLY), -ENOENT);
+    ck_assert_int_eq(program_view_open(&v, "/usr/bin/env", O_RDONLY), -EREMOTE);
+    ck_assert_int_eq(program_view_open(&v, "relative", O_RDONLY), -EINVAL);
+}
+END_TEST
+
 Suite *suite_program(void)
 {
     Suite *s = suite_create("program");
@@ -313,6 +418,11 @@ Suite *suite_program(void)
     tcase_add_test(tc, elf_with_absurd_program_headers_is_refused);
     tcase_add_test(tc, unreadable_program_is_refused);
     tcase_add_test(tc, dynamic_elf_in_a_hidden_dir_binds_only_itself);
+    tcase_add_test(tc, a_program_in_a_mount_is_found_by_its_guest_path);
+    tcase_add_test(tc, a_later_mount_covers_an_earlier_one);
+    tcase_add_test(tc, a_mount_is_vetted_like_any_program);
+    tcase_add_test(tc, a_symlink_out_of_a_mount_is_left_to_the_guest);
+    tcase_add_test(tc, view_open_finds_files_as_the_guest_sees_them);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
  * one outcome (DESIGN §5), its message, the crashes explained, the refused
  * syscalls counted, the limit that ended it, its ledger and its usage.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,11 @@ static void finish_setup(struct proc_guest *pg, sbvm_result *r)
     r->outcome = SBVM_OUTCOME_SETUP_FAILED;
     r->stage = stages[rec->stage].name;
     r->setup_errno = rec->err;
+    /* A mount point that does not exist under a read-only directory (a
+     * system directory, or anywhere in a --rootfs tree) cannot be made. */
+    if (rec->stage == STAGE_FSOP && rec->err == EROFS)
+        hint = "its mount point does not exist and the directory above it is read-only: "
+               "choose a destination that exists in the view, or one under /tmp";
     result_set_message(r, "%s: %s%s%s", what, errno_text(rec->err), hint ? "; " : "",
                        hint ? hint : "");
 }
@@ -256,14 +262,25 @@ static void finish_denied(struct proc_guest *pg, sbvm_result *r)
                        (unsigned long long)d->args[4], (unsigned long long)d->args[5], d->pid);
 }
 
-static bool bind_allowed(const char *path, void *ctx)
+/* A module file of a crashed guest, as its view showed it: through its
+ * mounts or in its rootfs; in the default view, a system directory's file
+ * or a program file bound at its host path. */
+static int open_module(const char *path, void *ctx)
 {
     const struct proc_guest *pg = ctx;
+    int fd = program_view_open(&pg->view, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 
-    for (size_t i = 0; i < pg->prog.nbinds; i++)
-        if (streq(pg->prog.binds[i].path, path))
-            return true;
-    return false;
+    if (fd != -EREMOTE)
+        return fd >= 0 ? fd : -1;
+    if (!fsplan_path_visible(path)) {
+        size_t i;
+        for (i = 0; i < pg->prog.nbinds; i++)
+            if (streq(pg->prog.binds[i].path, path))
+                break;
+        if (i == pg->prog.nbinds)
+            return -1;
+    }
+    return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 }
 
 static void take_refusals(struct proc_guest *pg, sbvm_result *r)
@@ -340,7 +357,7 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
         r->forensics_note = strbuf_detach(&sb, NULL);
     }
     for (size_t i = 0; i < pg->ncrashes; i++) {
-        crash_analyse(pg->crashes[i], g->cfg->symbolize, bind_allowed, pg);
+        crash_analyse(pg->crashes[i], g->cfg->symbolize, open_module, pg);
         r->crashes[r->ncrashes++] = pg->crashes[i];
         pg->crashes[i] = NULL;
     }

@@ -149,6 +149,7 @@ static void proc_release(struct guest *g)
         return;
     strv_release(&pg->envp);
     program_release(&pg->prog);
+    free(pg->view_mounts);
     for (size_t i = 0; i < pg->nmount_fds; i++)
         close(pg->mount_fds[i]);
     fsplan_release(&pg->extra);
@@ -282,6 +283,35 @@ static int open_rootfs(struct proc_guest *pg, const char *dir, sbvm_error **err)
 /* --ro, --rw, --tmpfs, --hide, in order, after /tmp and the program's own
  * files. Each source is opened now, once, and the child binds that open
  * file (it checks that the same path there is still the same file). */
+/* The program, looked up as the guest will see it: through its mounts,
+ * over the --rootfs tree or the default view. The view stays for the crash
+ * symboliser. */
+static int resolve_program(struct proc_guest *pg, const struct sbvm_config *cfg,
+                           struct program_failure *pf)
+{
+    pg->view.rootfd = cfg->rootfs ? pg->mount_fds[0] : -1;
+    if (cfg->nmounts) {
+        pg->view_mounts = calloc(cfg->nmounts, sizeof(*pg->view_mounts));
+        if (!pg->view_mounts) {
+            memset(pf, 0, sizeof(*pf));
+            pf->outcome = SBVM_OUTCOME_SETUP_FAILED;
+            pf->err = ENOMEM;
+            pf->message = strdup("out of memory");
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < cfg->nmounts; i++) {
+            const struct config_mount *m = &cfg->mounts[i];
+            pg->view_mounts[i].dst = m->dst;
+            pg->view_mounts[i].src =
+                (m->kind == SBVM_MOUNT_RO || m->kind == SBVM_MOUNT_RW) ? m->src : NULL;
+        }
+        pg->view.mounts = pg->view_mounts;
+        pg->view.nmounts = cfg->nmounts;
+    }
+    return program_resolve_view(&pg->view, cfg->argv.v[0], env_lookup(pg->envp.v, "PATH"),
+                                &pg->prog, pf);
+}
+
 static int plan_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
 {
     for (size_t i = 0; i < cfg->nmounts; i++) {
@@ -420,11 +450,8 @@ static int proc_prepare(void *state, struct guest *g)
         r = open_rootfs(pg, g->cfg->rootfs, &e);
         if (r < 0)
             goto fail_err;
-        r = program_resolve_in_root(pg->mount_fds[0], g->cfg->argv.v[0],
-                                    env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
-    } else {
-        r = program_resolve(g->cfg->argv.v[0], env_lookup(pg->envp.v, "PATH"), &pg->prog, &pf);
     }
+    r = resolve_program(pg, g->cfg, &pf);
     if (r < 0) {
         fail_result(g, pf.outcome, "resolve", pf.err, pf.message);
         program_failure_release(&pf);

@@ -34,6 +34,10 @@ struct proc_guest {
     struct proc_state *st;
     struct strv envp;
     struct program prog;
+    /* The guest's view as the program lookup and the crash symboliser see
+     * it: its mounts over the rootfs or the default view. */
+    struct program_view view;
+    struct program_mount *view_mounts;
     /* Sources of --ro and --rw, held open (O_PATH) since they were checked:
      * child slots prog.nbinds onwards. */
     int mount_fds[CONFIG_MOUNTS_MAX];
