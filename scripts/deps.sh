@@ -6,6 +6,7 @@
 #   scripts/deps.sh test    building + running the test suite
 #   scripts/deps.sh bench   building + the peers the benchmarks compare with
 #   scripts/deps.sh fuzz    building + the fuzzers (clang and libFuzzer)
+#   scripts/deps.sh slow    building + testing + the slow tier (debootstrap)
 #
 # Installs what is missing with apt-get (as root, or through sudo when it
 # needs no password); otherwise says exactly what to install and fails.
@@ -16,6 +17,7 @@ test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux
 bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
 fuzz_pkgs=(clang libclang-rt-14-dev)
+slow_pkgs=(debootstrap)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -23,8 +25,9 @@ build) ;;
 test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 bench) want+=("${bench_pkgs[@]}") ;;
+slow) want+=("${test_pkgs[@]}" "${slow_pkgs[@]}") ;;
 *)
-    echo "usage: $0 build|test|bench|fuzz" >&2
+    echo "usage: $0 build|test|bench|fuzz|slow" >&2
     exit 2
     ;;
 esac

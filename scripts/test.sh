@@ -6,11 +6,27 @@
 #
 #   scripts/test.sh            everything (what CI runs), fuzzing included
 #   scripts/test.sh --quick    one pass as the current user, no sanitizer build
+#   scripts/test.sh --slow     only the slow tier (tests/slow): a debootstrap'd
+#                              Debian as --rootfs; needs root and the Debian
+#                              mirror, and is not part of CI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+case "${1:-}" in
+--quick) quick=1 ;;
+--slow)
+    scripts/deps.sh slow
+    scripts/build.sh build
+    exec env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
+        SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow"
+    ;;
+"") ;;
+*)
+    echo "test.sh: unknown option '$1' (try --quick or --slow)" >&2
+    exit 2
+    ;;
+esac
 
 # An ordinary user for the unprivileged pass when we are root. No account is
 # created: setpriv switches to a bare uid/gid.
