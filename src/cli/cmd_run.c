@@ -219,56 +219,9 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
     return 0;
 }
 
-/* "512M", "1G", "64k", "1048576" into bytes (K, M, G, T are powers of 1024;
- * a trailing "B" or "iB" is accepted). */
-static int parse_size_quiet(const char *s, uint64_t *bytes)
+static int parse_size_opt(const char *opt, const char *s, uint64_t *bytes)
 {
-    char *end;
-    unsigned long long v;
-    uint64_t mult = 1;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
-        goto bad;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        mult = 1ULL << 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        mult = 1ULL << 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        mult = 1ULL << 30;
-        end++;
-        break;
-    case 't':
-    case 'T':
-        mult = 1ULL << 40;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (mult > 1 && *end == 'i')
-        end++;
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v == 0 || ckd_mul(bytes, (uint64_t)v, mult))
-        goto bad;
-    return 0;
-bad:
-    return -1;
-}
-
-static int parse_size(const char *opt, const char *s, uint64_t *bytes)
-{
-    if (parse_size_quiet(s, bytes) == 0)
+    if (parse_size(s, bytes) == 0)
         return 0;
     cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
     return -1;
@@ -440,7 +393,7 @@ static int add_mount_opt(sbvm_config *cfg, const struct cli_mount *m, sbvm_error
         r = sbvm_config_add_mount(cfg, (enum sbvm_mount_kind)m->kind, a, b, 0, err);
         break;
     case SBVM_MOUNT_TMPFS:
-        if (b && parse_size_quiet(b, &size) < 0) {
+        if (b && parse_size(b, &size) < 0) {
             /* Not a size: the whole argument is the path (it holds ':'). */
             free(a);
             a = strdup(m->arg);
@@ -781,10 +734,10 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
             enum sbvm_limit l = c == OPT_MEMORY ? SBVM_LIMIT_MEMORY
                                 : c == OPT_DISK ? SBVM_LIMIT_DISK
                                                 : SBVM_LIMIT_OUTPUT;
-            if (parse_size(c == OPT_MEMORY ? "--memory"
-                           : c == OPT_DISK ? "--disk"
-                                           : "--output-limit",
-                           optarg, &o.limits[l]) < 0)
+            if (parse_size_opt(c == OPT_MEMORY ? "--memory"
+                               : c == OPT_DISK ? "--disk"
+                                               : "--output-limit",
+                               optarg, &o.limits[l]) < 0)
                 goto done;
             o.limits_set |= 1u << l;
             break;

@@ -86,9 +86,6 @@ static int want_string(struct ctx *c, const char *field, json_t *v, const char *
 static int want_size(struct ctx *c, const char *field, json_t *v, uint64_t *out)
 {
     const char *s;
-    char *end;
-    unsigned long long n;
-    uint64_t mult = 1;
 
     if (json_is_integer(v)) {
         if (json_integer_value(v) <= 0)
@@ -99,39 +96,7 @@ static int want_size(struct ctx *c, const char *field, json_t *v, uint64_t *out)
     if (!json_is_string(v))
         return bad(c, field, "expected a size like \"512M\" or a number of bytes");
     s = json_string_value(v);
-    errno = 0;
-    n = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
-        return bad(c, field, "expected a size like \"512M\", not \"%s\"", s);
-    switch (*end) {
-    case 'K':
-    case 'k':
-        mult = 1ULL << 10;
-        end++;
-        break;
-    case 'M':
-    case 'm':
-        mult = 1ULL << 20;
-        end++;
-        break;
-    case 'G':
-    case 'g':
-        mult = 1ULL << 30;
-        end++;
-        break;
-    case 'T':
-    case 't':
-        mult = 1ULL << 40;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (mult > 1 && *end == 'i')
-        end++;
-    if (*end == 'B')
-        end++;
-    if (*end || n == 0 || ckd_mul(out, (uint64_t)n, mult))
+    if (parse_size(s, out) < 0)
         return bad(c, field, "expected a size like \"512M\", not \"%s\"", s);
     return 0;
 }

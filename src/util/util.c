@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* util.c: clocks and full reads/writes. */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -109,4 +110,47 @@ ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = e;
     return n;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+    char *end;
+    unsigned long long v;
+    uint64_t mult = 1;
+
+    if (!s || !*s || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (end == s || errno)
+        return -EINVAL;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        mult = 1ULL << 10;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1ULL << 20;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1ULL << 30;
+        break;
+    case 't':
+    case 'T':
+        mult = 1ULL << 40;
+        break;
+    default:
+        break;
+    }
+    if (mult > 1)
+        end++;
+    if (mult > 1 && *end == 'i')
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v == 0 || ckd_mul(bytes, (uint64_t)v, mult))
+        return -EINVAL;
+    return 0;
 }

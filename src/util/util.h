@@ -61,6 +61,12 @@ long read_full(int fd, void *buf, size_t len);
  * terminated buffer. Returns 0 or -errno (-EFBIG when larger than max). */
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
 
+/* "512M", "1G", "64k", "1048576" into bytes: K, M, G, T are powers of 1024,
+ * a trailing "B" or "iB" is accepted. 0, or -EINVAL for anything else
+ * (zero, negative, overflowing, trailing text). Used by the command line
+ * and by profiles, which must agree. */
+int parse_size(const char *s, uint64_t *bytes);
+
 #include "util/banned.h"
 
 #endif

@@ -124,6 +124,44 @@ START_TEST(checked_arithmetic_catches_overflow)
 }
 END_TEST
 
+START_TEST(sizes_parse_the_way_the_options_document)
+{
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } good[] = { { "1", 1 },
+                 { "4096", 4096 },
+                 { "64k", 64ULL << 10 },
+                 { "512M", 512ULL << 20 },
+                 { "1G", 1ULL << 30 },
+                 { "2GiB", 2ULL << 30 },
+                 { "3mb", 3ULL << 20 },
+                 { "1T", 1ULL << 40 },
+                 { "100B", 100 } };
+    static const char *const bad[] = { "",
+                                       "0",
+                                       "-1",
+                                       "+5",
+                                       " 5M",
+                                       "5X",
+                                       "5 M",
+                                       "5MM",
+                                       "5iB",
+                                       "M",
+                                       "1e3",
+                                       "16777216T",
+                                       "99999999999999999999" };
+    uint64_t v;
+
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        ck_assert_msg(parse_size(good[i].s, &v) == 0, "%s refused", good[i].s);
+        ck_assert_uint_eq(v, good[i].v);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        ck_assert_msg(parse_size(bad[i], &v) == -EINVAL, "'%s' accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(read_file_at_bounds_the_size)
 {
     char *dir = unit_tmpdir(), path[256], *out = NULL;
@@ -155,6 +193,7 @@ Suite *suite_util(void)
     tcase_add_test(tc, error_set_wrap_and_sys);
     tcase_add_test(tc, checked_arithmetic_catches_overflow);
     tcase_add_test(tc, read_file_at_bounds_the_size);
+    tcase_add_test(tc, sizes_parse_the_way_the_options_document);
     suite_add_tcase(s, tc);
     return s;
 }
