@@ -471,6 +471,9 @@ struct sbvm_net_attempt {
 };
 SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r);
 SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm_net_attempt **v);
+/* The broker records the first 4096 attempts in full: how many came after
+ * (counted, not kept, so that a guest cannot grow the host's memory). */
+SBVM_API uint64_t sbvm_result_net_attempts_dropped(const sbvm_result *r);
 
 /* Where the scratch was kept (dir/NAME), or NULL; when keeping it failed,
  * *error (if given) says why. */

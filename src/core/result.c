@@ -177,6 +177,11 @@ SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm
     return r->nnet_attempts;
 }
 
+SBVM_API uint64_t sbvm_result_net_attempts_dropped(const sbvm_result *r)
+{
+    return r->net_attempts_dropped;
+}
+
 SBVM_API const char *sbvm_result_kept(const sbvm_result *r, const char **error)
 {
     if (error)

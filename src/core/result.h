@@ -63,6 +63,7 @@ struct sbvm_result {
     enum sbvm_net net_mode;
     struct sbvm_net_attempt *net_attempts;
     size_t nnet_attempts;
+    uint64_t net_attempts_dropped;
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);

@@ -28,7 +28,10 @@
 #define CONNECT_TIMEOUT 10000
 #define IDLE_TIMEOUT_MS (10 * 60 * 1000)
 #define CONN_MAX        64
-#define RELAY_BUF       65536
+/* Attempts kept in full; beyond this a guest that connects in a loop only
+ * adds to a count, never to the host's memory. */
+#define LOG_MAX   4096
+#define RELAY_BUF 65536
 
 struct broker {
     const struct net_policy *pol;
@@ -42,6 +45,7 @@ struct broker {
     unsigned active;
     struct sbvm_net_attempt *log;
     size_t nlog, alloc;
+    uint64_t dropped;
 };
 
 struct conn {
@@ -800,7 +804,7 @@ static void *conn_main(void *arg)
     close(c->fd);
     free(c);
     pthread_mutex_lock(&b->lock);
-    if (b->nlog == b->alloc) {
+    if (b->nlog == b->alloc && b->alloc < LOG_MAX) {
         size_t n = b->alloc ? b->alloc * 2 : 16;
         struct sbvm_net_attempt *nl = realloc(b->log, n * sizeof(*nl));
         if (nl) {
@@ -808,10 +812,12 @@ static void *conn_main(void *arg)
             b->alloc = n;
         }
     }
-    if (b->nlog < b->alloc)
+    if (b->nlog < b->alloc) {
         b->log[b->nlog++] = rec;
-    else
+    } else {
         net_attempt_release(&rec);
+        b->dropped++;
+    }
     b->active--;
     pthread_cond_broadcast(&b->idle);
     pthread_mutex_unlock(&b->lock);
@@ -900,12 +906,13 @@ fail:
     return r;
 }
 
-void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n)
+void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n, uint64_t *dropped)
 {
     uint64_t one = 1;
 
     *attempts = NULL;
     *n = 0;
+    *dropped = 0;
     if (!b)
         return;
     (void)!write(b->stop_fd, &one, sizeof(one));
@@ -921,6 +928,7 @@ void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n
     pthread_cond_destroy(&b->idle);
     *attempts = b->log;
     *n = b->nlog;
+    *dropped = b->dropped;
     free(b);
 }
 

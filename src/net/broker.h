@@ -31,8 +31,9 @@ int broker_start(const struct net_policy *pol, int listen_fd, struct broker **ou
                  sbvm_error **err);
 /* Stops accepting, ends the connections still open, waits for their
  * threads, and hands over the record (the caller frees it with
- * net_attempts_free). */
-void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n);
+ * net_attempts_free): the first 4096 attempts, and how many more there were. */
+void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n,
+                 uint64_t *dropped);
 void net_attempts_free(struct sbvm_net_attempt *v, size_t n);
 void net_attempt_release(struct sbvm_net_attempt *a);
 

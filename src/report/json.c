@@ -258,6 +258,8 @@ static json_t *network_json(const sbvm_result *r)
         json_array_append_new(a, e);
     }
     json_object_set_new(o, "attempts", a);
+    json_object_set_new(o, "attempts_not_recorded",
+                        json_integer((json_int_t)sbvm_result_net_attempts_dropped(r)));
     return o;
 }
 

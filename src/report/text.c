@@ -211,6 +211,8 @@ static void network_text(struct strbuf *sb, const sbvm_result *r, const char *in
     const struct sbvm_net_attempt *v;
     size_t n = sbvm_result_net_attempts(r, &v);
 
+    uint64_t dropped = sbvm_result_net_attempts_dropped(r);
+
     if (!n)
         return;
     strbuf_addf(sb, "%snetwork (through the proxy):\n", indent);
@@ -229,8 +231,9 @@ static void network_text(struct strbuf *sb, const sbvm_result *r, const char *in
             strbuf_addf(sb, ": %s\n", why);
         }
     }
-    if (n > 20)
-        strbuf_addf(sb, "%s  ... and %zu more\n", indent, n - 20);
+    if (n > 20 || dropped)
+        strbuf_addf(sb, "%s  ... and %llu more\n", indent,
+                    (unsigned long long)(n > 20 ? n - 20 : 0) + (unsigned long long)dropped);
 }
 
 void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *indent)

@@ -108,6 +108,27 @@ www() {
     jcheck "$d/r.json" 'all(not a["allowed"] and a["status"]==403 and a["reason"]=="not in the allowlist" and a["address"] is None for a in g["network"]["attempts"])'
 }
 
+@test "a guest that connects in a loop is counted, not recorded without bound" {
+    local d
+    d="$(scratch)"
+    run --separate-stderr timeout 120 "$SBVM" run --no-tag --json "$d/r.json" \
+        --net allow=example.invalid -- python3 -c '
+import socket
+for i in range(4200):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"CONNECT other.invalid:443 HTTP/1.1\r\n\r\n")
+    while s.recv(4096):
+        pass
+    s.close()
+print("done")'
+    [ "$status" -eq 0 ]
+    [ "$output" = "done" ]
+    [[ "$stderr" == *"... and 4180 more"* ]]
+    jcheck "$d/r.json" 'len(g["network"]["attempts"])==4096 and g["network"]["attempts_not_recorded"]==104'
+    jschema "$d/r.json"
+    assert_nothing_left
+}
+
 @test "private destinations are refused unless --net-allow-private, even when allowed by name" {
     start_httpd "$(www)"
     run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" -- \

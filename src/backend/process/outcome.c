@@ -344,6 +344,7 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
     r->net_mode = g->cfg->net;
     r->net_attempts = pg->attempts;
     r->nnet_attempts = pg->nattempts;
+    r->net_attempts_dropped = pg->attempts_dropped;
     pg->attempts = NULL;
     pg->nattempts = 0;
     take_usage(pg, r);

@@ -113,14 +113,16 @@ static void stop_broker(struct proc_guest *pg)
 {
     struct sbvm_net_attempt *v;
     size_t n;
+    uint64_t dropped;
 
     if (!pg->broker)
         return;
-    broker_stop(pg->broker, &v, &n);
+    broker_stop(pg->broker, &v, &n, &dropped);
     pg->broker = NULL;
     net_attempts_free(pg->attempts, pg->nattempts);
     pg->attempts = v;
     pg->nattempts = n;
+    pg->attempts_dropped = dropped;
 }
 
 void proc_net_listener(struct guest *g, int fd)

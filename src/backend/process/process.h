@@ -104,6 +104,7 @@ struct proc_guest {
     struct broker *broker;
     struct sbvm_net_attempt *attempts;
     size_t nattempts;
+    uint64_t attempts_dropped; /* past the broker's record */
 
     /* Failures on the supervisor's side of the spawn. */
     const char *host_stage;
