@@ -97,6 +97,8 @@ void cmd_run_help(void)
           "                         host's system directories; needs /proc /dev /tmp dirs\n"
           "  Host paths are resolved when given and bound as the file then found; no\n"
           "  symlink inside the sandbox is followed to reach DST or a copy's GUEST path.\n"
+          "  PROGRAM is looked up as the guest sees it: --ro ./tools:/tools -- /tools/x\n"
+          "  runs the mounted x, and PATH searches go through the mounts.\n"
           "      --profile NAME|FILE  start from a profile (docs/PROFILES.md): minimal,\n"
           "                         build, agent, or a JSON file; options given override it\n"
           "\n"
