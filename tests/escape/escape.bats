@@ -171,6 +171,30 @@ setup() {
         "socket(AF_INET, SOCK_RAW): EPERM" "socket(AF_PACKET): EAFNOSUPPORT" "socket(AF_VSOCK): EAFNOSUPPORT"
 }
 
+@test "through the broker, host, private and metadata addresses stay out of reach, by any name" {
+    # Any name on any port is allowed, and the metadata addresses by rule:
+    # what the broker connects to is still checked, however it is spelled.
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag \
+        --net 'allow=*:*,169.254.169.254,[fd00:ec2::254]:80' -- sh -c '
+        for u in http://169.254.169.254/latest/meta-data/ "http://[fd00:ec2::254]/" \
+            http://localhost:8080/ http://127.0.0.1:8080/ http://2130706433:8080/ \
+            http://0x7f.1:8080/ "http://[::ffff:127.0.0.1]:8080/" http://10.0.0.1/; do
+            curl -s -o /dev/null -w "%{http_code} " "$u"
+        done
+        curl -s -p -o /dev/null http://localhost:22/ || echo "tunnel refused"'
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "403 403 403 403 403 403 403 403 tunnel refused" ]
+    [[ "$stderr" == *"169.254.169.254 is a cloud metadata address"* ]]
+    [[ "$stderr" == *"fd00:ec2::254 is a cloud metadata address"* ]]
+    [[ "$stderr" == *"refused GET localhost:8080: 127.0.0.1 is a loopback address"* ]]
+    [[ "$stderr" == *"::ffff:127.0.0.1 is a loopback address"* ]]
+    [[ "$stderr" == *"10.0.0.1 is a private address"* ]]
+    [[ "$stderr" == *"refused CONNECT localhost:22: 127.0.0.1 is a loopback address"* ]]
+    [[ "$stderr" != *"allowed"* ]]
+}
+
 @test "the host's abstract unix sockets are out of reach" {
     local name="sbvm-escape-$$-$RANDOM" pid
     python3 -c '
