@@ -47,7 +47,8 @@ for t in "${targets[@]}"; do
     [ "$t" = fuzz-cli ] && extra=(-close_fd_mask=3)
     if "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -max_len=65536 -timeout=10 "${extra[@]}" \
         -artifact_prefix="build-fuzz/crash-$t-" -print_final_stats=1 \
-        "$corpus" "tests/fuzz/corpus/$t" $([ -d "build-fuzz/seeds/$t" ] && echo "build-fuzz/seeds/$t") \
+        "$corpus" $([ -d "tests/fuzz/corpus/$t" ] && echo "tests/fuzz/corpus/$t") \
+        $([ -d "build-fuzz/seeds/$t" ] && echo "build-fuzz/seeds/$t") \
         >"$log" 2>&1; then
         execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}')
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
