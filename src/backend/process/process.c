@@ -62,9 +62,12 @@ static int make_init_memfd(void)
         fd = memfd_create("sbvm-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -1;
-    /* Sealed: nothing, not even a process that got hold of the fd, can
-     * change what every sandbox's pid 1 runs. */
-    if (write_full(fd, sbvm_init_image, sbvm_init_image_len) < 0 ||
+    /* Execute-only: an exec of a file its user may not read leaves the
+     * process non-dumpable from the exec on, so there is no moment, before
+     * the init's first prctl, in which a guest of the same uid could open
+     * the init's /proc entries. Sealed: nothing, not even a process that
+     * got hold of the fd, can change what every sandbox's pid 1 runs. */
+    if (write_full(fd, sbvm_init_image, sbvm_init_image_len) < 0 || fchmod(fd, 0111) < 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
         close(fd);
         return -1;
