@@ -19,36 +19,12 @@
 #include "util/strbuf.h"
 #include "util/util.h"
 
-int ledger_open_in_root(int rootfd, const char *path, int flags)
-{
-    struct open_how how;
-
-    memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-}
-
 static const char *keep(struct ledger *l, const char *s, size_t len)
 {
     char *c = strndup(s, len);
     if (!c || strv_push_owned(&l->strings, c) < 0)
         return "";
     return l->strings.v[l->strings.n - 1];
-}
-
-static long read_small(int dirfd, const char *name, char *buf, size_t size)
-{
-    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    long n;
-
-    if (fd < 0)
-        return -1;
-    n = read_full(fd, buf, size - 1);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
 }
 
 static bool grow(void **v, size_t *alloc, size_t n, size_t elem)
@@ -138,11 +114,11 @@ static void take_process(struct ledger *l, int procfd, int pid, size_t *palloc, 
     p = &l->procs[l->nprocs++];
     p->pid = pid;
     p->state = '?';
-    n = read_small(pdir, "stat", buf, sizeof(buf));
+    n = read_small_at(pdir, "stat", buf, sizeof(buf));
     /* "pid (comm) S ...": comm may hold any byte, ')' included. */
     if (n > 0 && (paren = strrchr(buf, ')')) && paren[1] == ' ' && paren[2])
         p->state = paren[2];
-    n = read_small(pdir, "cmdline", buf, sizeof(buf));
+    n = read_small_at(pdir, "cmdline", buf, sizeof(buf));
     if (n > 0) {
         while (n > 0 && buf[n - 1] == '\0')
             n--;
@@ -152,7 +128,7 @@ static void take_process(struct ledger *l, int procfd, int pid, size_t *palloc, 
         p->argv = keep(l, buf, (size_t)n);
     } else {
         /* A kernel thread or a zombie: the name in brackets. */
-        n = read_small(pdir, "comm", buf + 1, sizeof(buf) - 2);
+        n = read_small_at(pdir, "comm", buf + 1, sizeof(buf) - 2);
         if (n > 0 && buf[n] == '\n')
             n--;
         buf[0] = '[';
@@ -329,7 +305,8 @@ int ledger_take(int rootfd, int tmpfd, struct ledger **out)
     if (!l)
         return -ENOMEM;
     if (rootfd >= 0)
-        procfd = ledger_open_in_root(rootfd, "proc", O_RDONLY | O_DIRECTORY);
+        procfd = openat2_at(rootfd, "proc", O_RDONLY | O_DIRECTORY,
+                            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     d = procfd >= 0 ? fdopendir(dup(procfd)) : NULL;
     while (d && (e = readdir(d))) {
         char *end;

@@ -47,9 +47,6 @@ struct ledger {
  * Returns 0 and a ledger (free with ledger_free) or -ENOMEM.
  */
 int ledger_take(int rootfd, int tmpfd, struct ledger **out);
-/* Opens `path` below `rootfd` as if rootfd were "/": no symlink, absolute or
- * relative, can lead out of it, and no /proc magic link is followed. */
-int ledger_open_in_root(int rootfd, const char *path, int flags);
 void ledger_free(struct ledger *l);
 
 /*

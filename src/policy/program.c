@@ -255,12 +255,6 @@ static int parse_shebang(const char *shown, const unsigned char *head, size_t he
     return 0;
 }
 
-/*
- * Vets one file of the exec chain. `path` is absolute; `literal` is the path
- * as the exec chain names it (argv0 for the program, the #! or PT_INTERP text
- * for interpreters). Recurses into interpreters. For depth 0 it sets
- * prog->exec_path.
- */
 struct vet_ctx {
     const struct program_view *view; /* NULL: the default view */
     struct program *prog;
@@ -268,107 +262,6 @@ struct vet_ctx {
 };
 
 static int vet_any(struct vet_ctx *c, const char *path, const char *shown, int depth);
-
-static int vet_file(struct vet_ctx *c, const char *path, const char *shown, int depth)
-{
-    struct program *prog = c->prog;
-    struct program_failure *fail = c->fail;
-    _cleanup_free_ char *canon = NULL;
-    _cleanup_free_ char *interp = NULL;
-    _cleanup_close_ int pfd = -1;
-    _cleanup_close_ int rfd = -1;
-    unsigned char head[SHEBANG_MAX];
-    struct stat st, st2;
-    ssize_t n;
-    int r;
-
-    canon = realpath(path, NULL);
-    if (!canon) {
-        int e = errno;
-        if (depth == 0)
-            return fail_with(fail, outcome_for(e), e, "%s: %s", shown, errno_text(e));
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: its interpreter %s: %s", shown,
-                         path, errno_text(e));
-    }
-    pfd = open(canon, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-    if (pfd < 0 || fstat(pfd, &st) < 0) {
-        int e = errno;
-        return fail_with(fail, outcome_for(e), e, "%s: %s", shown, errno_text(e));
-    }
-    if (S_ISDIR(st.st_mode))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EISDIR,
-                         depth ? "%s: its interpreter %s is a directory" : "%s: is a directory%s",
-                         shown, depth ? path : "");
-    if (!S_ISREG(st.st_mode))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
-                         "%s: %s%s is not a regular file", shown, depth ? "its interpreter " : "",
-                         depth ? path : "it");
-    if (!(st.st_mode & 0111))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
-                         "%s: %s%s has no execute permission (mode %04o)", shown,
-                         depth ? "its interpreter " : "", depth ? path : "it",
-                         (unsigned)(st.st_mode & 07777));
-    /* Only now that it is known to be a regular file is it opened for
-     * reading (opening a device or FIFO can have effects). The identity check
-     * makes sure it is still the file that was vetted. */
-    rfd = open(canon, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
-    if (rfd < 0) {
-        int e = errno;
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
-                         depth ? path : "it", errno_text(e));
-    }
-    if (fstat(rfd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
-        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, EAGAIN,
-                         "%s: the file changed while it was being checked", shown);
-    n = pread(rfd, head, sizeof(head), 0);
-    if (n < 0) {
-        int e = errno;
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
-                         depth ? path : "it", errno_text(e));
-    }
-    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
-        r = check_elf(rfd, shown, head, (size_t)n, &interp, fail);
-    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
-        if (depth >= MAX_INTERP_DEPTH)
-            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
-                             "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
-        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
-    } else {
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
-                         depth ? "%s: its interpreter %s is neither an ELF program nor a #! script"
-                               : "%s: neither an ELF program nor a #! script%s",
-                         shown, depth ? path : "");
-    }
-    if (r < 0)
-        return r;
-
-    if (depth == 0) {
-        prog->exec_path = strdup(canon);
-        if (!prog->exec_path)
-            return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
-    }
-    if (!fsplan_path_visible(canon)) {
-        r = add_bind(prog, canon, canon, pfd, fail);
-        if (r < 0)
-            return r;
-    }
-    /* An interpreter named through symlinks outside the view must also be
-     * reachable under the name the exec chain uses. */
-    if (depth > 0 && !streq(canon, path) && !fsplan_path_visible(path)) {
-        r = add_bind(prog, path, canon, pfd, fail);
-        if (r < 0)
-            return r;
-    }
-    if (interp) {
-        /* The ELF loader case counts as one level too; the kernel does not
-         * recurse into it, but a loader that needs a loader is nonsense. */
-        if (depth >= MAX_INTERP_DEPTH)
-            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
-                             "%s: interpreter chain too deep", shown);
-        return vet_any(c, interp, shown, depth + 1);
-    }
-    return 0;
-}
 
 /* ---- the guest's view: mounts and --rootfs ------------------------------ */
 
@@ -421,13 +314,6 @@ static const struct program_mount *mount_for(const struct program_view *v, const
         }
     }
     return NULL;
-}
-
-static int open_how_at(int base, const char *rel, int flags, uint64_t resolve)
-{
-    struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = resolve };
-
-    return (int)syscall(SYS_openat2, base, rel, &how, sizeof(how));
 }
 
 /* Where a file lives in the view, as a base fd and a path below it that
@@ -516,70 +402,139 @@ static int place_of(struct vet_ctx *c, const char *path, const char *shown, int 
     return 0;
 }
 
-/* Vets a file of the exec chain that lives in a mount or the --rootfs tree:
- * it needs no bind, and the guest's exec names it by `path`. */
-static int vet_placed(struct vet_ctx *c, const struct place *pl, const char *path,
-                      const char *shown, int depth)
+/*
+ * Checks one file of the exec chain where pl says it is: a regular file with
+ * an execute bit, still the same file when opened for reading, and reads
+ * what the kernel reads of it. *pfd gets its O_PATH fd, *interp its
+ * interpreter (NULL for a static ELF). 1: a symlink or ".." leads out of the
+ * place, and only the guest's own view can say where (its exec will tell).
+ */
+static int inspect(struct vet_ctx *c, const struct place *pl, const char *path, const char *shown,
+                   int depth, int *pfd, char **interp)
 {
     struct program_failure *fail = c->fail;
-    const char *obj = depth || !streq(shown, path) ? path : "it";
-    _cleanup_close_ int fd = -1;
-    _cleanup_free_ char *interp = NULL;
+    _cleanup_close_ int rfd = -1;
     unsigned char head[SHEBANG_MAX];
-    struct stat st;
+    char what[PATH_MAX + 32];
+    struct stat st, st2;
     ssize_t n;
-    int r;
 
-    fd = open_how_at(pl->base, pl->rel, O_PATH, pl->resolve);
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    *interp = NULL;
+    snprintf(what, sizeof(what), depth ? "its interpreter %s" : "it", path);
+    *pfd = openat2_at(pl->base, pl->rel, O_PATH, pl->resolve);
+    if (*pfd < 0 || fstat(*pfd, &st) < 0) {
         int e = errno;
-        if (e == EXDEV) {
-            /* A symlink (or "..") that leaves the mount: only the guest's
-             * own view can say where it leads. Its exec will tell. */
-            if (depth == 0 && !(c->prog->exec_path = strdup(path)))
-                return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
-            return 0;
-        }
+        if (e == EXDEV)
+            return 1;
         if (depth == 0)
             return fail_with(fail, outcome_for(e), e, "%s: %s%s", shown, errno_text(e), pl->where);
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: its interpreter %s: %s%s",
-                         shown, path, errno_text(e), pl->where);
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: %s: %s%s", shown, what,
+                         errno_text(e), pl->where);
     }
+    if (S_ISDIR(st.st_mode))
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EISDIR, "%s: %s%sis a directory%s",
+                         shown, depth ? what : "", depth ? " " : "", pl->where);
     if (!S_ISREG(st.st_mode))
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, S_ISDIR(st.st_mode) ? EISDIR : EACCES,
-                         "%s: %s is not a regular file%s", shown, obj, pl->where);
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: %s is not a regular file%s", shown, what, pl->where);
     if (!(st.st_mode & 0111))
         return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
-                         "%s: %s has no execute permission", shown, obj);
-    close(fd);
-    fd = open_how_at(pl->base, pl->rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, pl->resolve);
-    if (fd < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+                         "%s: %s has no execute permission (mode %04o)%s", shown, what,
+                         (unsigned)(st.st_mode & 07777), pl->where);
+    /* Only now that it is known to be a regular file is it opened for
+     * reading (opening a device or FIFO can have effects). The identity check
+     * makes sure it is still the file that was vetted. */
+    rfd = openat2_at(pl->base, pl->rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, pl->resolve);
+    if (rfd < 0) {
         int e = errno;
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown, obj,
-                         errno_text(e));
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
+                         what, errno_text(e));
     }
-    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
-        r = check_elf(fd, shown, head, (size_t)n, &interp, fail);
-    } else if (n >= 2 && head[0] == '#' && head[1] == '!') {
+    if (fstat(rfd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, EAGAIN,
+                         "%s: the file changed while it was being checked", shown);
+    n = pread(rfd, head, sizeof(head), 0);
+    if (n < 0) {
+        int e = errno;
+        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
+                         what, errno_text(e));
+    }
+    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0)
+        return check_elf(rfd, shown, head, (size_t)n, interp, fail);
+    if (n >= 2 && head[0] == '#' && head[1] == '!') {
         if (depth >= MAX_INTERP_DEPTH)
             return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
                              "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
-        r = parse_shebang(shown, head, (size_t)n, &interp, fail);
-    } else {
-        return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
-                         "%s: %s is neither an ELF program nor a #! script", shown, obj);
+        return parse_shebang(shown, head, (size_t)n, interp, fail);
     }
+    return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
+                     "%s: %s%sneither an ELF program nor a #! script%s", shown, depth ? what : "",
+                     depth ? " is " : "", pl->where);
+}
+
+/* The rest of the chain, from the interpreter of the file at `depth`. */
+static int vet_interp(struct vet_ctx *c, const char *interp, const char *shown, int depth)
+{
+    if (!interp)
+        return 0;
+    /* The ELF loader case counts as one level too; the kernel does not
+     * recurse into it, but a loader that needs a loader is nonsense. */
+    if (depth >= MAX_INTERP_DEPTH)
+        return fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
+                         "%s: interpreter chain too deep", shown);
+    return vet_any(c, interp, shown, depth + 1);
+}
+
+/*
+ * A file of the default view, named by a host path (absolute, or relative to
+ * our cwd): the exec uses its canonical path, and when that is outside the
+ * system directories the view shows, the file is bound there.
+ */
+static int vet_file(struct vet_ctx *c, const char *path, const char *shown, int depth)
+{
+    _cleanup_free_ char *canon = realpath(path, NULL);
+    _cleanup_free_ char *interp = NULL;
+    _cleanup_close_ int pfd = -1;
+    struct place pl = { .base = AT_FDCWD, .resolve = 0 };
+    int r;
+
+    if (!canon) {
+        int e = errno;
+        if (depth == 0)
+            return fail_with(c->fail, outcome_for(e), e, "%s: %s", shown, errno_text(e));
+        return fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: its interpreter %s: %s",
+                         shown, path, errno_text(e));
+    }
+    pl.rel = canon;
+    r = inspect(c, &pl, path, shown, depth, &pfd, &interp);
+    if (r < 0)
+        return r;
+    if (depth == 0 && !(c->prog->exec_path = strdup(canon)))
+        return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    if (!fsplan_path_visible(canon) && (r = add_bind(c->prog, canon, canon, pfd, c->fail)) < 0)
+        return r;
+    /* An interpreter named through symlinks outside the view must also be
+     * reachable under the name the exec chain uses. */
+    if (depth > 0 && !streq(canon, path) && !fsplan_path_visible(path) &&
+        (r = add_bind(c->prog, path, canon, pfd, c->fail)) < 0)
+        return r;
+    return vet_interp(c, interp, shown, depth);
+}
+
+/* A file in a mount or the --rootfs tree: it needs no bind, and the guest's
+ * exec names it by `path`. */
+static int vet_placed(struct vet_ctx *c, const struct place *pl, const char *path,
+                      const char *shown, int depth)
+{
+    _cleanup_free_ char *interp = NULL;
+    _cleanup_close_ int pfd = -1;
+    int r = inspect(c, pl, path, shown, depth, &pfd, &interp);
+
     if (r < 0)
         return r;
     if (depth == 0 && !(c->prog->exec_path = strdup(path)))
-        return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
-    if (interp) {
-        if (depth >= MAX_INTERP_DEPTH)
-            return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
-                             "%s: interpreter chain too deep", shown);
-        return vet_any(c, interp, shown, depth + 1);
-    }
-    return 0;
+        return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    return r == 1 ? 0 : vet_interp(c, interp, shown, depth);
 }
 
 /* Vets `path` wherever the guest will find it: in one of its mounts, in the
@@ -620,7 +575,7 @@ static bool executable_at(struct vet_ctx *c, const char *cand, bool *exists)
         return false;
     r = place_of(&qc, tidy, cand, 0, &pl);
     if (r > 0) {
-        int fd = open_how_at(pl.base, pl.rel, O_PATH, pl.resolve);
+        int fd = openat2_at(pl.base, pl.rel, O_PATH, pl.resolve);
         if (fd >= 0 && fstat(fd, &st) == 0) {
             *exists = true;
             ok = S_ISREG(st.st_mode) && (st.st_mode & 0111);
@@ -652,7 +607,7 @@ int program_view_open(const struct program_view *view, const char *path, int fla
         return -ENOMEM;
     r = place_of(&c, tidy, tidy, 0, &pl);
     if (r > 0) {
-        r = open_how_at(pl.base, pl.rel, flags, pl.resolve);
+        r = openat2_at(pl.base, pl.rel, flags, pl.resolve);
         if (r < 0)
             r = -errno;
     } else if (r == 0) {

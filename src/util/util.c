@@ -2,9 +2,11 @@
 /* util.c: clocks and full reads/writes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,4 +155,25 @@ int parse_size(const char *s, uint64_t *bytes)
     if (*end || v == 0 || ckd_mul(bytes, (uint64_t)v, mult))
         return -EINVAL;
     return 0;
+}
+
+int openat2_at(int dirfd, const char *path, int flags, uint64_t resolve)
+{
+    struct open_how how = { .flags = (uint64_t)flags | O_CLOEXEC, .resolve = resolve };
+
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+long read_small_at(int dirfd, const char *name, char *buf, size_t size)
+{
+    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    long n;
+
+    if (fd < 0 || size == 0)
+        return -1;
+    n = read_full(fd, buf, size - 1);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
 }

@@ -61,6 +61,14 @@ long read_full(int fd, void *buf, size_t len);
  * terminated buffer. Returns 0 or -errno (-EFBIG when larger than max). */
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
 
+/* openat2(2), O_CLOEXEC added; `resolve` is RESOLVE_* flags. An fd, or -1
+ * and errno. */
+int openat2_at(int dirfd, const char *path, int flags, uint64_t resolve);
+
+/* Reads a small file (a /proc entry) beneath dirfd into buf, at most size-1
+ * bytes, NUL-terminated, a final symlink not followed: the length, or -1. */
+long read_small_at(int dirfd, const char *name, char *buf, size_t size);
+
 /* "512M", "1G", "64k", "1048576" into bytes: K, M, G, T are powers of 1024,
  * a trailing "B" or "iB" is accepted. 0, or -EINVAL for anything else
  * (zero, negative, overflowing, trailing text). Used by the command line

@@ -307,8 +307,7 @@ static int copy_in(const struct fsop *op)
  */
 static int open_point(const char *dst, bool dir, bool create)
 {
-    struct open_how how = { .flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
-                            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    const uint64_t how = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     char path[4096];
     size_t len = strlen(dst);
     int fd;
@@ -324,11 +323,11 @@ static int open_point(const char *dst, bool dir, bool create)
         if (path[i] != '/')
             continue;
         path[i] = '\0';
-        fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
         if (fd < 0 && errno == ENOENT) {
             if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return -1;
-            fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+            fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
         }
         if (fd < 0)
             return -1;
@@ -340,7 +339,7 @@ static int open_point(const char *dst, bool dir, bool create)
         close(fd);
         path[i] = '/';
     }
-    fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
     if (fd < 0 && errno == ENOENT && create) {
         if (dir) {
             if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -352,7 +351,7 @@ static int open_point(const char *dst, bool dir, bool create)
                 return -1;
             close(f);
         }
-        fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
     }
     return fd;
 }
@@ -892,12 +891,8 @@ _Noreturn void child_main(const struct child_args *a)
         /* --rootfs: the tree itself, read-only, nosuid, nodev, as the root. */
         int tree = (int)syscall(SYS_open_tree, FD_BIND_BASE + a->rootfs_slot, "",
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-        struct mount_attr attr;
-        memset(&attr, 0, sizeof(attr));
-        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         if (tree < 0 ||
-            syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                    sizeof(attr)) < 0 ||
+            set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0 ||
             syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
             chdir(STAGING_DIR) < 0)
             fail(STAGE_ROOT_TMPFS, errno, -1);

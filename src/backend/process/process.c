@@ -686,11 +686,8 @@ static int proc_signal(struct guest *g, int sig)
  * symlink (and never out of it). */
 static int open_in_sandbox(int rootfd, const char *dir)
 {
-    struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                            .resolve =
-                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-
-    return (int)syscall(SYS_openat2, rootfd, streq(dir, "") ? "." : dir, &how, sizeof(how));
+    return openat2_at(rootfd, streq(dir, "") ? "." : dir, O_PATH | O_DIRECTORY,
+                      RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 /* Splits an absolute path into its directory (without the leading '/') and

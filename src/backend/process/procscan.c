@@ -17,9 +17,8 @@
 /* The sandbox's /proc, resolved inside its root. */
 static DIR *open_proc(int rootfd)
 {
-    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-    int fd = (int)syscall(SYS_openat2, rootfd, "proc", &how, sizeof(how));
+    int fd =
+        openat2_at(rootfd, "proc", O_RDONLY | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     DIR *d;
 
     if (fd < 0)
@@ -141,20 +140,12 @@ uint64_t procscan_cpu_ms(int rootfd)
         char path[32], buf[1024];
         long pid = entry_pid(e);
         uint64_t t;
-        ssize_t n;
-        int fd;
 
         if (pid <= 0)
             continue;
         snprintf(path, sizeof(path), "%ld/stat", pid);
-        fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0)
             continue;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
         if (procscan_parse_stat(buf, &t))
             ticks += t;
     }
@@ -173,20 +164,12 @@ uint64_t procscan_peak_bytes(int rootfd)
     while ((e = readdir(d))) {
         char path[32], buf[2048], *p;
         long pid = entry_pid(e);
-        ssize_t n;
-        int fd;
 
         if (pid <= 1)
             continue;
         snprintf(path, sizeof(path), "%ld/status", pid);
-        fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0)
             continue;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
         /* "VmHWM:\t  1234 kB" */
         p = strstr(buf, "\nVmHWM:");
         if (p) {
