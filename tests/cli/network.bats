@@ -170,11 +170,15 @@ except OSError as e:
         --net "allow=127.0.0.1:$HTTPD_PORT" --net-allow-private \
         --secret "API_TOKEN=$secret@127.0.0.1" -- sh -c "
             echo \"placeholder: \$API_TOKEN\"
+            cat /proc/1/cmdline /proc/1/environ 2>&1 | tr '\\0' ' '; echo
             cat /proc/self/environ | tr '\\0' '\\n'
             curl -sS -H \"Authorization: Bearer \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers
             curl -sS -u \"user:\$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers"
     [ "$status" -eq 0 ]
     [[ "$output" == *"placeholder: sbvm-secret-"* ]]
+    # pid 1 is the init by the time the guest runs, never the supervisor's
+    # copy with its command line.
+    [[ "$output" == *"sbvm-init "* ]]
     # The host's server received the real value, in both forms...
     grep -q "Authorization: Bearer $secret" "$HTTPD_LOG"
     grep -q "Authorization: Basic $(printf 'user:%s' "$secret" | base64)" "$HTTPD_LOG"

@@ -723,6 +723,17 @@ static void wait_peer(int fd)
         _exit(125);
 }
 
+/* Waits for the peer to close its end (at its exec, or its exit). */
+static void wait_eof(int fd)
+{
+    char c;
+    ssize_t n;
+
+    while ((n = read(fd, &c, 1)) != 0)
+        if (n < 0 && errno != EINTR)
+            _exit(125);
+}
+
 static int high_fd(int fd)
 {
     int h = fcntl(fd, F_DUPFD_CLOEXEC, 64);
@@ -764,7 +775,6 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
     oom_first();
     signal_peer(net_w, 'N', STAGE_NETNS);
     wait_peer(view_r);
-    close(view_r);
     drop_privileges(a);
     /* Started as root, we were until now more privileged than the init
      * will be, which could not have forwarded a signal to us. */
@@ -772,6 +782,11 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
         signal_peer(net_w, 'D', STAGE_CAPS);
     close(net_w);
     install_filters(a);
+    /* Until pid 1 has become the init, it is a copy of the supervisor, whose
+     * command line (secrets included) anyone may read in /proc/1/cmdline:
+     * no guest code runs before that. Its exec closes the pipe. */
+    wait_eof(view_r);
+    close(view_r);
     guest_main(a);
 }
 
@@ -791,11 +806,15 @@ static void wait_go(void)
 struct early_args {
     const struct child_args *a;
     int net_w, view_r;
+    int net_r, view_w; /* pid 1's ends, which our copy of its fds holds too */
 };
 
 static int guest_early_fn(void *arg)
 {
     const struct early_args *e = arg;
+
+    close(e->net_r);
+    close(e->view_w);
     guest_early(e->a, e->net_w, e->view_r);
 }
 
@@ -867,6 +886,8 @@ _Noreturn void child_main(const struct child_args *a)
     early.a = a;
     early.net_w = net[1];
     early.view_r = view[0];
+    early.net_r = net[0];
+    early.view_w = view[1];
     pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
         fail(STAGE_FORK, errno, -1);
@@ -943,9 +964,9 @@ _Noreturn void child_main(const struct child_args *a)
     drop_privileges(a);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         fail(STAGE_CAPS, errno, -1);
-    /* The view is complete and pid 1 is locked down: the guest may go on. */
+    /* The view is complete and pid 1 is locked down: the guest may get
+     * ready; it runs nothing of its own before our exec closes view[1]. */
     signal_peer(view[1], 'V', STAGE_FORK);
-    close(view[1]);
     install_init_filter(a);
     /* The init forwards the host's signals with kill(2), which needs the
      * guest process to have our uid: as root, wait for its uid change (or
@@ -957,13 +978,15 @@ _Noreturn void child_main(const struct child_args *a)
 
     /* pid 1: hold nothing but the status and control pipes, then become
      * the init. */
-    syscall(SYS_close_range, FD_GUEST_IN, ~0U, 0);
+    syscall(SYS_close_range, FD_GUEST_IN, (unsigned)view[1] - 1, 0);
+    syscall(SYS_close_range, (unsigned)view[1] + 1, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
     fmt_int(flags_arg,
             (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
     if (fcntl(FD_STATUS, F_SETFD, 0) == 0 && fcntl(FD_CONTROL, F_SETFD, 0) == 0)
         syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
     /* The host forbids executing memfds: run the same loop in place. */
+    close(view[1]);
     init_run(FD_STATUS, (int)pid,
              (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
 }
