@@ -351,13 +351,21 @@ int fsplan_build_rootfs(struct fsplan *p, sbvm_error **err)
     return 0;
 }
 
+/* A writable tmpfs of `size` bytes, with an inode for every 4 KiB (at least
+ * 1024), so that a guest cannot pin kernel memory with empty files. */
+static void tmpfs_options(char *buf, size_t bufsize, uint64_t size)
+{
+    uint64_t inodes = size / 4096 < 1024 ? 1024 : size / 4096;
+
+    snprintf(buf, bufsize, "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)size,
+             (unsigned long long)inodes);
+}
+
 int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err)
 {
     char opts[96];
-    uint64_t inodes = size / 4096 < 1024 ? 1024 : size / 4096;
 
-    snprintf(opts, sizeof(opts), "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)size,
-             (unsigned long long)inodes);
+    tmpfs_options(opts, sizeof(opts), size);
     if (!add_tmpfs(p, "tmp", opts))
         return error_set(err, ENOMEM, "building the filesystem view: out of memory");
     return 0;
@@ -407,16 +415,11 @@ int fsplan_add_mount(struct fsplan *p, enum sbvm_mount_kind kind, const char *ds
             FSOP_M_BIND | (kind == SBVM_MOUNT_RO ? FSOP_RDONLY : 0) | (is_dir ? FSOP_DIR : 0);
         op->data = own_str(p, host_src ? host_src : "a host path"); /* for messages */
         break;
-    case SBVM_MOUNT_TMPFS: {
-        uint64_t sz = size ? size : 64ULL << 20;
-        uint64_t inodes = sz / 4096 < 1024 ? 1024 : sz / 4096;
-        snprintf(buf, sizeof(buf), "mode=1777,size=%llu,nr_inodes=%llu", (unsigned long long)sz,
-                 (unsigned long long)inodes);
+    case SBVM_MOUNT_TMPFS:
+        tmpfs_options(buf, sizeof(buf), size ? size : 64ULL << 20);
         op->data = own_str(p, buf);
-        op->len = op->data ? strlen(op->data) : 0;
         op->flags = FSOP_M_TMPFS | FSOP_DIR;
         break;
-    }
     default:
         op->flags = FSOP_M_HIDE;
         break;

@@ -52,13 +52,19 @@ shared_dir() {
     assert_nothing_left
 }
 
-@test "--tmpfs gives a fresh tmpfs of the size asked" {
+@test "--tmpfs gives a fresh tmpfs of the size asked, with inodes to match" {
     run --separate-stderr "$SBVM" run --no-tag --tmpfs /scratch:2M -- sh -c '
-        stat -f -c "%b %S" /scratch
-        dd if=/dev/zero of=/scratch/big bs=64k count=64 2>/dev/null || echo "full"'
+        stat -f -c "%b %S %c" /scratch
+        dd if=/dev/zero of=/scratch/big bs=64k count=64 2>/dev/null || echo "full"
+        rm -f /scratch/big
+        i=0; while [ $i -lt 1100 ] && true 2>/dev/null >/scratch/f$i; do i=$((i + 1)); done
+        echo "files $i"'
     [ "$status" -eq 0 ]
     [ "$(head -1 <<<"$output" | awk '{print $1 * $2}')" -eq $((2 * 1024 * 1024)) ]
+    # One inode per 4 KiB, at least 1024 (the root directory takes one).
+    [ "$(head -1 <<<"$output" | awk '{print $3}')" -eq 1024 ]
     [[ "$output" == *"full"* ]]
+    [[ "$output" == *"files 1023"* ]]
 }
 
 @test "--hide empties a file and a directory of the view" {

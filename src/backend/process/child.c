@@ -249,24 +249,31 @@ static int make_readonly(const char *dst)
     return mount("none", dst, NULL, flags, NULL);
 }
 
+/* Mount options "k=v,k=v" onto a filesystem context (fsopen), each as the
+ * string mount(2) would have passed. */
+static int fs_set_options(int fs, const char *opts)
+{
+    char buf[128], *save = NULL;
+
+    if (strlen(opts) >= sizeof(buf)) {
+        errno = E2BIG;
+        return -1;
+    }
+    memcpy(buf, opts, strlen(opts) + 1);
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, kv,
+                    eq ? eq + 1 : NULL, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* A host file into the view: copied by the kernel (sendfile), at most
  * op->len bytes. A source that cannot be opened is left out, as it would
  * be on the host for the same reason. */
-/* The size=N of tmpfs options ("mode=1777,size=N,nr_inodes=M"), in a static
- * buffer (the child is single-threaded). */
-static const char *tmpfs_size(const char *opts)
-{
-    static char buf[32];
-    const char *p = strstr(opts, "size=");
-    size_t n = 0;
-
-    if (p)
-        for (p += 5; *p >= '0' && *p <= '9' && n < sizeof(buf) - 1; p++)
-            buf[n++] = *p;
-    buf[n] = '\0';
-    return n ? buf : "67108864";
-}
-
 static int copy_in(const struct fsop *op)
 {
     int in = open(op->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
@@ -403,10 +410,7 @@ static int run_mount(const struct fsop *op)
         int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
         if (fs < 0)
             goto fail;
-        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode",
-                    (op->flags & FSOP_M_TMPFS) ? "1777" : "0555", 0) < 0 ||
-            ((op->flags & FSOP_M_TMPFS) && op->data &&
-             syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", tmpfs_size(op->data), 0) < 0) ||
+        if (fs_set_options(fs, (op->flags & FSOP_M_TMPFS) ? op->data : "mode=0555") < 0 ||
             syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
             e = errno;
             close(fs);
