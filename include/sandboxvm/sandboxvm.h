@@ -208,6 +208,8 @@ struct sbvm_frame {
 
 SBVM_API size_t sbvm_result_crash_count(const sbvm_result *r);
 SBVM_API const sbvm_crash *sbvm_result_crash(const sbvm_result *r, size_t i);
+/* At most 8 crashes are explained; how many more there were. */
+SBVM_API unsigned sbvm_result_crashes_not_recorded(const sbvm_result *r);
 /* Why crash details may be missing (e.g. ptrace refused by the host); NULL
  * when capture was in place. */
 SBVM_API const char *sbvm_result_forensics_note(const sbvm_result *r);
@@ -349,6 +351,9 @@ SBVM_API size_t sbvm_result_left_fds(const sbvm_result *r, const struct sbvm_lef
 SBVM_API size_t sbvm_result_left_listeners(const sbvm_result *r,
                                            const struct sbvm_left_listener **v);
 SBVM_API size_t sbvm_result_left_files(const sbvm_result *r, const struct sbvm_left_file **v);
+/* Whether one of those lists hit its cap (1024 processes, 4096 fds, 10,000
+ * files, 32 directory levels) and holds only part of what was left. */
+SBVM_API int sbvm_result_left_truncated(const sbvm_result *r);
 /* Peak memory (bytes) and CPU time (µs) of the guest's processes; 0 when
  * unknown. *source says how they were measured ("cgroup v1", "rusage"). */
 SBVM_API uint64_t sbvm_result_peak_memory(const sbvm_result *r, const char **source);

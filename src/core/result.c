@@ -194,6 +194,11 @@ SBVM_API size_t sbvm_result_crash_count(const sbvm_result *r)
     return r->ncrashes;
 }
 
+SBVM_API unsigned sbvm_result_crashes_not_recorded(const sbvm_result *r)
+{
+    return r->crashes_dropped;
+}
+
 SBVM_API const sbvm_crash *sbvm_result_crash(const sbvm_result *r, size_t i)
 {
     return i < r->ncrashes ? r->crashes[i] : NULL;

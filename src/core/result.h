@@ -37,6 +37,7 @@ struct sbvm_result {
     /* Forensics. */
     struct sbvm_crash *crashes[RESULT_CRASHES_MAX];
     size_t ncrashes;
+    uint32_t crashes_dropped; /* past RESULT_CRASHES_MAX: counted only */
     char *forensics_note;
     struct sbvm_refusal *refusals;
     size_t nrefusals;

@@ -50,7 +50,6 @@ struct sbvm_crash *crash_new(const struct proc_fault *f)
         c->raw.maps_len = 0;
     if (c->raw.stack_len && !(c->stack = malloc(c->raw.stack_len)))
         c->raw.stack_len = 0;
-    c->complete = c->raw.maps_len == 0 && c->raw.stack_len == 0;
     return c;
 }
 
@@ -88,7 +87,6 @@ bool crash_add_chunk(struct sbvm_crash *c, const struct proc_chunk *h, const voi
         return false;
     memcpy(dst + *got, data, h->len);
     *got += h->len;
-    c->complete = c->maps_got == c->raw.maps_len && c->stack_got == c->raw.stack_len;
     return true;
 }
 

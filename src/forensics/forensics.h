@@ -28,7 +28,6 @@ struct sbvm_crash {
     struct proc_fault raw;
     char comm[17];
     bool is_guest; /* the guest's own process (pid 2), not a child of it */
-    bool complete; /* all maps and stack bytes arrived */
     /* Reassembly of the chunks that follow the fault record. */
     char *maps;
     size_t maps_got;
@@ -70,7 +69,6 @@ bool siginfo_has_address(int signo, int code);
 /* Register names in proc_fault.regs order (x86_64 user_regs_struct). */
 extern const char *const crash_register_names[PROC_NREGS];
 #define CRASH_REG_RIP 16
-#define CRASH_REG_RSP 19
 
 /* Parses /proc/<pid>/maps text into mappings; at most `max`. Lines that do
  * not parse are skipped. Strings point into a copy owned by `owner`. */

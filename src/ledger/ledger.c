@@ -285,7 +285,6 @@ static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth
                                    : S_ISSOCK(st.st_mode) ? "socket"
                                                           : "device";
         l->files[l->nfiles].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-        l->files_bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         l->nfiles++;
     }
     strbuf_truncate(path, base);
@@ -382,6 +381,11 @@ SBVM_API size_t sbvm_result_left_files(const sbvm_result *r, const struct sbvm_l
 {
     *v = r->ledger ? r->ledger->files : NULL;
     return r->ledger ? r->ledger->nfiles : 0;
+}
+
+SBVM_API int sbvm_result_left_truncated(const sbvm_result *r)
+{
+    return r->ledger && r->ledger->truncated;
 }
 
 /* ---- keeping the scratch ------------------------------------------------ */

@@ -34,7 +34,6 @@ struct ledger {
     size_t nlisteners;
     struct sbvm_left_file *files;
     size_t nfiles;
-    uint64_t files_bytes;
     bool truncated; /* some list hit its cap */
     struct strv strings;
 };

@@ -162,7 +162,6 @@ int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
         if (!net_host_normalise(text, hlen, host, sizeof(host)))
             return error_set(err, EINVAL, "%s %s: '%.*s' is neither a host name nor an address",
                              what, text, (int)hlen, text);
-        out->literal = is_literal(host);
         out->host = strdup(host);
     }
     if (!out->host)

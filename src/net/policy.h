@@ -35,7 +35,6 @@
 struct net_rule {
     char *host;    /* lowercase name, "*.suffix", "*", or a canonical address */
     bool wildcard; /* "*.suffix" (host holds ".suffix") or "*" (host "") */
-    bool literal;  /* an IP address */
     int port;      /* 1-65535, NET_PORT_DEFAULT or NET_PORT_ANY */
 };
 

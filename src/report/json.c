@@ -15,6 +15,7 @@
 #include "core/runner.h"
 #include "report/escape.h"
 #include "util/strbuf.h"
+#include "net/broker.h"
 #include "report/report.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -157,15 +158,12 @@ static json_t *crash_json(const sbvm_crash *c)
 static json_t *limits_json(const sbvm_result *r)
 {
     json_t *o = json_object();
-    uint64_t value, observed;
-    int hit = sbvm_result_limit(r, &value, &observed);
 
     for (int l = 0; l < SBVM_LIMIT__COUNT; l++) {
         const char *m = sbvm_result_limit_mechanism(r, (enum sbvm_limit)l);
         if (m)
             json_object_set_new(o, sbvm_limit_name((enum sbvm_limit)l), json_string(m));
     }
-    (void)hit;
     return o;
 }
 
@@ -222,6 +220,7 @@ static json_t *ledger_json(const sbvm_result *r)
         json_array_append_new(a, e);
     }
     json_object_set_new(o, "files", a);
+    json_object_set_new(o, "truncated", json_boolean(sbvm_result_left_truncated(r)));
     json_object_set_new(o, "peak_memory_bytes",
                         peak ? json_integer((json_int_t)peak) : json_null());
     json_object_set_new(o, "peak_memory_source", jcstr(src));
@@ -240,8 +239,7 @@ static json_t *network_json(const sbvm_result *r)
     json_t *o = json_object(), *a = json_array();
 
     json_object_set_new(o, "mode", json_string(m <= SBVM_NET_ALLOW ? modes[m] : "none"));
-    json_object_set_new(o, "proxy",
-                        m == SBVM_NET_ALLOW ? json_string("http://127.0.0.1:3128") : json_null());
+    json_object_set_new(o, "proxy", m == SBVM_NET_ALLOW ? json_string(NET_PROXY_URL) : json_null());
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_object();
         json_object_set_new(e, "method", jcstr(v[i].method));
@@ -253,7 +251,7 @@ static json_t *network_json(const sbvm_result *r)
         json_object_set_new(e, "status", v[i].status ? json_integer(v[i].status) : json_null());
         json_object_set_new(e, "bytes_up", json_integer((json_int_t)v[i].bytes_up));
         json_object_set_new(e, "bytes_down", json_integer((json_int_t)v[i].bytes_down));
-        json_object_set_new(e, "duration_ms", json_real((double)v[i].duration_ns / 1e6));
+        json_object_set_new(e, "duration_ms", jms(v[i].duration_ns));
         json_object_set_new(e, "secrets_injected", json_integer(v[i].secrets));
         json_array_append_new(a, e);
     }
@@ -303,6 +301,8 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
         for (size_t i = 0; i < sbvm_result_crash_count(r); i++)
             json_array_append_new(crashes, crash_json(sbvm_result_crash(r, i)));
         json_object_set_new(o, "crashes", crashes);
+        json_object_set_new(o, "crashes_not_recorded",
+                            json_integer(sbvm_result_crashes_not_recorded(r)));
         json_object_set_new(o, "forensics_note", jcstr(sbvm_result_forensics_note(r)));
         for (size_t i = 0; i < sbvm_result_refusal_count(r); i++) {
             const struct sbvm_refusal *f = sbvm_result_refusal(r, i);

@@ -247,6 +247,9 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
 
     for (size_t i = 0; i < sbvm_result_crash_count(r); i++)
         crash_text(sb, sbvm_result_crash(r, i), indent);
+    if (sbvm_result_crashes_not_recorded(r))
+        strbuf_addf(sb, "%s... and %u more crashes, not explained\n", indent,
+                    sbvm_result_crashes_not_recorded(r));
     if (sbvm_result_forensics_note(r))
         strbuf_addf(sb, "%snote: %s\n", indent, sbvm_result_forensics_note(r));
     if (sbvm_result_refusal_count(r)) {
@@ -327,6 +330,8 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
         }
         if (nfi > 10)
             strbuf_addf(sb, "%s  ... and %zu more files\n", indent, nfi - 10);
+        if (sbvm_result_left_truncated(r))
+            strbuf_addf(sb, "%s  (the inventory stopped at its limits: there was more)\n", indent);
     }
 }
 

@@ -191,3 +191,20 @@ while not open("/proc/%d/cmdline" % pid).read().startswith("sleep"):
     run --separate-stderr "$SBVM" run --keep "$d/kept" --name k -- true
     assert_bad_input 125 "--keep .*/kept/k exists already"
 }
+
+@test "past eight crashes, and past the inventory's caps, the report says how much more there was" {
+    local d
+    d="$(scratch)"
+    run --separate-stderr "$SBVM" run --no-tag --json "$d/r.json" -- sh -c '
+        for i in 1 2 3 4 5 6 7 8 9 10; do sh -c "kill -SEGV \$\$"; done
+        python3 -c "
+for i in range(10050):
+    open(\"/tmp/f%d\" % i, \"w\").close()"'
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"... and 2 more crashes, not explained"* ]]
+    [[ "$stderr" == *"the inventory stopped at its limits"* ]]
+    jcheck "$d/r.json" 'len(g["crashes"])==8 and g["crashes_not_recorded"]==2'
+    jcheck "$d/r.json" 'g["ledger"]["truncated"] and len(g["ledger"]["files"])==10000'
+    jschema "$d/r.json"
+    assert_nothing_left
+}

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     struct proc_fault f;
     struct proc_denied d;
     struct proc_limit l;
-    struct proc_holding h = { 2 };
+    struct proc_holding h = { 0 };
     unsigned char stack[512];
     struct {
         uint32_t n;

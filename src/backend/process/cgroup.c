@@ -295,12 +295,11 @@ int cgroup_create(const struct cgroup_host *h, struct cgroup_guest *g, unsigned 
         snprintf(num, sizeof(num), "%llu", (unsigned long long)memory);
         if (h->mode == CGROUP_V2) {
             r = write_text(g->dir[CG_MEMORY], "memory.max", num);
-            /* No swapping around the limit. */
-            g->swap_limited = write_text(g->dir[CG_MEMORY], "memory.swap.max", "0") == 0;
+            /* No swapping around the limit (where swap accounting is on). */
+            (void)write_text(g->dir[CG_MEMORY], "memory.swap.max", "0");
         } else {
             r = write_text(g->dir[CG_MEMORY], "memory.limit_in_bytes", num);
-            g->swap_limited =
-                write_text(g->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", num) == 0;
+            (void)write_text(g->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", num);
         }
         if (r < 0) {
             cgroup_destroy(g);

@@ -39,7 +39,6 @@ struct cgroup_host {
 
 struct cgroup_guest {
     char *dir[CG__COUNT]; /* NULL when the controller is not available */
-    bool swap_limited;
 };
 
 /* Finds what this host offers; never fails (mode NONE when nothing). */

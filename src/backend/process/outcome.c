@@ -363,6 +363,7 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
         pg->crashes[i] = NULL;
     }
     pg->ncrashes = 0;
+    r->crashes_dropped = pg->crashes_dropped;
     r->ledger = pg->ledger;
     pg->ledger = NULL;
 

@@ -37,8 +37,6 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-/* The init's "freeze and wait" request (init/init.c). */
-#define SIG_FREEZE 34
 static bool has_copies(const struct sbvm_config *cfg, bool out)
 {
     for (size_t i = 0; i < cfg->ncopies; i++)

@@ -89,8 +89,6 @@ struct proc_guest {
 
     /* Limits: how each one is enforced here, and which one ended the guest. */
     const char *mech[SBVM_LIMIT__COUNT];
-    bool files_polled;
-    int64_t last_poll;
 
     /* --copy-in, --copy-out: done in order, recorded for the result. */
     struct sbvm_copy *copies;

@@ -87,10 +87,9 @@ struct proc_usage {
 };
 
 struct proc_exit {
-    int32_t code;             /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
-    int32_t status;           /* exit code or signal number */
-    struct proc_usage guest;  /* pid 2 and the children it reaped */
-    struct proc_usage others; /* orphans init reaped before pid 2 ended */
+    int32_t code;            /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
+    int32_t status;          /* exit code or signal number */
+    struct proc_usage guest; /* pid 2 and the children it reaped */
 };
 
 #define PROC_NREGS 27 /* x86_64 struct user_regs_struct */
@@ -166,8 +165,12 @@ struct proc_limit {
 };
 
 struct proc_holding {
-    uint32_t frozen; /* processes init stopped */
+    uint32_t reserved; /* the record is its kind; C wants a member */
 };
+
+/* The real-time signal the supervisor sends the init to ask it to freeze
+ * the sandbox and hold it for the inventory (a limit was reached). */
+#define SIG_FREEZE 34
 
 /* File descriptor slots in the sandbox's processes. */
 enum {

@@ -69,8 +69,6 @@
 #define SIGTSTP_ 20
 #define SIGTTIN_ 21
 #define SIGTTOU_ 22
-/* A real-time signal the supervisor sends to ask for a freeze (limits). */
-#define SIG_FREEZE 34
 
 #define PTRACE_SYSCALL_          24
 #define PTRACE_CONT_             7
@@ -420,9 +418,16 @@ static void capture(int tid, int sig)
     caught = status_field(textbuf, "SigCgt:", 16);
     if (caught & (1ULL << (sig - 1)))
         return; /* the guest handles it (a runtime's null check, a cleanup) */
-    if (captures >= MAX_CAPTURES)
-        return;
     zero(&f, sizeof(f));
+    if (captures >= MAX_CAPTURES) {
+        /* Past the cap, counted but not explained: a bare record. */
+        f.seq = ++captures;
+        f.tid = tid;
+        f.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
+        f.signo = sig;
+        emit(REC_FAULT, &f, sizeof(f), 0, 0);
+        return;
+    }
     zero(si, sizeof(si));
     if (sys4(NR_ptrace, PTRACE_GETSIGINFO_, tid, 0, (long)si) < 0 ||
         sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0)
