@@ -205,7 +205,7 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
     return 0;
 }
 
-/* "1.5" seconds into milliseconds, rounded up; > 0. */
+/* "1.5" seconds into milliseconds (seconds_to_ms). */
 static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 {
     char *end;
@@ -213,11 +213,10 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
     errno = 0;
     v = strtod(s, &end);
-    if (!*s || *end || errno || !(v > 0) || v > 1e7) {
+    if (!*s || *end || errno || seconds_to_ms(v, ms) < 0) {
         cli_error("%s expects a positive number of seconds (like 10 or 0.5), not '%s'", opt, s);
         return -1;
     }
-    *ms = (uint64_t)(v * 1000 + 0.999);
     return 0;
 }
 
@@ -829,14 +828,6 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
     if (optind >= argc) {
         cli_error("run: no program given (usage: sandboxvm run [OPTIONS] [--] PROGRAM "
                   "[ARGS...]; see --help)");
-        goto done;
-    }
-    if (o.nsecrets && o.net != SBVM_NET_ALLOW && !o.profile) {
-        cli_error("--secret works only through the broker: add --net allow=HOST");
-        goto done;
-    }
-    if (o.net_allow_private && o.net != SBVM_NET_ALLOW && !o.profile) {
-        cli_error("--net-allow-private applies to --net allow=... only");
         goto done;
     }
     if (o.quiet && o.summary) {

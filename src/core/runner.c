@@ -120,6 +120,13 @@ SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error
         return error_set(err, EBUSY, "cannot add a guest to a run that has started");
     if (cfg->argv.n == 0)
         return error_set(err, EINVAL, "empty command: name a program to run");
+    /* Options that only mean something together, however they were set
+     * (flags, a profile, the library). */
+    if (cfg->secrets.n && cfg->net != SBVM_NET_ALLOW)
+        return error_set(err, EINVAL,
+                         "--secret works only through the broker: add --net allow=HOST");
+    if (cfg->net_allow_private && cfg->net != SBVM_NET_ALLOW)
+        return error_set(err, EINVAL, "--net-allow-private applies to --net allow=... only");
     if (rn->nguests == rn->alloc) {
         size_t n = rn->alloc ? rn->alloc * 2 : 8;
         struct guest **ng = realloc(rn->guests, n * sizeof(*ng));

@@ -101,19 +101,11 @@ static int want_size(struct ctx *c, const char *field, json_t *v, uint64_t *out)
     return 0;
 }
 
-/* Seconds: a number (fractions allowed) -> ms. */
+/* Seconds: a number (fractions allowed) -> ms (seconds_to_ms). */
 static int want_seconds(struct ctx *c, const char *field, json_t *v, uint64_t *ms)
 {
-    double s;
-
-    if (!json_is_number(v))
-        return bad(c, field, "expected a number of seconds");
-    s = json_number_value(v);
-    if (!(s > 0) || s > 1e9)
-        return bad(c, field, "expected a positive number of seconds");
-    *ms = (uint64_t)(s * 1000 + 0.5);
-    if (*ms == 0)
-        *ms = 1;
+    if (!json_is_number(v) || seconds_to_ms(json_number_value(v), ms) < 0)
+        return bad(c, field, "expected a positive number of seconds, at most 10000000");
     return 0;
 }
 
@@ -127,34 +119,33 @@ static int want_count(struct ctx *c, const char *field, json_t *v, uint64_t max,
 
 static int apply_limits(struct ctx *c, sbvm_config *cfg, json_t *o)
 {
-    static const char *const known[] = { "time",  "cpu",    "memory", "pids",
-                                         "files", "output", "disk",   NULL };
-    static const enum sbvm_limit which[] = { SBVM_LIMIT_TIME, SBVM_LIMIT_CPU,   SBVM_LIMIT_MEMORY,
-                                             SBVM_LIMIT_PIDS, SBVM_LIMIT_FILES, SBVM_LIMIT_OUTPUT,
-                                             SBVM_LIMIT_DISK };
+    const char *known[SBVM_LIMIT__COUNT + 1];
     int r;
 
     if (!json_is_object(o))
         return bad(c, "limits", "expected an object");
+    for (int l = 0; l < SBVM_LIMIT__COUNT; l++)
+        known[l] = sbvm_limit_name((enum sbvm_limit)l);
+    known[SBVM_LIMIT__COUNT] = NULL;
     if ((r = only_known(c, "limits", o, known)) < 0)
         return r;
-    for (size_t i = 0; known[i]; i++) {
-        json_t *v = json_object_get(o, known[i]);
+    for (int l = 0; l < SBVM_LIMIT__COUNT; l++) {
+        json_t *v = json_object_get(o, known[l]);
         char field[32];
         uint64_t val;
         sbvm_error *e = NULL;
         if (!v)
             continue;
-        snprintf(field, sizeof(field), "limits.%s", known[i]);
-        if (i <= 1)
+        snprintf(field, sizeof(field), "limits.%s", known[l]);
+        if (l == SBVM_LIMIT_TIME || l == SBVM_LIMIT_CPU)
             r = want_seconds(c, field, v, &val);
-        else if (which[i] == SBVM_LIMIT_PIDS || which[i] == SBVM_LIMIT_FILES)
+        else if (l == SBVM_LIMIT_PIDS || l == SBVM_LIMIT_FILES)
             r = want_count(c, field, v, 1u << 22, &val);
         else
             r = want_size(c, field, v, &val);
         if (r < 0)
             return r;
-        if (sbvm_config_set_limit(cfg, which[i], val, &e) < 0)
+        if (sbvm_config_set_limit(cfg, (enum sbvm_limit)l, val, &e) < 0)
             return wrap(c, field, e, -EINVAL);
     }
     return 0;

@@ -177,3 +177,13 @@ long read_small_at(int dirfd, const char *name, char *buf, size_t size)
     buf[n] = '\0';
     return n;
 }
+
+int seconds_to_ms(double seconds, uint64_t *ms)
+{
+    if (!(seconds > 0) || seconds > 1e7)
+        return -EINVAL;
+    *ms = (uint64_t)(seconds * 1000 + 0.999);
+    if (*ms == 0)
+        *ms = 1;
+    return 0;
+}

@@ -75,6 +75,11 @@ long read_small_at(int dirfd, const char *name, char *buf, size_t size);
  * and by profiles, which must agree. */
 int parse_size(const char *s, uint64_t *bytes);
 
+/* Seconds (fractions allowed, more than 0, at most 10^7) into milliseconds,
+ * rounded up so that no positive request becomes 0. 0, or -EINVAL. Shared
+ * by the command line and profiles. */
+int seconds_to_ms(double seconds, uint64_t *ms);
+
 #include "util/banned.h"
 
 #endif

@@ -107,6 +107,14 @@ JSON
     p="$(profile h <<<'{not json')"
     run --separate-stderr "$SBVM" run --profile "$p" -- true
     assert_bad_input 125 "line 1, column"
+    # Settings that only mean something together are checked however they
+    # were given: the profile alone, or the profile with flags.
+    p="$(profile i <<<'{"schema": "sandboxvm-profile", "schema_version": 1, "network": {"mode": "none", "allow_private": true}}')"
+    run --separate-stderr "$SBVM" run --profile "$p" -- true
+    assert_bad_input 125 "--net-allow-private applies to --net allow=... only"
+    p="$(profile j <<<'{"schema": "sandboxvm-profile", "schema_version": 1, "limits": {"cpu": 20000000}}')"
+    run --separate-stderr "$SBVM" run --profile "$p" -- true
+    assert_bad_input 125 "limits.cpu: expected a positive number of seconds, at most 10000000"
     run --separate-stderr "$SBVM" run --profile no-such-profile -- true
     assert_bad_input 125 "--profile no-such-profile: no such profile"
     run --separate-stderr "$SBVM" run --profile minimal --profile build -- true

@@ -162,6 +162,24 @@ START_TEST(sizes_parse_the_way_the_options_document)
 }
 END_TEST
 
+START_TEST(seconds_round_up_to_whole_milliseconds)
+{
+    uint64_t ms;
+
+    ck_assert_int_eq(seconds_to_ms(1.5, &ms), 0);
+    ck_assert_uint_eq(ms, 1500);
+    ck_assert_int_eq(seconds_to_ms(0.0001, &ms), 0);
+    ck_assert_uint_eq(ms, 1);
+    ck_assert_int_eq(seconds_to_ms(0.0014, &ms), 0);
+    ck_assert_uint_eq(ms, 2);
+    ck_assert_int_eq(seconds_to_ms(1e7, &ms), 0);
+    ck_assert_int_eq(seconds_to_ms(0, &ms), -EINVAL);
+    ck_assert_int_eq(seconds_to_ms(-1, &ms), -EINVAL);
+    ck_assert_int_eq(seconds_to_ms(1e7 + 1, &ms), -EINVAL);
+    ck_assert_int_eq(seconds_to_ms(0.0 / 0.0, &ms), -EINVAL);
+}
+END_TEST
+
 START_TEST(read_file_at_bounds_the_size)
 {
     char *dir = unit_tmpdir(), path[256], *out = NULL;
@@ -194,6 +212,7 @@ Suite *suite_util(void)
     tcase_add_test(tc, checked_arithmetic_catches_overflow);
     tcase_add_test(tc, read_file_at_bounds_the_size);
     tcase_add_test(tc, sizes_parse_the_way_the_options_document);
+    tcase_add_test(tc, seconds_round_up_to_whole_milliseconds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -359,9 +359,6 @@ static int plan_network(struct proc_guest *pg, const struct sbvm_config *cfg, sb
                                               "https_proxy", "ALL_PROXY",  "all_proxy" };
     int r;
 
-    if (cfg->secrets.n && cfg->net != SBVM_NET_ALLOW)
-        return error_set(err, EINVAL,
-                         "--secret works only through the broker: add --net allow=HOST");
     if (cfg->net != SBVM_NET_ALLOW)
         return 0;
     r = net_policy_build(&pg->net, cfg, err);
