@@ -82,4 +82,9 @@ struct guest {
     sbvm_result *result;
 };
 
+/* A limit ended (or is ending) the guest: the first one found is the one
+ * reported; the guest is stopped unless it has exited already (a record
+ * read after its exit may still name the limit that killed it). */
+void guest_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed);
+
 #endif

@@ -31,14 +31,18 @@ SBVM_API const char *sbvm_outcome_name(enum sbvm_outcome o)
     return outcome_names[o];
 }
 
-int outcome_exit_status(enum sbvm_outcome o, int exit_code, int sig)
+int outcome_exit_status(enum sbvm_outcome o, int exit_code, int sig, int limit)
 {
     switch (o) {
     case SBVM_OUTCOME_EXITED:
         return exit_code & 0xff;
+    case SBVM_OUTCOME_LIMIT:
+        /* Time limits, wall or CPU, exit like timeout(1); the others like a
+         * process the kernel killed for its resources (128 + SIGKILL),
+         * whatever signal actually ended it (SIGXFSZ at the disk limit). */
+        return limit == SBVM_LIMIT_TIME || limit == SBVM_LIMIT_CPU ? 124 : 128 + SIGKILL;
     case SBVM_OUTCOME_CRASHED:
     case SBVM_OUTCOME_KILLED:
-    case SBVM_OUTCOME_LIMIT:
         return 128 + (sig > 0 && sig < 128 ? sig : SIGKILL);
     case SBVM_OUTCOME_DENIED:
         return 128 + SIGSYS;
@@ -289,12 +293,7 @@ SBVM_API int sbvm_result_signal(const sbvm_result *r)
 
 SBVM_API int sbvm_result_exit_status(const sbvm_result *r)
 {
-    /* Time limits, wall or CPU, exit like timeout(1); the others like a
-     * process the kernel killed for its resources (128 + SIGKILL), whatever
-     * signal actually ended it (SIGXFSZ at the disk limit, say). */
-    if (r->outcome == SBVM_OUTCOME_LIMIT)
-        return r->limit == SBVM_LIMIT_TIME || r->limit == SBVM_LIMIT_CPU ? 124 : 128 + SIGKILL;
-    return outcome_exit_status(r->outcome, r->exit_code, r->signal);
+    return outcome_exit_status(r->outcome, r->exit_code, r->signal, r->limit);
 }
 
 SBVM_API const char *sbvm_result_message(const sbvm_result *r)

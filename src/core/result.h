@@ -73,7 +73,9 @@ void result_copies_free(struct sbvm_copy *v, size_t n);
 void result_set_message(sbvm_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The CLI exit status for an outcome (DESIGN §5). */
-int outcome_exit_status(enum sbvm_outcome o, int exit_code, int signal);
+/* The documented exit status (docs/OUTCOMES.md); `limit` is the limit that
+ * ended a SBVM_OUTCOME_LIMIT guest (enum sbvm_limit), else ignored. */
+int outcome_exit_status(enum sbvm_outcome o, int exit_code, int signal, int limit);
 
 /* "SIGSEGV" / "Segmentation fault" for a signal number; never NULL. */
 const char *signal_name(int sig);

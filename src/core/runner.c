@@ -416,13 +416,14 @@ static int arm_deadline(sbvm_runner *rn, struct guest *g)
     return watch_set(rn, g, WATCH_DEADLINE, g->deadline_fd, EPOLLIN);
 }
 
-static void limit_hit(struct guest *g, enum sbvm_limit l, uint64_t observed)
+void guest_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed)
 {
-    if (g->limit_hit >= 0 || g->exited)
+    if (g->limit_hit >= 0)
         return;
     g->limit_hit = (int)l;
     g->limit_observed = observed;
-    g->ops->stop(g);
+    if (!g->exited)
+        g->ops->stop(g);
 }
 
 static int start_guest(sbvm_runner *rn, struct guest *g)
@@ -494,7 +495,8 @@ static void on_output(sbvm_runner *rn, struct guest *g, enum watch_kind k, char 
         /* Only what fits in the limit is passed on. */
         uint64_t over = g->output_bytes - g->cfg->limits[SBVM_LIMIT_OUTPUT];
         n = over >= (uint64_t)n ? 0 : n - (ssize_t)over;
-        limit_hit(g, SBVM_LIMIT_OUTPUT, g->output_bytes);
+        if (!g->exited)
+            guest_limit_reached(g, SBVM_LIMIT_OUTPUT, g->output_bytes);
         if (n == 0)
             return;
     }
@@ -653,8 +655,9 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
                 break;
             case WATCH_DEADLINE:
                 watch_del(rn, g, WATCH_DEADLINE, g->deadline_fd);
-                limit_hit(g, SBVM_LIMIT_TIME,
-                          (uint64_t)((now_mono_ns() - g->start_mono) / 1000000));
+                if (!g->exited)
+                    guest_limit_reached(g, SBVM_LIMIT_TIME,
+                                        (uint64_t)((now_mono_ns() - g->start_mono) / 1000000));
                 break;
             case WATCH_EXIT:
                 watch_del(rn, g, WATCH_EXIT, g->exit_fd);

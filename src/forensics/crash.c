@@ -353,12 +353,26 @@ void crash_analyse(struct sbvm_crash *c, bool symbolize, crash_open_fn open_modu
     c->mappings = calloc(MAPPINGS_MAX, sizeof(*c->mappings));
     if (c->mappings && c->maps_got)
         c->nmappings = maps_parse(c->maps, c->maps_got, c->mappings, MAPPINGS_MAX, &c->strings);
+    if (c->mappings && c->nmappings < MAPPINGS_MAX) {
+        /* Keep what the map holds (a result lives as long as its caller
+         * wants), not room for the most any map could hold. */
+        struct sbvm_mapping *m =
+            realloc(c->mappings, (c->nmappings ? c->nmappings : 1) * sizeof(*c->mappings));
+        if (m)
+            c->mappings = m;
+    }
     c->pc_map = maps_find(c->mappings, c->nmappings, c->raw.regs[CRASH_REG_RIP]);
     if (siginfo_has_address(c->raw.signo, c->raw.code))
         c->addr_map = maps_find(c->mappings, c->nmappings, c->raw.addr);
     if (symbolize)
         unwind(c, open_module, ctx);
     make_summary(c);
+    /* The raw map and stack have been read into what the result says. */
+    free(c->maps);
+    free(c->stack);
+    c->maps = NULL;
+    c->stack = NULL;
+    c->maps_got = c->stack_got = 0;
 }
 
 /* ---- public accessors --------------------------------------------------- */

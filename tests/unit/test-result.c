@@ -21,14 +21,17 @@ END_TEST
 
 START_TEST(exit_statuses_follow_the_model)
 {
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_EXITED, 3, 0), 3);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_EXITED, 256 + 7, 0), 7);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_CRASHED, -1, SIGSEGV), 139);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_KILLED, -1, SIGINT), 130);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_DENIED, -1, SIGSYS), 159);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_SETUP_FAILED, -1, 0), 125);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_NOT_EXECUTABLE, -1, 0), 126);
-    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_NOT_FOUND, -1, 0), 127);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_EXITED, 3, 0, -1), 3);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_EXITED, 256 + 7, 0, -1), 7);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_CRASHED, -1, SIGSEGV, -1), 139);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_KILLED, -1, SIGINT, -1), 130);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_DENIED, -1, SIGSYS, -1), 159);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_SETUP_FAILED, -1, 0, -1), 125);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_LIMIT, -1, SIGXCPU, SBVM_LIMIT_CPU), 124);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_LIMIT, -1, 0, SBVM_LIMIT_TIME), 124);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_LIMIT, -1, SIGXFSZ, SBVM_LIMIT_DISK), 137);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_NOT_EXECUTABLE, -1, 0, -1), 126);
+    ck_assert_int_eq(outcome_exit_status(SBVM_OUTCOME_NOT_FOUND, -1, 0, -1), 127);
 }
 END_TEST
 

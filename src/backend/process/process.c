@@ -954,20 +954,6 @@ void proc_take_ledger(struct guest *g)
     release_init(g->bdata);
 }
 
-static void proc_stop(struct guest *g)
-{
-    proc_request_freeze(g);
-}
-
-void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed)
-{
-    if (g->limit_hit >= 0)
-        return;
-    g->limit_hit = (int)l;
-    g->limit_observed = observed;
-    proc_stop(g);
-}
-
 static void proc_poll(struct guest *g)
 {
     struct proc_guest *pg = g->bdata;
@@ -986,25 +972,25 @@ static void proc_poll(struct guest *g)
     }
     if (lim[SBVM_LIMIT_CPU] && pg->cg.dir[CG_CPU] &&
         cgroup_cpu_usage(&st->cgroups, &pg->cg, &u, &s) && (u + s) / 1000 >= lim[SBVM_LIMIT_CPU])
-        proc_limit_reached(g, SBVM_LIMIT_CPU, (u + s) / 1000);
+        guest_limit_reached(g, SBVM_LIMIT_CPU, (u + s) / 1000);
     else if (lim[SBVM_LIMIT_CPU] && !pg->cg.dir[CG_CPU] && pg->rootfd >= 0) {
         /* RLIMIT_CPU counts each process alone; the sum is ours to watch. */
         uint64_t ms = procscan_cpu_ms(pg->rootfd);
         if (ms >= lim[SBVM_LIMIT_CPU])
-            proc_limit_reached(g, SBVM_LIMIT_CPU, ms);
+            guest_limit_reached(g, SBVM_LIMIT_CPU, ms);
     }
     if (lim[SBVM_LIMIT_PIDS] && pg->cg.dir[CG_PIDS] && cgroup_pids_refused(&pg->cg) > 0)
-        proc_limit_reached(g, SBVM_LIMIT_PIDS, cgroup_pids_current(&pg->cg));
+        guest_limit_reached(g, SBVM_LIMIT_PIDS, cgroup_pids_current(&pg->cg));
     else if (lim[SBVM_LIMIT_PIDS] && !pg->cg.dir[CG_PIDS] && pg->rootfd >= 0) {
         uint64_t n = procscan_count(pg->rootfd);
         if (n >= lim[SBVM_LIMIT_PIDS])
-            proc_limit_reached(g, SBVM_LIMIT_PIDS, n);
+            guest_limit_reached(g, SBVM_LIMIT_PIDS, n);
     }
     if (pg->tmpfd >= 0 && lim[SBVM_LIMIT_DISK]) {
         struct statfs sfs;
         if (fstatfs(pg->tmpfd, &sfs) == 0 && sfs.f_bavail == 0)
-            proc_limit_reached(g, SBVM_LIMIT_DISK,
-                               (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize);
+            guest_limit_reached(g, SBVM_LIMIT_DISK,
+                                (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize);
     }
     /* The init watches for EMFILE; without a tracer, count: that means
      * reading every process's fd directory, so only for a files limit the
@@ -1013,7 +999,7 @@ static void proc_poll(struct guest *g)
         (g->cfg->limits_set & (1u << SBVM_LIMIT_FILES))) {
         uint64_t n = procscan_max_fds(pg->rootfd);
         if (n >= lim[SBVM_LIMIT_FILES])
-            proc_limit_reached(g, SBVM_LIMIT_FILES, n);
+            guest_limit_reached(g, SBVM_LIMIT_FILES, n);
     }
 }
 
@@ -1068,7 +1054,7 @@ const struct backend_ops process_backend = {
     .spawn = proc_spawn,
     .on_events = proc_on_events,
     .signal = proc_signal,
-    .stop = proc_stop,
+    .stop = proc_request_freeze,
     .poll = proc_poll,
     .finish = proc_finish,
     .release = proc_release,

@@ -122,8 +122,6 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *init_sta
 void proc_take_ledger(struct guest *g);
 /* process.c: ask the init to freeze the sandbox (for a limit or a stop). */
 void proc_request_freeze(struct guest *g);
-/* process.c: a limit was reached: record it and stop the guest. */
-void proc_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed);
 /* process.c: the sandbox's proxy listener (or -1): start the broker. */
 void proc_net_listener(struct guest *g, int fd);
 /* process.c: the view is in place; the sandbox's root and /tmp (O_PATH,

@@ -56,13 +56,13 @@ static bool take_fault(struct guest *g, struct proc_guest *pg, const struct proc
     if (f->signo == SIGXFSZ && g->cfg->limits[SBVM_LIMIT_DISK]) {
         snprintf(g->limit_note, sizeof(g->limit_note),
                  "a file of pid %d grew past the size of the scratch (SIGXFSZ)", (int)f->pid);
-        proc_limit_reached(g, SBVM_LIMIT_DISK, g->cfg->limits[SBVM_LIMIT_DISK]);
+        guest_limit_reached(g, SBVM_LIMIT_DISK, g->cfg->limits[SBVM_LIMIT_DISK]);
         return true;
     }
     if (f->signo == SIGXCPU && g->cfg->limits[SBVM_LIMIT_CPU]) {
         snprintf(g->limit_note, sizeof(g->limit_note), "pid %d used up its CPU time (SIGXCPU)",
                  (int)f->pid);
-        proc_limit_reached(g, SBVM_LIMIT_CPU, g->cfg->limits[SBVM_LIMIT_CPU]);
+        guest_limit_reached(g, SBVM_LIMIT_CPU, g->cfg->limits[SBVM_LIMIT_CPU]);
         return true;
     }
     if (pg->ncrashes == RESULT_CRASHES_MAX) {
@@ -104,7 +104,7 @@ static bool take_limit(struct guest *g, const struct proc_limit *l)
     else
         snprintf(g->limit_note, sizeof(g->limit_note), "%s in pid %d was refused",
                  name ? name : "a syscall", (int)l->pid);
-    proc_limit_reached(g, lim, l->observed);
+    guest_limit_reached(g, lim, l->observed);
     return true;
 }
 
