@@ -298,16 +298,11 @@ static const struct program_mount *mount_for(const struct program_view *v, const
 {
     if (!v || path[0] != '/')
         return NULL;
+    /* Destinations are plain absolute paths, never "/" (config's check_dst). */
     for (size_t i = v->nmounts; i-- > 0;) {
         const char *d = v->mounts[i].dst;
         size_t dl = strlen(d);
 
-        while (dl > 1 && d[dl - 1] == '/')
-            dl--;
-        if (dl == 1 && d[0] == '/') {
-            *rest = path + 1;
-            return &v->mounts[i];
-        }
         if (strncmp(path, d, dl) == 0 && (path[dl] == '\0' || path[dl] == '/')) {
             *rest = path[dl] ? path + dl + 1 : path + dl;
             return &v->mounts[i];

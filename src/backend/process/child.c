@@ -53,31 +53,12 @@
 
 static int status_fd = -1;
 
-static void report(uint16_t kind, uint16_t stage, int err, int index)
-{
-    struct {
-        struct proc_rec_hdr h;
-        struct proc_setup s;
-    } rec;
-
-    memset(&rec, 0, sizeof(rec));
-    rec.h.magic = PROC_REC_MAGIC;
-    rec.h.kind = kind;
-    rec.h.len = sizeof(rec.s);
-    rec.s.stage = stage;
-    rec.s.err = err;
-    rec.s.index = index;
-    while (write(status_fd, &rec, sizeof(rec)) < 0 && errno == EINTR)
-        ;
-}
-
 /*
- * REC_READY, with the sandbox's root and its /tmp as O_PATH descriptors
- * (SCM_RIGHTS over the status socket). The supervisor cannot reliably open
- * /proc/PID/root itself: as an ordinary user it may not, once this process
- * is no longer dumpable and before it execs the init.
+ * One record on the status socket: a proc_setup payload and, when nfds, the
+ * descriptors (SCM_RIGHTS). 0, or -1 and errno.
  */
-static void report_ready(void)
+static int send_record(uint16_t kind, uint16_t stage, int err, int index, const int *fds,
+                       size_t nfds)
 {
     struct {
         struct proc_rec_hdr h;
@@ -89,29 +70,51 @@ static void report_ready(void)
     } ctl;
     struct iovec iov = { &rec, sizeof(rec) };
     struct msghdr msg = { 0 };
-    struct cmsghdr *c;
-    int fds[2];
 
     memset(&rec, 0, sizeof(rec));
     memset(&ctl, 0, sizeof(ctl));
     rec.h.magic = PROC_REC_MAGIC;
-    rec.h.kind = REC_READY;
+    rec.h.kind = kind;
     rec.h.len = sizeof(rec.s);
-    fds[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    fds[1] = open("/tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    rec.s.stage = stage;
+    rec.s.err = err;
+    rec.s.index = index;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (fds[0] >= 0 && fds[1] >= 0) {
+    if (nfds > 0 && nfds <= 2) {
+        struct cmsghdr *c;
         msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     }
-    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-        ;
+    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+static void report(uint16_t kind, uint16_t stage, int err, int index)
+{
+    (void)send_record(kind, stage, err, index, NULL, 0);
+}
+
+/*
+ * REC_READY, with the sandbox's root and its /tmp as O_PATH descriptors.
+ * The supervisor cannot reliably open /proc/PID/root itself: as an ordinary
+ * user it may not, once this process is no longer dumpable and before it
+ * execs the init.
+ */
+static void report_ready(void)
+{
+    int fds[2];
+
+    fds[0] = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    fds[1] = open("/tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    (void)send_record(REC_READY, 0, 0, 0, fds, fds[0] >= 0 && fds[1] >= 0 ? 2 : 0);
     if (fds[0] >= 0)
         close(fds[0]);
     if (fds[1] >= 0)
@@ -127,41 +130,12 @@ static _Noreturn void fail(uint16_t stage, int err, int index);
 static void send_proxy_listener(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(3128) };
-    struct proc_setup s = { STAGE_NETNS, 0, 0, 0 };
-    struct {
-        struct proc_rec_hdr h;
-        struct proc_setup s;
-    } rec;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = { &rec, sizeof(rec) };
-    struct msghdr msg = { 0 };
-    struct cmsghdr *c;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+        send_record(REC_NET_LISTENER, STAGE_NETNS, 0, 0, &fd, 1) < 0)
         fail(STAGE_NETNS, errno, -1);
-    memset(&rec, 0, sizeof(rec));
-    memset(&ctl, 0, sizeof(ctl));
-    rec.h.magic = PROC_REC_MAGIC;
-    rec.h.kind = REC_NET_LISTENER;
-    rec.h.len = sizeof(rec.s);
-    rec.s = s;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0)
-        if (errno != EINTR)
-            fail(STAGE_NETNS, errno, -1);
     close(fd);
 }
 
@@ -794,16 +768,17 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
     guest_main(a);
 }
 
-/* The supervisor writes our uid/gid maps (and moves us into cgroups), then
- * says go. EOF means it died before that: leave quietly (a guest process
- * dies with us, the pid namespace's init). */
-static void wait_go(void)
+/* A byte from the supervisor on the control pipe: SYNC_GO once it wrote
+ * our uid/gid maps (and moved us into cgroups), SYNC_COPIED after
+ * --copy-in. Anything else, or EOF (it died, or it refused): leave quietly
+ * (a guest process dies with us, the pid namespace's init). */
+static void wait_control(char want)
 {
-    char go = 0;
+    char c = 0;
 
-    while (read(FD_CONTROL, &go, 1) < 0 && errno == EINTR)
+    while (read(FD_CONTROL, &c, 1) < 0 && errno == EINTR)
         ;
-    if (go != SYNC_GO)
+    if (c != want)
         _exit(125);
 }
 
@@ -866,7 +841,7 @@ _Noreturn void child_main(const struct child_args *a)
      * uid/gid maps and with the view below: it needs neither. Unless the
      * supervisor is yet to move us into cgroups. */
     if (a->wait_go_before_fork)
-        wait_go();
+        wait_control(SYNC_GO);
     if (pipe2(net, O_CLOEXEC) < 0 || pipe2(view, O_CLOEXEC) < 0)
         fail(STAGE_FORK, errno, -1);
     net[0] = high_fd(net[0]);
@@ -907,7 +882,7 @@ _Noreturn void child_main(const struct child_args *a)
         report(REC_TRACE_OFF, STAGE_TRACE, errno, -1);
 
     if (!a->wait_go_before_fork)
-        wait_go();
+        wait_control(SYNC_GO);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(STAGE_MOUNT_PRIVATE, errno, -1);
@@ -939,13 +914,8 @@ _Noreturn void child_main(const struct child_args *a)
      * it is the sandbox's, not the host's. */
     report_ready();
     /* --copy-in: the supervisor writes into the view now; the guest waits. */
-    if (a->wait_copy_in) {
-        char c = 0;
-        while (read(FD_CONTROL, &c, 1) < 0 && errno == EINTR)
-            ;
-        if (c != SYNC_COPIED)
-            _exit(125);
-    }
+    if (a->wait_copy_in)
+        wait_control(SYNC_COPIED);
 
     /* pid 1 joins the guest's network namespace too: nothing of the
      * sandbox stays in the host's. */
@@ -985,12 +955,10 @@ _Noreturn void child_main(const struct child_args *a)
     syscall(SYS_close_range, FD_GUEST_IN, (unsigned)view[1] - 1, 0);
     syscall(SYS_close_range, (unsigned)view[1] + 1, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
-    fmt_int(flags_arg,
-            (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
+    fmt_int(flags_arg, a->init_flags);
     if (fcntl(FD_STATUS, F_SETFD, 0) == 0 && fcntl(FD_CONTROL, F_SETFD, 0) == 0)
         syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
     /* The host forbids executing memfds: run the same loop in place. */
     close(view[1]);
-    init_run(FD_STATUS, (int)pid,
-             (a->hold ? INIT_FLAG_HOLD : 0) | (a->hold_always ? INIT_FLAG_HOLD_ALWAYS : 0));
+    init_run(FD_STATUS, (int)pid, a->init_flags);
 }

@@ -39,8 +39,8 @@ struct child_args {
     char *const *argv;
     char *const *envp;
     const char *cwd;
-    bool hold;         /* init holds the sandbox after pid 2 ends, for the ledger */
-    bool hold_always;  /* ... even when nothing is left (for --copy-out) */
+    int init_flags;    /* INIT_FLAG_*: the init always holds the sandbox for the
+                        * ledger; HOLD_ALWAYS also when nothing is left (copy-out) */
     bool wait_copy_in; /* after "view ready", wait for the supervisor's copies */
     /* The supervisor moves the child into cgroups before "go": the guest
      * process must not be forked before then, or it would stay outside. */

@@ -565,8 +565,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.argv = g->cfg->argv.v;
     a.envp = pg->envp.v;
     a.cwd = g->cfg->cwd ? g->cfg->cwd : SBVM_DEFAULT_CWD;
-    a.hold = true;
-    a.hold_always = has_copies(g->cfg, true);
+    a.init_flags = INIT_FLAG_HOLD | (has_copies(g->cfg, true) ? INIT_FLAG_HOLD_ALWAYS : 0);
     a.wait_copy_in = has_copies(g->cfg, false);
     a.wait_go_before_fork = pg->use_cgroup;
     a.net_mode = (int)g->cfg->net;

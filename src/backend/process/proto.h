@@ -76,7 +76,7 @@ struct proc_setup {
     uint16_t stage;
     uint16_t pad;
     int32_t err;   /* errno, positive */
-    int32_t index; /* STAGE_FSOP: which operation; STAGE_GUEST_RLIMIT: which limit */
+    int32_t index; /* STAGE_FSOP, STAGE_FSOP_REOPEN: which operation; else -1 */
 };
 
 /* Resource usage of a process and everything it waited for, in µs / KiB. */
