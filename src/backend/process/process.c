@@ -735,53 +735,76 @@ static uint64_t copy_budget(const struct sbvm_config *cfg)
     return d > (4ULL << 30) ? d : 4ULL << 30;
 }
 
-/* Before the guest starts: host files into the view. 0, or -errno of the
- * first failure (recorded). */
+/*
+ * One copy between the sandbox's `guest` path and the host's `host` path, in
+ * the direction `out` says, each side's directory opened without following
+ * a symlink in the sandbox. `via_tmp`: the sandbox is gone and only its /tmp
+ * (held open) can be read. Each copy has a budget of its own (`lim`, by
+ * value). 0, or -errno with *what saying which step failed.
+ */
+static int copy_one(struct proc_guest *pg, bool out, const char *guest, const char *host,
+                    bool via_tmp, struct copy_limits lim, const char **what)
+{
+    char gdir[PATH_MAX], hdir[PATH_MAX], abs[PATH_MAX + 1];
+    const char *gname, *hname;
+    int gfd = -1, hfd = -1, r = 0;
+
+    *what = "";
+    if (!split_path(guest, gdir, sizeof(gdir), &gname) ||
+        !split_path(host, hdir, sizeof(hdir), &hname))
+        return -EINVAL;
+    if (via_tmp) {
+        /* Only what was under /tmp survives the sandbox. */
+        if (pg->tmpfd < 0 || (!streq(gdir, "tmp") && !str_has_prefix(gdir, "tmp/"))) {
+            *what = "the sandbox ended before it could be copied";
+            return -ESRCH;
+        }
+        gfd = open_in_sandbox(pg->tmpfd, streq(gdir, "tmp") ? "" : gdir + 4);
+    } else if (pg->rootfd < 0) {
+        *what = "the sandbox's root";
+        return -ESRCH;
+    } else {
+        gfd = open_in_sandbox(pg->rootfd, gdir);
+    }
+    if (gfd < 0) {
+        *what = "its directory in the sandbox";
+        return -errno;
+    }
+    snprintf(abs, sizeof(abs), "/%s", hdir);
+    hfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (hfd < 0) {
+        r = -errno;
+        *what = "the host directory";
+    } else {
+        r = out ? copy_entry_at(gfd, gname, hfd, hname, &lim)
+                : copy_entry_at(hfd, hname, gfd, gname, &lim);
+        *what = r == -EEXIST && out ? "the host path exists already" : "copying";
+        close(hfd);
+    }
+    close(gfd);
+    return r;
+}
+
+/* Before the guest starts: host files into the view, owned by the guest.
+ * 0, or -errno of the first failure (recorded). */
 static int copy_in(struct guest *g)
 {
     struct proc_guest *pg = g->bdata;
     const struct sbvm_config *cfg = g->cfg;
+    struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
 
+    if (pg->st->ids.host_root) {
+        lim.uid = pg->st->ids.uid;
+        lim.gid = pg->st->ids.gid;
+    }
     for (size_t i = 0; i < cfg->ncopies; i++) {
         const struct config_copy *c = &cfg->copies[i];
-        char gdir[PATH_MAX], hdir[PATH_MAX];
-        const char *gname, *hname;
-        struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
-        int gfd = -1, hfd = -1, r = 0;
-        const char *what = "";
+        const char *what;
+        int r;
 
         if (c->out)
             continue;
-        if (pg->st->ids.host_root) {
-            lim.uid = pg->st->ids.uid;
-            lim.gid = pg->st->ids.gid;
-        }
-        if (!split_path(c->guest, gdir, sizeof(gdir), &gname) ||
-            !split_path(c->host, hdir, sizeof(hdir), &hname)) {
-            r = -EINVAL;
-        } else if (pg->rootfd < 0) {
-            r = -ESRCH;
-            what = "the sandbox's root";
-        } else if ((gfd = open_in_sandbox(pg->rootfd, gdir)) < 0) {
-            r = -errno;
-            what = "its directory in the sandbox";
-        } else {
-            char abs[PATH_MAX + 1];
-            snprintf(abs, sizeof(abs), "/%s", hdir);
-            hfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (hfd < 0) {
-                r = -errno;
-                what = "the host directory";
-            }
-        }
-        if (r == 0) {
-            r = copy_entry_at(hfd, hname, gfd, gname, &lim);
-            what = "copying";
-        }
-        if (gfd >= 0)
-            close(gfd);
-        if (hfd >= 0)
-            close(hfd);
+        r = copy_one(pg, false, c->guest, c->host, false, lim, &what);
         record_copy(pg, false, c->guest, c->host, -r, what);
         if (r < 0)
             return r;
@@ -795,18 +818,16 @@ static void copy_out(struct guest *g, bool via_tmp)
 {
     struct proc_guest *pg = g->bdata;
     const struct sbvm_config *cfg = g->cfg;
+    const struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
 
     if (pg->copied_out)
         return;
     pg->copied_out = true;
     for (size_t i = 0; i < cfg->ncopies; i++) {
         const struct config_copy *c = &cfg->copies[i];
-        struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
-        char gdir[PATH_MAX], hdir[PATH_MAX], abs[PATH_MAX + 1];
         struct strbuf host = STRBUF_INIT;
-        const char *gname, *hname;
-        int gfd = -1, hfd = -1, r = 0;
         const char *what = "";
+        int r = -ENOMEM;
 
         if (!c->out)
             continue;
@@ -814,41 +835,8 @@ static void copy_out(struct guest *g, bool via_tmp)
         strbuf_addstr(&host, c->host);
         if (g->run_guests > 1)
             strbuf_addf(&host, ".%s", g->name);
-        if (strbuf_failed(&host) || !split_path(c->guest, gdir, sizeof(gdir), &gname) ||
-            !split_path(host.buf, hdir, sizeof(hdir), &hname)) {
-            r = -EINVAL;
-        } else if (via_tmp) {
-            /* Only what was under /tmp survives the sandbox. */
-            if (pg->tmpfd < 0 || (!streq(gdir, "tmp") && !str_has_prefix(gdir, "tmp/"))) {
-                r = -ESRCH;
-                what = "the sandbox ended before it could be copied";
-            } else {
-                gfd = open_in_sandbox(pg->tmpfd, streq(gdir, "tmp") ? "" : gdir + 4);
-                if (gfd < 0) {
-                    r = -errno;
-                    what = "its directory in the sandbox";
-                }
-            }
-        } else if (pg->rootfd < 0 || (gfd = open_in_sandbox(pg->rootfd, gdir)) < 0) {
-            r = pg->rootfd < 0 ? -ESRCH : -errno;
-            what = "its directory in the sandbox";
-        }
-        if (r == 0) {
-            snprintf(abs, sizeof(abs), "/%s", hdir);
-            hfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (hfd < 0) {
-                r = -errno;
-                what = "the host directory";
-            }
-        }
-        if (r == 0) {
-            r = copy_entry_at(gfd, gname, hfd, hname, &lim);
-            what = r == -EEXIST ? "the host path exists already" : "copying";
-        }
-        if (gfd >= 0)
-            close(gfd);
-        if (hfd >= 0)
-            close(hfd);
+        if (!strbuf_failed(&host))
+            r = copy_one(pg, true, c->guest, host.buf, via_tmp, lim, &what);
         record_copy(pg, true, c->guest, host.buf ? host.buf : c->host, -r, what);
         strbuf_release(&host);
     }
