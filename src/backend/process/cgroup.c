@@ -64,12 +64,12 @@ static bool has_word(const char *list, const char *word)
 }
 
 /* "key value" lines (memory.events, pids.events, cpu.stat). */
-static bool read_key(const char *dir, const char *file, const char *key, uint64_t *out)
+/* The value of "key N" lines in a flat keyed file's text (cpu.stat). */
+static bool find_key(const char *text, const char *key, uint64_t *out)
 {
-    _cleanup_free_ char *text = read_text(dir, file);
     size_t klen = strlen(key);
 
-    for (char *p = text; p && *p;) {
+    for (const char *p = text; p && *p;) {
         if (strncmp(p, key, klen) == 0 && p[klen] == ' ') {
             *out = strtoull(p + klen + 1, NULL, 10);
             return true;
@@ -79,6 +79,13 @@ static bool read_key(const char *dir, const char *file, const char *key, uint64_
             p++;
     }
     return false;
+}
+
+static bool read_key(const char *dir, const char *file, const char *key, uint64_t *out)
+{
+    _cleanup_free_ char *text = read_text(dir, file);
+
+    return find_key(text, key, out);
 }
 
 static uint64_t read_u64(const char *dir, const char *file)
@@ -394,9 +401,10 @@ bool cgroup_cpu_usage(const struct cgroup_host *h, const struct cgroup_guest *g,
 
     if (!dir)
         return false;
-    if (h->mode == CGROUP_V2)
-        return read_key(dir, "cpu.stat", "user_usec", user_us) &&
-               read_key(dir, "cpu.stat", "system_usec", system_us);
+    if (h->mode == CGROUP_V2) {
+        _cleanup_free_ char *text = read_text(dir, "cpu.stat");
+        return find_key(text, "user_usec", user_us) && find_key(text, "system_usec", system_us);
+    }
     /* v1: nanoseconds where the kernel offers the split, else ticks. */
     {
         _cleanup_free_ char *u = read_text(dir, "cpuacct.usage_user");
@@ -408,10 +416,10 @@ bool cgroup_cpu_usage(const struct cgroup_host *h, const struct cgroup_guest *g,
         }
     }
     {
+        _cleanup_free_ char *text = read_text(dir, "cpuacct.stat");
         long hz = sysconf(_SC_CLK_TCK);
         uint64_t ut = 0, st = 0;
-        if (hz <= 0 || !read_key(dir, "cpuacct.stat", "user", &ut) ||
-            !read_key(dir, "cpuacct.stat", "system", &st))
+        if (hz <= 0 || !find_key(text, "user", &ut) || !find_key(text, "system", &st))
             return false;
         *user_us = ut * 1000000 / (uint64_t)hz;
         *system_us = st * 1000000 / (uint64_t)hz;

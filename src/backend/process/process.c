@@ -930,8 +930,7 @@ void proc_take_ledger(struct guest *g)
     struct proc_guest *pg = g->bdata;
 
     if (pg->rootfd >= 0) {
-        pg->held_cpu_ms = procscan_cpu_ms(pg->rootfd);
-        pg->held_peak = procscan_peak_bytes(pg->rootfd);
+        procscan_usage(pg->rootfd, &pg->held_cpu_ms, &pg->held_peak);
     }
     take_ledger(g, true);
     /* Everything is stopped and every mount still there: copy out now. */

@@ -125,47 +125,31 @@ bool procscan_parse_stat(const char *text, uint64_t *ticks)
     return true;
 }
 
-uint64_t procscan_cpu_ms(int rootfd)
+void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes)
 {
     DIR *d = open_proc(rootfd);
     struct dirent *e;
     long hz = sysconf(_SC_CLK_TCK);
-    uint64_t ticks = 0;
+    uint64_t ticks = 0, best = 0;
 
+    *cpu_ms = 0;
+    if (peak_bytes)
+        *peak_bytes = 0;
     if (!d)
-        return 0;
+        return;
     if (hz <= 0)
         hz = 100;
     while ((e = readdir(d))) {
-        char path[32], buf[1024];
+        char path[32], buf[2048], *p;
         long pid = entry_pid(e);
         uint64_t t;
 
         if (pid <= 0)
             continue;
         snprintf(path, sizeof(path), "%ld/stat", pid);
-        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0)
-            continue;
-        if (procscan_parse_stat(buf, &t))
+        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) > 0 && procscan_parse_stat(buf, &t))
             ticks += t;
-    }
-    closedir(d);
-    return ticks * 1000 / (uint64_t)hz;
-}
-
-uint64_t procscan_peak_bytes(int rootfd)
-{
-    DIR *d = open_proc(rootfd);
-    struct dirent *e;
-    uint64_t best = 0;
-
-    if (!d)
-        return 0;
-    while ((e = readdir(d))) {
-        char path[32], buf[2048], *p;
-        long pid = entry_pid(e);
-
-        if (pid <= 1)
+        if (!peak_bytes || pid == 1)
             continue;
         snprintf(path, sizeof(path), "%ld/status", pid);
         if (read_small_at(dirfd(d), path, buf, sizeof(buf)) <= 0)
@@ -179,5 +163,15 @@ uint64_t procscan_peak_bytes(int rootfd)
         }
     }
     closedir(d);
-    return best;
+    *cpu_ms = ticks * 1000 / (uint64_t)hz;
+    if (peak_bytes)
+        *peak_bytes = best;
+}
+
+uint64_t procscan_cpu_ms(int rootfd)
+{
+    uint64_t ms;
+
+    procscan_usage(rootfd, &ms, NULL);
+    return ms;
 }

@@ -21,8 +21,9 @@ uint64_t procscan_max_fds(int rootfd);
 /* CPU time in ms of the processes alive now plus every process they (and
  * the init) have waited for: the whole sandbox's CPU so far. */
 uint64_t procscan_cpu_ms(int rootfd);
-/* The largest peak resident size (VmHWM) of the processes alive now. */
-uint64_t procscan_peak_bytes(int rootfd);
+/* The same, and, when peak_bytes is given, the largest peak resident size
+ * (VmHWM) of the processes alive now but the init, in one walk of /proc. */
+void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes);
 /* CPU time in clock ticks from the text of a /proc/PID/stat: user and
  * system, its own plus its waited-for children's; false when it does not
  * parse. */
