@@ -669,6 +669,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
     struct run_opts o = { .jobs = 1, .net = -1 };
     size_t *starts = NULL, *lens = NULL, nguests = 0;
     sbvm_runner *rn = NULL;
+    sbvm_config *tmpl = NULL;
     sbvm_error *err = NULL;
     int status = EXIT_USAGE, c;
 
@@ -863,16 +864,24 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         goto oom;
     if (sbvm_runner_set_parallel(rn, o.jobs, &err) < 0)
         goto lib_error;
+    /* The options (and the profile) once, for every guest; each guest then
+     * gets its own command and name. */
+    tmpl = sbvm_config_new();
+    if (!tmpl)
+        goto oom;
+    if (build_config(&o, tmpl, &err) < 0) {
+        if (!err)
+            goto done; /* already explained */
+        goto lib_error;
+    }
     for (size_t i = 0; i < nguests; i++) {
-        sbvm_config *cfg = sbvm_config_new();
+        sbvm_config *cfg = sbvm_config_dup(tmpl);
         int r;
         if (!cfg)
             goto oom;
         r = sbvm_config_set_argv(cfg, lens[i], (const char *const *)argv + starts[i], &err);
         if (r == 0 && i < o.nnames)
             r = sbvm_config_set_name(cfg, o.names[i], &err);
-        if (r == 0)
-            r = build_config(&o, cfg, &err);
         if (r == 0 && nguests == 1 && !o.no_stdin && fcntl(0, F_GETFD) >= 0)
             sbvm_config_set_stdin_fd(cfg, 0);
         if (r == 0)
@@ -885,6 +894,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         }
     }
 
+    sbvm_config_free(tmpl);
     p->o = o;
     p->rn = rn;
     p->nguests = nguests;
@@ -901,6 +911,7 @@ lib_error:
     sbvm_error_free(err);
     status = EXIT_USAGE;
 done:
+    sbvm_config_free(tmpl);
     sbvm_runner_free(rn);
     free_opts(&o);
     free(starts);
