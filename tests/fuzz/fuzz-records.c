@@ -94,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g->result = result_new(g->name, &g->cfg->argv);
     g->host_signal = (flags & 4) ? SIGTERM : 0;
     g->bdata = fake_guest(sv[0]);
+    g->ops = rn->backend; /* as start_guest sets it: a limit record stops the guest */
 
     /* The messages, as the sandbox would send them. */
     while (size >= 2) {

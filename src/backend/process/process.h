@@ -52,15 +52,12 @@ struct proc_guest {
 
     pid_t pid; /* the sandbox's init, in the host's pid namespace */
     int pidfd;
-    int status_fd;  /* read end of the status pipe */
+    int status_fd;  /* our end of the status socket */
     int control_fd; /* write end: "go", later the init's release */
     int rootfd;     /* O_PATH of the sandbox's root, once the view is ready */
     int tmpfd;      /* O_PATH of its /tmp: keeps the scratch readable after it ends */
 
-    /* Record reassembly. */
-    unsigned char inbuf[PROC_REC_MAX * 2];
-    size_t inlen;
-    bool bad_record;
+    bool bad_record;   /* one was malformed: the rest is ignored */
     int passed_fds[2]; /* descriptors that came with the current message */
 
     struct proc_setup setup, exec;
@@ -114,7 +111,7 @@ struct proc_guest {
 const char *proc_slot_src(const struct proc_guest *pg, size_t i);
 size_t proc_slot_count(const struct proc_guest *pg);
 
-/* records.c: reading the status pipe. false at end of file. */
+/* records.c: reading the status socket. false at end of file. */
 bool proc_read_records(struct guest *g);
 /* outcome.c: the guest's result from everything collected. */
 void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *init_status);

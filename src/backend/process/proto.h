@@ -3,13 +3,13 @@
  * proto.h: what the sandbox's own processes tell the supervisor.
  *
  * The child that builds the sandbox, the guest process before its exec, and
- * the pid-1 init all report over one pipe (the "status pipe") in framed
- * records: a header then `len` payload bytes, each record written with one
- * write() of at most PROC_REC_MAX bytes (below PIPE_BUF), so records from
- * different writers never interleave. The supervisor treats every record as
- * untrusted input: it checks the magic, the kind, the length, and every
- * field's range before using any of it. Crash data (memory maps, a stack
- * snapshot) is sent as numbered chunks that the supervisor reassembles.
+ * the pid-1 init all report over one SOCK_SEQPACKET socket (the "status
+ * socket"), one record per message: a header then `len` payload bytes, at
+ * most PROC_REC_MAX in all, so records from different writers never
+ * interleave and a message that is not exactly one record is malformed. The supervisor treats every
+ * record as untrusted input: it checks the magic, the kind, the length, and every field's range
+ * before using any of it. Crash data (memory maps, a stack snapshot) is sent as numbered chunks
+ * that the supervisor reassembles.
  *
  * This header is shared with the freestanding init, so it uses nothing but
  * fixed-width integer types.

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * records.c: reading what the sandbox reports on its status pipe.
+ * records.c: reading what the sandbox reports on its status socket.
  *
- * Records are reassembled from whatever read() returns, then each one is
- * checked completely (magic, kind, exact payload size, ranges) before any of
- * it is used. A malformed record marks the guest's report as bad and the
- * rest of the stream is ignored: everything after it would be suspect.
+ * Each message is one record; it is checked completely (magic, kind, exact payload size, ranges)
+ * before any of it is used. A malformed record marks the guest's report as bad and the rest of the
+ * stream is ignored: everything after it would be suspect.
  */
 #include <errno.h>
 #include <signal.h>
@@ -267,16 +266,16 @@ bool proc_read_records(struct guest *g)
             char buf[CMSG_SPACE(4 * sizeof(int))];
             struct cmsghdr align;
         } ctl;
-        struct iovec iov;
+        unsigned char rec[PROC_REC_MAX];
+        struct iovec iov = { rec, sizeof(rec) };
+        struct proc_rec_hdr h;
         struct msghdr msg;
         ssize_t n;
-        size_t off = 0;
 
         if (pg->status_fd < 0)
             return false;
-        /* One record per message (a SOCK_SEQPACKET socket). */
-        iov.iov_base = pg->inbuf + pg->inlen;
-        iov.iov_len = sizeof(pg->inbuf) - pg->inlen;
+        /* A SOCK_SEQPACKET socket: every message is exactly one record,
+         * header and payload, as each sender writes it whole. */
         memset(&msg, 0, sizeof(msg));
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
@@ -293,29 +292,15 @@ bool proc_read_records(struct guest *g)
             drop_passed_fds(pg);
             return false;
         }
-        if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-            pg->bad_record = true;
-        pg->inlen += (size_t)n;
-        while (!pg->bad_record && pg->inlen - off >= sizeof(struct proc_rec_hdr)) {
-            struct proc_rec_hdr h;
-            memcpy(&h, pg->inbuf + off, sizeof(h));
-            if (h.magic != PROC_REC_MAGIC || sizeof(h) + h.len > PROC_REC_MAX) {
+        if (!pg->bad_record) {
+            memcpy(&h, rec, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
+            /* The first bad record discards everything after it. */
+            if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(h) ||
+                h.magic != PROC_REC_MAGIC || (size_t)n != sizeof(h) + h.len ||
+                !dispatch(g, h.kind, rec + sizeof(h), h.len))
                 pg->bad_record = true;
-                break;
-            }
-            if (pg->inlen - off < sizeof(h) + h.len)
-                break;
-            if (!dispatch(g, h.kind, pg->inbuf + off + sizeof(h), h.len))
-                pg->bad_record = true;
-            off += sizeof(h) + h.len;
         }
         /* Descriptors belong to the message they came with. */
         drop_passed_fds(pg);
-        if (pg->bad_record) {
-            pg->inlen = 0; /* and ignore the rest */
-            continue;
-        }
-        memmove(pg->inbuf, pg->inbuf + off, pg->inlen - off);
-        pg->inlen -= off;
     }
 }

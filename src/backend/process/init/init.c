@@ -284,7 +284,7 @@ static void emit(uint16_t kind, const void *a, size_t alen, const void *b, size_
     copy(recbuf + sizeof(h), a, alen);
     if (blen)
         copy(recbuf + sizeof(h) + alen, b, blen);
-    /* At most PROC_REC_MAX bytes, below PIPE_BUF: one atomic write. */
+    /* One write, one message (a SOCK_SEQPACKET socket): one record. */
     for (;;) {
         long r = sys3(NR_write, status_fd, (long)recbuf, (long)(sizeof(h) + alen + blen));
         if (r != -E_INTR)
