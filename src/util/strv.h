@@ -6,6 +6,7 @@
 #ifndef SBVM_UTIL_STRV_H
 #define SBVM_UTIL_STRV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct strv {
@@ -26,6 +27,8 @@ int strv_push_owned(struct strv *sv, char *s);
 int strv_copy(struct strv *dst, const struct strv *src);
 /* Index of the first entry equal to s, or -1. */
 long strv_find(const struct strv *sv, const char *s);
+/* Same strings in the same order. */
+bool strv_equal(const struct strv *a, const struct strv *b);
 void strv_release(struct strv *sv);
 
 #endif

@@ -372,6 +372,31 @@ START_TEST(host_signal_kills_and_second_one_is_sigkill)
 }
 END_TEST
 
+/* Guests of one run with different syscall policies each get their own,
+ * even though the run keeps the last one compiled for reuse. */
+START_TEST(each_guest_gets_its_own_syscall_policy)
+{
+    static const char *const deny[] = { "mkdir", "rmdir", "mkdir" };
+    sbvm_runner *rn = sbvm_runner_new();
+
+    for (int i = 0; i < 3; i++) {
+        sbvm_config *cfg =
+            cfg_of((const char *[]){ "sh", "-c", "mkdir /tmp/d && rmdir /tmp/d", NULL });
+        ck_assert_int_eq(sbvm_config_deny_syscall(cfg, deny[i], NULL), 0);
+        ck_assert_int_eq(sbvm_runner_add(rn, cfg, NULL), 0);
+        sbvm_config_free(cfg);
+    }
+    ck_assert_int_eq(sbvm_runner_run(rn, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        const sbvm_result *r = sbvm_runner_result(rn, (size_t)i);
+        /* The second guest makes its directory, and is stopped removing it. */
+        ck_assert_int_eq(sbvm_result_outcome(r), SBVM_OUTCOME_DENIED);
+        ck_assert_str_eq(sbvm_result_denial(r)->name, deny[i]);
+    }
+    sbvm_runner_free(rn);
+}
+END_TEST
+
 /* A host signal that arrives while the sandbox is still being built is
  * held until the init can forward it, never lost: as root the init once
  * had a lower uid than the guest process it had to signal. Many tries,
@@ -446,6 +471,7 @@ Suite *suite_runner(void)
     tcase_add_loop_test(tc, parallelism_is_bounded_and_used, 0, 3);
     tcase_add_test(tc, duplicate_explicit_names_are_refused);
     tcase_add_loop_test(tc, host_signal_kills_and_second_one_is_sigkill, 0, 2);
+    tcase_add_test(tc, each_guest_gets_its_own_syscall_policy);
     tcase_add_test(tc, a_signal_during_setup_is_not_lost);
     tcase_add_test(tc, nothing_is_left_in_the_host_process);
     suite_add_tcase(s, tc);

@@ -81,6 +81,10 @@ static void proc_run_release(void *state)
         return;
     fsplan_release(&st->base);
     seccomp_plan_release(&st->seccomp);
+    if (st->has_custom)
+        seccomp_plan_release(&st->custom);
+    strv_release(&st->custom_deny);
+    strv_release(&st->custom_allow);
     cgroup_host_release(&st->cgroups);
     close_fd(&st->init_fd);
     free(st);
@@ -156,8 +160,6 @@ static void proc_release(struct guest *g)
     for (size_t i = 0; i < pg->nmount_fds; i++)
         close(pg->mount_fds[i]);
     fsplan_release(&pg->extra);
-    if (pg->has_custom)
-        seccomp_plan_release(&pg->custom);
     stop_broker(pg);
     net_attempts_free(pg->attempts, pg->nattempts);
     if (pg->has_net)
@@ -315,6 +317,35 @@ static int resolve_program(struct proc_guest *pg, const struct sbvm_config *cfg,
                                 &pg->prog, pf);
 }
 
+/* The run's custom syscall policy for this config: the cached one when it
+ * was compiled for the same --deny, --allow and watched calls. */
+static int custom_policy(struct proc_state *st, const struct sbvm_config *cfg, unsigned watch,
+                         sbvm_error **err)
+{
+    struct seccomp_plan plan;
+    int r;
+
+    if (st->has_custom && st->custom_watch == watch && strv_equal(&st->custom_deny, &cfg->deny) &&
+        strv_equal(&st->custom_allow, &cfg->allow))
+        return 0;
+    r = seccomp_plan_build_custom(&plan, &cfg->deny, &cfg->allow, watch, err);
+    if (r < 0)
+        return r;
+    if (st->has_custom)
+        seccomp_plan_release(&st->custom);
+    strv_release(&st->custom_deny);
+    strv_release(&st->custom_allow);
+    st->custom = plan;
+    st->has_custom = true;
+    st->custom_watch = watch;
+    if (strv_copy(&st->custom_deny, &cfg->deny) < 0 ||
+        strv_copy(&st->custom_allow, &cfg->allow) < 0) {
+        /* Without its key the plan cannot be reused: compile anew next time. */
+        st->custom_watch = ~0u;
+    }
+    return 0;
+}
+
 static int plan_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
 {
     for (size_t i = 0; i < cfg->nmounts; i++) {
@@ -466,12 +497,9 @@ static int proc_prepare(void *state, struct guest *g)
     if (r < 0)
         goto fail_err;
     watch = watch_mask(pg, g->cfg);
-    if (g->cfg->deny.n || g->cfg->allow.n || watch) {
-        r = seccomp_plan_build_custom(&pg->custom, &g->cfg->deny, &g->cfg->allow, watch, &e);
-        if (r < 0)
-            goto fail_err;
-        pg->has_custom = true;
-    }
+    pg->custom = g->cfg->deny.n || g->cfg->allow.n || watch;
+    if (pg->custom && (r = custom_policy(pg->st, g->cfg, watch, &e)) < 0)
+        goto fail_err;
     return 0;
 fail_err:
     fail_result(g, SBVM_OUTCOME_SETUP_FAILED, "prepare", sbvm_error_code(e), sbvm_error_message(e));
@@ -557,7 +585,9 @@ static int proc_spawn(void *state, struct guest *g)
     a.rootfs_slot = pg->rootfs ? (int)pg->prog.nbinds : -1;
     a.extra_ops = pg->extra.ops;
     a.nextra = pg->extra.nops;
-    a.seccomp = pg->has_custom ? &pg->custom : &st->seccomp;
+    /* The child is a copy of our memory: a later guest's policy replacing
+     * the cached one does not touch what it installs. */
+    a.seccomp = pg->custom ? &st->custom : &st->seccomp;
     a.uid = st->ids.uid;
     a.gid = st->ids.gid;
     a.host_root = st->ids.host_root;

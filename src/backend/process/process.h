@@ -23,6 +23,13 @@ struct proc_state {
     struct guest_ids ids;
     struct fsplan base;
     struct seccomp_plan seccomp; /* the built-in default */
+    /* The last custom policy compiled (--deny, --allow, watched calls), and
+     * what it was compiled for: guests of one run usually share it, and
+     * libseccomp takes milliseconds to compile one. */
+    struct seccomp_plan custom;
+    struct strv custom_deny, custom_allow;
+    unsigned custom_watch;
+    bool has_custom;
     struct cgroup_host cgroups;
     bool cgroups_detected;
     int init_fd; /* sealed memfd with the init, or -1: run it in place */
@@ -45,8 +52,7 @@ struct proc_guest {
     size_t nmount_fds;
     bool rootfs; /* --rootfs: mount slot 0 is the tree */
     struct fsplan extra;
-    struct seccomp_plan custom; /* when the config denies or allows syscalls */
-    bool has_custom;
+    bool custom; /* runs the run's custom syscall policy (proc_state.custom) */
     struct cgroup_guest cg;
     bool use_cgroup;
 
