@@ -474,11 +474,6 @@ struct masker {
     size_t npend;
 };
 
-static bool masker_on(const struct masker *m)
-{
-    return m->keep > 0;
-}
-
 static void mask(struct masker *m, char *buf, size_t len)
 {
     for (size_t i = 0; m->masks && i < m->masks->n; i++) {
@@ -518,19 +513,51 @@ static ssize_t splice_once(int from, int to, int pipefd[2], int stop_fd)
     return n;
 }
 
-/* The relay when nothing needs masking: zero-copy, both ways. */
-static void relay_splice(int client, int up, int stop_fd, uint64_t *bytes_up, uint64_t *bytes_down)
+/* One read from the server, its secrets masked, sent on to the guest: what
+ * was read (n > 0, some held back across the chunk boundary), 0 at EOF (the
+ * held-back bytes flushed), -2 when nothing was waiting, -1 on error. */
+static ssize_t masked_once(int up, int client, struct masker *m, char *buf, int stop_fd)
 {
-    int p1[2], p2[2];
+    size_t have = m->npend, total, out;
+    ssize_t r;
+
+    memcpy(buf, m->pend, have);
+    r = recv(up, buf + have, RELAY_BUF, MSG_DONTWAIT);
+    if (r < 0)
+        return errno == EAGAIN || errno == EINTR ? -2 : -1;
+    if (r == 0) {
+        mask(m, m->pend, m->npend);
+        (void)send_all(client, m->pend, m->npend, stop_fd);
+        m->npend = 0;
+        return 0;
+    }
+    total = have + (size_t)r;
+    mask(m, buf, total);
+    out = total > m->keep ? total - m->keep : 0;
+    m->npend = total - out;
+    memcpy(m->pend, buf + out, m->npend);
+    if (out && !send_all(client, buf, out, stop_fd))
+        return -1;
+    return r;
+}
+
+/*
+ * Both directions until both ends are done. Guest to server always moves
+ * in the kernel (splice through a pipe); server to guest too, unless `m`
+ * has secrets to mask in what comes back.
+ */
+static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *bytes_up,
+                  uint64_t *bytes_down)
+{
+    bool masking = m && m->masks && m->masks->n > 0;
     bool client_open = true, up_open = true;
+    int p1[2] = { -1, -1 }, p2[2] = { -1, -1 };
+    char *buf = NULL;
 
     if (pipe2(p1, O_CLOEXEC) < 0)
         return;
-    if (pipe2(p2, O_CLOEXEC) < 0) {
-        close(p1[0]);
-        close(p1[1]);
-        return;
-    }
+    if (masking ? !(buf = malloc(RELAY_BUF + m->keep)) : pipe2(p2, O_CLOEXEC) < 0)
+        goto out;
     while (client_open || up_open) {
         struct pollfd p[3] = { { client, client_open ? POLLIN : 0, 0 },
                                { up, up_open ? POLLIN : 0, 0 },
@@ -552,84 +579,11 @@ static void relay_splice(int client, int up, int stop_fd, uint64_t *bytes_up, ui
             }
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            r = splice_once(up, client, p2, stop_fd);
+            r = masking ? masked_once(up, client, m, buf, stop_fd)
+                        : splice_once(up, client, p2, stop_fd);
             if (r > 0) {
                 *bytes_down += (uint64_t)r;
             } else if (r == 0 || r == -1) {
-                up_open = false;
-                shutdown(client, SHUT_WR);
-                if (!client_open)
-                    break;
-                client_open = false;
-            }
-        }
-    }
-    close(p1[0]);
-    close(p1[1]);
-    close(p2[0]);
-    close(p2[1]);
-}
-
-static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *bytes_up,
-                  uint64_t *bytes_down)
-{
-    bool client_open = true, up_open = true;
-    char *buf;
-
-    if (!masker_on(m)) {
-        relay_splice(client, up, stop_fd, bytes_up, bytes_down);
-        return;
-    }
-    buf = malloc(RELAY_BUF + m->keep);
-
-    if (!buf)
-        return;
-    while (client_open || up_open) {
-        struct pollfd p[3] = { { client, client_open ? POLLIN : 0, 0 },
-                               { up, up_open ? POLLIN : 0, 0 },
-                               { stop_fd, POLLIN, 0 } };
-        int n = poll(p, 3, IDLE_TIMEOUT_MS);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || (p[2].revents & POLLIN))
-            break;
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = recv(client, buf, RELAY_BUF, MSG_DONTWAIT);
-            if (r > 0) {
-                if (!send_all(up, buf, (size_t)r, stop_fd))
-                    break;
-                *bytes_up += (uint64_t)r;
-            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                client_open = false;
-                shutdown(up, SHUT_WR);
-            }
-        }
-        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r;
-            size_t have = 0;
-            if (masker_on(m)) {
-                memcpy(buf, m->pend, m->npend);
-                have = m->npend;
-            }
-            r = recv(up, buf + have, RELAY_BUF, MSG_DONTWAIT);
-            if (r > 0) {
-                size_t total = have + (size_t)r, out = total;
-                if (masker_on(m)) {
-                    mask(m, buf, total);
-                    out = total > m->keep ? total - m->keep : 0;
-                    m->npend = total - out;
-                    memcpy(m->pend, buf + out, m->npend);
-                }
-                if (out && !send_all(client, buf, out, stop_fd))
-                    break;
-                *bytes_down += (uint64_t)r;
-            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                if (masker_on(m) && m->npend) {
-                    mask(m, m->pend, m->npend);
-                    send_all(client, m->pend, m->npend, stop_fd);
-                    m->npend = 0;
-                }
                 up_open = false;
                 shutdown(client, SHUT_WR);
                 /* The server is done: nothing more the guest sends matters
@@ -640,7 +594,14 @@ static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *b
             }
         }
     }
+out:
     free(buf);
+    for (int i = 0; i < 2; i++) {
+        if (p1[i] >= 0)
+            close(p1[i]);
+        if (p2[i] >= 0)
+            close(p2[i]);
+    }
 }
 
 /* Rebuilds a plain HTTP request for the origin: origin-form target, our own
@@ -739,13 +700,12 @@ static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm
     rec->address = strdup(addr);
     if (rq.connect) {
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        struct masker none = { NULL, 0, NULL, 0 };
         if (!send_all(fd, ok, sizeof(ok) - 1, stop_fd))
             goto done;
         /* Bytes the client sent after the CONNECT head go straight on. */
         if (len > head_len && send_all(up, buf + head_len, len - head_len, stop_fd))
             rec->bytes_up += len - head_len;
-        relay(fd, up, stop_fd, &none, &rec->bytes_up, &rec->bytes_down);
+        relay(fd, up, stop_fd, NULL, &rec->bytes_up, &rec->bytes_down);
     } else {
         struct masker m = { &masks, 0, NULL, 0 };
         out = origin_request(&rq, buf + head_len, &out_len);
