@@ -319,11 +319,14 @@ struct place {
     const char *rel;
     uint64_t resolve;
     char where[64];
-    char *name; /* owned: a file mount's base name */
+    char *name;    /* owned: a file mount's base name */
+    bool borrowed; /* base is the mount's own descriptor: not ours to close */
 };
 
 static void place_release(struct place *pl)
 {
+    if (pl->borrowed)
+        pl->base = -1;
     close_fd(&pl->base);
     free(pl->name);
     pl->name = NULL;
@@ -351,7 +354,9 @@ static int place_of(struct vet_ctx *c, const char *path, const char *shown, int 
                              ENOENT,
                              "%s: %s is under %.40s, which starts empty (--tmpfs or --hide)", shown,
                              obj, m->dst);
-        pl->base = open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        /* The very source the mount will bind, when the caller holds it. */
+        pl->borrowed = m->fd >= 0;
+        pl->base = m->fd >= 0 ? m->fd : open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
         if (pl->base < 0 || fstat(pl->base, &st) < 0) {
             int e = errno;
             return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, e, "%s: the source of %s: %s",
@@ -366,6 +371,9 @@ static int place_of(struct vet_ctx *c, const char *path, const char *shown, int 
             return fail_with(c->fail, depth ? SBVM_OUTCOME_NOT_EXECUTABLE : SBVM_OUTCOME_NOT_FOUND,
                              ENOTDIR, "%s: %s is below %s, a file mount", shown, obj, m->dst);
         /* A file mount: the file itself, from its directory. */
+        if (pl->borrowed)
+            pl->base = -1;
+        pl->borrowed = false;
         close_fd(&pl->base);
         {
             const char *slash = strrchr(m->src, '/');

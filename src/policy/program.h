@@ -54,11 +54,13 @@ struct program_failure {
 int program_resolve(const char *argv0, const char *path_env, struct program *prog,
                     struct program_failure *fail);
 
-/* A mount of the guest's view: a host file or directory (src, canonical) at
- * dst, or nothing (src NULL: a fresh tmpfs, a hidden path). */
+/* A mount of the guest's view: a host file or directory (src, canonical;
+ * fd, its O_PATH descriptor, or -1 to open src) at dst, or nothing (src
+ * NULL: a fresh tmpfs, a hidden path). */
 struct program_mount {
     const char *dst;
     const char *src;
+    int fd;
 };
 
 /* What the guest will see, for looking its program up the way it will:

@@ -299,7 +299,7 @@ static int resolve_in(const struct program_mount *m, size_t n, const char *argv0
 
 START_TEST(a_program_in_a_mount_is_found_by_its_guest_path)
 {
-    struct program_mount m[] = { { "/tools", fx.dir } };
+    struct program_mount m[] = { { "/tools", fx.dir, -1 } };
 
     unit_write_file(in_dir("tool"), "#!/bin/sh\n", 10, 0755);
     ck_assert_int_eq(symlink("tool", in_dir("alias")), 0);
@@ -316,9 +316,25 @@ START_TEST(a_program_in_a_mount_is_found_by_its_guest_path)
 }
 END_TEST
 
+START_TEST(a_held_mount_source_is_read_through_its_descriptor)
+{
+    int fd = open(fx.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* The path names nothing: only the descriptor can lead to the file. */
+    struct program_mount m[] = { { "/tools", "/sbvm-no-such-dir", fd } };
+
+    ck_assert_int_ge(fd, 0);
+    unit_write_file(in_dir("tool"), "#!/bin/sh\n", 10, 0755);
+    ck_assert_int_eq(resolve_in(m, 1, "/tools/tool", GUEST_PATH), 0);
+    ck_assert_str_eq(fx.prog.exec_path, "/tools/tool");
+    /* Borrowed, not closed. */
+    ck_assert_int_eq(fcntl(fd, F_GETFD), FD_CLOEXEC);
+    close(fd);
+}
+END_TEST
+
 START_TEST(a_later_mount_covers_an_earlier_one)
 {
-    struct program_mount m[] = { { "/tools", fx.dir }, { "/tools", NULL } };
+    struct program_mount m[] = { { "/tools", fx.dir, -1 }, { "/tools", NULL, -1 } };
 
     unit_write_file(in_dir("tool"), "#!/bin/sh\n", 10, 0755);
     ck_assert_int_lt(resolve_in(m, 2, "/tools/tool", GUEST_PATH), 0);
@@ -333,7 +349,7 @@ END_TEST
 
 START_TEST(a_mount_is_vetted_like_any_program)
 {
-    struct program_mount m[] = { { "/tools", fx.dir }, { "/one", NULL } };
+    struct program_mount m[] = { { "/tools", fx.dir, -1 }, { "/one", NULL, -1 } };
     char file[600];
 
     unit_write_file(in_dir("text"), "hello\n", 6, 0755);
@@ -364,7 +380,7 @@ END_TEST
 
 START_TEST(a_symlink_out_of_a_mount_is_left_to_the_guest)
 {
-    struct program_mount m[] = { { "/venv", fx.dir } };
+    struct program_mount m[] = { { "/venv", fx.dir, -1 } };
 
     ck_assert_int_eq(symlink("/usr/bin/python3", in_dir("python")), 0);
     /* Where /usr/bin/python3 leads only the guest's view can say: the exec
@@ -377,7 +393,7 @@ END_TEST
 
 START_TEST(view_open_finds_files_as_the_guest_sees_them)
 {
-    struct program_mount m[] = { { "/data", fx.dir }, { "/gone", NULL } };
+    struct program_mount m[] = { { "/data", fx.dir, -1 }, { "/gone", NULL, -1 } };
     struct program_view v = { .mounts = m, .nmounts = 2, .rootfd = -1 };
     int fd;
 
@@ -419,6 +435,7 @@ Suite *suite_program(void)
     tcase_add_test(tc, unreadable_program_is_refused);
     tcase_add_test(tc, dynamic_elf_in_a_hidden_dir_binds_only_itself);
     tcase_add_test(tc, a_program_in_a_mount_is_found_by_its_guest_path);
+    tcase_add_test(tc, a_held_mount_source_is_read_through_its_descriptor);
     tcase_add_test(tc, a_later_mount_covers_an_earlier_one);
     tcase_add_test(tc, a_mount_is_vetted_like_any_program);
     tcase_add_test(tc, a_symlink_out_of_a_mount_is_left_to_the_guest);

@@ -285,16 +285,46 @@ static int open_rootfs(struct proc_guest *pg, const char *dir, sbvm_error **err)
     return 0;
 }
 
-/* --ro, --rw, --tmpfs, --hide, in order, after /tmp and the program's own
- * files. Each source is opened now, once, and the child binds that open
- * file (it checks that the same path there is still the same file). */
+/* The sources of --ro and --rw, opened now, once, after the rootfs's slot:
+ * the program lookup reads through them and the child binds exactly them
+ * (it checks that the same path there is still the same file). */
+static int open_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        const struct config_mount *m = &cfg->mounts[i];
+        const char *opt = m->kind == SBVM_MOUNT_RO ? "--ro" : "--rw";
+        struct stat st;
+        int fd;
+
+        if (m->kind != SBVM_MOUNT_RO && m->kind != SBVM_MOUNT_RW)
+            continue;
+        fd = open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            int r = error_sys(err, errno, "%s %s", opt, m->src);
+            if (fd >= 0)
+                close(fd);
+            return r;
+        }
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+            close(fd);
+            return error_set(err, EINVAL, "%s %s: only a directory or a regular file", opt, m->src);
+        }
+        pg->mount_fds[pg->nmount_fds] = fd;
+        pg->mount_srcs[pg->nmount_fds] = m->src;
+        pg->nmount_fds++;
+    }
+    return 0;
+}
+
 /* The program, looked up as the guest will see it: through its mounts,
  * over the --rootfs tree or the default view. The view stays for the crash
  * symboliser. */
 static int resolve_program(struct proc_guest *pg, const struct sbvm_config *cfg,
                            struct program_failure *pf)
 {
-    pg->view.rootfd = cfg->rootfs ? pg->mount_fds[0] : -1;
+    size_t k = pg->rootfs ? 1 : 0; /* the first mount source's slot */
+
+    pg->view.rootfd = pg->rootfs ? pg->mount_fds[0] : -1;
     if (cfg->nmounts) {
         pg->view_mounts = calloc(cfg->nmounts, sizeof(*pg->view_mounts));
         if (!pg->view_mounts) {
@@ -306,9 +336,10 @@ static int resolve_program(struct proc_guest *pg, const struct sbvm_config *cfg,
         }
         for (size_t i = 0; i < cfg->nmounts; i++) {
             const struct config_mount *m = &cfg->mounts[i];
+            bool bind = m->kind == SBVM_MOUNT_RO || m->kind == SBVM_MOUNT_RW;
             pg->view_mounts[i].dst = m->dst;
-            pg->view_mounts[i].src =
-                (m->kind == SBVM_MOUNT_RO || m->kind == SBVM_MOUNT_RW) ? m->src : NULL;
+            pg->view_mounts[i].src = bind ? m->src : NULL;
+            pg->view_mounts[i].fd = bind ? pg->mount_fds[k++] : -1;
         }
         pg->view.mounts = pg->view_mounts;
         pg->view.nmounts = cfg->nmounts;
@@ -346,8 +377,12 @@ static int custom_policy(struct proc_state *st, const struct sbvm_config *cfg, u
     return 0;
 }
 
+/* --ro, --rw, --tmpfs, --hide, in order, after /tmp and the program's own
+ * files, each bind from its source's slot (open_mounts). */
 static int plan_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbvm_error **err)
 {
+    size_t k = pg->rootfs ? 1 : 0;
+
     for (size_t i = 0; i < cfg->nmounts; i++) {
         const struct config_mount *m = &cfg->mounts[i];
         int slot = -1;
@@ -356,24 +391,9 @@ static int plan_mounts(struct proc_guest *pg, const struct sbvm_config *cfg, sbv
 
         if (m->kind == SBVM_MOUNT_RO || m->kind == SBVM_MOUNT_RW) {
             struct stat st;
-            int fd = open(m->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-            if (fd < 0 || fstat(fd, &st) < 0) {
-                r = error_sys(err, errno, "%s %s", m->kind == SBVM_MOUNT_RO ? "--ro" : "--rw",
-                              m->src);
-                if (fd >= 0)
-                    close(fd);
-                return r;
-            }
-            if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-                close(fd);
-                return error_set(err, EINVAL, "%s %s: only a directory or a regular file",
-                                 m->kind == SBVM_MOUNT_RO ? "--ro" : "--rw", m->src);
-            }
-            dir = S_ISDIR(st.st_mode);
-            pg->mount_fds[pg->nmount_fds] = fd;
-            pg->mount_srcs[pg->nmount_fds] = m->src;
-            slot = FD_BIND_BASE + (int)(pg->prog.nbinds + pg->nmount_fds);
-            pg->nmount_fds++;
+            dir = fstat(pg->mount_fds[k], &st) == 0 && S_ISDIR(st.st_mode);
+            slot = FD_BIND_BASE + (int)(pg->prog.nbinds + k);
+            k++;
         }
         r = fsplan_add_mount(&pg->extra, m->kind, m->dst, slot, m->src, dir, m->size, err);
         if (r < 0)
@@ -477,11 +497,10 @@ static int proc_prepare(void *state, struct guest *g)
     r = plan_network(pg, g->cfg, &e);
     if (r < 0)
         goto fail_err;
-    if (g->cfg->rootfs) {
-        r = open_rootfs(pg, g->cfg->rootfs, &e);
-        if (r < 0)
-            goto fail_err;
-    }
+    if (g->cfg->rootfs && (r = open_rootfs(pg, g->cfg->rootfs, &e)) < 0)
+        goto fail_err;
+    if ((r = open_mounts(pg, g->cfg, &e)) < 0)
+        goto fail_err;
     r = resolve_program(pg, g->cfg, &pf);
     if (r < 0) {
         fail_result(g, pf.outcome, "resolve", pf.err, pf.message);
