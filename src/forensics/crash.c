@@ -31,6 +31,16 @@ const char *const crash_register_names[PROC_NREGS] = {
     "eflags", "rsp", "ss",  "fs_base", "gs_base", "ds",  "es",       "fs",  "gs",
 };
 
+/* Control characters become '?': a name or path the guest chose (a thread
+ * name, a symbol from a crafted binary) cannot put a line break or a
+ * terminal escape into a message built from it. */
+static void no_controls(char *s)
+{
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 struct sbvm_crash *crash_new(const struct proc_fault *f)
 {
     struct sbvm_crash *c = calloc(1, sizeof(*c));
@@ -40,9 +50,7 @@ struct sbvm_crash *crash_new(const struct proc_fault *f)
     c->raw = *f;
     memcpy(c->comm, f->comm, sizeof(f->comm));
     c->comm[16] = '\0';
-    for (char *p = c->comm; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    no_controls(c->comm);
     c->raw.code_len = f->code_len > sizeof(f->code_bytes) ? 0 : f->code_len;
     c->raw.stack_len = f->stack_len > 64 * 1024 ? 0 : f->stack_len;
     c->raw.maps_len = f->maps_len > 256 * 1024 ? 0 : f->maps_len;
@@ -193,9 +201,8 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
     .set_initial_registers = set_initial_registers,
 };
 
-/* Keeps a string from the guest's files (a symbol, a source file name):
- * control characters become '?', so that a crafted binary cannot put a
- * line break or a terminal escape into a message built from it. */
+/* Keeps a string from the guest's files (a symbol, a source file name),
+ * without control characters. */
 static const char *keep(struct sbvm_crash *c, const char *s)
 {
     char *k;
@@ -203,9 +210,7 @@ static const char *keep(struct sbvm_crash *c, const char *s)
     if (!s || strv_push(&c->strings, s) < 0)
         return NULL;
     k = c->strings.v[c->strings.n - 1];
-    for (char *p = k; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    no_controls(k);
     return k;
 }
 

@@ -37,6 +37,12 @@
 #define MFD_EXEC 0x0010U
 #endif
 
+/* The size of the writable /tmp: the disk limit, never unlimited. */
+static uint64_t scratch_size(const struct sbvm_config *cfg)
+{
+    return cfg->limits[SBVM_LIMIT_DISK] ? cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+}
+
 static bool has_copies(const struct sbvm_config *cfg, bool out)
 {
     for (size_t i = 0; i < cfg->ncopies; i++)
@@ -485,7 +491,7 @@ static int proc_prepare(void *state, struct guest *g)
     }
     /* Its own writable /tmp, of its own size, before the program binds
      * (a program may live under /tmp). */
-    disk = g->cfg->limits[SBVM_LIMIT_DISK] ? g->cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+    disk = scratch_size(g->cfg);
     if (g->cfg->rootfs && (r = fsplan_build_rootfs(&pg->extra, &e)) < 0)
         goto fail_err;
     r = fsplan_add_tmp(&pg->extra, disk, &e);
@@ -780,7 +786,7 @@ static void record_copy(struct proc_guest *pg, bool out, const char *guest, cons
 /* Copy limit: the scratch's size, or 4 GiB when copying from elsewhere. */
 static uint64_t copy_budget(const struct sbvm_config *cfg)
 {
-    uint64_t d = cfg->limits[SBVM_LIMIT_DISK] ? cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+    uint64_t d = scratch_size(cfg);
     return d > (4ULL << 30) ? d : 4ULL << 30;
 }
 
@@ -960,11 +966,8 @@ static void take_ledger(struct guest *g, bool processes)
         strbuf_addf(&dest, "%s/%s", g->cfg->keep_dir, g->name);
         if (mkdir(g->cfg->keep_dir, 0700) < 0 && errno != EEXIST)
             error_sys(&e, errno, "creating %s", g->cfg->keep_dir);
-        else if (!strbuf_failed(&dest) && ledger_keep_scratch(pg->tmpfd, dest.buf,
-                                                              g->cfg->limits[SBVM_LIMIT_DISK]
-                                                                  ? g->cfg->limits[SBVM_LIMIT_DISK]
-                                                                  : SBVM_DEFAULT_DISK,
-                                                              &e) == 0)
+        else if (!strbuf_failed(&dest) &&
+                 ledger_keep_scratch(pg->tmpfd, dest.buf, scratch_size(g->cfg), &e) == 0)
             pg->kept = strbuf_detach(&dest, NULL);
         strbuf_release(&dest);
         if (e) {
