@@ -263,19 +263,6 @@ START_TEST(without_symbols_the_raw_facts_remain)
 }
 END_TEST
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    ck_assert_ptr_nonnull(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
-
 /* A line count of a /proc/self file, or a "Key:  N kB" value of status. */
 static long proc_value(const char *file, const char *key)
 {
@@ -328,13 +315,13 @@ START_TEST(soak_of_crashes_leaves_the_host_as_it_was)
      * baseline. */
     crash_batch(20);
     crash_batch(20);
-    fds = count_fds();
+    fds = unit_count_fds();
     mounts = proc_value("mountinfo", NULL);
     rss = proc_value("status", "VmRSS:");
     for (int round = 0; round < 10; round++)
         crash_batch(20);
     rss_after = proc_value("status", "VmRSS:");
-    ck_assert_int_eq(count_fds(), fds);
+    ck_assert_int_eq(unit_count_fds(), fds);
     ck_assert_int_eq(proc_value("mountinfo", NULL), mounts);
 #ifdef __SANITIZE_ADDRESS__
     /* ASan keeps freed memory in quarantine: RSS means nothing here, and

@@ -4,6 +4,7 @@
  * own forked process, so tests may unshare, install filters or crash.
  * TAP output: CK_TAP_LOG_FILE_NAME=- CK_VERBOSITY=silent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -34,6 +35,19 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     (void)flag;
     (void)ftw;
     return remove(path);
+}
+
+int unit_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own fd */
 }
 
 void unit_rmtree(const char *dir)

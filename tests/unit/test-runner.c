@@ -15,19 +15,6 @@
 #include "sandboxvm/sandboxvm.h"
 #include "unit.h"
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    ck_assert_ptr_nonnull(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
-
 static sbvm_config *cfg_of(const char *const *argv)
 {
     sbvm_config *cfg = sbvm_config_new();
@@ -432,7 +419,7 @@ END_TEST
 
 START_TEST(nothing_is_left_in_the_host_process)
 {
-    int before = count_fds();
+    int before = unit_count_fds();
     pid_t w;
 
     for (int i = 0; i < 5; i++) {
@@ -444,7 +431,7 @@ START_TEST(nothing_is_left_in_the_host_process)
         r = run1((const char *[]){ "sbvm-no-such-thing", NULL });
         sbvm_result_free(r);
     }
-    ck_assert_int_eq(count_fds(), before);
+    ck_assert_int_eq(unit_count_fds(), before);
     /* No zombie and no child of ours remains. */
     w = waitpid(-1, NULL, WNOHANG);
     ck_assert_int_eq(w, -1);

@@ -29,6 +29,8 @@ char *unit_tmpdir(void);
 void unit_rmtree(const char *dir);
 /* Writes a file with mode; aborts the test on failure. */
 void unit_write_file(const char *path, const void *data, size_t len, unsigned mode);
+/* How many fds this process holds. */
+int unit_count_fds(void);
 /* Prints a skip notice (Check has no skip API; the test then passes). */
 void unit_skip(const char *test, const char *why);
 
