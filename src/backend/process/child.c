@@ -684,9 +684,15 @@ static _Noreturn void guest_main(const struct child_args *a)
 /* One byte over a pipe between the two sandbox processes. */
 static void signal_peer(int fd, char c, uint16_t stage)
 {
-    while (write(fd, &c, 1) < 0)
+    while (write(fd, &c, 1) < 0) {
+        /* The peer is gone: it failed and reported why, or the supervisor
+         * called the spawn off (a failed --copy-in). Ours would be a
+         * consequence, not a cause: leave quietly. */
+        if (errno == EPIPE)
+            _exit(125);
         if (errno != EINTR)
             fail(stage, errno, -1);
+    }
 }
 
 /* Waits for the peer's byte; EOF means it failed (and reported why). */

@@ -841,8 +841,8 @@ static int copy_one(struct proc_guest *pg, bool out, const char *guest, const ch
 }
 
 /* Before the guest starts: host files into the view, owned by the guest.
- * 0, or -errno of the first failure (recorded). */
-static int copy_in(struct guest *g)
+ * 0, or -errno of the first failure (recorded, and described in `msg`). */
+static int copy_in(struct guest *g, char *msg, size_t msgsize)
 {
     struct proc_guest *pg = g->bdata;
     const struct sbvm_config *cfg = g->cfg;
@@ -861,8 +861,11 @@ static int copy_in(struct guest *g)
             continue;
         r = copy_one(pg, false, c->guest, c->host, false, lim, &what);
         record_copy(pg, false, c->guest, c->host, -r, what);
-        if (r < 0)
+        if (r < 0) {
+            snprintf(msg, msgsize, "--copy-in %s:%s: %s%s", c->host, c->guest, what,
+                     r == -EFBIG ? " (larger than the copy limit)" : "");
             return r;
+        }
     }
     return 0;
 }
@@ -911,13 +914,9 @@ void proc_view_ready(struct guest *g, int rootfd, int tmpfd)
     pg->rootfd = rootfd;
     pg->tmpfd = tmpfd;
     if (has_copies(g->cfg, false)) {
-        char c = SYNC_COPIED;
-        int r = copy_in(g);
+        char c = SYNC_COPIED, what[sizeof(pg->host_what)];
+        int r = copy_in(g, what, sizeof(what));
         if (r < 0) {
-            const struct sbvm_copy *last = &pg->copies[pg->ncopies - 1];
-            char what[400];
-            snprintf(what, sizeof(what), "--copy-in %s:%s (%s)", last->host, last->guest,
-                     last->error ? last->error : "failed");
             set_host_failure(pg, "copy-in", -r, what);
             close_fd(&pg->control_fd); /* the child reads EOF and gives up */
         } else if (write_nosigpipe(pg->control_fd, &c, 1) != 1) {
