@@ -56,9 +56,9 @@ mkdir -p bench/results
 out="bench/results/$(date +%Y%m%d-%H%M%S).md"
 
 if [ $quick -eq 1 ]; then
-    rounds=9 launches=10 loop_n=1000000 work_rounds=5 multi_rounds=5 crash_n=10 soak_n=300
+    rounds=9 launches=10 loop_n=1000000 work_rounds=5 multi_rounds=5 cpu_rounds=3 crash_n=10 soak_n=300
 else
-    rounds=31 launches=20 loop_n=4000000 work_rounds=15 multi_rounds=15 crash_n=50 soak_n=10000
+    rounds=31 launches=20 loop_n=4000000 work_rounds=15 multi_rounds=15 cpu_rounds=5 crash_n=50 soak_n=10000
 fi
 
 # The same isolation for every sandbox: all namespaces, /usr read-only with
@@ -76,6 +76,40 @@ guests() {
     local n="$1" cmd="$2" s=""
     for _ in $(seq "$n"); do s="$s ::: $cmd"; done
     echo "${s# ::: }"
+}
+
+# The median of the numbers on stdin, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# Clock ticks all CPUs have spent busy since boot (user, nice, system, irq, softirq).
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+
+# cpu_per_guest N ROUNDS: N guests of /bin/true at -j 1 and -j 2, alternating;
+# the median wall and CPU time (µs) per guest of each, and the bound they set.
+cpu_per_guest() {
+    local n="$1" j b0 b1 t0 t1 hz g
+    hz=$(getconf CLK_TCK)
+    g="$(guests "$n" /bin/true)"
+    local -A wall cpu
+    for _ in $(seq "$2"); do
+        for j in 1 2; do
+            b0=$(busy_ticks) t0=$(date +%s%N)
+            $SBVM run -q -j "$j" -- $g
+            t1=$(date +%s%N) b1=$(busy_ticks)
+            wall[$j]+="$(((t1 - t0) / n / 1000))"$'\n'
+            cpu[$j]+="$(((b1 - b0) * 1000000 / hz / n))"$'\n'
+        done
+    done
+    local w1 c1 w2 c2
+    w1=$(printf '%s' "${wall[1]}" | median) c1=$(printf '%s' "${cpu[1]}" | median)
+    w2=$(printf '%s' "${wall[2]}" | median) c2=$(printf '%s' "${cpu[2]}" | median)
+    echo "| run | wall µs per guest | CPU µs per guest |"
+    echo "|---|---:|---:|"
+    echo "| -j 1 | $w1 | $c1 |"
+    echo "| -j 2 | $w2 | $c2 |"
+    echo
+    awk -v c="$(($(nproc) < 2 ? $(nproc) : 2))" -v w1="$w1" -v c1="$c1" -v w2="$w2" 'BEGIN {
+        printf "-j 2 gives %.2fx the throughput of -j 1; the bound (%d CPUs used) is %.2fx.\n", w1 / w2, c, c * w1 / c1 }'
 }
 
 {
@@ -150,6 +184,13 @@ guests() {
         "sandboxvm-j1=$SBVM run -q -j 1 -- $g100" "sandboxvm-j2=$SBVM run -q -j 2 -- $g100" \
         "bwrap-j1=$TOP/bench/par.sh 1 100 $BWRAP /bin/true" "bwrap-j2=$TOP/bench/par.sh 2 100 $BWRAP /bin/true" \
         "bare-j1=$TOP/bench/par.sh 1 100 /bin/true" "bare-j2=$TOP/bench/par.sh 2 100 /bin/true"
+    echo
+    echo "Wall and CPU time per guest (CPU of all CPUs from /proc/stat: everything the machine"
+    echo "did, kernel workers included), 300 guests, $cpu_rounds rounds alternating, medians. With C"
+    echo "CPUs no schedule runs more than C guests per CPU time of one, so -j 2 is bound by"
+    echo "min(C, 2) x (wall per guest at -j 1) / (CPU per guest) times the throughput of -j 1:"
+    echo
+    cpu_per_guest 300 "$cpu_rounds"
     echo
 
     fi

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 LINE = re.compile(r"\s*(\S.*?)\s+(\d+)\s+\[\d+\]\s+([\d.]+):\s+(\S+):\s*(.*)")
 
-# (role, event) -> the milestone's name; the nth occurrence is kept apart.
+# (role, event) -> the milestone's name; only a run's first occurrence counts.
 NAMES = {
     ("supervisor", "probe_sandboxvm:main"): "supervisor: main() entered (dynamic loading done)",
     ("supervisor", "syscalls:sys_enter_clone3"): "supervisor: clone3 called (plan ready)",
@@ -31,7 +31,6 @@ NAMES = {
     ("supervisor", "syscalls:sys_exit_waitid"): "supervisor: has pid 1's exit status",
     ("supervisor", "sched:sched_process_exit"): "supervisor: exits",
 }
-FIRST_ONLY = {"syscalls:sys_enter_mount"}
 
 
 def main():
@@ -60,21 +59,19 @@ def main():
             if r == "supervisor":
                 role[child] = "pid1"
                 continue
-            if r == "pid1" and "guest" not in role.values():
+            if r == "pid1":  # pid 1 forks only the guest process
                 role[child] = "guest"
         key = (r, event)
-        if key not in NAMES or (event in FIRST_ONLY and key in seen):
-            continue
-        if key in seen:
+        if key not in NAMES or key in seen:
             continue
         seen.add(key)
         marks[NAMES[key]].append(ts - t0)
     if not runs:
         sys.exit("timeline.py: no sandboxvm run in the recording")
-    rows = [(statistics.median(v), k, len(v)) for k, v in marks.items() if len(v) >= runs * 0.8]
+    rows = [(statistics.median(v), k) for k, v in marks.items() if len(v) >= runs * 0.8]
     print("| milestone | median µs from exec |")
     print("|---|---:|")
-    for med, name, _n in sorted(rows):
+    for med, name in sorted(rows):
         print(f"| {name} | {med:.0f} |")
     print()
     print(f"{runs} runs.")
