@@ -127,16 +127,21 @@ cpu_per_guest() {
     echo
     echo "$rounds rounds, each sample the mean of $launches launches, alternating."
     echo
-    cmds=("bare=/bin/true" "sandboxvm=$SBVM run -q -- /bin/true" "bwrap=$BWRAP /bin/true")
+    echo "floor is build/bench/nsfloor: the same namespaces and view as bwrap's, built by one"
+    echo "process that then execs the guest, and nothing else (no init, filter, tracing or report):"
+    echo "the least any sandbox with this isolation can take."
+    echo
+    cmds=("bare=/bin/true" "floor=$B/nsfloor /bin/true" "sandboxvm=$SBVM run -q -- /bin/true"
+        "bwrap=$BWRAP /bin/true")
     if [ -n "$FIREJAIL" ]; then
         cmds+=("firejail-noprofile=$FJ /bin/true" "firejail-hardened=$FJ_HARD /bin/true")
     fi
     "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "${cmds[@]}"
     echo
-    echo "sandboxvm to bwrap, pair by pair:"
+    echo "The floor and sandboxvm to bwrap, pair by pair:"
     echo
     "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "bwrap=$BWRAP /bin/true" \
-        "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 1
+        "floor=$B/nsfloor /bin/true" "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 2
     echo
 
     fi
@@ -176,12 +181,13 @@ cpu_per_guest() {
     echo "## Many guests"
     echo
     echo "100 guests of /bin/true, one at a time and two at a time: time for all 100 (guests/s ="
-    echo "100 000 / median ms). sandboxvm runs them as one command (-j); bare and bwrap through"
-    echo "xargs -P (bench/par.sh)."
+    echo "100 000 / median ms). sandboxvm runs them as one command (-j); bare, the floor"
+    echo "(build/bench/nsfloor) and bwrap through xargs -P (bench/par.sh)."
     echo
     g100="$(guests 100 /bin/true)"
     "$ABTIME" -m -r "$multi_rounds" -w 1 -k 1 \
         "sandboxvm-j1=$SBVM run -q -j 1 -- $g100" "sandboxvm-j2=$SBVM run -q -j 2 -- $g100" \
+        "floor-j1=$TOP/bench/par.sh 1 100 $B/nsfloor /bin/true" "floor-j2=$TOP/bench/par.sh 2 100 $B/nsfloor /bin/true" \
         "bwrap-j1=$TOP/bench/par.sh 1 100 $BWRAP /bin/true" "bwrap-j2=$TOP/bench/par.sh 2 100 $BWRAP /bin/true" \
         "bare-j1=$TOP/bench/par.sh 1 100 /bin/true" "bare-j2=$TOP/bench/par.sh 2 100 /bin/true"
     echo
