@@ -3,22 +3,25 @@
  * nsfloor: the least any sandbox can do for the isolation bench/run.sh gives
  * every sandbox, as a reference for start-up figures, never a sandbox to use.
  *
- *   nsfloor CMD [ARG...]
+ *   nsfloor [--share-net] CMD [ARG...]
  *
  * One process: clone with the user, pid, mount, network, ipc, uts and cgroup
  * namespaces; the child maps its own uid and gid (as root and as an ordinary
  * user alike), brings loopback up, builds a tmpfs root with /usr read-only,
  * the merged-usr symlinks, its own /proc and a /dev of six bound device
  * nodes, pivots into it, detaches the old root, starts a new session and
- * execs CMD as the namespace's pid 1 (which dies with nsfloor). No filter, no init, no tracing, no
- * capability drop, no report: whatever a real sandbox adds costs more.
- * Exits with CMD's status (125 when setting up fails).
+ * execs CMD as the namespace's pid 1 (which dies with nsfloor). With
+ * --share-net the network namespace (and loopback) is the host's: what the
+ * network namespace costs, and how it serialises concurrent sandboxes. No filter, no init, no
+ * tracing, no capability drop, no report: whatever a real sandbox adds costs more. Exits with CMD's
+ * status (125 when setting up fails).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,7 @@
 
 static uid_t uid;
 static gid_t gid;
+static bool own_net = true;
 
 static _Noreturn void die(const char *what)
 {
@@ -74,13 +78,15 @@ static int child(void *arg)
     snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
     put("/proc/self/gid_map", map);
 
-    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        die("loopback");
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        die("loopback");
-    close(s);
+    if (own_net) {
+        s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+            die("loopback");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+            die("loopback");
+        close(s);
+    }
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
         mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 || chdir(ROOT) < 0)
@@ -121,19 +127,23 @@ int main(int argc, char **argv)
     /* The child borrows our memory until its exec (CLONE_VM | CLONE_VFORK,
      * as posix_spawn does): no copy of the address space to make. */
     static char stack[64 * 1024] __attribute__((aligned(16)));
-    int status;
+    int status, flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                        CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_VM | CLONE_VFORK | SIGCHLD;
     pid_t pid;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: nsfloor CMD [ARG...]\n");
+    if (argc > 1 && strcmp(argv[1], "--share-net") == 0) {
+        own_net = false;
+        flags &= ~CLONE_NEWNET;
+        argv++;
+        argc--;
+    }
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: nsfloor [--share-net] CMD [ARG...]\n");
         return 125;
     }
     uid = geteuid();
     gid = getegid();
-    pid = clone(child, stack + sizeof(stack),
-                CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-                    CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_VM | CLONE_VFORK | SIGCHLD,
-                argv + 1);
+    pid = clone(child, stack + sizeof(stack), flags, argv + 1);
     if (pid < 0)
         die("clone");
     while (waitpid(pid, &status, 0) < 0)

@@ -182,12 +182,15 @@ cpu_per_guest() {
     echo
     echo "100 guests of /bin/true, one at a time and two at a time: time for all 100 (guests/s ="
     echo "100 000 / median ms). sandboxvm runs them as one command (-j); bare, the floor"
-    echo "(build/bench/nsfloor) and bwrap through xargs -P (bench/par.sh)."
+    echo "(build/bench/nsfloor; floor-hostnet: the same without a network namespace) and bwrap"
+    echo "through xargs -P (bench/par.sh)."
     echo
     g100="$(guests 100 /bin/true)"
     "$ABTIME" -m -r "$multi_rounds" -w 1 -k 1 \
         "sandboxvm-j1=$SBVM run -q -j 1 -- $g100" "sandboxvm-j2=$SBVM run -q -j 2 -- $g100" \
         "floor-j1=$TOP/bench/par.sh 1 100 $B/nsfloor /bin/true" "floor-j2=$TOP/bench/par.sh 2 100 $B/nsfloor /bin/true" \
+        "floor-hostnet-j1=$TOP/bench/par.sh 1 100 $B/nsfloor --share-net /bin/true" \
+        "floor-hostnet-j2=$TOP/bench/par.sh 2 100 $B/nsfloor --share-net /bin/true" \
         "bwrap-j1=$TOP/bench/par.sh 1 100 $BWRAP /bin/true" "bwrap-j2=$TOP/bench/par.sh 2 100 $BWRAP /bin/true" \
         "bare-j1=$TOP/bench/par.sh 1 100 /bin/true" "bare-j2=$TOP/bench/par.sh 2 100 /bin/true"
     echo

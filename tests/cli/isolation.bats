@@ -103,6 +103,25 @@ c.sendall(b"ping"); print(a.recv(4).decode())'
     [ "$n" -le 6 ]
 }
 
+@test "the guest and its init get every CPU sandboxvm was given, no more" {
+    # While setting up, the guest process runs apart from pid 1's CPU
+    # (child.c, start_apart); it must take back all of them before its exec.
+    local mine
+    mine="$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)"
+    for _ in 1 2 3 4 5; do
+        run "$SBVM" run -q --no-tag -- sh -c 'grep ^Cpus_allowed_list /proc/self/status /proc/1/status'
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"/proc/self/status:Cpus_allowed_list:	$mine"* ]]
+        [[ "$output" == *"/proc/1/status:Cpus_allowed_list:	$mine"* ]]
+    done
+    if [ "$(nproc)" -lt 2 ]; then
+        skip "one CPU: nothing to restrict further"
+    fi
+    run taskset -c 1 "$SBVM" run -q --no-tag -- sh -c 'grep ^Cpus_allowed_list /proc/self/status; nproc'
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'Cpus_allowed_list:\t1\n1')" ]
+}
+
 @test "the i386 and x32 syscall entries are refused by killing the guest" {
     run --separate-stderr "$SBVM" run -- "$PROBE" int80
     [ "$status" -eq 159 ]

@@ -745,8 +745,21 @@ static void oom_first(void)
  * pid 1 builds the filesystem view, then waits for the view and locks
  * itself down.
  */
-static _Noreturn void guest_early(const struct child_args *a, int net_w, int view_r)
+struct early_args {
+    const struct child_args *a;
+    int net_w, view_r;
+    int net_r, view_w; /* pid 1's ends, which our copy of its fds holds too */
+    /* Written by pid 1 after the clone, read after its 'V': whether
+     * start_apart moved us, and the CPUs we were given. */
+    bool apart;
+    cpu_set_t cpus;
+};
+
+static _Noreturn void guest_early(const struct early_args *e)
 {
+    const struct child_args *a = e->a;
+    int net_w = e->net_w, view_r = e->view_r;
+
     if (a->net_mode != SBVM_NET_HOST) {
         if (unshare(CLONE_NEWNET) < 0)
             fail(STAGE_NETNS, errno, -1);
@@ -759,6 +772,10 @@ static _Noreturn void guest_early(const struct child_args *a, int net_w, int vie
     oom_first();
     signal_peer(net_w, 'N', STAGE_NETNS);
     wait_peer(view_r);
+    /* pid 1 placed us away from its CPU before its 'V': the guest gets
+     * back every CPU it was given. */
+    if (e->apart && sched_setaffinity(0, sizeof(e->cpus), &e->cpus) < 0)
+        fail(STAGE_FORK, errno, -1);
     drop_privileges(a);
     /* Started as root, we were until now more privileged than the init
      * will be, which could not have forwarded a signal to us. */
@@ -788,19 +805,36 @@ static void wait_control(char want)
         _exit(125);
 }
 
-struct early_args {
-    const struct child_args *a;
-    int net_w, view_r;
-    int net_r, view_w; /* pid 1's ends, which our copy of its fds holds too */
-};
-
 static int guest_early_fn(void *arg)
 {
     const struct early_args *e = arg;
 
     close(e->net_r);
     close(e->view_w);
-    guest_early(e->a, e->net_w, e->view_r);
+    guest_early(e);
+}
+
+/*
+ * The guest process builds the network namespace while pid 1 builds the
+ * view: in parallel only if they run on different CPUs. A new process
+ * starts on its parent's CPU unless the scheduler moves it, and some hosts'
+ * schedulers pack tasks onto few CPUs (a cloud VM's 'sched_vcpu_pack'): on
+ * such a host the guest process waited, up to 0.6 ms, for pid 1 to block.
+ * So it may run on every CPU it was given but pid 1's current one until
+ * pid 1's 'V', and then takes them all back (guest_early). Best effort:
+ * with one CPU, or if a call fails, the scheduler decides as before.
+ */
+static bool start_apart(pid_t pid, cpu_set_t *given)
+{
+    cpu_set_t other;
+    unsigned cpu;
+
+    if (sched_getaffinity(0, sizeof(*given), given) < 0 ||
+        syscall(SYS_getcpu, &cpu, NULL, NULL) < 0 || cpu >= CPU_SETSIZE)
+        return false;
+    other = *given;
+    CPU_CLR(cpu, &other);
+    return CPU_COUNT(&other) > 0 && sched_setaffinity(pid, sizeof(other), &other) == 0;
 }
 
 /* The guest process's own stack: it shares pid 1's memory until its exec. */
@@ -873,9 +907,11 @@ _Noreturn void child_main(const struct child_args *a)
     early.view_r = view[0];
     early.net_r = net[0];
     early.view_w = view[1];
+    early.apart = false;
     pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
         fail(STAGE_FORK, errno, -1);
+    early.apart = start_apart((pid_t)pid, &early.cpus);
     close(net[1]);
     close(view[0]);
     /* Trace the guest process from now on, and everything it will fork:
