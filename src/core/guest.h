@@ -46,6 +46,9 @@ struct watch {
 struct guest {
     size_t index;
     size_t run_guests; /* how many guests the run has */
+    /* Set by the runner before spawn(): no other sandbox of the run is
+     * alive, so the machine's other CPUs are likely idle. */
+    bool spawn_alone;
     sbvm_config *cfg;
     char *name;
     enum guest_state state;

@@ -444,6 +444,7 @@ static int start_guest(sbvm_runner *rn, struct guest *g)
         return 0;
     }
     setup_stdin(g);
+    g->spawn_alone = rn->running == 0;
     if (g->ops->spawn(rn->backend_state, g) < 0) {
         end_unstarted(rn, g);
         return 0;

@@ -821,8 +821,10 @@ static int guest_early_fn(void *arg)
  * schedulers pack tasks onto few CPUs (a cloud VM's 'sched_vcpu_pack'): on
  * such a host the guest process waited, up to 0.6 ms, for pid 1 to block.
  * So it may run on every CPU it was given but pid 1's current one until
- * pid 1's 'V', and then takes them all back (guest_early). Best effort:
- * with one CPU, or if a call fails, the scheduler decides as before.
+ * pid 1's 'V', and then takes them all back (guest_early). Only when the
+ * sandbox is the run's only one alive: with -j 2 the other CPU is usually
+ * busy with the other sandbox, and the pinning cost throughput there.
+ * Best effort: with one CPU, or if a call fails, the scheduler decides.
  */
 static bool start_apart(pid_t pid, cpu_set_t *given)
 {
@@ -911,7 +913,7 @@ _Noreturn void child_main(const struct child_args *a)
     pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
         fail(STAGE_FORK, errno, -1);
-    early.apart = start_apart((pid_t)pid, &early.cpus);
+    early.apart = a->start_apart && start_apart((pid_t)pid, &early.cpus);
     close(net[1]);
     close(view[0]);
     /* Trace the guest process from now on, and everything it will fork:

@@ -51,6 +51,10 @@ struct child_args {
     /* --rootfs: the bind slot holding the tree, bound read-only as the
      * root instead of a tmpfs; the base view is not used. -1: none. */
     int rootfs_slot;
+    /* The guest process runs apart from pid 1's CPU while both set up
+     * (child.c, start_apart): only when no other sandbox of the run is
+     * alive, whose work would be in the way on the other CPUs. */
+    bool start_apart;
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 

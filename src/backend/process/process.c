@@ -634,6 +634,7 @@ static int proc_spawn(void *state, struct guest *g)
     a.bind_srcs = bind_srcs;
     a.nbinds = proc_slot_count(pg);
     plan_rlimits(pg, g->cfg, &a);
+    a.start_apart = g->spawn_alone;
 
     memset(&ca, 0, sizeof(ca));
     /* The network namespace comes later, from the guest process itself, in
