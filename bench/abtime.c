@@ -6,12 +6,14 @@
  * baseline). Alternation and paired ratios cancel most of the drift of a
  * noisy machine; medians ignore its outliers.
  *
- *   abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] [-o UNIT] NAME=CMD...
+ *   abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] [-o UNIT] [-b NAME] NAME=CMD...
  *
  * Each CMD is split on spaces and executed directly (no shell). A sample is
  * the mean of LAUNCHES back-to-back launches. -m prints a Markdown table.
  * -o UNIT: a sample is not the wall time but the last number the command
  * prints on its standard output (a figure it measured itself, in UNIT).
+ * -b NAME: a second baseline, one more column of pairwise ratios to it,
+ * from the same samples.
  * Commands that fail abort the run: a benchmark of an error is worthless.
  */
 #include <errno.h>
@@ -148,14 +150,27 @@ static double launch(struct cmd *c, int devnull, int value_mode)
     return t1 - t0;
 }
 
+/* The median of the pairwise ratios of a's samples to b's. */
+static double median_ratio(const struct cmd *a, const struct cmd *b, int rounds)
+{
+    double *ratios = calloc((size_t)rounds, sizeof(double));
+    double m;
+
+    for (int r = 0; r < rounds; r++)
+        ratios[r] = a->samples[r] / b->samples[r];
+    m = median(ratios, (size_t)rounds);
+    free(ratios);
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = 21, warmup = 3, launches = 10, markdown = 0, opt, devnull;
-    const char *unit = NULL;
-    struct cmd *cmds;
+    const char *unit = NULL, *base2_name = NULL;
+    struct cmd *cmds, *base2 = NULL;
     size_t n;
 
-    while ((opt = getopt(argc, argv, "r:w:k:mo:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:w:k:mo:b:")) != -1) {
         switch (opt) {
         case 'r':
             rounds = atoi(optarg);
@@ -172,9 +187,12 @@ int main(int argc, char **argv)
         case 'o':
             unit = optarg;
             break;
+        case 'b':
+            base2_name = optarg;
+            break;
         default:
             fprintf(stderr, "usage: abtime [-r ROUNDS] [-w WARMUP] [-k LAUNCHES] [-m] [-o UNIT] "
-                            "NAME=CMD...\n");
+                            "[-b NAME] NAME=CMD...\n");
             return 2;
         }
     }
@@ -195,6 +213,12 @@ int main(int argc, char **argv)
         cmds[i].name = argv[optind + (int)i];
         cmds[i].argv = split(eq + 1);
         cmds[i].samples = calloc((size_t)rounds, sizeof(double));
+        if (base2_name && strcmp(cmds[i].name, base2_name) == 0)
+            base2 = &cmds[i];
+    }
+    if (base2_name && !base2) {
+        fprintf(stderr, "abtime: -b %s names none of the commands\n", base2_name);
+        return 2;
     }
     for (int r = -warmup; r < rounds; r++) {
         for (size_t i = 0; i < n; i++) {
@@ -206,31 +230,37 @@ int main(int argc, char **argv)
         }
     }
     if (markdown) {
-        printf("| command | median %s | min %s | max %s | median ratio to %s |\n",
-               unit ? unit : "ms", unit ? unit : "ms", unit ? unit : "ms", cmds[0].name);
-        printf("|---|---:|---:|---:|---:|\n");
+        printf("| command | median %s | min %s | max %s | median ratio to %s |", unit ? unit : "ms",
+               unit ? unit : "ms", unit ? unit : "ms", cmds[0].name);
+        if (base2)
+            printf(" median ratio to %s |", base2->name);
+        printf("\n|---|---:|---:|---:|---:|%s\n", base2 ? "---:|" : "");
     } else {
-        printf("%-22s %10s %10s %10s %14s\n", "command", "median ms", "min ms", "max ms", "ratio");
+        printf("%-22s %10s %10s %10s %14s", "command", "median ms", "min ms", "max ms", "ratio");
+        if (base2)
+            printf(" %14s", "ratio 2");
+        printf("\n");
     }
     for (size_t i = 0; i < n; i++) {
-        double *ratios = calloc((size_t)rounds, sizeof(double));
         double mn = cmds[i].samples[0], mx = cmds[i].samples[0];
+        double med = median(cmds[i].samples, (size_t)rounds) * 1e3;
+        double ratio = median_ratio(&cmds[i], &cmds[0], rounds);
+
         for (int r = 0; r < rounds; r++) {
-            ratios[r] = cmds[i].samples[r] / cmds[0].samples[r];
             if (cmds[i].samples[r] < mn)
                 mn = cmds[i].samples[r];
             if (cmds[i].samples[r] > mx)
                 mx = cmds[i].samples[r];
         }
         if (markdown)
-            printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", cmds[i].name,
-                   median(cmds[i].samples, (size_t)rounds) * 1e3, mn * 1e3, mx * 1e3,
-                   median(ratios, (size_t)rounds));
+            printf("| %s | %.3f | %.3f | %.3f | %.2f |", cmds[i].name, med, mn * 1e3, mx * 1e3,
+                   ratio);
         else
-            printf("%-22s %10.3f %10.3f %10.3f %14.2f\n", cmds[i].name,
-                   median(cmds[i].samples, (size_t)rounds) * 1e3, mn * 1e3, mx * 1e3,
-                   median(ratios, (size_t)rounds));
-        free(ratios);
+            printf("%-22s %10.3f %10.3f %10.3f %14.2f", cmds[i].name, med, mn * 1e3, mx * 1e3,
+                   ratio);
+        if (base2)
+            printf(markdown ? " %.2f |" : " %14.2f", median_ratio(&cmds[i], base2, rounds));
+        printf("\n");
     }
     return 0;
 }

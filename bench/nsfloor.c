@@ -10,11 +10,12 @@
  * user alike), brings loopback up, builds a tmpfs root with /usr read-only,
  * the merged-usr symlinks, its own /proc and a /dev of six bound device
  * nodes, pivots into it, detaches the old root, starts a new session and
- * execs CMD as the namespace's pid 1 (which dies with nsfloor). With
- * --share-net the network namespace (and loopback) is the host's: what the
- * network namespace costs, and how it serialises concurrent sandboxes. No filter, no init, no
- * tracing, no capability drop, no report: whatever a real sandbox adds costs more. Exits with CMD's
- * status (125 when setting up fails).
+ * execs CMD as the namespace's pid 1 (which dies with nsfloor). No filter,
+ * no init, no tracing, no capability drop, no report: whatever a real
+ * sandbox adds costs more. With --share-net the network namespace (and
+ * loopback) is the host's: what a network namespace costs, and how it
+ * serialises concurrent sandboxes. Exits with CMD's status (125 when
+ * setting up fails).
  */
 #include <errno.h>
 #include <fcntl.h>

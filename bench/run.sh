@@ -136,12 +136,7 @@ cpu_per_guest() {
     if [ -n "$FIREJAIL" ]; then
         cmds+=("firejail-noprofile=$FJ /bin/true" "firejail-hardened=$FJ_HARD /bin/true")
     fi
-    "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "${cmds[@]}"
-    echo
-    echo "The floor and sandboxvm to bwrap, pair by pair:"
-    echo
-    "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" "bwrap=$BWRAP /bin/true" \
-        "floor=$B/nsfloor /bin/true" "sandboxvm=$SBVM run -q -- /bin/true" | tail -n 2
+    "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" -b bwrap "${cmds[@]}"
     echo
 
     fi

@@ -909,7 +909,6 @@ _Noreturn void child_main(const struct child_args *a)
     early.view_r = view[0];
     early.net_r = net[0];
     early.view_w = view[1];
-    early.apart = false;
     pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
         fail(STAGE_FORK, errno, -1);
