@@ -7,6 +7,20 @@ bats_require_minimum_version 1.5.0
 
 TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 SBVM="${SBVM:-$TOP/build/sandboxvm}"
+# Every sandboxvm a test starts goes through a wrapper that notes its pid
+# (exec keeps it), so that what a supervisor leaves behind can be told
+# from what other runs on the machine leave (stale_cgroups).
+SBVM_REAL="$SBVM"
+SBVM_PIDS="${BATS_RUN_TMPDIR:-/tmp}/sbvm.pids"
+if [ -n "${BATS_RUN_TMPDIR:-}" ] && [ -x "$SBVM_REAL" ]; then
+    if [ ! -x "$BATS_RUN_TMPDIR/sandboxvm" ]; then
+        printf '#!/bin/sh\necho $$ >>"%s"\nexec "%s" "$@"\n' "$SBVM_PIDS" "$SBVM_REAL" \
+            >"$BATS_RUN_TMPDIR/sandboxvm.tmp"
+        chmod 755 "$BATS_RUN_TMPDIR/sandboxvm.tmp"
+        mv "$BATS_RUN_TMPDIR/sandboxvm.tmp" "$BATS_RUN_TMPDIR/sandboxvm"
+    fi
+    SBVM="$BATS_RUN_TMPDIR/sandboxvm"
+fi
 GUESTS="${SBVM_GUESTS:-$TOP/build/tests/guests}"
 EXAMPLES="${SBVM_EXAMPLES:-$TOP/build/examples}"
 PROBE="$GUESTS/probe"
@@ -26,14 +40,16 @@ scratch() {
 # the machine at the same time use their own.
 MARKER="sbvm-mk-$$"
 
-# cgroups sandboxvm made ("sandboxvm-<supervisor pid>-*") whose supervisor is
-# gone: a live one belongs to a run still going, perhaps not ours.
+# cgroups sandboxvm made ("sandboxvm-<supervisor pid>-*") for a supervisor
+# this test run started (SBVM_PIDS) that is gone: a live one is still at
+# work, and another run's are not ours to count.
 stale_cgroups() {
     local d pid n=0
     while read -r d; do
         pid="${d##*/sandboxvm-}"
         pid="${pid%%-*}"
-        [ -d "/proc/$pid" ] || n=$((n + 1))
+        [ -d "/proc/$pid" ] && continue
+        grep -qx "$pid" "$SBVM_PIDS" 2>/dev/null && n=$((n + 1))
     done < <(find /sys/fs/cgroup -maxdepth 6 -type d -name 'sandboxvm-*' 2>/dev/null)
     echo "$n"
 }

@@ -100,7 +100,7 @@ load helpers
         big=$(cat "$d/big")
         echo "$mode: peak RSS $small KiB for 1 MB, $big KiB for 300 MB"
         [ $((big - small)) -lt 8192 ]
-        if ! ldd "$SBVM" | grep -q libasan; then
+        if ! ldd "$SBVM_REAL" | grep -q libasan; then
             [ "$big" -lt 20000 ]
         fi
     done
