@@ -62,3 +62,8 @@ r = json.load(open(sys.argv[1]))
 for g in r["guests"]:
     print(f'  {g["name"]:9} {g["outcome"]:8} exit status {g["exit_status"]:3}  {g["message"]}')
 PY
+
+bold "7. Jobs in one live sandbox (--one-sandbox): the first job writes a file, the second"
+bold "   reads it; the third crashes and ends alone; the fourth still finds the file."
+show run --one-sandbox --no-symbolize -- sh -c 'echo "written by job 1" >/tmp/note' \
+    ::: cat /tmp/note ::: "$EX/crash" ::: sh -c 'echo "job 4 sees: $(cat /tmp/note)"'

@@ -13,7 +13,9 @@
  *    NULL when the caller only wants the return value. On success `*err` is
  *    left untouched.
  *  - The library never prints, never exits and never installs signal
- *    handlers. Everything it learns is returned in an sbvm_result.
+ *    handlers. Everything it learns is returned in an sbvm_result. Once it
+ *    has built a sandbox it keeps a few descriptors open for the next one
+ *    (its sealed executables and compiled syscall policy).
  *  - Objects are opaque. `_new` allocates, `_free` releases (NULL is fine).
  *  - Nothing here is thread-safe on the same object; distinct objects may be
  *    used from distinct threads. A runner must be driven by a single thread,
@@ -425,6 +427,18 @@ SBVM_API size_t sbvm_result_copies(const sbvm_result *r, const struct sbvm_copy 
 SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_error **err);
 
 /*
+ * For a live sandbox (sbvm_sandbox_create): a program its jobs may run by
+ * this same argv[0] although the view lacks it (./tool, build/test-x), made
+ * visible when the sandbox is created as sbvm_run makes its program
+ * visible: resolved on the host from the caller's directory, the file and
+ * its interpreters bound read-only at their host paths. A job whose argv[0]
+ * is exactly one of these runs that file, whatever its directory inside.
+ * A name that does not resolve is not an error here: the job that names it
+ * fails as not found. At most 64.
+ */
+SBVM_API int sbvm_config_add_program(sbvm_config *cfg, const char *argv0, sbvm_error **err);
+
+/*
  * A profile file (JSON, docs/PROFILES.md) that says what the options say,
  * applied to cfg: scalars replace what cfg has, lists add to it. All or
  * nothing: a bad profile is refused with the field and the reason, and cfg
@@ -520,6 +534,16 @@ SBVM_API void sbvm_runner_set_events(sbvm_runner *rn, const struct sbvm_events *
  */
 SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd);
 
+/*
+ * Runs every guest as a job of the live sandbox sb (sbvm_sandbox_create)
+ * instead of each in a sandbox of its own: each keeps its program, name,
+ * working directory and stdin; everything else is the sandbox's, and what
+ * one guest leaves there the next one finds. The sandbox must outlive the
+ * runner's run; the runner then uses its loop.
+ */
+typedef struct sbvm_sandbox sbvm_sandbox; /* see "Live sandboxes and jobs" */
+SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err);
+
 /* Queue a guest. The config is copied; the caller keeps its own. */
 SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error **err);
 
@@ -542,6 +566,114 @@ SBVM_API int64_t sbvm_runner_duration_ns(const sbvm_runner *rn);
 
 /* Run a single guest; on success *out holds its result (free it). */
 SBVM_API int sbvm_run(const sbvm_config *cfg, sbvm_result **out, sbvm_error **err);
+
+/* ------------------------------------------------------------------------ */
+/* Live sandboxes and jobs                                                  */
+
+/*
+ * A live sandbox outlives the programs it runs: create it once from a
+ * config (everything but the program: view, policy, network, secrets,
+ * limits), then start jobs in it - each one program with its own standard
+ * streams or terminal, deadline and result - put files in and get them out
+ * at any time, look at what runs in it, and destroy it. Files a job writes
+ * stay for the next one. A job that crashes, is denied or reaches its own
+ * limit (time, output, open files) ends alone; a limit of the whole
+ * sandbox (memory, processes, its /tmp) ends the sandbox and every job in
+ * it, and each says so.
+ *
+ * Everything happens on an event loop: jobs stream their output through
+ * callbacks, which run inside sbvm_loop_run() and sbvm_job_wait(). Several
+ * sandboxes may share one loop (one thread serves them all); a sandbox
+ * created without one gets its own. A loop and its sandboxes and jobs must
+ * be used from one thread at a time.
+ */
+typedef struct sbvm_loop sbvm_loop;
+typedef struct sbvm_job sbvm_job;
+
+SBVM_API sbvm_loop *sbvm_loop_new(void);
+/* Every sandbox on it must be destroyed first. */
+SBVM_API void sbvm_loop_free(sbvm_loop *l);
+/* Waits up to timeout_ms (-1: no limit) for what the loop's sandboxes and
+ * jobs report, and runs their callbacks: how many, or a negative errno. */
+SBVM_API int sbvm_loop_run(sbvm_loop *l, int timeout_ms);
+/* An fd that is readable when sbvm_loop_run() has work: to embed the loop
+ * in another one. */
+SBVM_API int sbvm_loop_fd(const sbvm_loop *l);
+
+/*
+ * Builds a sandbox and returns once it is ready for jobs (a few ms). The
+ * config's argv, name, stdin and capture settings are not used; its limits
+ * of time and output become each job's defaults. loop may be NULL.
+ */
+SBVM_API int sbvm_sandbox_create(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
+                                 sbvm_error **err);
+/*
+ * Ends everything in the sandbox (running jobs end KILLED), takes its
+ * inventory and frees it. When `out` is given, it receives the sandbox's
+ * own result: its ledger, its network record, a sandbox-wide limit that
+ * ended it (free it). Jobs stay readable until sbvm_job_free().
+ */
+SBVM_API int sbvm_sandbox_destroy(sbvm_sandbox *sb, sbvm_result **out, sbvm_error **err);
+
+struct sbvm_job_events {
+    void *ctx;
+    /* Output as it is produced (a terminal's comes as SBVM_STDOUT). */
+    void (*on_output)(void *ctx, sbvm_job *j, enum sbvm_stream s, const void *data, size_t len);
+    /* The job's result is final (sbvm_job_result()). */
+    void (*on_end)(void *ctx, sbvm_job *j);
+};
+
+/* One job. Zero it, set `size` to sizeof(struct sbvm_exec) and what you
+ * need: fields added later keep their zero meaning. */
+struct sbvm_exec {
+    size_t size;
+    const char *const *argv; /* NULL-terminated; argv[0] is looked up in the
+                                job's PATH inside the sandbox */
+    const char *const *env;  /* NULL: the sandbox's; else "KEY=VALUE" entries
+                                added to (or replacing in) it */
+    const char *cwd;         /* NULL: the config's (default /tmp) */
+    const char *name;        /* for its result; NULL: argv[0]'s basename */
+    int stdin_fd;            /* forwarded from this fd (the caller keeps it);
+                                -1: an empty stdin. NB: 0 means fd 0 */
+    int terminal;            /* 1: a terminal from the sandbox's own devpts
+                                (stdin_fd's bytes typed into it) */
+    unsigned short rows, cols;
+    uint64_t timeout_ms;   /* 0: the config's time limit */
+    uint64_t output_bytes; /* 0: the config's output limit */
+    const struct sbvm_job_events *events;
+};
+
+/* Starts a job; 0 and *out (free it with sbvm_job_free()). Its outcome,
+ * good or bad (not found, crashed ...), is in its result. */
+SBVM_API int sbvm_sandbox_exec(sbvm_sandbox *sb, const struct sbvm_exec *ex, sbvm_job **out,
+                               sbvm_error **err);
+/* Runs the loop until the job has ended: 0; -ETIMEDOUT after timeout_ms
+ * (-1: no limit). */
+SBVM_API int sbvm_job_wait(sbvm_job *j, int timeout_ms, sbvm_error **err);
+/* The job's result once it ended, else NULL; owned by the job. */
+SBVM_API const sbvm_result *sbvm_job_result(const sbvm_job *j);
+/* A signal to the job's processes (its process group). */
+SBVM_API int sbvm_job_signal(sbvm_job *j, int sig);
+/* A terminal job's window size. */
+SBVM_API int sbvm_job_resize(sbvm_job *j, unsigned short rows, unsigned short cols);
+/* Frees a job; one still running is killed first. */
+SBVM_API void sbvm_job_free(sbvm_job *j);
+
+/*
+ * Files: a host file or tree into the sandbox (put), or out of it (get), at
+ * any time, by the rules of --copy-in and --copy-out: no symlink followed
+ * on either side, nothing created that exists already - unless, for get,
+ * SBVM_COPY_REPLACE says a host file (never a directory) may be replaced.
+ * Host paths are absolute or relative to the caller's directory.
+ */
+#define SBVM_COPY_REPLACE 1u
+SBVM_API int sbvm_sandbox_put(sbvm_sandbox *sb, const char *host, const char *guest, unsigned flags,
+                              sbvm_error **err);
+SBVM_API int sbvm_sandbox_get(sbvm_sandbox *sb, const char *guest, const char *host, unsigned flags,
+                              sbvm_error **err);
+/* What runs in the sandbox and what is in its /tmp, now, without stopping
+ * anything: a result whose ledger accessors tell (free it). */
+SBVM_API int sbvm_sandbox_inventory(sbvm_sandbox *sb, sbvm_result **out, sbvm_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Reports                                                                  */

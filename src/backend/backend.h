@@ -1,40 +1,104 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * backend.h: what a sandbox backend provides to the runner.
+ * backend.h: what a sandbox backend provides to core, and what it reports.
  *
- * A backend is a const ops table. The runner calls run_init once per run,
- * then for each guest: prepare (on the host, may refuse the guest with a
- * result), spawn (starts it and hands over its fds), on_events whenever
- * events_fd is readable, signal on request, finish once the guest's processes
- * are all gone (to fill the outcome), and release. The process backend is the
- * only one today; a KVM backend will be another table in backends[].
+ * A backend is a const ops table (backends[] in core/sandbox.c). It builds
+ * sandboxes and starts jobs in them; it reports what it sees as typed
+ * events (struct bev) through sandbox_event(), and never decides what they
+ * mean or fills a result: core does (core/sandbox.c, core/outcome.c). It
+ * registers its own sources (status sockets, exit handles, timers) in the
+ * sandbox's loop.
+ *
+ * A sandbox runs one job inline (its program is the sandbox's first
+ * process: sandboxvm run) or is live (jobs exec into it one by one).
  */
 #ifndef SBVM_BACKEND_BACKEND_H
 #define SBVM_BACKEND_BACKEND_H
 
-#include "core/guest.h"
+#include "core/facts.h"
+#include "core/loop.h"
+
+struct sandbox;
+struct job;
+struct ledger;
+
+enum bev_kind {
+    BEV_READY,        /* built; live: jobs may start                     */
+    BEV_SETUP_FAILED, /* u.setup: it could not be built                  */
+    BEV_JOB_STARTED,  /* live: job's program runs (u.pid in the sandbox) */
+    BEV_JOB_FAILED,   /* u.setup: job's own set-up or its exec failed    */
+    BEV_JOB_EXITED,   /* u.exit: job's first process ended               */
+    BEV_CRASH,        /* u.crash (core owns it from now): job, or none   */
+    BEV_DENIED,       /* u.denial: job's call the filter killed          */
+    BEV_LIMIT,        /* u.limit: job's, or (job NULL) the sandbox's     */
+    BEV_REFUSALS,     /* u.refusal: counts of one syscall, job or none   */
+    BEV_SPAWNER_GONE, /* live: no further job can start                  */
+    BEV_ENDED,        /* everything it will report has been reported     */
+};
+
+struct bev {
+    enum bev_kind kind;
+    struct job *job; /* NULL: the sandbox's, or a job no longer known */
+    union {
+        struct setup_fact setup; /* message owned by the event's receiver */
+        int pid;
+        struct exit_fact exit;
+        struct sbvm_crash *crash;
+        struct denial_fact denial;
+        struct limit_fact limit;
+        struct {
+            uint32_t nr, count;
+            int err;
+        } refusal;
+    } u;
+};
+
+/* Core's receiver of every event (core/sandbox.c). */
+void sandbox_event(struct sandbox *sb, struct bev *ev);
 
 struct backend_ops {
     const char *name;
-    int (*run_init)(void **state, sbvm_error **err);
-    void (*run_release)(void *state);
-    /* 0: ready to spawn. <0: the guest cannot run; g->result is filled. */
-    int (*prepare)(void *state, struct guest *g);
-    /* 0: running, fds filled. <0: g->result is filled (SETUP_FAILED). */
-    int (*spawn)(void *state, struct guest *g);
-    /* Consumes what events_fd has; false once it reached end of file. */
-    bool (*on_events)(struct guest *g);
-    int (*signal)(struct guest *g, int sig);
-    /* Ends a guest for a limit: g->limit_hit is set. The backend freezes it
-     * so its ledger can be taken, then ends it. */
-    void (*stop)(struct guest *g);
-    /* Called periodically while the guest runs: checks the limits the
-     * backend enforces by watching (cpu, pids, files, disk) and calls
-     * stop() itself when one is reached. */
-    void (*poll)(struct guest *g);
-    /* Reaps what is left and fills outcome, exit code, signal, message. */
-    void (*finish)(struct guest *g, sbvm_result *r);
-    void (*release)(struct guest *g);
+    /* Whatever a backend keeps for all its sandboxes of a process (plans
+     * built once, executables, the host's cgroups). Made on first use. */
+    int (*state_new)(void **state, sbvm_error **err);
+    void (*state_free)(void *state);
+
+    /* On the host, before anything runs: the view, the filter, the
+     * limits' mechanisms; an inline sandbox also resolves its job's
+     * program. 0, or <0 with *fail set (the sandbox never starts). */
+    int (*prepare)(void *state, struct sandbox *sb, struct job *inline_job,
+                   struct setup_fact *fail);
+    /* Builds it: 0 once started (events follow in the loop), or <0 with
+     * *fail set. */
+    int (*start)(struct sandbox *sb, struct job *inline_job, struct setup_fact *fail);
+    /* Live: starts a job whose stdio core made (job.c); BEV_JOB_STARTED or
+     * BEV_JOB_FAILED follows. 0, or -errno with *err when it cannot be
+     * asked at all. */
+    int (*exec)(struct sandbox *sb, struct job *j, sbvm_error **err);
+    /* A signal to a job's processes (NULL: every job's, as a terminal
+     * would). */
+    int (*signal)(struct sandbox *sb, struct job *j, int sig);
+    /* Ends a job of a live sandbox at once (a limit, a timeout). */
+    void (*kill_job)(struct sandbox *sb, struct job *j);
+    /* Core frees the job: nothing the backend keeps may point to it any
+     * more (what it reports later of the job's processes is nobody's). */
+    void (*forget_job)(struct sandbox *sb, struct job *j);
+    /* Ends the sandbox: freezes it, takes its ledger, ends it (or kills
+     * it when it does not freeze in time). BEV_ENDED follows. */
+    void (*stop)(struct sandbox *sb);
+    /* After BEV_ENDED: what only the end tells. */
+    void (*finish)(struct sandbox *sb, struct sandbox_report *rep);
+    /* Files in and out of a live sandbox (copytree.h's rules); 0 or -errno. */
+    int (*put)(struct sandbox *sb, const char *host, const char *guest, unsigned flags,
+               sbvm_error **err);
+    int (*get)(struct sandbox *sb, const char *guest, const char *host, unsigned flags,
+               sbvm_error **err);
+    /* What runs and what was left, without ending anything. */
+    int (*inventory)(struct sandbox *sb, struct ledger **out, sbvm_error **err);
+    /* A module file of a crashed process, as the sandbox saw it, for the
+     * symboliser: an fd, or -1. */
+    int (*open_module)(const char *path, void *sandbox);
+    void (*release)(struct sandbox *sb);
 };
 
 extern const struct backend_ops process_backend;

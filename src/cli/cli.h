@@ -14,6 +14,7 @@
 #define EXIT_USAGE 125
 
 int cmd_run(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {
@@ -52,7 +53,13 @@ struct run_opts {
     bool no_stdin;
     bool quiet;
     bool summary;
+    bool one_sandbox; /* every guest a job of one live sandbox */
 };
+
+/* options.c: the options run and shell share. */
+int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o, int *first);
+int cli_build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error **err);
+void cli_free_opts(struct run_opts *o);
 
 /* The first half of cmd_run, without side effects on the host: options
  * parsed and checked, one config per guest added to a runner, nothing run.
@@ -61,12 +68,14 @@ struct run_opts {
 struct run_prepared {
     struct run_opts o;
     sbvm_runner *rn;
+    sbvm_config *tmpl; /* the options as one config (--one-sandbox builds from it) */
     size_t nguests;
     bool help;
 };
 int cli_run_prepare(int argc, char **argv, struct run_prepared *p);
 void cli_run_prepared_free(struct run_prepared *p);
 void cmd_run_help(void);
+void cmd_shell_help(void);
 
 /* "sandboxvm: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

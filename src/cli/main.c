@@ -24,14 +24,17 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n"
           "  run       run one or more programs, each in a sandbox of its own\n"
+          "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
           "  help      show help for a command (sandboxvm help run)\n"
           "  version   show the version and the libraries in use\n"
           "\n"
           "Examples:\n"
           "  sandboxvm run -- ./untrusted-tool --input data.bin\n"
           "  sandboxvm run --json report.json -- python3 script.py ::: perl -e 'print 1'\n"
+          "  sandboxvm shell --rw .:/src -C /src\n"
           "\n"
-          "'sandboxvm run --help' lists the options. Documentation: README.md and docs/.\n",
+          "'sandboxvm run --help' lists the options; 'sandboxvm shell --help' the shell's. "
+          "Documentation: README.md and docs/.\n",
           f);
 }
 
@@ -80,8 +83,12 @@ int main(int argc, char **argv)
             cmd_run_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "shell")) {
+            cmd_shell_help();
+            return 0;
+        }
         if (argc > 2) {
-            cli_error("no help for '%s': the commands are run, help and version", argv[2]);
+            cli_error("no help for '%s': the commands are run, shell, help and version", argv[2]);
             return EXIT_USAGE;
         }
         usage(stdout);
@@ -89,11 +96,14 @@ int main(int argc, char **argv)
     }
     if (streq(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (streq(cmd, "shell"))
+        return cmd_shell(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else
-        cli_error("unknown command '%s': the commands are run, help and version (did you mean "
-                  "'sandboxvm run -- %s'?)",
-                  cmd, cmd);
+        cli_error(
+            "unknown command '%s': the commands are run, shell, help and version (did you mean "
+            "'sandboxvm run -- %s'?)",
+            cmd, cmd);
     return EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "policy/seccomp.h"
+#include "util/array.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -86,6 +87,7 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     for (size_t i = 0; i < cfg->secrets.n; i++)
         explicit_bzero(cfg->secrets.v[i], strlen(cfg->secrets.v[i]));
     strv_release(&cfg->secrets);
+    strv_release(&cfg->programs);
     for (size_t i = 0; i < cfg->nmounts; i++) {
         free(cfg->mounts[i].src);
         free(cfg->mounts[i].dst);
@@ -120,7 +122,8 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0 ||
         strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0 ||
         strv_copy(&cfg->net_rules, &src->net_rules) < 0 ||
-        strv_copy(&cfg->secrets, &src->secrets) < 0)
+        strv_copy(&cfg->secrets, &src->secrets) < 0 ||
+        strv_copy(&cfg->programs, &src->programs) < 0)
         goto fail;
     if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;
@@ -231,7 +234,7 @@ SBVM_API int sbvm_config_add_mount(sbvm_config *cfg, enum sbvm_mount_kind kind, 
 {
     const char *opt = mount_opt(kind);
     struct config_mount m = { kind, NULL, NULL, size };
-    struct config_mount *nm;
+    size_t alloc;
     int r;
 
     if (kind > SBVM_MOUNT_HIDE)
@@ -258,10 +261,8 @@ SBVM_API int sbvm_config_add_mount(sbvm_config *cfg, enum sbvm_mount_kind kind, 
         return error_set(err, EINVAL, "--tmpfs %s: a size under 4 KiB holds nothing", dst);
     }
     m.dst = strdup(dst);
-    nm = realloc(cfg->mounts, (cfg->nmounts + 1) * sizeof(*nm));
-    if (nm)
-        cfg->mounts = nm;
-    if (!m.dst || !nm) {
+    alloc = cfg->nmounts; /* bounded by CONFIG_MOUNTS_MAX: no spare kept */
+    if (!m.dst || ARRAY_GROW(cfg->mounts, cfg->nmounts + 1, &alloc) < 0) {
         free(m.src);
         free(m.dst);
         return error_set(err, ENOMEM, "out of memory");
@@ -275,7 +276,7 @@ static int add_copy(sbvm_config *cfg, bool out, const char *host, const char *gu
 {
     const char *opt = out ? "--copy-out" : "--copy-in";
     struct config_copy c = { out, NULL, NULL };
-    struct config_copy *nc;
+    size_t alloc;
     int r;
 
     if (cfg->ncopies >= CONFIG_COPIES_MAX)
@@ -314,10 +315,8 @@ static int add_copy(sbvm_config *cfg, bool out, const char *host, const char *gu
         c.host = strbuf_detach(&sb, NULL);
     }
     c.guest = strdup(guest);
-    nc = realloc(cfg->copies, (cfg->ncopies + 1) * sizeof(*nc));
-    if (nc)
-        cfg->copies = nc;
-    if (!c.guest || !nc) {
+    alloc = cfg->ncopies; /* bounded by CONFIG_COPIES_MAX: no spare kept */
+    if (!c.guest || ARRAY_GROW(cfg->copies, cfg->ncopies + 1, &alloc) < 0) {
         free(c.host);
         free(c.guest);
         return error_set(err, ENOMEM, "out of memory");
@@ -407,6 +406,21 @@ SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_err
     }
     net_secret_release(&s);
     if (strv_push(&cfg->secrets, spec) < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+SBVM_API int sbvm_config_add_program(sbvm_config *cfg, const char *argv0, sbvm_error **err)
+{
+    if (!argv0 || !*argv0 || strlen(argv0) >= PATH_MAX)
+        return error_set(err, EINVAL, "a program to make visible needs a name or path");
+    for (size_t i = 0; i < cfg->programs.n; i++)
+        if (streq(cfg->programs.v[i], argv0))
+            return 0;
+    if (cfg->programs.n >= CONFIG_PROGRAMS_MAX)
+        return error_set(err, E2BIG, "%s: at most %d programs can be made visible in a sandbox",
+                         argv0, CONFIG_PROGRAMS_MAX);
+    if (strv_push(&cfg->programs, argv0) < 0)
         return error_set(err, ENOMEM, "out of memory");
     return 0;
 }

@@ -18,8 +18,9 @@
 #define SBVM_DEFAULT_DISK       (512ULL << 20)
 #define SBVM_DEFAULT_GUEST_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
-#define CONFIG_MOUNTS_MAX 32
-#define CONFIG_COPIES_MAX 32
+#define CONFIG_MOUNTS_MAX   32
+#define CONFIG_COPIES_MAX   32
+#define CONFIG_PROGRAMS_MAX 64
 
 struct config_mount {
     enum sbvm_mount_kind kind;
@@ -62,8 +63,14 @@ struct sbvm_config {
     struct config_copy *copies;
     size_t ncopies;
     char *rootfs; /* canonical */
+    /* A live sandbox: programs jobs may name that its view lacks, made
+     * visible as run makes its program (argv[0] as given). */
+    struct strv programs;
 };
 
+/* Settings that only mean something together, however they were set
+ * (flags, a profile, the library): 0, or -EINVAL with the reason. */
+int config_check(const struct sbvm_config *cfg, sbvm_error **err);
 /* Whether `name` is an acceptable guest name (see sbvm_config_set_name). */
 bool config_name_valid(const char *name);
 /* Derives a valid name from a program path: its basename with characters

@@ -1,35 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runner.c: the supervisor's event loop. Starts queued guests up to the
- * parallelism bound, streams their output to the caller as it arrives,
- * forwards stdin, relays host signals, and turns each guest's end into one
- * sbvm_result.
- *
- * Memory stays bounded whatever guests do: output is read in fixed chunks and
- * handed straight to the caller (a slow consumer slows the guest down through
- * its pipe), and what is kept for reports is capped per stream.
+ * runner.c: the batch runner (sandboxvm run): each guest one inline sandbox
+ * (core/sandbox.c), at most `parallel` at once, streamed through the
+ * caller's events, each ending in one sbvm_result; host signals relayed.
  */
 #include "core/runner.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/job.h"
 #include "backend/backend.h"
+#include "core/sandbox.h"
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
 
-#define READ_CHUNK   65536
-#define POLL_MS      50
 #define MAX_PARALLEL 1024
 
 SBVM_API const char *sbvm_version(void)
@@ -45,36 +41,29 @@ SBVM_API sbvm_runner *sbvm_runner_new(void)
         return NULL;
     rn->parallel = 1;
     rn->signal_fd = -1;
-    rn->epfd = -1;
-    rn->backend = &process_backend;
     return rn;
 }
 
-static void guest_close_io(struct guest *g)
-{
-    close_fd(&g->deadline_fd);
-    close_fd(&g->out_fd);
-    close_fd(&g->err_fd);
-    close_fd(&g->in_fd);
-    close_fd(&g->stdin_src);
-    free(g->stdin_buf);
-    g->stdin_buf = NULL;
-}
-
-static void guest_free(sbvm_runner *rn, struct guest *g)
+static void guest_free(struct runner_guest *g)
 {
     if (!g)
         return;
-    guest_close_io(g);
-    if (g->ops)
-        g->ops->release(g);
-    capture_release(&g->cap_out);
-    capture_release(&g->cap_err);
+    if (g->rn->shared && g->job) {
+        if (g->job->sb)
+            sandbox_forget_job(g->job->sb, g->job);
+    } else if (g->sb) {
+        /* Still building or running (the run failed): end it here. */
+        sandbox_stop(g->sb);
+        while (g->sb->state != SB_ENDED && g->sb->state != SB_NEW &&
+               loop_run(g->rn->loop, 100) >= 0)
+            ;
+        sandbox_free(g->sb);
+    }
+    job_free(g->job);
     sbvm_config_free(g->cfg);
     sbvm_result_free(g->result);
     free(g->name);
     free(g);
-    (void)rn;
 }
 
 SBVM_API void sbvm_runner_free(sbvm_runner *rn)
@@ -82,11 +71,12 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     if (!rn)
         return;
     for (size_t i = 0; i < rn->nguests; i++)
-        guest_free(rn, rn->guests[i]);
+        guest_free(rn->guests[i]);
     free(rn->guests);
-    if (rn->backend_state)
-        rn->backend->run_release(rn->backend_state);
-    close_fd(&rn->epfd);
+    if (rn->loop)
+        loop_fd_del(&rn->signal_src);
+    if (!rn->shared)
+        loop_free(rn->loop);
     free(rn);
 }
 
@@ -112,43 +102,54 @@ SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd)
     rn->signal_fd = fd;
 }
 
-SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error **err)
+/* Options that only mean something together, however they were set
+ * (flags, a profile, the library). */
+int config_check(const sbvm_config *cfg, sbvm_error **err)
 {
-    struct guest *g;
-
-    if (rn->started)
-        return error_set(err, EBUSY, "cannot add a guest to a run that has started");
-    if (cfg->argv.n == 0)
-        return error_set(err, EINVAL, "empty command: name a program to run");
-    /* Options that only mean something together, however they were set
-     * (flags, a profile, the library). */
     if (cfg->secrets.n && cfg->net != SBVM_NET_ALLOW)
         return error_set(err, EINVAL,
                          "--secret works only through the broker: add --net allow=HOST");
     if (cfg->net_allow_private && cfg->net != SBVM_NET_ALLOW)
         return error_set(err, EINVAL, "--net-allow-private applies to --net allow=... only");
-    if (rn->nguests == rn->alloc) {
-        size_t n = rn->alloc ? rn->alloc * 2 : 8;
-        struct guest **ng = realloc(rn->guests, n * sizeof(*ng));
-        if (!ng)
-            return error_set(err, ENOMEM, "out of memory");
-        rn->guests = ng;
-        rn->alloc = n;
-    }
+    return 0;
+}
+
+SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err)
+{
+    struct sandbox *s = (struct sandbox *)sb;
+
+    if (rn->started)
+        return error_set(err, EBUSY, "a runner's sandbox is chosen before it runs");
+    if (!s || !s->live || s->state != SB_READY)
+        return error_set(err, EINVAL, "not a live sandbox ready for jobs");
+    rn->shared = s;
+    return 0;
+}
+
+SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error **err)
+{
+    struct runner_guest *g;
+    int r;
+
+    if (rn->started)
+        return error_set(err, EBUSY, "cannot add a guest to a run that has started");
+    if (cfg->argv.n == 0)
+        return error_set(err, EINVAL, "empty command: name a program to run");
+    r = config_check(cfg, err);
+    if (r < 0)
+        return r;
+    if (ARRAY_GROW(rn->guests, rn->nguests + 1, &rn->alloc) < 0)
+        return error_set(err, ENOMEM, "out of memory");
     g = calloc(1, sizeof(*g));
     if (!g)
         return error_set(err, ENOMEM, "out of memory");
+    g->rn = rn;
     g->index = rn->nguests;
-    g->out_fd = g->err_fd = g->in_fd = g->events_fd = g->exit_fd = g->stdin_src = -1;
-    g->deadline_fd = -1;
-    g->limit_hit = -1;
     g->cfg = sbvm_config_dup(cfg);
     if (!g->cfg) {
         free(g);
         return error_set(err, ENOMEM, "out of memory");
     }
-    capture_init(&g->cap_out, g->cfg->capture_limit);
-    capture_init(&g->cap_err, g->cfg->capture_limit);
     rn->guests[rn->nguests++] = g;
     return 0;
 }
@@ -158,7 +159,7 @@ SBVM_API int sbvm_runner_add(sbvm_runner *rn, const sbvm_config *cfg, sbvm_error
 static int check_keep_dirs(const sbvm_runner *rn, sbvm_error **err)
 {
     for (size_t i = 0; i < rn->nguests; i++) {
-        const struct guest *g = rn->guests[i];
+        const struct runner_guest *g = rn->guests[i];
         struct strbuf sb = STRBUF_INIT;
         int exists;
 
@@ -187,7 +188,7 @@ static int assign_names(sbvm_runner *rn, sbvm_error **err)
     bool *dups;
 
     for (size_t i = 0; i < rn->nguests; i++) {
-        struct guest *g = rn->guests[i];
+        struct runner_guest *g = rn->guests[i];
         g->name = g->cfg->name ? strdup(g->cfg->name) : config_name_from_program(g->cfg->argv.v[0]);
         if (!g->name)
             return error_set(err, ENOMEM, "out of memory");
@@ -202,7 +203,7 @@ static int assign_names(sbvm_runner *rn, sbvm_error **err)
             if (k != i && streq(rn->guests[k]->name, rn->guests[i]->name))
                 dups[i] = true;
     for (size_t i = 0; i < rn->nguests; i++) {
-        struct guest *g = rn->guests[i];
+        struct runner_guest *g = rn->guests[i];
         struct strbuf sb = STRBUF_INIT;
         size_t keep = strlen(g->name);
 
@@ -232,301 +233,132 @@ static int assign_names(sbvm_runner *rn, sbvm_error **err)
     return 0;
 }
 
-static int watch_set(sbvm_runner *rn, struct guest *g, enum watch_kind k, int fd, uint32_t ev)
+/* Both halves of a guest are over: its result is the caller's to read. */
+static void guest_maybe_done(struct runner_guest *g)
 {
-    struct watch *w = &g->watches[k];
-    struct epoll_event e = { .events = ev, .data.ptr = w };
+    sbvm_runner *rn = g->rn;
 
-    w->g = g;
-    w->kind = k;
-    if (epoll_ctl(rn->epfd, w->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e) < 0)
-        return -errno;
-    w->armed = true;
-    return 0;
-}
-
-static void watch_del(sbvm_runner *rn, struct guest *g, enum watch_kind k, int fd)
-{
-    struct watch *w = &g->watches[k];
-
-    if (!w->armed)
+    if (g->state != RG_RUNNING || !g->job_done || !g->sb_done)
         return;
-    if (fd >= 0)
-        epoll_ctl(rn->epfd, EPOLL_CTL_DEL, fd, NULL);
-    w->armed = false;
-}
-
-static void emit_end(sbvm_runner *rn, struct guest *g)
-{
+    g->state = RG_DONE;
+    rn->running--;
+    g->result = g->job->result;
+    g->job->result = NULL;
+    if (rn->shared && g->job->sb)
+        sandbox_forget_job(g->job->sb, g->job);
+    sandbox_free(g->sb);
+    g->sb = NULL;
+    job_free(g->job);
+    g->job = NULL;
     if (rn->events.on_end)
         rn->events.on_end(rn->events.ctx, g->index, g->result);
 }
 
-static void finalize_streams(struct guest *g)
+static void on_job_output(void *ctx, struct job *j, enum sbvm_stream s, const void *data,
+                          size_t len)
 {
-    sbvm_result *r = g->result;
+    struct runner_guest *g = ctx;
 
-    capture_finish(&g->cap_out, &r->out.data, &r->out.len, &r->out.head_len, &r->out.omitted);
-    r->out.total = g->cap_out.total;
-    capture_finish(&g->cap_err, &r->err.data, &r->err.len, &r->err.head_len, &r->err.omitted);
-    r->err.total = g->cap_err.total;
-    capture_release(&g->cap_out);
-    capture_release(&g->cap_err);
+    (void)j;
+    if (g->rn->events.on_output)
+        g->rn->events.on_output(g->rn->events.ctx, g->index, s, data, len);
 }
 
-/* A guest that never started (refused, failed to spawn, or cancelled). */
-static void end_unstarted(sbvm_runner *rn, struct guest *g)
+static void on_job_end(void *ctx, struct job *j)
 {
-    g->result->start_ns = now_real_ns();
-    g->result->duration_ns = 0;
-    finalize_streams(g);
-    g->state = GUEST_DONE;
-    guest_close_io(g);
-    if (g->ops)
-        g->ops->release(g);
-    emit_end(rn, g);
+    struct runner_guest *g = ctx;
+
+    (void)j;
+    g->job_done = true;
+    guest_maybe_done(g);
 }
 
-static void end_guest(sbvm_runner *rn, struct guest *g)
+static void on_sandbox_end(void *ctx, struct sandbox *sb)
 {
-    watch_del(rn, g, WATCH_OUT, g->out_fd);
-    watch_del(rn, g, WATCH_ERR, g->err_fd);
-    watch_del(rn, g, WATCH_STDIN_SRC, g->stdin_src);
-    watch_del(rn, g, WATCH_STDIN_PIPE, g->in_fd);
-    watch_del(rn, g, WATCH_EVENTS, g->events_fd);
-    watch_del(rn, g, WATCH_EXIT, g->exit_fd);
-    watch_del(rn, g, WATCH_DEADLINE, g->deadline_fd);
-    g->ops->finish(g, g->result);
-    g->result->start_ns = g->start_real;
-    g->result->duration_ns = now_mono_ns() - g->start_mono;
-    finalize_streams(g);
-    guest_close_io(g);
-    g->ops->release(g);
-    g->state = GUEST_DONE;
-    rn->running--;
-    emit_end(rn, g);
+    struct runner_guest *g = ctx;
+
+    (void)sb;
+    g->sb_done = true;
+    guest_maybe_done(g);
 }
 
-static void maybe_end(sbvm_runner *rn, struct guest *g)
-{
-    if (g->state == GUEST_RUNNING && g->exited && g->out_eof && g->err_eof && g->events_eof)
-        end_guest(rn, g);
-}
-
-static void setup_stdin(struct guest *g)
-{
-    struct stat st;
-
-    char path[64];
-
-    if (g->cfg->stdin_fd < 0)
-        return;
-    /* Our own open file description of the caller's stdin, made
-     * non-blocking: setting O_NONBLOCK on a dup would change the caller's
-     * (and its shell's) fd too. Reopening works for pipes, FIFOs, ttys and
-     * files; sockets cannot be reopened and fall back to a dup, read only
-     * when epoll says it is readable. */
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", g->cfg->stdin_fd);
-    g->stdin_src = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (g->stdin_src < 0)
-        g->stdin_src = fcntl(g->cfg->stdin_fd, F_DUPFD_CLOEXEC, 3);
-    if (g->stdin_src < 0)
-        return;
-    g->stdin_src_pollable =
-        !(fstat(g->stdin_src, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)));
-    g->stdin_buf = malloc(STDIN_BUF);
-    if (!g->stdin_buf)
-        close_fd(&g->stdin_src);
-}
-
-static void stdin_stop(sbvm_runner *rn, struct guest *g)
-{
-    watch_del(rn, g, WATCH_STDIN_SRC, g->stdin_src);
-    watch_del(rn, g, WATCH_STDIN_PIPE, g->in_fd);
-    close_fd(&g->stdin_src);
-    close_fd(&g->in_fd);
-}
-
-/* Moves bytes from the caller's fd to the guest's stdin pipe, never blocking
- * on the pipe: when it is full, we stop reading and wait for room. */
-static void stdin_pump(sbvm_runner *rn, struct guest *g)
-{
-    for (;;) {
-        if (g->stdin_off == g->stdin_len) {
-            ssize_t n;
-            if (g->stdin_src < 0)
-                return;
-            n = read(g->stdin_src, g->stdin_buf, STDIN_BUF);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && errno == EAGAIN) {
-                watch_del(rn, g, WATCH_STDIN_PIPE, g->in_fd);
-                if (!g->stdin_src_pollable ||
-                    watch_set(rn, g, WATCH_STDIN_SRC, g->stdin_src, EPOLLIN) < 0)
-                    stdin_stop(rn, g);
-                return;
-            }
-            if (n <= 0) {
-                stdin_stop(rn, g); /* EOF: the guest sees EOF too */
-                return;
-            }
-            g->stdin_off = 0;
-            g->stdin_len = (size_t)n;
-        }
-        while (g->stdin_off < g->stdin_len) {
-            ssize_t n =
-                write_nosigpipe(g->in_fd, g->stdin_buf + g->stdin_off, g->stdin_len - g->stdin_off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && errno == EAGAIN) {
-                watch_del(rn, g, WATCH_STDIN_SRC, g->stdin_src);
-                if (watch_set(rn, g, WATCH_STDIN_PIPE, g->in_fd, EPOLLOUT) < 0)
-                    stdin_stop(rn, g);
-                return;
-            }
-            if (n < 0) {
-                stdin_stop(rn, g); /* the guest closed its stdin */
-                return;
-            }
-            g->stdin_off += (size_t)n;
-        }
-        if (g->stdin_src_pollable) {
-            /* Wait for the next bytes rather than spin on a quiet fd. */
-            watch_del(rn, g, WATCH_STDIN_PIPE, g->in_fd);
-            if (watch_set(rn, g, WATCH_STDIN_SRC, g->stdin_src, EPOLLIN) < 0)
-                stdin_stop(rn, g);
-            return;
-        }
-    }
-}
-
-/* A one-shot timer for the guest's time limit, counted from its start. */
-static int arm_deadline(sbvm_runner *rn, struct guest *g)
-{
-    uint64_t ms = g->cfg->limits[SBVM_LIMIT_TIME];
-    struct itimerspec its = { 0 };
-
-    g->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (g->deadline_fd < 0)
-        return -errno;
-    its.it_value.tv_sec = (time_t)(ms / 1000);
-    its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
-    if (timerfd_settime(g->deadline_fd, 0, &its, NULL) < 0)
-        return -errno;
-    return watch_set(rn, g, WATCH_DEADLINE, g->deadline_fd, EPOLLIN);
-}
-
-void guest_limit_reached(struct guest *g, enum sbvm_limit l, uint64_t observed)
-{
-    if (g->limit_hit >= 0)
-        return;
-    g->limit_hit = (int)l;
-    g->limit_observed = observed;
-    if (!g->exited)
-        g->ops->stop(g);
-}
-
-static int start_guest(sbvm_runner *rn, struct guest *g)
+static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err)
 {
     int r;
 
-    g->state = GUEST_RUNNING;
-    g->ops = rn->backend;
-    g->start_real = now_real_ns();
-    g->start_mono = now_mono_ns();
-    g->result = result_new(g->name, &g->cfg->argv);
-    if (!g->result)
-        return -ENOMEM;
+    g->state = RG_RUNNING;
+    rn->running++;
+    g->job = job_new(g->cfg->argv.n, (const char *const *)g->cfg->argv.v, g->name);
+    if (!g->job)
+        return error_set(err, ENOMEM, "out of memory");
+    g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end };
+    if (rn->shared) {
+        /* A job of the run's one sandbox: its own program, name, working
+         * directory and stdin. */
+        g->sb_done = true;
+        if (g->cfg->cwd && !(g->job->cwd = strdup(g->cfg->cwd)))
+            return error_set(err, ENOMEM, "out of memory");
+        if (rn->events.on_start)
+            rn->events.on_start(rn->events.ctx, g->index, g->name);
+        if (sandbox_exec(rn->shared, g->job, g->cfg->stdin_fd, err) < 0) {
+            /* Its result says why; the run goes on. */
+            struct job *j = g->job;
+            if (!j->result)
+                j->result = result_new(j->name, &j->argv);
+            if (j->result) {
+                j->result->outcome = SBVM_OUTCOME_SETUP_FAILED;
+                j->result->stage = "exec";
+                result_set_message(j->result, "%s", err && *err ? sbvm_error_message(*err) : "?");
+            }
+            if (err && *err) {
+                sbvm_error_free(*err);
+                *err = NULL;
+            }
+            g->job_done = true;
+            guest_maybe_done(g);
+        }
+        return 0;
+    }
+    r = sandbox_new(rn->loop, g->cfg, g->name, &g->sb, err);
+    if (r < 0)
+        return r;
+    g->sb->hooks = (struct sandbox_hooks){ g, on_sandbox_end };
+    /* Several guests copy out to HOST.NAME each. */
+    g->sb->copy_suffix = rn->nguests > 1;
+    /* No other sandbox of the run alive: the machine's other CPUs are
+     * likely idle (the backend may use them while building). */
+    g->sb->alone = rn->running == 1;
     if (rn->events.on_start)
         rn->events.on_start(rn->events.ctx, g->index, g->name);
-    if (g->ops->prepare(rn->backend_state, g) < 0) {
-        end_unstarted(rn, g);
-        return 0;
-    }
-    setup_stdin(g);
-    g->spawn_alone = rn->running == 0;
-    if (g->ops->spawn(rn->backend_state, g) < 0) {
-        end_unstarted(rn, g);
-        return 0;
-    }
-    rn->running++;
-    g->events_eof = g->events_fd < 0;
-    r = watch_set(rn, g, WATCH_OUT, g->out_fd, EPOLLIN);
-    if (r == 0)
-        r = watch_set(rn, g, WATCH_ERR, g->err_fd, EPOLLIN);
-    if (r == 0 && g->events_fd >= 0)
-        r = watch_set(rn, g, WATCH_EVENTS, g->events_fd, EPOLLIN);
-    if (r == 0)
-        r = watch_set(rn, g, WATCH_EXIT, g->exit_fd, EPOLLIN);
-    if (r == 0 && g->cfg->limits[SBVM_LIMIT_TIME])
-        r = arm_deadline(rn, g);
-    if (r < 0) {
-        /* Without watches the guest cannot be supervised: end it now. */
-        g->host_signal = SIGKILL;
-        g->ops->signal(g, SIGKILL);
-        return r;
-    }
-    if (g->in_fd < 0 || g->stdin_src < 0)
-        close_fd(&g->in_fd);
-    else if (!g->stdin_src_pollable)
-        stdin_pump(rn, g); /* a regular file: always readable */
-    else if (watch_set(rn, g, WATCH_STDIN_SRC, g->stdin_src, EPOLLIN) < 0)
-        stdin_stop(rn, g);
+    sandbox_start_inline(g->sb, g->job, g->cfg->stdin_fd);
     return 0;
-}
-
-static void on_output(sbvm_runner *rn, struct guest *g, enum watch_kind k, char *buf)
-{
-    int *fd = k == WATCH_OUT ? &g->out_fd : &g->err_fd;
-    ssize_t n = read(*fd, buf, READ_CHUNK);
-
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        watch_del(rn, g, k, *fd);
-        close_fd(fd);
-        if (k == WATCH_OUT)
-            g->out_eof = true;
-        else
-            g->err_eof = true;
-        return;
-    }
-    g->output_bytes += (uint64_t)n;
-    if (g->cfg->limits[SBVM_LIMIT_OUTPUT] && g->output_bytes > g->cfg->limits[SBVM_LIMIT_OUTPUT]) {
-        /* Only what fits in the limit is passed on. */
-        uint64_t over = g->output_bytes - g->cfg->limits[SBVM_LIMIT_OUTPUT];
-        n = over >= (uint64_t)n ? 0 : n - (ssize_t)over;
-        if (!g->exited)
-            guest_limit_reached(g, SBVM_LIMIT_OUTPUT, g->output_bytes);
-        if (n == 0)
-            return;
-    }
-    capture_add(k == WATCH_OUT ? &g->cap_out : &g->cap_err, buf, (size_t)n);
-    if (rn->events.on_output)
-        rn->events.on_output(rn->events.ctx, g->index, k == WATCH_OUT ? SBVM_STDOUT : SBVM_STDERR,
-                             buf, (size_t)n);
 }
 
 static void signal_all(sbvm_runner *rn, int sig)
 {
     for (size_t i = 0; i < rn->nguests; i++) {
-        struct guest *g = rn->guests[i];
-        if (g->state != GUEST_RUNNING || g->exited)
+        struct runner_guest *g = rn->guests[i];
+        if (g->state != RG_RUNNING || !g->job || g->job->state >= JOB_EXITED)
             continue;
-        g->host_signal = sig;
-        g->ops->signal(g, sig);
+        if (g->sb) {
+            sandbox_signal(g->sb, sig);
+        } else if (g->job->sb) {
+            g->job->facts.host_signal = sig;
+            g->job->sb->ops->signal(g->job->sb, g->job, sig);
+        }
     }
 }
 
-static void on_host_signal(sbvm_runner *rn)
+static void on_host_signal(struct loop_fd *src, uint32_t events, void *ctx)
 {
+    sbvm_runner *rn = ctx;
     unsigned char sigs[64];
     ssize_t n = read(rn->signal_fd, sigs, sizeof(sigs));
 
+    (void)events;
     if (n == 0) {
         /* The caller closed its end: stop watching. */
-        epoll_ctl(rn->epfd, EPOLL_CTL_DEL, rn->signal_fd, NULL);
-        rn->signal_fd = -1;
+        loop_fd_del(src);
         return;
     }
     for (ssize_t i = 0; i < n; i++) {
@@ -546,25 +378,25 @@ static void on_host_signal(sbvm_runner *rn)
 static void cancel_queued(sbvm_runner *rn, size_t from)
 {
     for (size_t i = from; i < rn->nguests; i++) {
-        struct guest *g = rn->guests[i];
-        if (g->state != GUEST_QUEUED)
+        struct runner_guest *g = rn->guests[i];
+        if (g->state != RG_QUEUED)
             continue;
         g->result = result_new(g->name, &g->cfg->argv);
         if (!g->result)
             continue;
         g->result->outcome = SBVM_OUTCOME_KILLED;
         g->result->signal = rn->cancel_signal ? rn->cancel_signal : SIGKILL;
+        g->result->start_ns = now_real_ns();
         result_set_message(g->result, "not started: the run was interrupted by %s",
                            signal_name(g->result->signal));
-        g->state = GUEST_DONE;
-        emit_end(rn, g);
+        g->state = RG_DONE;
+        if (rn->events.on_end)
+            rn->events.on_end(rn->events.ctx, g->index, g->result);
     }
 }
 
 SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
 {
-    struct epoll_event evs[64];
-    _cleanup_free_ char *buf = NULL;
     size_t next = 0;
     int r;
 
@@ -579,101 +411,38 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     r = check_keep_dirs(rn, err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < rn->nguests; i++)
-        rn->guests[i]->run_guests = rn->nguests;
-    buf = malloc(READ_CHUNK);
-    if (!buf)
-        return error_set(err, ENOMEM, "out of memory");
-    rn->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (rn->epfd < 0)
-        return error_sys(err, errno, "creating the event loop (epoll)");
-    r = rn->backend->run_init(&rn->backend_state, err);
-    if (r < 0)
-        return error_wrap(err, r, "preparing the %s backend", rn->backend->name);
-    if (rn->signal_fd >= 0) {
-        struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
-        if (epoll_ctl(rn->epfd, EPOLL_CTL_ADD, rn->signal_fd, &e) < 0)
-            return error_sys(err, errno, "watching the signal fd");
-    }
+    if (rn->shared)
+        rn->loop = rn->shared->loop;
+    else if ((r = loop_new(&rn->loop, err)) < 0)
+        return r;
+    if (rn->signal_fd >= 0 && (r = loop_fd_add(rn->loop, &rn->signal_src, rn->signal_fd, EPOLLIN,
+                                               on_host_signal, rn)) < 0)
+        return error_sys(err, -r, "watching the signal fd");
 
     for (;;) {
-        int n;
-
         while (!rn->cancel_signal && rn->running < rn->parallel && next < rn->nguests) {
-            r = start_guest(rn, rn->guests[next++]);
+            struct runner_guest *g = rn->guests[next++];
+            r = start_guest(rn, g, err);
             if (r < 0) {
+                /* The runner itself failed (memory, the event loop). */
                 rn->cancel_signal = SIGKILL;
-                error_sys(err, -r, "starting guest '%s'", rn->guests[next - 1]->name);
+                error_wrap(err, r, "starting guest '%s'", g->name);
+                signal_all(rn, SIGKILL);
             }
         }
         if (rn->cancel_signal)
             cancel_queued(rn, next);
         if (rn->running == 0)
             break;
-        /* Limits watched by polling (cpu, pids, files, disk) and frozen
-         * sandboxes' grace periods are checked every POLL_MS. */
-        n = epoll_wait(rn->epfd, evs, (int)ARRAY_SIZE(evs), POLL_MS);
-        if (now_mono_ns() - rn->last_poll >= POLL_MS * 1000000LL) {
-            rn->last_poll = now_mono_ns();
-            for (size_t i = 0; i < rn->nguests; i++)
-                if (rn->guests[i]->state == GUEST_RUNNING && !rn->guests[i]->exited)
-                    rn->guests[i]->ops->poll(rn->guests[i]);
-        }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = error_sys(err, errno, "waiting for events (epoll)");
+        r = loop_run(rn->loop, -1);
+        if (r < 0) {
+            r = error_sys(err, -r, "waiting for events (epoll)");
             signal_all(rn, SIGKILL);
-            /* Fall through to draining with a blocking loop is impossible
-             * without epoll; the guests die with their pipes. */
             return r;
-        }
-        for (int i = 0; i < n; i++) {
-            struct watch *w = evs[i].data.ptr;
-            struct guest *g;
-
-            if (!w) {
-                on_host_signal(rn);
-                continue;
-            }
-            g = w->g;
-            if (g->state != GUEST_RUNNING || !w->armed)
-                continue;
-            switch (w->kind) {
-            case WATCH_OUT:
-            case WATCH_ERR:
-                on_output(rn, g, w->kind, buf);
-                break;
-            case WATCH_STDIN_SRC:
-            case WATCH_STDIN_PIPE:
-                stdin_pump(rn, g);
-                break;
-            case WATCH_EVENTS:
-                if (!g->ops->on_events(g)) {
-                    watch_del(rn, g, WATCH_EVENTS, g->events_fd);
-                    g->events_eof = true;
-                }
-                break;
-            case WATCH_DEADLINE:
-                watch_del(rn, g, WATCH_DEADLINE, g->deadline_fd);
-                if (!g->exited)
-                    guest_limit_reached(g, SBVM_LIMIT_TIME,
-                                        (uint64_t)((now_mono_ns() - g->start_mono) / 1000000));
-                break;
-            case WATCH_EXIT:
-                watch_del(rn, g, WATCH_EXIT, g->exit_fd);
-                g->exited = true;
-                /* Nobody is left to read the guest's stdin. */
-                stdin_stop(rn, g);
-                break;
-            default:
-                break;
-            }
-            maybe_end(rn, g);
         }
     }
     rn->duration_ns = now_mono_ns() - rn->start_mono;
-    return r < 0 ? r : 0;
+    return err && *err ? -EIO : 0;
 }
 
 SBVM_API size_t sbvm_runner_count(const sbvm_runner *rn)
@@ -683,7 +452,7 @@ SBVM_API size_t sbvm_runner_count(const sbvm_runner *rn)
 
 SBVM_API const sbvm_result *sbvm_runner_result(const sbvm_runner *rn, size_t i)
 {
-    if (i >= rn->nguests || rn->guests[i]->state != GUEST_DONE)
+    if (i >= rn->nguests || rn->guests[i]->state != RG_DONE)
         return NULL;
     return rn->guests[i]->result;
 }

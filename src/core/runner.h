@@ -1,29 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* runner.h: the runner's state, shared with the report writers. */
+/* runner.h: the batch runner's state: each guest one inline sandbox. */
 #ifndef SBVM_CORE_RUNNER_H
 #define SBVM_CORE_RUNNER_H
 
 #include <stdbool.h>
 
-#include "core/guest.h"
+#include "core/loop.h"
 #include "sandboxvm/sandboxvm.h"
 
-struct backend_ops;
+struct sandbox;
+struct job;
+
+enum runner_guest_state {
+    RG_QUEUED,
+    RG_RUNNING,
+    RG_DONE,
+};
+
+struct runner_guest {
+    struct sbvm_runner *rn;
+    size_t index;
+    sbvm_config *cfg;
+    char *name;
+    enum runner_guest_state state;
+    struct sandbox *sb;
+    struct job *job;
+    bool job_done, sb_done;
+    sbvm_result *result;
+};
 
 struct sbvm_runner {
-    struct guest **guests;
+    struct runner_guest **guests;
     size_t nguests, alloc;
     unsigned parallel;
     unsigned running;
     struct sbvm_events events;
     int signal_fd;
+    struct loop_fd signal_src;
     int cancel_signal; /* the first host signal relayed; stops new starts */
-    int epfd;
+    struct loop *loop;
+    struct sandbox *shared; /* every guest a job of this live sandbox */
     bool started;
-    const struct backend_ops *backend;
-    void *backend_state;
     int64_t start_real, start_mono, duration_ns;
-    int64_t last_poll;
 };
 
 #endif

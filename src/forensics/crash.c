@@ -22,6 +22,7 @@
 #include "forensics/forensics.h"
 #include "policy/seccomp.h"
 #include "policy/fsplan.h"
+#include "util/range.h"
 #include "util/strbuf.h"
 #include "util/util.h"
 
@@ -54,8 +55,8 @@ struct sbvm_crash *crash_new(const struct proc_fault *f)
     c->comm[16] = '\0';
     no_controls(c->comm);
     c->raw.code_len = f->code_len > sizeof(f->code_bytes) ? 0 : f->code_len;
-    c->raw.stack_len = f->stack_len > 64 * 1024 ? 0 : f->stack_len;
-    c->raw.maps_len = f->maps_len > 256 * 1024 ? 0 : f->maps_len;
+    c->raw.stack_len = f->stack_len > PROC_STACK_MAX ? 0 : f->stack_len;
+    c->raw.maps_len = f->maps_len > PROC_MAPS_MAX ? 0 : f->maps_len;
     if (c->raw.maps_len && !(c->maps = malloc(c->raw.maps_len)))
         c->raw.maps_len = 0;
     if (c->raw.stack_len && !(c->stack = malloc(c->raw.stack_len)))
@@ -92,10 +93,10 @@ bool crash_add_chunk(struct sbvm_crash *c, const struct proc_chunk *h, const voi
     } else {
         return false;
     }
-    /* Chunks arrive in order on one pipe; anything else is malformed. */
-    if (!dst || h->offset != *got || h->len > cap - *got)
+    /* Chunks arrive in order on one socket; anything else is malformed. */
+    if (!dst || h->offset != *got || !range_ok(h->offset, h->len, cap))
         return false;
-    memcpy(dst + *got, data, h->len);
+    memcpy(dst + h->offset, data, h->len);
     *got += h->len;
     return true;
 }

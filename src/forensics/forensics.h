@@ -27,7 +27,7 @@
 struct sbvm_crash {
     struct proc_fault raw;
     char comm[17];
-    bool is_guest; /* the guest's own process (pid 2), not a child of it */
+    bool is_guest; /* its job's first process (inline: pid 2), not a child of it */
     /* Reassembly of the chunks that follow the fault record. */
     char *maps;
     size_t maps_got;

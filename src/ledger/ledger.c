@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/result.h"
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -25,22 +26,6 @@ static const char *keep(struct ledger *l, const char *s, size_t len)
     if (!c || strv_push_owned(&l->strings, c) < 0)
         return "";
     return l->strings.v[l->strings.n - 1];
-}
-
-static bool grow(void **v, size_t *alloc, size_t n, size_t elem)
-{
-    void *nv;
-    size_t na;
-
-    if (n < *alloc)
-        return true;
-    na = *alloc ? *alloc * 2 : 16;
-    nv = realloc(*v, na * elem);
-    if (!nv)
-        return false;
-    *v = nv;
-    *alloc = na;
-    return true;
 }
 
 static const char *fd_kind(const char *target)
@@ -86,7 +71,7 @@ static void take_fds(struct ledger *l, int pdir, int pid, size_t *alloc)
         if (n < 0)
             continue;
         target[n] = '\0';
-        if (!grow((void **)&l->fds, alloc, l->nfds, sizeof(*l->fds)))
+        if (ARRAY_GROW(l->fds, l->nfds + 1, alloc) < 0)
             break;
         f = &l->fds[l->nfds++];
         f->pid = pid;
@@ -97,19 +82,20 @@ static void take_fds(struct ledger *l, int pdir, int pid, size_t *alloc)
     closedir(d);
 }
 
-static void take_process(struct ledger *l, int procfd, int pid, size_t *palloc, size_t *falloc)
+static void take_process(struct ledger *l, int procfd, int pid, int own_pids, size_t *palloc,
+                         size_t *falloc)
 {
     char name[16], buf[4096];
     _cleanup_close_ int pdir = -1;
     struct sbvm_left_process *p;
     long n;
-    const char *paren;
+    const char *paren = NULL;
 
     snprintf(name, sizeof(name), "%d", pid);
     pdir = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (pdir < 0)
         return;
-    if (!grow((void **)&l->procs, palloc, l->nprocs, sizeof(*l->procs)))
+    if (ARRAY_GROW(l->procs, l->nprocs + 1, palloc) < 0)
         return;
     p = &l->procs[l->nprocs++];
     p->pid = pid;
@@ -118,6 +104,12 @@ static void take_process(struct ledger *l, int procfd, int pid, size_t *palloc, 
     /* "pid (comm) S ...": comm may hold any byte, ')' included. */
     if (n > 0 && (paren = strrchr(buf, ')')) && paren[1] == ' ' && paren[2])
         p->state = paren[2];
+    /* A dead process its parent (ours: the init, the exec server) has not
+     * reaped yet holds nothing and is about to go. */
+    if (p->state == 'Z' && paren && paren[3] == ' ' && strtol(paren + 4, NULL, 10) <= own_pids) {
+        l->nprocs--;
+        return;
+    }
     n = read_small_at(pdir, "cmdline", buf, sizeof(buf));
     if (n > 0) {
         while (n > 0 && buf[n - 1] == '\0')
@@ -159,7 +151,7 @@ static void add_listener(struct ledger *l, size_t *alloc, int pid, const char *p
         l->truncated = true;
         return;
     }
-    if (!grow((void **)&l->listeners, alloc, l->nlisteners, sizeof(*l->listeners)))
+    if (ARRAY_GROW(l->listeners, l->nlisteners + 1, alloc) < 0)
         return;
     s = &l->listeners[l->nlisteners++];
     s->pid = pid;
@@ -276,7 +268,7 @@ static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth
             l->truncated = true;
             break;
         }
-        if (!grow((void **)&l->files, alloc, l->nfiles, sizeof(*l->files)))
+        if (ARRAY_GROW(l->files, l->nfiles + 1, alloc) < 0)
             break;
         l->files[l->nfiles].path = keep(l, path->buf, path->len);
         l->files[l->nfiles].kind = S_ISREG(st.st_mode)    ? "file"
@@ -291,7 +283,7 @@ static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth
     closedir(d);
 }
 
-int ledger_take(int rootfd, int tmpfd, struct ledger **out)
+int ledger_take(int rootfd, int tmpfd, int own_pids, struct ledger **out)
 {
     struct ledger *l = calloc(1, sizeof(*l));
     size_t palloc = 0, falloc = 0, salloc = 0, filealloc = 0;
@@ -310,14 +302,15 @@ int ledger_take(int rootfd, int tmpfd, struct ledger **out)
     while (d && (e = readdir(d))) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        /* Everything but the init itself. */
-        if (*end || pid <= 1)
+        /* Everything but sandboxvm's own: the init, a live sandbox's exec
+         * server. */
+        if (*end || pid <= own_pids)
             continue;
         if (l->nprocs >= LEDGER_PROCS_MAX) {
             l->truncated = true;
             break;
         }
-        take_process(l, procfd, (int)pid, &palloc, &falloc);
+        take_process(l, procfd, (int)pid, own_pids, &palloc, &falloc);
     }
     if (d)
         closedir(d);

@@ -45,7 +45,7 @@ struct ledger {
  * fd of its /tmp, which keeps the tmpfs alive after the sandbox is gone).
  * Returns 0 and a ledger (free with ledger_free) or -ENOMEM.
  */
-int ledger_take(int rootfd, int tmpfd, struct ledger **out);
+int ledger_take(int rootfd, int tmpfd, int own_pids, struct ledger **out);
 void ledger_free(struct ledger *l);
 
 /*

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -63,15 +64,9 @@ static char *own(struct fsplan *p, char *s)
 {
     if (!s)
         return NULL;
-    if (p->nowned == p->owned_alloc) {
-        size_t n = p->owned_alloc ? p->owned_alloc * 2 : 32;
-        char **no = realloc(p->owned, n * sizeof(*no));
-        if (!no) {
-            free(s);
-            return NULL;
-        }
-        p->owned = no;
-        p->owned_alloc = n;
+    if (ARRAY_GROW(p->owned, p->nowned + 1, &p->owned_alloc) < 0) {
+        free(s);
+        return NULL;
     }
     p->owned[p->nowned++] = s;
     return s;
@@ -88,14 +83,8 @@ static struct fsop *push(struct fsplan *p, enum fsop_kind kind, const char *dst)
 
     if (!dst)
         return NULL;
-    if (p->nops == p->alloc) {
-        size_t n = p->alloc ? p->alloc * 2 : 32;
-        struct fsop *nops = realloc(p->ops, n * sizeof(*nops));
-        if (!nops)
-            return NULL;
-        p->ops = nops;
-        p->alloc = n;
-    }
+    if (ARRAY_GROW(p->ops, p->nops + 1, &p->alloc) < 0)
+        return NULL;
     op = &p->ops[p->nops++];
     memset(op, 0, sizeof(*op));
     op->kind = kind;
@@ -331,7 +320,9 @@ static bool add_dev(struct fsplan *p)
     for (size_t i = 0; i < ARRAY_SIZE(links); i++)
         if (!add_symlink(p, links[i].name, links[i].target))
             return false;
-    return true;
+    /* Terminals of its own (a job's terminal, Python's pty.openpty): a
+     * devpts instance of the sandbox's, never the host's ptys. */
+    return push(p, FSOP_DEVPTS, own_str(p, "dev/pts")) && add_symlink(p, "dev/ptmx", "pts/ptmx");
 }
 
 int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error **err)
@@ -454,6 +445,9 @@ void fsplan_describe(const struct fsop *op, char *buf, size_t size)
         break;
     case FSOP_PROC:
         snprintf(buf, size, "mounting /proc for the guest's pid namespace");
+        break;
+    case FSOP_DEVPTS:
+        snprintf(buf, size, "mounting the sandbox's own /dev/pts");
         break;
     case FSOP_COPY:
         snprintf(buf, size, "copying %s to /%s", op->src, op->dst);

@@ -36,6 +36,7 @@ enum fsop_kind {
     FSOP_PROC,    /* fresh procfs on dst (created)                          */
     FSOP_COPY,    /* host file src copied to dst (mode), at most len bytes   */
     FSOP_MOUNT,   /* a --ro/--rw/--tmpfs/--hide mount at dst (see fsop.flags) */
+    FSOP_DEVPTS,  /* a devpts instance of the sandbox's own on dst (created)  */
 };
 
 enum fsop_flags {

@@ -862,6 +862,7 @@ static const char *const init_syscalls[] = {
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",    "exit_group",
     "exit",         "prctl",          "restart_syscall", "close_range",
     "fcntl",        "execveat",       "getdents64",      "pread64",
+    "ppoll",
 };
 
 static int build_init(struct seccomp_plan *plan, sbvm_error **err)

@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/guest.h"
-#include "core/runner.h"
+#include "core/result.h"
 #include "report/escape.h"
 #include "util/strbuf.h"
 #include "net/broker.h"
@@ -391,8 +390,8 @@ SBVM_API int sbvm_report_json(const sbvm_runner *rn, FILE *f, sbvm_error **err)
     json_object_set_new(root, "schema", json_string("sandboxvm-report"));
     json_object_set_new(root, "schema_version", json_integer(SBVM_REPORT_SCHEMA_VERSION));
     json_object_set_new(root, "sandboxvm_version", json_string(SBVM_VERSION));
-    json_object_set_new(root, "started_at", jtime(rn->start_real));
-    json_object_set_new(root, "duration_ms", jms(rn->duration_ns));
+    json_object_set_new(root, "started_at", jtime(sbvm_runner_start_ns(rn)));
+    json_object_set_new(root, "duration_ms", jms(sbvm_runner_duration_ns(rn)));
     json_object_set_new(root, "exit_status", json_integer(sbvm_runner_exit_status(rn)));
     if (uname(&u) == 0) {
         json_object_set_new(host, "kernel", jcstr(u.release));
@@ -401,7 +400,7 @@ SBVM_API int sbvm_report_json(const sbvm_runner *rn, FILE *f, sbvm_error **err)
     json_object_set_new(host, "backend", json_string("process"));
     json_object_set_new(host, "privileged", json_boolean(geteuid() == 0));
     json_object_set_new(root, "host", host);
-    for (size_t i = 0; i < rn->nguests; i++) {
+    for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *res = sbvm_runner_result(rn, i);
         if (res)
             json_array_append_new(guests, guest_json(i, res));

@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "core/guest.h"
-#include "core/runner.h"
+#include "core/result.h"
 #include "report/escape.h"
 #include "report/report.h"
 #include "util/error.h"
@@ -94,9 +93,9 @@ SBVM_API int sbvm_report_junit(const sbvm_runner *rn, FILE *f, sbvm_error **err)
     struct strbuf sb = STRBUF_INIT;
     size_t failures = 0, errors = 0, tests = 0;
     char ts[64], host[HOST_NAME_MAX + 1] = "localhost";
-    double secs = (double)rn->duration_ns / 1e9;
+    double secs = (double)sbvm_runner_duration_ns(rn) / 1e9;
 
-    for (size_t i = 0; i < rn->nguests; i++) {
+    for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *r = sbvm_runner_result(rn, i);
         if (!r)
             continue;
@@ -104,7 +103,7 @@ SBVM_API int sbvm_report_junit(const sbvm_runner *rn, FILE *f, sbvm_error **err)
         failures += is_failure(r);
         errors += is_error(r);
     }
-    report_format_time(rn->start_real, ts, sizeof(ts));
+    report_format_time(sbvm_runner_start_ns(rn), ts, sizeof(ts));
     if (gethostname(host, sizeof(host)) < 0)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
@@ -124,7 +123,7 @@ SBVM_API int sbvm_report_junit(const sbvm_runner *rn, FILE *f, sbvm_error **err)
                 "    <properties>\n      <property name=\"sandboxvm.version\" "
                 "value=\"%s\"/>\n    </properties>\n",
                 SBVM_VERSION);
-    for (size_t i = 0; i < rn->nguests; i++) {
+    for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *r = sbvm_runner_result(rn, i);
         if (r)
             testcase(&sb, r);

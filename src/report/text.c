@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "core/guest.h"
-#include "core/runner.h"
+#include "core/result.h"
 #include "report/escape.h"
 #include "report/report.h"
 #include "util/error.h"
@@ -41,14 +40,14 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
     size_t namew = 5, ok = 0, n = 0;
     char dur[32];
 
-    for (size_t i = 0; i < rn->nguests; i++) {
+    for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *r = sbvm_runner_result(rn, i);
         if (r && strlen(r->name) > namew)
             namew = strlen(r->name);
     }
     strbuf_addf(&sb, "%-*s  %-14s  %6s  %9s  %s\n", (int)namew, "GUEST", "OUTCOME", "STATUS",
                 "TIME", "DETAIL");
-    for (size_t i = 0; i < rn->nguests; i++) {
+    for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *r = sbvm_runner_result(rn, i);
         const char *msg;
         if (!r)
@@ -63,7 +62,7 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
         esc_append(&sb, msg, strlen(msg), ESC_TERMINAL);
         strbuf_addch(&sb, '\n');
     }
-    fmt_duration(rn->duration_ns, dur, sizeof(dur));
+    fmt_duration(sbvm_runner_duration_ns(rn), dur, sizeof(dur));
     strbuf_addf(&sb, "%zu guest%s, %zu succeeded, %zu failed, %s in all; exit status %d\n", n,
                 n == 1 ? "" : "s", ok, n - ok, dur, sbvm_runner_exit_status(rn));
     if (strbuf_failed(&sb)) {

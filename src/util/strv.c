@@ -6,29 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/util.h"
 
 static int strv_reserve(struct strv *sv, size_t extra)
 {
-    size_t need, nalloc;
-    char **nv;
+    size_t need;
 
+    /* One more for the terminating NULL. */
     if (ckd_add(&need, sv->n, extra) || ckd_add(&need, need, 1))
         return -ENOMEM;
-    if (need <= sv->alloc)
-        return 0;
-    nalloc = sv->alloc ? sv->alloc : 8;
-    while (nalloc < need)
-        if (ckd_mul(&nalloc, nalloc, 2))
-            return -ENOMEM;
-    if (nalloc > SIZE_MAX / sizeof(char *))
-        return -ENOMEM;
-    nv = realloc(sv->v, nalloc * sizeof(char *));
-    if (!nv)
-        return -ENOMEM;
-    sv->v = nv;
-    sv->alloc = nalloc;
-    return 0;
+    return ARRAY_GROW(sv->v, need, &sv->alloc);
 }
 
 int strv_push_owned(struct strv *sv, char *s)

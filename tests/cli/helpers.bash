@@ -72,7 +72,7 @@ leftovers() {
 # their own): other programs' files there, made meanwhile, do not count.
 tmp_names() {
     find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" \( -name 'sbvm*' -o -name 'sandboxvm*' \) \
-        2>/dev/null | sort
+        ! -name 'sbvm-unit-*' 2>/dev/null | sort
 }
 
 setup() {

@@ -69,9 +69,11 @@ static void exit_rec(struct seed *s, int32_t code, int32_t status)
     memset(&e, 0, sizeof(e));
     e.code = code;
     e.status = status;
+    e.pid = 2; /* the guest, its own job's root */
+    e.job = 2;
     e.guest.maxrss_kb = 1024;
     e.guest.utime_us = 1000;
-    rec(s, REC_GUEST_EXIT, &e, sizeof(e));
+    rec(s, REC_JOB_EXIT, &e, sizeof(e));
 }
 
 int main(int argc, char **argv)
@@ -90,8 +92,9 @@ int main(int argc, char **argv)
     unsigned char stack[512];
     struct {
         uint32_t n;
+        int32_t job;
         struct proc_syscall_count e[2];
-    } sc = { 2, { { 425, 3, 38 }, { 272, 1, 1 } } };
+    } sc = { 2, 2, { { 425, 3, 38 }, { 272, 1, 1 } } };
     struct seed s;
     unsigned char flags;
 
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
     rec(&s, REC_READY, &ready, sizeof(ready));
     memset(&f, 0, sizeof(f));
     f.seq = 1;
+    f.job = 2;
     f.pid = 2;
     f.tid = 2;
     f.signo = 11;
@@ -144,6 +148,7 @@ int main(int argc, char **argv)
     rec(&s, REC_READY, &ready, sizeof(ready));
     memset(&d, 0, sizeof(d));
     d.pid = 3;
+    d.job = 2;
     d.arch = 0xc000003e;
     d.nr = 83;
     d.args[0] = 0x7ffd0000;
@@ -160,6 +165,7 @@ int main(int argc, char **argv)
     memset(&l, 0, sizeof(l));
     l.which = PROC_LIMIT_FILES;
     l.pid = 2;
+    l.job = 2;
     l.nr = 257;
     l.err = 24;
     l.observed = 64;

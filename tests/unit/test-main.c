@@ -113,7 +113,7 @@ int main(void)
     Suite *(*const suites[])(void) = {
         suite_util,    suite_config,    suite_env,      suite_program, suite_fsplan,
         suite_seccomp, suite_capture,   suite_escape,   suite_result,  suite_runner,
-        suite_report,  suite_forensics, suite_procscan, suite_net,
+        suite_report,  suite_forensics, suite_procscan, suite_net,     suite_sandbox,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;

@@ -461,8 +461,16 @@ END_TEST
 
 START_TEST(nothing_is_left_in_the_host_process)
 {
-    int before = unit_count_fds();
+    int before;
     pid_t w;
+    sbvm_result *warm;
+
+    /* The library keeps what it made for every sandbox once it made it
+     * (its executables and compiled policy, a few sealed memfds): counted
+     * after a first run, nothing more may be left. */
+    warm = run1((const char *[]){ "/bin/true", NULL });
+    sbvm_result_free(warm);
+    before = unit_count_fds();
 
     for (int i = 0; i < 5; i++) {
         sbvm_result *r = run1((const char *[]){ "sh", "-c", "sleep 1000 & echo spawned", NULL });

@@ -21,6 +21,7 @@ Suite *suite_report(void);
 Suite *suite_forensics(void);
 Suite *suite_procscan(void);
 Suite *suite_net(void);
+Suite *suite_sandbox(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

@@ -535,6 +535,11 @@ static int run_op(const struct fsop *op)
         if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
             return -1;
         return mask_proc(op->dst);
+    case FSOP_DEVPTS:
+        if (make_point(op->dst, true) < 0)
+            return -1;
+        return mount("devpts", op->dst, "devpts", MS_NOSUID | MS_NOEXEC,
+                     "newinstance,ptmxmode=0666,mode=0620");
     case FSOP_COPY:
         return copy_in(op);
     case FSOP_MOUNT:
@@ -557,6 +562,10 @@ static void arrange_fds(const struct child_args *a)
     src[FD_CONTROL] = a->fd_control;
     src[FD_INIT] = a->fd_init;
     src[FD_POLICY] = a->fd_policy;
+    if (a->live) {
+        src[FD_SPAWNER] = a->fd_spawner;
+        src[FD_SPAWN] = a->fd_spawn;
+    }
     src[FD_GUEST_IN] = a->fd_in;
     src[FD_GUEST_OUT] = a->fd_out;
     src[FD_GUEST_ERR] = a->fd_err;
@@ -799,6 +808,49 @@ static _Noreturn void guest_main(const struct child_args *a)
     exec_fail(STAGE_EXEC, errno);
 }
 
+/* A live sandbox's pid 2: its exec server (spawner.c), with nothing of
+ * ours but its socket. Its stdio is /dev/null; the jobs get their own. */
+static _Noreturn void spawner_main(const struct child_args *a)
+{
+    static char name[] = "sbvm-exec";
+    char *argv[] = { name, NULL };
+    char *envp[] = { NULL };
+    struct rlimit nocore = { 0, 0 };
+    sigset_t none;
+    int fd;
+
+    if (setsid() < 0)
+        exec_fail(STAGE_GUEST_SESSION, errno);
+    if (setrlimit(RLIMIT_CORE, &nocore) < 0)
+        exec_fail(STAGE_GUEST_RLIMIT, errno);
+    set_limit(RLIMIT_NOFILE, a->rl_nofile, 0);
+    set_limit(RLIMIT_NPROC, a->rl_nproc, 0);
+    set_limit(RLIMIT_AS, a->rl_as, 0);
+    set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
+    set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
+    fd = open("/dev/null", O_RDWR | O_NOCTTY);
+    if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+        exec_fail(STAGE_GUEST_STDIO, errno);
+    if (fd > 2)
+        close(fd);
+    if (fcntl(FD_SPAWN, F_SETFD, 0) < 0)
+        exec_fail(STAGE_GUEST_STDIO, errno);
+    syscall(SYS_close_range, 3, FD_SPAWNER - 1, 0);
+    syscall(SYS_close_range, FD_SPAWN + 1, ~0U, 0);
+    if (chdir("/") < 0)
+        exec_fail(STAGE_GUEST_CWD, errno);
+    umask(022);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    syscall(SYS_execveat, FD_SPAWNER, "", argv, envp, AT_EMPTY_PATH);
+    /* The host forbids executing memfds: serve in place. This process
+     * shares pid 1's copy of the supervisor's memory, which pid 1 has
+     * scrubbed of its command line; it is not dumpable. */
+    close(FD_SPAWNER);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    spawner_run();
+}
+
 /* One byte over a pipe between the two sandbox processes. */
 static void signal_peer(int fd, char c, uint16_t stage)
 {
@@ -913,6 +965,8 @@ static _Noreturn void guest_early(const struct early_args *e)
      * no guest code runs before that. Its exec closes the pipe. */
     wait_eof(view_r);
     close(view_r);
+    if (a->live)
+        spawner_main(a);
     guest_main(a);
 }
 
@@ -1120,9 +1174,9 @@ _Noreturn void child_main(const struct child_args *a)
         wait_peer(net[0]);
     close(net[0]);
 
-    /* pid 1: hold nothing but the status and control pipes and the
+    /* pid 1: hold nothing but the status and control sockets and the
      * policy, then become the init. */
-    syscall(SYS_close_range, FD_GUEST_IN, (unsigned)view[1] - 1, 0);
+    syscall(SYS_close_range, FD_SPAWNER, (unsigned)view[1] - 1, 0);
     syscall(SYS_close_range, (unsigned)view[1] + 1, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
     fmt_int(flags_arg, a->init_flags);

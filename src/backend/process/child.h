@@ -61,10 +61,15 @@ struct child_args {
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 
+    /* A live sandbox: pid 2 becomes its exec server (spawner.c) instead
+     * of running a program; exec_path, argv, envp, cwd and fd_in/out/err
+     * are unused. */
+    bool live;
     /* The supervisor's descriptor numbers; the child moves them into the
      * FD_* slots of proto.h. fd_in < 0 means /dev/null. fd_policy holds
-     * the filters of `seccomp` for the init (seccomp_plan_memfd). */
-    int fd_status, fd_control, fd_init, fd_policy, fd_in, fd_out, fd_err;
+     * the filters of `seccomp` for the init (seccomp_plan_memfd); live,
+     * fd_spawner the exec server's executable and fd_spawn its socket. */
+    int fd_status, fd_control, fd_init, fd_policy, fd_spawner, fd_spawn, fd_in, fd_out, fd_err;
     /* Where the supervisor's command line and environment live in its
      * memory, which pid 1 copies: cleared when pid 1 must run the init in
      * place, since anyone in the sandbox may read /proc/1/cmdline (the
@@ -76,8 +81,10 @@ struct child_args {
 };
 
 /* Host files and directories the child binds, each in an fd slot: the
- * program's files, then the sources of --ro and --rw. */
-#define CHILD_SLOTS_MAX (PROGRAM_MAX_BINDS + CONFIG_MOUNTS_MAX)
+ * files of its programs and their interpreters, then the sources of --ro
+ * and --rw. */
+#define CHILD_PROGRAM_BINDS_MAX 64
+#define CHILD_SLOTS_MAX         (CHILD_PROGRAM_BINDS_MAX + CONFIG_MOUNTS_MAX)
 
 /* Never returns: execs the init (pid 1) and the guest, or reports and exits. */
 _Noreturn void child_main(const struct child_args *a);

@@ -29,11 +29,16 @@ struct proc_rec_hdr {
 };
 
 #define PROC_PAYLOAD_MAX (PROC_REC_MAX - (int)sizeof(struct proc_rec_hdr))
+/* What a fault record may announce: bytes of stack below the stack pointer,
+ * and of the process's maps, that follow in chunks. The init captures at
+ * most this; the supervisor accepts no more. */
+#define PROC_STACK_MAX (64 * 1024)
+#define PROC_MAPS_MAX  (256 * 1024)
 
 enum proc_rec_kind {
     REC_SETUP_FAILED = 1,  /* struct proc_setup: building the sandbox failed     */
     REC_EXEC_FAILED = 2,   /* struct proc_setup: the guest's own set-up failed   */
-    REC_GUEST_EXIT = 3,    /* struct proc_exit: pid 2 ended                      */
+    REC_JOB_EXIT = 3,      /* struct proc_exit: a job's first process ended      */
     REC_FAULT = 4,         /* struct proc_fault: a process is dying of a signal  */
     REC_FAULT_DATA = 5,    /* struct proc_chunk + bytes: maps or stack           */
     REC_SYSCALLS = 6,      /* struct proc_syscalls: refused syscall counts       */
@@ -43,6 +48,7 @@ enum proc_rec_kind {
     REC_READY = 10,        /* struct proc_setup: the view is built (pivoted)     */
     REC_LIMIT = 11,        /* struct proc_limit: a watched call hit an rlimit    */
     REC_NET_LISTENER = 12, /* struct proc_setup + the proxy's listening socket  */
+    REC_SPAWNER_GONE = 13, /* struct proc_exit: a live sandbox's exec server ended */
 };
 
 enum proc_stage {
@@ -87,18 +93,29 @@ struct proc_usage {
     uint64_t maxrss_kb;
 };
 
+/*
+ * Jobs. A sandbox runs either one job, inline, as pid 2 (sandboxvm run), or
+ * many (a live sandbox): then pid 2 is the exec server (spawner.c), and
+ * each process it forks starts a job. Every record about a process says
+ * which job it belongs to: the pid, in the sandbox's pid namespace, of the
+ * job's first process (its "root"), which the init learns from the fork
+ * events it traces, never from what a process says. 0: none known.
+ */
 struct proc_exit {
     int32_t code;            /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
     int32_t status;          /* exit code or signal number */
-    struct proc_usage guest; /* pid 2 and the children it reaped */
+    int32_t pid;             /* the process that ended */
+    int32_t job;             /* its job (for a job's root: its own pid) */
+    struct proc_usage guest; /* the process and the children it reaped */
 };
 
 #define PROC_NREGS 27 /* x86_64 struct user_regs_struct */
 
 struct proc_fault {
-    uint32_t seq; /* crash number within this guest, from 1 */
-    int32_t pid;  /* process (thread group) in the sandbox's pid namespace */
-    int32_t tid;  /* the thread that got the signal */
+    uint32_t seq; /* crash number within this sandbox, from 1 */
+    int32_t job;
+    int32_t pid; /* process (thread group) in the sandbox's pid namespace */
+    int32_t tid; /* the thread that got the signal */
     int32_t signo;
     int32_t code;       /* si_code */
     int32_t sender_pid; /* SI_USER / SI_TKILL / SI_QUEUE */
@@ -136,15 +153,17 @@ struct proc_syscall_count {
 };
 
 #define PROC_SYSCALLS_MAX                                                                          \
-    ((PROC_PAYLOAD_MAX - (int)sizeof(uint32_t)) / (int)sizeof(struct proc_syscall_count))
+    ((PROC_PAYLOAD_MAX - 2 * (int)sizeof(uint32_t)) / (int)sizeof(struct proc_syscall_count))
 
 struct proc_syscalls {
     uint32_t n;
+    int32_t job;
     struct proc_syscall_count e[];
 };
 
 struct proc_denied {
     int32_t pid;
+    int32_t job;
     uint32_t arch;
     uint64_t nr;
     uint64_t args[6];
@@ -158,8 +177,9 @@ enum proc_limit_kind {
 };
 
 struct proc_limit {
-    uint32_t which;    /* enum proc_limit_kind */
-    int32_t pid;       /* the process whose call failed */
+    uint32_t which; /* enum proc_limit_kind */
+    int32_t pid;    /* the process whose call failed */
+    int32_t job;
     uint32_t nr;       /* the syscall */
     int32_t err;       /* what it returned, as a positive errno (0 for brk) */
     uint64_t observed; /* open fds / tasks in the sandbox / bytes mapped + asked */
@@ -169,21 +189,76 @@ struct proc_holding {
     uint32_t reserved; /* the record is its kind; C wants a member */
 };
 
-/* The real-time signal the supervisor sends the init to ask it to freeze
- * the sandbox and hold it for the inventory (a limit was reached). */
-#define SIG_FREEZE 34
+/*
+ * What the supervisor asks of a running init, on the control socket (a
+ * SOCK_SEQPACKET socket, one command per message). Before the init runs,
+ * the same socket carries single bytes to the sandbox's builder (SYNC_*).
+ */
+enum proc_cmd_kind {
+    CMD_SIGNAL = 1,   /* sig to job's process group (job 0: every job's)      */
+    CMD_KILL_JOB = 2, /* SIGKILL to every process of job                      */
+    CMD_HOLD = 3,     /* freeze everything, send counts and REC_HOLDING, wait */
+    CMD_RELEASE = 4,  /* (while holding) end: the init exits, ending them all */
+};
+
+#define PROC_CMD_MAGIC 0x53425643U /* "SBVC" */
+
+struct proc_cmd {
+    uint32_t magic;
+    uint32_t kind;
+    int32_t job;
+    int32_t sig;
+};
+
+/*
+ * The exec server of a live sandbox (pid 2) takes one request per message
+ * on its socket: this header, then `strings_len` bytes: the working
+ * directory, the file to run (SPAWN_EXEC_PATH only), argc arguments and
+ * envc "KEY=VALUE" strings, each
+ * NUL-terminated; with SCM_RIGHTS stdin, stdout and stderr (or nothing, for
+ * a terminal: SPAWN_PTY). It answers with a struct spawn_reply (and, for a
+ * terminal, its master side).
+ */
+#define SPAWN_MAGIC     0x53425358U /* "SBSX" */
+#define SPAWN_MSG_MAX   (128 * 1024)
+#define SPAWN_ARGS_MAX  4096
+#define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
+#define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
+
+struct spawn_req {
+    uint32_t magic;
+    uint32_t job; /* the supervisor's number for it, echoed back */
+    uint32_t flags;
+    uint32_t argc, envc;
+    uint32_t strings_len;
+    uint16_t rows, cols; /* the terminal's size */
+    uint32_t umask;
+    /* Rlimits for the job's first process; 0 keeps the sandbox's. */
+    uint64_t rl_nofile, rl_cpu, rl_as, rl_fsize;
+};
+
+struct spawn_reply {
+    uint32_t magic;
+    uint32_t job;
+    int32_t pid;    /* the job's first process, in the sandbox; 0 when none */
+    uint16_t stage; /* STAGE_* of a failure before the program ran, or 0 */
+    uint16_t pad;
+    int32_t err;
+};
 
 /* File descriptor slots in the sandbox's processes. */
 enum {
-    FD_STATUS = 3,  /* status pipe, write end; init keeps it at 3 */
-    FD_CONTROL = 4, /* read end: "go" once the maps are written; later the init's
-                       release (a byte or EOF) */
+    FD_STATUS = 3,  /* status socket, write end; init keeps it at 3 */
+    FD_CONTROL = 4, /* the supervisor's requests: "go" once the maps are written,
+                       then, to the init, struct proc_cmd; EOF: end */
     FD_INIT = 5,    /* sealed memfd holding the init executable */
     FD_POLICY = 6,  /* sealed memfd holding the guest's filters (struct proc_policy) */
-    FD_GUEST_IN = 7,
-    FD_GUEST_OUT = 8,
-    FD_GUEST_ERR = 9,
-    FD_BIND_BASE = 10, /* vetted program files, one per bind */
+    FD_SPAWNER = 7, /* live: sealed memfd holding the exec server */
+    FD_SPAWN = 8,   /* live: the exec server's socket to the supervisor */
+    FD_GUEST_IN = 9,
+    FD_GUEST_OUT = 10,
+    FD_GUEST_ERR = 11,
+    FD_BIND_BASE = 12, /* vetted program files, one per bind */
 };
 
 /*
@@ -212,6 +287,9 @@ struct proc_policy {
 /* ... and hold even when nothing else is left (--copy-out reads the
  * sandbox's mounts, which live only as long as it does). */
 #define INIT_FLAG_HOLD_ALWAYS 2
+/* A live sandbox: pid 2 is the exec server, and the sandbox lives until
+ * the supervisor ends it (CMD_HOLD, then CMD_RELEASE or EOF). */
+#define INIT_FLAG_LIVE 4
 
 /*
  * Seccomp "trace" data (SCMP_ACT_TRACE) in the sandbox's own filters:

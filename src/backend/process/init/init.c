@@ -10,24 +10,28 @@
  *
  * Its jobs:
  *  - reap every process that gets reparented to it;
- *  - forward the signals the supervisor sends to the guest's process group;
  *  - trace every guest process (attached to pid 2 before its exec, and to
- *    everything it forks, automatically): when one is about to die of a
- *    fault signal, capture what the supervisor needs to explain the crash
- *    (signal details, registers, the instruction bytes, a stack snapshot and
- *    the memory map) before letting the signal kill it;
- *  - stop at syscalls the filter refuses (SECCOMP_RET_TRACE): count them and
- *    make them fail with the policy's errno. What a stop means is decided
- *    by running the sandbox's own filters on the call (policy/bpf_eval.h),
- *    never by the stop's data, which a filter the guest stacked on ours may
- *    have chosen;
+ *    everything it forks, automatically), and know which job each belongs
+ *    to: a sandbox runs one job as pid 2 (inline), or, live, many, each
+ *    started by a fork of pid 2, the exec server (proto.h);
+ *  - when a process is about to die of a fault signal, capture what the
+ *    supervisor needs to explain the crash (signal details, registers, the
+ *    instruction bytes, a stack snapshot and the memory map) before letting
+ *    the signal kill it;
+ *  - stop at syscalls the filter refuses (SECCOMP_RET_TRACE): count them per
+ *    job and make them fail with the policy's errno. What a stop means is
+ *    decided by running the sandbox's own filters on the call
+ *    (policy/bpf_eval.h), never by the stop's data, which a filter the
+ *    guest stacked on ours may have chosen;
  *  - when a process is killed by the filter (a denied call, a foreign ABI),
- *    name the call from the dying thread's registers and stop the guest;
- *  - act only on signals sent from outside the sandbox: the guest may send
- *    pid 1 the signals it handles, and must not forge a freeze or a
- *    forwarded signal;
- *  - when pid 2 ends, report its wait status; then, if asked to, freeze
- *    whatever is left and wait until the supervisor has taken inventory.
+ *    name the call from the dying thread's registers; inline, stop the
+ *    guest; live, end that job;
+ *  - report each job's first process's end; inline, then (if asked) freeze
+ *    whatever is left and wait until the supervisor has taken inventory;
+ *  - act on the supervisor's commands (proto.h: signal or kill a job, hold,
+ *    release), and on signals only when they come from outside the sandbox:
+ *    the guest may send pid 1 the signals it handles, and must not forge a
+ *    freeze or a forwarded signal.
  *
  * Everything a guest process controls (its memory, its registers, its /proc
  * files) is only copied, never interpreted here beyond bounds: the
@@ -38,220 +42,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef SBVM_INIT_STANDALONE
+#define SYS_DEFINE_MEM
+#endif
+#define SYS_DEFINE_RESTORER
 #include "backend/process/init/init.h"
+#include "backend/process/init/sys.h"
 #include "backend/process/proto.h"
 #include "policy/bpf_eval.h"
 
-/* Kernel ABI constants, spelled out: no libc headers here. */
-#define NR_read             0
-#define NR_write            1
-#define NR_close            3
-#define NR_rt_sigaction     13
-#define NR_rt_sigprocmask   14
-#define NR_wait4            61
-#define NR_kill             62
-#define NR_ptrace           101
-#define NR_prctl            157
-#define NR_exit_group       231
-#define NR_getdents64       217
-#define NR_openat           257
-#define NR_process_vm_readv 310
-#define NR_pread64          17
-
-#define E_INTR  4
-#define E_CHILD 10
-
-#define AT_FDCWD_        (-100)
-#define O_RDONLY_        0
-#define O_CLOEXEC_       02000000
-#define O_DIRECTORY_     0200000
-#define WALL_            0x40000000
-#define WNOHANG_         1
-#define SIG_SETMASK_     2
-#define SA_RESTART_      0x10000000
-#define SA_RESTORER_     0x04000000
-#define SA_SIGINFO_      0x00000004
-#define SI_USER_         0
-#define PR_SET_DUMPABLE_ 4
-
-#define SIGTRAP_ 5
-#define SIGKILL_ 9
-#define SIGSTOP_ 19
-#define SIGTSTP_ 20
-#define SIGTTIN_ 21
-#define SIGTTOU_ 22
-
-#define PTRACE_SYSCALL_          24
-#define PTRACE_CONT_             7
-#define PTRACE_GETREGS_          12
-#define PTRACE_SETREGS_          13
-#define PTRACE_GETSIGINFO_       0x4202
-#define PTRACE_LISTEN_           0x4208
-#define PTRACE_GET_SYSCALL_INFO_ 0x420e
-#define PTRACE_GETEVENTMSG_      0x4201
-#define PTRACE_EVENT_EXIT_       6
-#define PTRACE_EVENT_SECCOMP_    7
-#define PTRACE_EVENT_STOP_       128
-#define SYSCALL_INFO_SECCOMP     3
-
-/* Syscall numbers the watch looks at (x86_64). */
-#define NR_mmap   9
-#define NR_brk    12
-#define NR_mremap 25
-#define NR_clone  56
-#define NR_fork   57
-#define NR_vfork  58
-#define NR_clone3 435
-#define E_AGAIN   11
-#define E_NOMEM   12
-#define E_MFILE   24
-
-#define CLD_EXITED_ 1
-#define CLD_KILLED_ 2
-#define CLD_DUMPED_ 3
-
-#define STACK_SNAPSHOT (64 * 1024)
-#define RED_ZONE       128
-#define MAPS_MAX       (256 * 1024)
-#define MAX_CAPTURES   8
-#define NSYSCALLS      1024
-
-#if defined(__x86_64__)
-static long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
-/* The kernel returns from a handler through this; x86_64 requires one. */
-void sbvm_init_restorer(void);
-__asm__(".text\n"
-        ".globl sbvm_init_restorer\n"
-        ".hidden sbvm_init_restorer\n"
-        ".type sbvm_init_restorer,@function\n"
-        "sbvm_init_restorer:\n"
-        "    mov $15, %rax\n"
-        "    syscall\n"
-        "    hlt\n");
-
-/* struct user_regs_struct, in the kernel's order. */
-enum {
-    R_R15,
-    R_R14,
-    R_R13,
-    R_R12,
-    R_RBP,
-    R_RBX,
-    R_R11,
-    R_R10,
-    R_R9,
-    R_R8,
-    R_RAX,
-    R_RCX,
-    R_RDX,
-    R_RSI,
-    R_RDI,
-    R_ORIG_RAX,
-    R_RIP,
-    R_CS,
-    R_EFLAGS,
-    R_RSP,
-    R_SS,
-    R_FS_BASE,
-    R_GS_BASE,
-    R_DS,
-    R_ES,
-    R_FS,
-    R_GS
-};
-#else
-#error "init.c: add the system call convention and registers for this architecture"
-#endif
-
-static long sys1(long n, long a)
-{
-    return sys6(n, a, 0, 0, 0, 0, 0);
-}
-
-static long sys2(long n, long a, long b)
-{
-    return sys6(n, a, b, 0, 0, 0, 0);
-}
-
-static long sys3(long n, long a, long b, long c)
-{
-    return sys6(n, a, b, c, 0, 0, 0);
-}
-
-static long sys4(long n, long a, long b, long c, long d)
-{
-    return sys6(n, a, b, c, d, 0, 0);
-}
-
-static void zero(void *p, size_t n)
-{
-    volatile unsigned char *b = p;
-    while (n--)
-        *b++ = 0;
-}
-
-static void copy(void *d, const void *s, size_t n)
-{
-    unsigned char *dd = d;
-    const unsigned char *ss = s;
-    while (n--)
-        *dd++ = *ss++;
-}
-
-#ifdef SBVM_INIT_STANDALONE
-/* The compiler may emit calls to these for struct copies and clears. */
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memset(void *d, int c, size_t n)
-{
-    unsigned char *b = d;
-    while (n--)
-        *b++ = (unsigned char)c;
-    return d;
-}
-void *memcpy(void *d, const void *s, size_t n)
-{
-    copy(d, s, n);
-    return d;
-}
-#endif
-
-struct ksigaction {
-    void (*handler)(int, void *, void *);
-    unsigned long flags;
-    void (*restorer)(void);
-    uint64_t mask;
-};
-
-struct iovec_ {
-    void *base;
-    size_t len;
-};
-
-struct syscall_info {
-    uint8_t op;
-    uint8_t pad[3];
-    uint32_t arch;
-    uint64_t ip;
-    uint64_t sp;
-    uint64_t nr;
-    uint64_t args[6];
-    uint32_t ret_data;
-    uint32_t pad2;
-};
+#define RED_ZONE     128
+#define MAX_CAPTURES 8
+#define NSYSCALLS    1024
+/* Processes and threads whose job is known at once (a live sandbox): more
+ * than the default pids limit; past it, a process's job is unknown (0). */
+#define JOBMAP_SIZE 16384
+/* Refused-syscall counters, one per (job, syscall). */
+#define COUNTS_MAX 1024
 
 struct krusage {
     long utime_sec, utime_usec, stime_sec, stime_usec;
@@ -259,9 +66,15 @@ struct krusage {
     long rest[11];
 };
 
+struct pollfd_ {
+    int fd;
+    short events, revents;
+};
+
 /* State. Written by the main loop; the handlers only read guest_pid and
- * set freeze_requested. */
-static volatile int guest_pid;
+ * live, and set freeze_requested. */
+static volatile int guest_pid; /* pid 2: the inline job, or the exec server */
+static volatile int live;
 static volatile int freeze_requested;
 static int status_fd = FD_STATUS;
 static int hold_flag;
@@ -269,9 +82,21 @@ static int hold_always;
 static int denied;
 static int limit_sent;
 static uint32_t captures;
-static uint32_t syscall_count[NSYSCALLS];
-static uint16_t syscall_err[NSYSCALLS];
-static uint32_t syscall_other;
+
+/* pid -> job, for a live sandbox (inline: every process is job guest_pid).
+ * Open addressing on the pid; 0 is free, -1 a deleted slot. */
+static struct {
+    int32_t pid, job;
+} jobmap[JOBMAP_SIZE];
+
+/* Refused syscalls, per job. */
+static struct {
+    int32_t job;
+    uint32_t nr; /* NSYSCALLS: out of range */
+    uint32_t count;
+    uint16_t err;
+} counts[COUNTS_MAX];
+static uint32_t ncounts;
 
 /* The sandbox's own filters (FD_POLICY), oldest first. */
 static struct bpf_insn_ policy_insns[PROC_POLICY_PROGS_MAX * PROC_POLICY_INSNS_MAX];
@@ -280,8 +105,8 @@ static uint32_t policy_lens[PROC_POLICY_PROGS_MAX];
 static uint32_t policy_n;
 
 static unsigned char recbuf[PROC_REC_MAX];
-static unsigned char stackbuf[STACK_SNAPSHOT];
-static char mapsbuf[MAPS_MAX];
+static unsigned char stackbuf[PROC_STACK_MAX];
+static char mapsbuf[PROC_MAPS_MAX];
 static char textbuf[4096];
 
 static _Noreturn void die(int code)
@@ -310,6 +135,76 @@ static void emit(uint16_t kind, const void *a, size_t alen, const void *b, size_
             break;
     }
 }
+
+/* ---- which job a process belongs to ------------------------------------- */
+
+static uint32_t slot_of(int32_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) % JOBMAP_SIZE;
+}
+
+static int32_t job_of(int32_t pid)
+{
+    if (!live)
+        return guest_pid;
+    for (uint32_t i = 0, s = slot_of(pid); i < JOBMAP_SIZE; i++, s = (s + 1) % JOBMAP_SIZE) {
+        if (jobmap[s].pid == pid)
+            return jobmap[s].job;
+        if (jobmap[s].pid == 0)
+            break;
+    }
+    return 0;
+}
+
+static void job_set(int32_t pid, int32_t job)
+{
+    uint32_t s = slot_of(pid), tomb = JOBMAP_SIZE;
+
+    if (!live || pid <= 0)
+        return;
+    for (uint32_t i = 0; i < JOBMAP_SIZE; i++, s = (s + 1) % JOBMAP_SIZE) {
+        if (jobmap[s].pid == pid) {
+            jobmap[s].job = job;
+            return;
+        }
+        if (jobmap[s].pid == -1 && tomb == JOBMAP_SIZE)
+            tomb = s;
+        if (jobmap[s].pid == 0)
+            break;
+    }
+    if (tomb == JOBMAP_SIZE && jobmap[s].pid == 0)
+        tomb = s;
+    if (tomb < JOBMAP_SIZE) {
+        jobmap[tomb].pid = pid;
+        jobmap[tomb].job = job;
+    }
+}
+
+static void job_forget(int32_t pid)
+{
+    if (!live)
+        return;
+    for (uint32_t i = 0, s = slot_of(pid); i < JOBMAP_SIZE; i++, s = (s + 1) % JOBMAP_SIZE) {
+        if (jobmap[s].pid == pid) {
+            jobmap[s].pid = -1;
+            return;
+        }
+        if (jobmap[s].pid == 0)
+            return;
+    }
+}
+
+/* SIGKILL to every process of a job (live). */
+static void kill_job(int32_t job)
+{
+    if (job <= 0 || job == guest_pid)
+        return;
+    for (uint32_t s = 0; s < JOBMAP_SIZE; s++)
+        if (jobmap[s].pid > 0 && jobmap[s].job == job)
+            sys2(NR_kill, jobmap[s].pid, SIGKILL_);
+}
+
+/* ---- reading /proc and guest memory --------------------------------------- */
 
 /* "/proc/<n>/<what>" into buf. */
 static void proc_path(char *buf, int n, const char *what)
@@ -439,6 +334,7 @@ static int capture_capped(int tid, int32_t pid, int sig)
     f.seq = ++captures;
     f.tid = tid;
     f.pid = pid;
+    f.job = job_of(tid);
     f.signo = sig;
     emit(REC_FAULT, &f, sizeof(f), 0, 0);
     return 1;
@@ -453,6 +349,7 @@ static void capture_rest(int tid, struct proc_fault *f, const uint64_t *regs)
 
     f->seq = ++captures;
     f->tid = tid;
+    f->job = job_of(tid);
     copy(f->regs, regs, sizeof(f->regs));
     n = read_remote(tid, f->code_bytes, regs[R_RIP], sizeof(f->code_bytes));
     if (n < 0) {
@@ -467,19 +364,19 @@ static void capture_rest(int tid, struct proc_fault *f, const uint64_t *regs)
         if (f->comm[i] == '\n')
             f->comm[i] = '\0';
     sp = regs[R_RSP] - RED_ZONE;
-    n = read_remote(tid, stackbuf, sp, STACK_SNAPSHOT);
+    n = read_remote(tid, stackbuf, sp, PROC_STACK_MAX);
     if (n < 0) {
         /* A stack overflow leaves the pointer in the guard page: try the
          * part above it, page by page. */
         uint64_t page = (sp + 4096) & ~4095ULL;
         for (int i = 0; i < 4 && n < 0; i++, page += 4096) {
-            n = read_remote(tid, stackbuf, page, STACK_SNAPSHOT);
+            n = read_remote(tid, stackbuf, page, PROC_STACK_MAX);
             sp = page;
         }
     }
     f->stack_start = sp;
     f->stack_len = (uint32_t)(n > 0 ? n : 0);
-    f->maps_len = (uint32_t)read_proc(tid, "maps", mapsbuf, MAPS_MAX);
+    f->maps_len = (uint32_t)read_proc(tid, "maps", mapsbuf, PROC_MAPS_MAX);
     emit(REC_FAULT, f, sizeof(*f), 0, 0);
     send_chunks(f->seq, CHUNK_MAPS, mapsbuf, f->maps_len);
     send_chunks(f->seq, CHUNK_STACK, stackbuf, f->stack_len);
@@ -578,6 +475,61 @@ static uint32_t our_answer(uint32_t arch, uint64_t nr, uint64_t ip, const uint64
     return seccomp_eval(policy_progs, policy_lens, policy_n, &d);
 }
 
+static void count_refusal(int32_t job, uint64_t nr, int err)
+{
+    uint32_t n = nr < NSYSCALLS ? (uint32_t)nr : NSYSCALLS;
+
+    for (uint32_t i = ncounts; i > 0; i--)
+        if (counts[i - 1].job == job && counts[i - 1].nr == n) {
+            counts[i - 1].count++;
+            counts[i - 1].err = (uint16_t)err;
+            return;
+        }
+    if (ncounts == COUNTS_MAX)
+        return; /* full: the report keeps what fitted */
+    counts[ncounts].job = job;
+    counts[ncounts].nr = n;
+    counts[ncounts].count = 1;
+    counts[ncounts].err = (uint16_t)err;
+    ncounts++;
+}
+
+/* Sends (and forgets) the refusal counts of one job, or of all (-1), one
+ * job per record. */
+static void send_counts(int32_t job)
+{
+    static unsigned char buf[PROC_PAYLOAD_MAX];
+    struct proc_syscalls *s = (struct proc_syscalls *)buf;
+    uint32_t keep = 0;
+
+    for (uint32_t i = 0; i < ncounts; i++) {
+        int32_t j = counts[i].job;
+        if ((job >= 0 && j != job) || counts[i].count == 0)
+            continue;
+        s->n = 0;
+        s->job = j;
+        for (uint32_t k = i; k < ncounts; k++) {
+            if (counts[k].job != j || counts[k].count == 0)
+                continue;
+            s->e[s->n].nr = counts[k].nr == NSYSCALLS ? 0xffffffffU : counts[k].nr;
+            s->e[s->n].count = counts[k].count;
+            s->e[s->n].err = counts[k].err;
+            counts[k].count = 0;
+            if (++s->n == (uint32_t)PROC_SYSCALLS_MAX) {
+                emit(REC_SYSCALLS, buf, 2 * sizeof(uint32_t) + s->n * sizeof(s->e[0]), 0, 0);
+                s->n = 0;
+            }
+        }
+        if (s->n)
+            emit(REC_SYSCALLS, buf, 2 * sizeof(uint32_t) + s->n * sizeof(s->e[0]), 0, 0);
+    }
+    /* Keep what was not sent. */
+    for (uint32_t i = 0; i < ncounts; i++)
+        if (counts[i].count)
+            counts[keep++] = counts[i];
+    ncounts = keep;
+}
+
 /*
  * A seccomp stop of tracee `tid`. Only our own filters' answer counts: when
  * a filter of the guest's also returns TRACE, the kernel hands us the
@@ -615,12 +567,7 @@ static void on_seccomp(int tid)
                                                               : 0;
     if (!err)
         err = 38; /* ENOSYS */
-    if (info.nr < NSYSCALLS) {
-        syscall_count[info.nr]++;
-        syscall_err[info.nr] = (uint16_t)err;
-    } else {
-        syscall_other++;
-    }
+    count_refusal(job_of(tid), info.nr, err);
     /* Skip the call (number -1) and make it return -errno. */
     if (sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) == 0) {
         regs[R_ORIG_RAX] = (uint64_t)-1;
@@ -636,8 +583,8 @@ static void on_seccomp(int tid)
  * signal-delivery stop; its thread that made the call exits with its
  * registers rolled back to the call (rax equal to orig_rax). If our own
  * filters kill that call, it is the sandbox's denial: name it, and stop the
- * guest. If they do not, a filter of the guest's killed it: a crash of its
- * own making, reported as such.
+ * guest (inline) or its job (live). If they do not, a filter of the
+ * guest's killed it: a crash of its own making, reported as such.
  */
 static void on_exit_stop(int tid)
 {
@@ -679,10 +626,18 @@ static void on_exit_stop(int tid)
         struct proc_denied d;
         zero(&d, sizeof(d));
         d.pid = tgid_of(tid);
+        d.job = job_of(tid);
         d.arch = arch;
         d.nr = regs[R_ORIG_RAX];
         copy(d.args, args, sizeof(d.args));
         d.ip = regs[R_RIP];
+        if (live) {
+            /* That job is over; the sandbox and its other jobs go on. */
+            emit(REC_DENIED, &d, sizeof(d), 0, 0);
+            kill_job(d.job);
+            sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+            return;
+        }
         if (!denied)
             emit(REC_DENIED, &d, sizeof(d), 0, 0);
         denied = 1;
@@ -751,8 +706,9 @@ static void add_tasks(const char *name, void *ctx)
 
 /*
  * A watched call of tracee `tid` returns. If an rlimit the caller asked for
- * refused it, that limit ends the guest: say which, with what was observed,
- * and freeze the sandbox (the caller stays stopped here).
+ * refused it, that limit is reached: say which, with what was observed.
+ * Inline, the guest is over: freeze the sandbox (the caller stays stopped
+ * here). Live, the supervisor decides (the job's limit, or the sandbox's).
  */
 static void on_syscall_exit(int tid)
 {
@@ -777,14 +733,14 @@ static void on_syscall_exit(int tid)
                (nr == NR_brk && regs[R_RDI] != 0 && (uint64_t)ret < regs[R_RDI])) {
         l.which = PROC_LIMIT_MEMORY;
     }
-    if (!l.which || limit_sent || denied) {
+    if (!l.which || (!live && (limit_sent || denied))) {
         sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
         return;
     }
     l.nr = (uint32_t)nr;
     l.err = ret < 0 && ret > -4096 ? (int32_t)-ret : 0;
-    if (read_proc(tid, "status", textbuf, sizeof(textbuf)) > 0)
-        l.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
+    l.pid = tgid_of(tid);
+    l.job = job_of(tid);
     if (l.which == PROC_LIMIT_FILES) {
         char path[64];
         long n;
@@ -801,37 +757,12 @@ static void on_syscall_exit(int tid)
         l.observed = status_field(textbuf, "VmSize:", 10) * 1024 + asked;
     }
     emit(REC_LIMIT, &l, sizeof(l), 0, 0);
+    if (live) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
     limit_sent = 1;
     freeze_requested = 1;
-}
-
-static void send_syscall_counts(void)
-{
-    static unsigned char buf[PROC_PAYLOAD_MAX];
-    struct proc_syscalls *s = (struct proc_syscalls *)buf;
-
-    s->n = 0;
-    for (uint32_t nr = 0; nr <= NSYSCALLS; nr++) {
-        int last = nr == NSYSCALLS;
-        if (!last && !syscall_count[nr])
-            continue;
-        if (!last) {
-            s->e[s->n].nr = nr;
-            s->e[s->n].count = syscall_count[nr];
-            s->e[s->n].err = syscall_err[nr];
-            s->n++;
-        } else if (syscall_other) {
-            s->e[s->n].nr = 0xffffffffU;
-            s->e[s->n].count = syscall_other;
-            s->e[s->n].err = 38;
-            s->n++;
-        }
-        if (s->n == (uint32_t)PROC_SYSCALLS_MAX || (last && s->n)) {
-            emit(REC_SYSCALLS, buf, sizeof(uint32_t) + s->n * sizeof(struct proc_syscall_count), 0,
-                 0);
-            s->n = 0;
-        }
-    }
 }
 
 static void usage_of(const struct krusage *ru, struct proc_usage *u)
@@ -841,7 +772,7 @@ static void usage_of(const struct krusage *ru, struct proc_usage *u)
     u->maxrss_kb = (uint64_t)ru->maxrss;
 }
 
-static void report_exit(int wstatus, const struct krusage *ru)
+static void report_exit(int kind, int pid, int32_t job, int wstatus, const struct krusage *ru)
 {
     struct proc_exit e;
     int sig = wstatus & 0x7f;
@@ -854,25 +785,38 @@ static void report_exit(int wstatus, const struct krusage *ru)
         e.code = (wstatus & 0x80) ? CLD_DUMPED_ : CLD_KILLED_;
         e.status = sig;
     }
+    e.pid = pid;
+    e.job = job;
     usage_of(ru, &e.guest);
-    emit(REC_GUEST_EXIT, &e, sizeof(e), 0, 0);
+    emit((uint16_t)kind, &e, sizeof(e), 0, 0);
+}
+
+/* Waits for the supervisor's next command on the control socket; 0 at
+ * EOF (the supervisor is done, or gone). */
+static long read_cmd(struct proc_cmd *c)
+{
+    long n;
+
+    zero(c, sizeof(*c));
+    while ((n = sys3(NR_read, FD_CONTROL, (long)c, sizeof(*c))) == -E_INTR)
+        ;
+    return n;
 }
 
 /*
  * Freezes every process left in the sandbox (they stay traced and stopped),
- * says so, and waits for the supervisor to finish its inventory: a byte or
- * EOF on the control pipe. Then exits, which ends them all.
+ * says so, and waits for the supervisor to finish its inventory: a command
+ * or EOF on the control socket. Then exits, which ends them all.
  */
 static _Noreturn void hold_and_exit(void)
 {
     struct proc_holding h = { 0 };
-    char c;
+    struct proc_cmd c;
 
     sys2(NR_kill, -1, SIGSTOP_);
-    send_syscall_counts();
+    send_counts(-1);
     emit(REC_HOLDING, &h, sizeof(h), 0, 0);
-    while (sys3(NR_read, FD_CONTROL, (long)&c, 1) == -E_INTR)
-        ;
+    read_cmd(&c);
     die(0);
 }
 
@@ -901,8 +845,8 @@ static int others_remain(void)
  * pidfd (SI_USER) by a process this pid namespace cannot see (si_pid 0).
  * The guest can send pid 1 every signal it has a handler for; those carry
  * its pid, or a code below zero when it forges the rest of the siginfo
- * (rt_sigqueueinfo), and are ignored: the guest must not forge a freeze -
- * which would end it as "set-up failed" - nor bounce signals off pid 1.
+ * (rt_sigqueueinfo), and are ignored: the guest must not bounce signals off
+ * pid 1.
  */
 static int from_host(const void *info)
 {
@@ -915,22 +859,22 @@ static int from_host(const void *info)
 
 /* Like a terminal's Ctrl-C, a forwarded signal goes to the guest's whole
  * process group (the guest leads one: it called setsid), so that a shell
- * waiting for a foreground child does not wait it out. */
+ * waiting for a foreground child does not wait it out. A live sandbox's
+ * jobs are signalled by command instead (CMD_SIGNAL). */
 static void forward(int sig, void *info, void *uc)
 {
     (void)uc;
-    if (!from_host(info))
+    if (!from_host(info) || live)
         return;
     if (guest_pid > 0 && sys2(NR_kill, -guest_pid, sig) < 0)
         sys2(NR_kill, guest_pid, sig);
 }
 
-static void on_freeze(int sig, void *info, void *uc)
+static void on_sigchld(int sig, void *info, void *uc)
 {
     (void)sig;
+    (void)info;
     (void)uc;
-    if (from_host(info))
-        freeze_requested = 1;
 }
 
 static void on_stop(int pid, int st)
@@ -950,7 +894,13 @@ static void on_stop(int pid, int st)
         else
             sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
     } else if (event) {
-        /* fork, vfork, clone: the new process is traced already. */
+        /* fork, vfork, clone: the new process is traced already. A live
+         * sandbox's exec server forking starts a job; any other process's
+         * child (or thread) is of its parent's job. */
+        uint64_t child = 0;
+        if (live && sys4(NR_ptrace, PTRACE_GETEVENTMSG_, pid, 0, (long)&child) == 0 && child > 0 &&
+            child < 0x7fffffff)
+            job_set((int32_t)child, pid == guest_pid ? (int32_t)child : job_of(pid));
         sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
     } else if (sig == (SIGTRAP_ | 0x80)) {
         /* The return of a watched call (PTRACE_O_TRACESYSGOOD). */
@@ -963,6 +913,85 @@ static void on_stop(int pid, int st)
     }
 }
 
+/* A process ended. Inline, the end of pid 2 is the guest's. Live, the end
+ * of a job's first process is that job's, and pid 2's that the sandbox can
+ * start no more jobs. */
+static void on_end(int pid, int wstatus, const struct krusage *ru)
+{
+    int32_t job = job_of(pid);
+
+    if (!live) {
+        if (pid != guest_pid)
+            return; /* an orphan reaped, or a traced child its parent reaps */
+        report_exit(REC_JOB_EXIT, pid, pid, wstatus, ru);
+        /* Something to inventory only when other processes remain; the
+         * scratch files the supervisor reads without our help. */
+        if (hold_flag && (hold_always || others_remain()))
+            hold_and_exit();
+        send_counts(-1);
+        die(0);
+    }
+    job_forget(pid);
+    if (pid == guest_pid) {
+        report_exit(REC_SPAWNER_GONE, pid, 0, wstatus, ru);
+    } else if (job == pid) {
+        send_counts(job);
+        report_exit(REC_JOB_EXIT, pid, job, wstatus, ru);
+    }
+}
+
+/* Serves every child event there is; -1 when no child is left at all. */
+static int serve_children(void)
+{
+    for (;;) {
+        struct krusage ru;
+        int wstatus;
+        long r;
+
+        zero(&ru, sizeof(ru));
+        r = sys4(NR_wait4, -1, (long)&wstatus, WALL_ | WNOHANG_, (long)&ru);
+        if (r == 0 || r == -E_INTR)
+            return 0;
+        if (r == -E_CHILD)
+            return -1;
+        if (r < 0)
+            die(2);
+        if ((wstatus & 0xff) == 0x7f)
+            on_stop((int)r, wstatus);
+        else
+            on_end((int)r, wstatus, &ru);
+        if (freeze_requested)
+            return 0;
+    }
+}
+
+static void on_command(const struct proc_cmd *c)
+{
+    if (c->magic != PROC_CMD_MAGIC)
+        return;
+    switch (c->kind) {
+    case CMD_SIGNAL:
+        if (c->sig <= 0 || c->sig >= 65)
+            break;
+        if (c->job > 0 && sys2(NR_kill, -c->job, c->sig) < 0)
+            sys2(NR_kill, c->job, c->sig);
+        if (c->job == 0 && guest_pid > 0 && !live && sys2(NR_kill, -guest_pid, c->sig) < 0)
+            sys2(NR_kill, guest_pid, c->sig);
+        break;
+    case CMD_KILL_JOB:
+        if (c->job > 0) {
+            kill_job(c->job);
+            sys2(NR_kill, -c->job, SIGKILL_);
+        }
+        break;
+    case CMD_HOLD:
+        freeze_requested = 1;
+        break;
+    default:
+        break; /* CMD_RELEASE outside a hold: nothing to release */
+    }
+}
+
 _Noreturn void init_run(int fd, int pid, int flags)
 {
     /* Signals the supervisor may forward. SIGKILL and SIGSTOP cannot be
@@ -970,21 +999,22 @@ _Noreturn void init_run(int fd, int pid, int flags)
      * sandbox at once. */
     static const int forwarded[] = { 1, 2, 3, 10, 12, 13, 14, 15, 18, 20, 21, 22, 23, 28 };
     struct ksigaction sa;
-    struct krusage ru;
-    uint64_t empty = 0;
-    int wstatus;
+    uint64_t chld = 1ULL << (SIGCHLD_ - 1), none = 0;
+    int gone = 0;
 
     /* Not dumpable: the guest, which shares our uid, cannot open our /proc
      * entries (exe, mem, fd) or attach to us. */
     sys2(NR_prctl, PR_SET_DUMPABLE_, 0);
     status_fd = fd;
+    guest_pid = pid;
+    live = (flags & INIT_FLAG_LIVE) != 0;
+    hold_flag = flags & INIT_FLAG_HOLD;
+    hold_always = flags & INIT_FLAG_HOLD_ALWAYS;
     /* Without the sandbox's filters the init cannot tell what a seccomp
      * stop means: fail closed, which ends the sandbox. */
     if (load_policy() < 0)
         die(4);
-    guest_pid = pid;
-    hold_flag = flags & INIT_FLAG_HOLD;
-    hold_always = flags & INIT_FLAG_HOLD_ALWAYS;
+    job_set(pid, 0); /* the exec server belongs to no job */
 
     zero(&sa, sizeof(sa));
     sa.handler = forward;
@@ -992,40 +1022,37 @@ _Noreturn void init_run(int fd, int pid, int flags)
     sa.restorer = sbvm_init_restorer;
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
         sys4(NR_rt_sigaction, forwarded[i], (long)&sa, 0, sizeof(uint64_t));
-    /* The freeze request must interrupt wait4: no SA_RESTART. */
-    sa.handler = on_freeze;
+    /* SIGCHLD only interrupts the wait for commands (ppoll), which
+     * unblocks it: between two waits it stays pending. */
+    sa.handler = on_sigchld;
     sa.flags = SA_RESTORER_ | SA_SIGINFO_;
-    sys4(NR_rt_sigaction, SIG_FREEZE, (long)&sa, 0, sizeof(uint64_t));
-    sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&empty, 0, sizeof(uint64_t));
+    sys4(NR_rt_sigaction, SIGCHLD_, (long)&sa, 0, sizeof(uint64_t));
+    sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&chld, 0, sizeof(uint64_t));
 
     for (;;) {
+        struct pollfd_ p = { FD_CONTROL, POLLIN_, 0 };
         long r;
 
+        if (!gone && serve_children() < 0) {
+            /* Inline, the guest was never ours: nothing to report. Live,
+             * an empty sandbox waits for its supervisor. */
+            if (!live)
+                die(1);
+            gone = 1;
+        }
         if (freeze_requested)
             hold_and_exit();
-        zero(&ru, sizeof(ru));
-        r = sys4(NR_wait4, -1, (long)&wstatus, WALL_, (long)&ru);
-        if (r == -E_INTR)
-            continue;
-        if (r == -E_CHILD)
-            die(1); /* the guest was never ours: nothing to report */
-        if (r < 0)
-            die(2);
-        if ((wstatus & 0xff) == 0x7f) {
-            on_stop((int)r, wstatus);
-            continue;
+        r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
+        if (r == 1 && (p.revents & POLLIN_)) {
+            struct proc_cmd c;
+            long n = read_cmd(&c);
+            if (n == 0)
+                die(0); /* the supervisor is done: everything ends with us */
+            if (n == (long)sizeof(c))
+                on_command(&c);
+        } else if (r == 1) {
+            die(0); /* hung up */
         }
-        if (r == pid) {
-            report_exit(wstatus, &ru);
-            /* Something to inventory only when other processes remain; the
-             * scratch files the supervisor reads without our help. */
-            if (hold_flag && (hold_always || others_remain()))
-                hold_and_exit();
-            send_syscall_counts();
-            die(0);
-        }
-        /* Another process ended: an orphan reaped, or a traced child whose
-         * own parent will reap it. Nothing to do. */
     }
 }
 

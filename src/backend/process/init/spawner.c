@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawner.c: a live sandbox's exec server, pid 2.
+ *
+ * A live sandbox outlives its jobs: the supervisor asks for each one on
+ * this process's socket (proto.h: struct spawn_req), and it forks and execs
+ * the program. It runs inside the sandbox like any guest - its uid, no
+ * capabilities, the guest's filters, traced by the init from birth - so
+ * every job it forks starts exactly as a guest would, and the init sees the
+ * fork and knows the new process starts a job. Its children are the jobs'
+ * first processes: it reaps them; the init reports how they ended.
+ *
+ * Like the init, it is freestanding (no libc) and built twice: as a small
+ * static executable run from a sealed, execute-only memfd (non-dumpable
+ * from its exec: a guest of the same uid cannot read or change it, only
+ * signal it, which the supervisor notices), and into the library as
+ * spawner_run(), for hosts that forbid executing memfds.
+ *
+ * What the supervisor sends is trusted, but checked for shape anyway: a
+ * malformed request is answered with EINVAL and nothing runs.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef SBVM_SPAWNER_STANDALONE
+#define SYS_DEFINE_MEM
+#define SYS_DEFINE_RESTORER
+#endif
+#include "backend/process/init/init.h"
+#include "backend/process/init/sys.h"
+#include "backend/process/proto.h"
+
+#define MSG_CMSG_CLOEXEC_ 0x40000000
+#define SCM_RIGHTS_       1
+#define SOL_SOCKET_       1
+#define MSG_NOSIGNAL_     0x4000
+#define O_RDWR_           2
+#define O_NOCTTY_         0400
+#define TIOCSPTLCK_       0x40045431
+#define TIOCGPTN_         0x80045430
+#define TIOCSWINSZ_       0x5414
+#define TIOCSCTTY_        0x540E
+#define SIG_DFL_          0
+
+struct iov_ {
+    void *base;
+    size_t len;
+};
+
+struct msghdr_ {
+    void *name;
+    uint32_t namelen;
+    struct iov_ *iov;
+    size_t iovlen;
+    void *control;
+    size_t controllen;
+    int flags;
+};
+
+struct cmsghdr_ {
+    size_t len;
+    int level;
+    int type;
+};
+
+struct pollfd_ {
+    int fd;
+    short events, revents;
+};
+
+struct rlimit_ {
+    uint64_t cur, max;
+};
+
+struct winsize_ {
+    uint16_t rows, cols, xpixel, ypixel;
+};
+
+#define CMSG_SPACE_FDS(n) (sizeof(struct cmsghdr_) + (n) * sizeof(int))
+
+static unsigned char reqbuf[SPAWN_MSG_MAX];
+static char *args[SPAWN_ARGS_MAX + 1];
+static char *envs[SPAWN_ARGS_MAX + 1];
+static char pathbuf[4096];
+
+static _Noreturn void leave(int code)
+{
+    for (;;)
+        sys1(NR_exit_group, code);
+}
+
+static size_t slen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static void on_sigchld(int sig, void *info, void *uc)
+{
+    (void)sig;
+    (void)info;
+    (void)uc;
+}
+
+/* Sends the answer to a request, with a terminal's master side when given. */
+static void reply(uint32_t job, int pid, uint16_t stage, int err, int master)
+{
+    struct spawn_reply r;
+    union {
+        unsigned char b[CMSG_SPACE_FDS(1)];
+        size_t align;
+    } ctl;
+    struct iov_ iov = { &r, sizeof(r) };
+    struct msghdr_ m;
+    struct cmsghdr_ *c = (struct cmsghdr_ *)ctl.b;
+
+    zero(&r, sizeof(r));
+    zero(&m, sizeof(m));
+    zero(&ctl, sizeof(ctl));
+    r.magic = SPAWN_MAGIC;
+    r.job = job;
+    r.pid = pid;
+    r.stage = stage;
+    r.err = err;
+    m.iov = &iov;
+    m.iovlen = 1;
+    if (master >= 0) {
+        c->len = sizeof(struct cmsghdr_) + sizeof(int);
+        c->level = SOL_SOCKET_;
+        c->type = SCM_RIGHTS_;
+        copy(ctl.b + sizeof(struct cmsghdr_), &master, sizeof(int));
+        m.control = ctl.b;
+        m.controllen = sizeof(ctl.b);
+    }
+    while (sys3(NR_sendmsg, FD_SPAWN, (long)&m, MSG_NOSIGNAL_) == -E_INTR)
+        ;
+}
+
+/* The failing step of a child, for its parent: stage and errno. */
+static _Noreturn void child_fail(int fd, uint16_t stage, int err)
+{
+    int32_t msg[2] = { stage, err };
+    sys3(NR_write, fd, (long)msg, sizeof(msg));
+    leave(err == E_NOENT ? 127 : 126);
+}
+
+static void set_limit(int errfd, int resource, uint64_t v)
+{
+    struct rlimit_ rl = { v, v };
+    long r;
+
+    if (!v)
+        return;
+    r = sys4(NR_prlimit64, 0, resource, (long)&rl, 0);
+    if (r < 0)
+        child_fail(errfd, STAGE_GUEST_RLIMIT, (int)-r);
+}
+
+/* execvp: a name without '/' is looked up in the job's PATH; exec_path,
+ * when given, is run as it is. */
+static _Noreturn void run_program(int errfd, const char *exec_path, char **argv, char **envp)
+{
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    int seen_eacces = 0;
+    long r;
+
+    if (exec_path) {
+        r = sys3(NR_execve, (long)exec_path, (long)argv, (long)envp);
+        child_fail(errfd, STAGE_EXEC, (int)-r);
+    }
+    for (const char *p = argv[0]; *p; p++)
+        if (*p == '/') {
+            r = sys3(NR_execve, (long)argv[0], (long)argv, (long)envp);
+            child_fail(errfd, STAGE_EXEC, (int)-r);
+        }
+    for (char **e = envp; *e; e++)
+        if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' && (*e)[3] == 'H' && (*e)[4] == '=')
+            path = *e + 5;
+    for (const char *p = path;;) {
+        const char *end = p;
+        size_t dl, nl = slen(argv[0]);
+        while (*end && *end != ':')
+            end++;
+        dl = (size_t)(end - p);
+        if (dl + 1 + nl + 1 <= sizeof(pathbuf)) {
+            copy(pathbuf, dl ? p : ".", dl ? dl : 1);
+            if (!dl)
+                dl = 1;
+            pathbuf[dl] = '/';
+            copy(pathbuf + dl + 1, argv[0], nl + 1);
+            r = sys3(NR_execve, (long)pathbuf, (long)argv, (long)envp);
+            if (r == -E_ACCES)
+                seen_eacces = 1;
+            else if (r != -E_NOENT && r != -E_NOTDIR)
+                child_fail(errfd, STAGE_EXEC, (int)-r);
+        }
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
+}
+
+/* Serves one request: fds[] are what came with it (stdin, stdout, stderr). */
+static void serve(long n, const int *fds, int nfds)
+{
+    struct spawn_req q;
+    const char *s, *cwd, *exec_path = 0;
+    uint32_t want, have = 0, lead;
+    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid;
+    int32_t msg[2] = { 0, 0 };
+    long r;
+
+    if (n < (long)sizeof(q)) {
+        reply(0, 0, STAGE_FORK, E_INVAL, -1);
+        return;
+    }
+    copy(&q, reqbuf, sizeof(q));
+    /* Before the arguments: the working directory, and the file to run
+     * when the supervisor names it (SPAWN_EXEC_PATH). */
+    lead = (q.flags & SPAWN_EXEC_PATH) ? 2 : 1;
+    want = q.argc + q.envc + lead;
+    if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
+        q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
+        ((q.flags & SPAWN_PTY) ? nfds != 0 : nfds != 3)) {
+        reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
+        return;
+    }
+    /* The strings: every one NUL-terminated, exactly as many as said. */
+    s = (const char *)reqbuf + sizeof(q);
+    cwd = s;
+    for (uint32_t off = 0; off < q.strings_len; off++) {
+        if (s[off] != '\0')
+            continue;
+        have++;
+        if (have < want) {
+            const char *next = s + off + 1;
+            if (have < lead)
+                exec_path = next;
+            else if (have - lead < q.argc)
+                args[have - lead] = (char *)next;
+            else
+                envs[have - lead - q.argc] = (char *)next;
+        }
+    }
+    if (have != want || s[q.strings_len - 1] != '\0') {
+        reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
+        return;
+    }
+    args[q.argc] = 0;
+    envs[q.envc] = 0;
+
+    if (q.flags & SPAWN_PTY) {
+        /* A terminal from the sandbox's own devpts: the master goes to the
+         * supervisor, which relays it; no host terminal reaches the job. */
+        struct winsize_ ws = { q.rows, q.cols, 0, 0 };
+        int unlock = 0;
+        uint32_t ptn = 0;
+        char name[32] = "/dev/pts/";
+        size_t k = 9;
+        char digits[12];
+        int nd = 0;
+
+        master =
+            (int)sys4(NR_openat, AT_FDCWD_, (long)"/dev/ptmx", O_RDWR_ | O_NOCTTY_ | O_CLOEXEC_, 0);
+        if (master < 0 || sys3(NR_ioctl, master, TIOCSPTLCK_, (long)&unlock) < 0 ||
+            sys3(NR_ioctl, master, TIOCGPTN_, (long)&ptn) < 0) {
+            reply(q.job, 0, STAGE_GUEST_STDIO, master < 0 ? -master : E_INVAL, -1);
+            if (master >= 0)
+                sys1(NR_close, master);
+            return;
+        }
+        if (q.rows && q.cols)
+            sys3(NR_ioctl, master, TIOCSWINSZ_, (long)&ws);
+        do {
+            digits[nd++] = (char)('0' + ptn % 10);
+            ptn /= 10;
+        } while (ptn && nd < 11);
+        while (nd)
+            name[k++] = digits[--nd];
+        name[k] = '\0';
+        slave = (int)sys4(NR_openat, AT_FDCWD_, (long)name, O_RDWR_ | O_NOCTTY_ | O_CLOEXEC_, 0);
+        if (slave < 0) {
+            reply(q.job, 0, STAGE_GUEST_STDIO, -slave, -1);
+            sys1(NR_close, master);
+            return;
+        }
+        io[0] = io[1] = io[2] = slave;
+    } else {
+        io[0] = fds[0];
+        io[1] = fds[1];
+        io[2] = fds[2];
+    }
+    r = sys2(NR_pipe2, (long)errp, O_CLOEXEC_);
+    if (r < 0) {
+        reply(q.job, 0, STAGE_FORK, (int)-r, -1);
+        goto out;
+    }
+    pid = (int)sys6(NR_clone, SIGCHLD_, 0, 0, 0, 0, 0);
+    if (pid == 0) {
+        struct ksigaction dfl;
+        uint64_t none = 0;
+
+        zero(&dfl, sizeof(dfl));
+        dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
+        sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
+        if (sys1(NR_setsid, 0) < 0)
+            child_fail(errp[1], STAGE_GUEST_SESSION, E_PERM);
+        for (int i = 0; i < 3; i++) {
+            r = sys2(NR_dup2, io[i], i);
+            if (r < 0)
+                child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
+        }
+        if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
+            child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
+        /* Nothing of ours but stdio and the error pipe (close-on-exec). */
+        if (errp[1] > 3)
+            sys3(NR_close_range, 3, (long)errp[1] - 1, 0);
+        sys3(NR_close_range, (long)errp[1] + 1, ~0L, 0);
+        set_limit(errp[1], 7 /* RLIMIT_NOFILE */, q.rl_nofile);
+        set_limit(errp[1], 0 /* RLIMIT_CPU */, q.rl_cpu);
+        set_limit(errp[1], 9 /* RLIMIT_AS */, q.rl_as);
+        set_limit(errp[1], 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+        if ((r = sys1(NR_chdir, (long)cwd)) < 0)
+            child_fail(errp[1], STAGE_GUEST_CWD, (int)-r);
+        sys1(NR_umask, q.umask & 0777);
+        sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
+        run_program(errp[1], exec_path, args, envs);
+    }
+    sys1(NR_close, errp[1]);
+    if (pid < 0) {
+        reply(q.job, 0, STAGE_FORK, -pid, -1);
+        sys1(NR_close, errp[0]);
+        goto out;
+    }
+    /* EOF: the program runs (the pipe closed at its exec). Else why not. */
+    while ((r = sys3(NR_read, errp[0], (long)msg, sizeof(msg))) == -E_INTR)
+        ;
+    sys1(NR_close, errp[0]);
+    if (r == (long)sizeof(msg))
+        reply(q.job, pid, (uint16_t)msg[0], msg[1], -1);
+    else
+        reply(q.job, pid, 0, 0, master);
+out:
+    if (master >= 0)
+        sys1(NR_close, master);
+    if (slave >= 0)
+        sys1(NR_close, slave);
+}
+
+_Noreturn void spawner_run(void)
+{
+    struct ksigaction sa;
+    uint64_t chld = 1ULL << (SIGCHLD_ - 1), none = 0;
+
+    /* Jobs run as our uid: they may signal us (and can end the sandbox's
+     * jobs that way), but not read our memory or environment. */
+    sys2(NR_prctl, PR_SET_DUMPABLE_, 0);
+    zero(&sa, sizeof(sa));
+    sa.handler = on_sigchld;
+    sa.flags = SA_RESTORER_ | SA_SIGINFO_;
+    sa.restorer = sbvm_init_restorer;
+    sys4(NR_rt_sigaction, SIGCHLD_, (long)&sa, 0, sizeof(uint64_t));
+    sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&chld, 0, sizeof(uint64_t));
+    for (;;) {
+        struct pollfd_ p = { FD_SPAWN, POLLIN_, 0 };
+        int st;
+        long r;
+
+        /* The jobs' first processes are ours to reap (the init, their
+         * tracer, has reported how they ended by then). */
+        while (sys4(NR_wait4, -1, (long)&st, WALL_ | WNOHANG_, 0) > 0)
+            ;
+        r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
+        if (r == 1 && (p.revents & POLLIN_)) {
+            union {
+                unsigned char b[CMSG_SPACE_FDS(4)];
+                size_t align;
+            } ctl;
+            struct iov_ iov = { reqbuf, sizeof(reqbuf) };
+            struct msghdr_ m;
+            int fds[4], nfds = 0;
+            long n;
+
+            zero(&m, sizeof(m));
+            m.iov = &iov;
+            m.iovlen = 1;
+            m.control = ctl.b;
+            m.controllen = sizeof(ctl.b);
+            n = sys3(NR_recvmsg, FD_SPAWN, (long)&m, MSG_CMSG_CLOEXEC_);
+            if (n == -E_INTR)
+                continue;
+            if (n <= 0)
+                leave(0); /* the supervisor is gone */
+            if (m.controllen >= sizeof(struct cmsghdr_)) {
+                struct cmsghdr_ c;
+                copy(&c, ctl.b, sizeof(c));
+                if (c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_ && c.len >= sizeof(c) &&
+                    c.len <= sizeof(ctl.b)) {
+                    nfds = (int)((c.len - sizeof(c)) / sizeof(int));
+                    copy(fds, ctl.b + sizeof(c), (size_t)nfds * sizeof(int));
+                }
+            }
+            if (m.flags & 0x20 /* MSG_TRUNC */)
+                n = 0; /* refused below */
+            serve(n, fds, nfds);
+            for (int i = 0; i < nfds; i++)
+                sys1(NR_close, fds[i]);
+        } else if (r == 1) {
+            leave(0);
+        }
+    }
+}
+
+#ifdef SBVM_SPAWNER_STANDALONE
+__attribute__((used)) _Noreturn void spawner_start_c(long *sp)
+{
+    (void)sp;
+    spawner_run();
+}
+
+__asm__(".text\n"
+        ".global _start\n"
+        ".type _start,@function\n"
+        "_start:\n"
+        "    xor %rbp, %rbp\n"
+        "    mov %rsp, %rdi\n"
+        "    and $-16, %rsp\n"
+        "    call spawner_start_c\n"
+        "    hlt\n");
+#endif
