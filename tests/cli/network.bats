@@ -7,22 +7,38 @@
 
 load helpers
 
-# Starts tests/cli/net/httpd.py serving $1; sets HTTPD_PORT, HTTPD_LOG.
-start_httpd() {
-    HTTPD_LOG="$BATS_TEST_TMPDIR/httpd.log"
-    : >"$HTTPD_LOG"
-    python3 "$TOP/tests/cli/net/httpd.py" "$1" "$HTTPD_LOG" >"$BATS_TEST_TMPDIR/httpd.port" &
-    HTTPD_PID=$!
+# Starts tests/cli/net/httpd.py serving $1 on 127.0.0.1; sets HTTPD_PORT,
+# HTTPD_LOG. start_httpd2 starts a second one, on 127.0.0.2 (another host as
+# the broker sees it), serving $1 too: HTTPD2_PORT.
+httpd_on() {
+    local root="$1" addr="$2" tag="$3"
+    : >"$BATS_TEST_TMPDIR/httpd$tag.log"
+    python3 "$TOP/tests/cli/net/httpd.py" "$root" "$BATS_TEST_TMPDIR/httpd$tag.log" "$addr" \
+        >"$BATS_TEST_TMPDIR/httpd$tag.port" &
+    HTTPD_PIDS+=($!)
     for _ in $(seq 100); do
-        [ -s "$BATS_TEST_TMPDIR/httpd.port" ] && break
+        [ -s "$BATS_TEST_TMPDIR/httpd$tag.port" ] && break
         sleep 0.05
     done
+    [ -s "$BATS_TEST_TMPDIR/httpd$tag.port" ]
+}
+
+start_httpd() {
+    httpd_on "$1" 127.0.0.1 ""
+    HTTPD_LOG="$BATS_TEST_TMPDIR/httpd.log"
     HTTPD_PORT="$(cat "$BATS_TEST_TMPDIR/httpd.port")"
-    [ -n "$HTTPD_PORT" ]
+}
+
+start_httpd2() {
+    httpd_on "$1" 127.0.0.2 2
+    HTTPD2_PORT="$(cat "$BATS_TEST_TMPDIR/httpd2.port")"
 }
 
 teardown() {
-    [ -n "${HTTPD_PID:-}" ] && kill "$HTTPD_PID" 2>/dev/null || true
+    local p
+    for p in ${HTTPD_PIDS[@]+"${HTTPD_PIDS[@]}"}; do
+        kill "$p" 2>/dev/null || true
+    done
 }
 
 www() {
@@ -198,6 +214,101 @@ except OSError as e:
     [ "$status" -eq 0 ]
     ! grep -q "real-value" "$HTTPD_LOG"
     grep -q "X-Token: sbvm-secret-" "$HTTPD_LOG"
+}
+
+# The secret masking tests: each is one way a server could hand the value
+# back that the broker must see through (issue 12), and checks that the
+# value reached the server (it was injected) and never the guest.
+secret_run() {
+    SECRET="s3cr3t-$RANDOM$RANDOM-value"
+    local d="$1"
+    shift
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --json "$d/r.json" \
+        --net-allow-private --secret "API_TOKEN=$SECRET@127.0.0.1" "$@"
+}
+
+@test "secret masking: the server is asked for identity encoding; an encoded answer is refused, recorded" {
+    start_httpd "$(www)"
+    local d
+    d="$(scratch)"
+    secret_run "$d" --net "allow=127.0.0.1:$HTTPD_PORT" -- sh -c "
+        curl -sS --compressed -H \"X-Value: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers
+        echo ---
+        curl -sS --compressed -w '%{http_code}\n' -H \"X-Value: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers-gzip"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c "^X-Value: $SECRET\$" "$HTTPD_LOG")" -eq 2 ]
+    # curl asked for gzip; the server was asked for identity instead.
+    [ "$(grep -c '^Accept-Encoding: identity$' "$HTTPD_LOG")" -eq 2 ]
+    [[ "$output" != *"$SECRET"* ]]
+    [[ "$output" == *"X-Value: $(printf '%*s' ${#SECRET} '' | tr ' ' '*')"* ]]
+    # A server that compresses anyway: the guest gets a 502 that says why.
+    [[ "$output" == *"Content-Encoding: gzip"*"cannot see through"* ]]
+    [[ "$output" == *"502" ]]
+    jcheck "$d/r.json" 'g["network"]["attempts"][0]["allowed"] and g["network"]["attempts"][0]["reason"] is None'
+    jcheck "$d/r.json" '[(a["allowed"], a["status"]) for a in g["network"]["attempts"]][1]==(False, 502) and "gzip" in g["network"]["attempts"][1]["reason"]'
+    jschema "$d/r.json"
+}
+
+@test "secret masking: a value split across chunks is masked, and the response is chunked again" {
+    start_httpd "$(www)"
+    local d
+    d="$(scratch)"
+    secret_run "$d" --net "allow=127.0.0.1:$HTTPD_PORT" -- sh -c "
+        curl -sS -D /tmp/h -H \"X-Value: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers-chunked
+        grep -i '^transfer-encoding' /tmp/h"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    grep -q "^X-Value: $SECRET\$" "$HTTPD_LOG"
+    [[ "$output" != *"$SECRET"* ]]
+    [[ "$output" == *"X-Value: $(printf '%*s' ${#SECRET} '' | tr ' ' '*')"* ]]
+    [[ "$output" == *"Transfer-Encoding: chunked"* ]]
+}
+
+@test "secret masking: a stored copy is masked on another connection and from another allowed host" {
+    local w d
+    w="$(www)"
+    d="$(scratch)"
+    start_httpd "$w"
+    start_httpd2 "$w"
+    secret_run "$d" --net "allow=127.0.0.1:$HTTPD_PORT,127.0.0.2:$HTTPD2_PORT" -- sh -c "
+        curl -sS -H \"X-Value: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/store
+        curl -sS http://127.0.0.1:$HTTPD_PORT/stored.txt
+        curl -sS http://127.0.0.2:$HTTPD2_PORT/stored.txt
+        curl -sS -u \"user:\$API_TOKEN\" 'http://127.0.0.1:$HTTPD_PORT/store?h=Authorization'
+        curl -sS http://127.0.0.2:$HTTPD2_PORT/stored.txt"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    local basic stars
+    basic="$(printf 'user:%s' "$SECRET" | base64)"
+    stars="$(printf '%*s' ${#SECRET} '' | tr ' ' '*')"
+    # The server stored the real values...
+    grep -q "^X-Value: $SECRET\$" "$HTTPD_LOG"
+    grep -qx "Basic $basic" "$w/stored.txt"
+    # ...and the guest saw neither.
+    [[ "$output" != *"$SECRET"* ]]
+    [[ "$output" != *"$basic"* ]]
+    [ "$output" = "$(printf 'stored\n%s\n%s\nstored\nBasic %s' "$stars" "$stars" "$(printf '%*s' ${#basic} '' | tr ' ' '*')")" ]
+    jcheck "$d/r.json" '[a["secrets_injected"] for a in g["network"]["attempts"]]==[1,0,0,1,0]'
+}
+
+@test "secret masking: a tunnel to a host that has a secret is refused, recorded, and carries nothing back" {
+    start_httpd "$(www)"
+    local d
+    d="$(scratch)"
+    secret_run "$d" --net "allow=127.0.0.1:$HTTPD_PORT" -- sh -c "
+        curl -sS -H \"X-Value: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/store
+        curl -sS -p http://127.0.0.1:$HTTPD_PORT/stored.txt || echo \"tunnel: \$?\""
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    grep -q "^X-Value: $SECRET\$" "$HTTPD_LOG"
+    [[ "$output" != *"$SECRET"* ]]
+    [ "$output" = "$(printf 'stored\ntunnel: 56')" ]
+    [[ "$stderr" == *"refused CONNECT 127.0.0.1:$HTTPD_PORT: a tunnel to a host that has a secret (API_TOKEN)"* ]]
+    jcheck "$d/r.json" 'a=g["network"]["attempts"][1]; a["method"]=="CONNECT" and not a["allowed"] and a["status"]==403 and a["address"] is None'
+    # Nothing of the tunnel reached the server.
+    [ "$(grep -c '^GET /stored.txt' "$HTTPD_LOG")" -eq 0 ]
 }
 
 @test "bad network options are refused (125) and nothing is left" {

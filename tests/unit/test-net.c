@@ -51,6 +51,28 @@ START_TEST(rules_match_as_documented)
 }
 END_TEST
 
+/* Issue 12 (C): "*" matched address literals although the documentation
+ * says no wildcard does: a guest allowed "*" could name any address. */
+START_TEST(wildcards_never_match_address_literals)
+{
+    static const char *const literals[] = { "192.0.2.7", "93.184.216.34", "[2001:db8::7]",
+                                            "[::ffff:192.0.2.7]", "8.8.8.8." };
+    for (size_t i = 0; i < sizeof(literals) / sizeof(literals[0]); i++) {
+        ck_assert_msg(!rule_matches("*", literals[i], 443), "* matched %s", literals[i]);
+        ck_assert_msg(!rule_matches("*:*", literals[i], 8080), "*:* matched %s", literals[i]);
+        ck_assert_msg(!rule_matches("*.example.com", literals[i], 443), "*.example.com matched %s",
+                      literals[i]);
+    }
+    /* The other way: names still match "*", and an address is reached by
+     * a rule that names it. */
+    ck_assert(rule_matches("*", "example.com", 443));
+    ck_assert(rule_matches("*:*", "a.b.example.org", 8080));
+    ck_assert(rule_matches("*", "1.example", 80));
+    ck_assert(rule_matches("192.0.2.7", "192.0.2.7", 443));
+    ck_assert(rule_matches("[2001:db8::7]:*", "[2001:db8::7]", 8080));
+}
+END_TEST
+
 START_TEST(bad_rules_are_refused_with_a_reason)
 {
     static const char *const bad[] = {
@@ -308,6 +330,7 @@ Suite *suite_net(void)
     TCase *tc = tcase_create("policy");
 
     tcase_add_test(tc, rules_match_as_documented);
+    tcase_add_test(tc, wildcards_never_match_address_literals);
     tcase_add_test(tc, bad_rules_are_refused_with_a_reason);
     tcase_add_test(tc, private_and_special_addresses_are_refused);
     tcase_add_test(tc, secrets_parse_and_never_echo_their_value);
