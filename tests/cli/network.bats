@@ -306,9 +306,106 @@ secret_run() {
     [[ "$output" != *"$SECRET"* ]]
     [ "$output" = "$(printf 'stored\ntunnel: 56')" ]
     [[ "$stderr" == *"refused CONNECT 127.0.0.1:$HTTPD_PORT: a tunnel to a host that has a secret (API_TOKEN)"* ]]
-    jcheck "$d/r.json" 'a=g["network"]["attempts"][1]; a["method"]=="CONNECT" and not a["allowed"] and a["status"]==403 and a["address"] is None'
+    jcheck "$d/r.json" '[(a["method"], a["allowed"], a["status"], a["address"]) for a in g["network"]["attempts"]][1]==("CONNECT", False, 403, None)'
+    jcheck "$d/r.json" 'g["network"]["attempts"][0]["bytes_down"]>100'
     # Nothing of the tunnel reached the server.
     [ "$(grep -c '^GET /stored.txt' "$HTTPD_LOG")" -eq 0 ]
+}
+
+# A guest that opens CONNECT tunnels to PORT until the broker refuses one,
+# writes how many it holds to /flags/NAME, and holds them until
+# /flags/later-done appears.
+HOG='
+import os, socket, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+held, first_refusal = [], "never refused"
+for i in range(100):
+    s = socket.create_connection(("127.0.0.1", 3128))
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % port)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        c = s.recv(4096)
+        if not c:
+            break
+        answer += c
+    if answer.startswith(b"HTTP/1.1 200 "):
+        held.append(s)
+        continue
+    first_refusal = answer.split(b"\r\n")[0].decode() or "closed"
+    s.close()
+    break
+with open("/flags/" + name, "w") as f:
+    f.write(str(len(held)))
+for _ in range(600):
+    if os.path.exists("/flags/later-done"):
+        break
+    time.sleep(0.1)
+print(name, len(held) > 0, first_refusal)'
+
+@test "guests cannot exhaust the supervisor's descriptors through the broker: each has its share" {
+    start_httpd "$(www)"
+    local d f
+    d="$(scratch)"
+    f="$(scratch)"
+    chmod 777 "$f"
+    # The hard limit too: the CLI raises its soft limit to the hard one.
+    # Two hogs, an innocent guest that asks once both hogs are full, and a
+    # later guest that starts (-j 3) when the innocent one is done, while
+    # the hogs still hold their tunnels.
+    run --separate-stderr bash -c 'ulimit -n 640 && exec "$@"' sh timeout 120 "$SBVM" run \
+        --no-tag -j 3 --files 256 --json "$d/r.json" --rw "$f:/flags" \
+        --net "allow=127.0.0.1:$HTTPD_PORT" --net-allow-private \
+        --name hog1 --name hog2 --name innocent --name later \
+        -- python3 -c "$HOG" "$HTTPD_PORT" hog1 \
+        ::: python3 -c "$HOG" "$HTTPD_PORT" hog2 \
+        ::: sh -c "
+            while [ ! -e /flags/hog1 ] || [ ! -e /flags/hog2 ]; do sleep 0.05; done
+            curl -sS http://127.0.0.1:$HTTPD_PORT/index.html" \
+        ::: sh -c "curl -sS http://127.0.0.1:$HTTPD_PORT/index.html; touch /flags/later-done"
+    echo "$output"
+    echo "$stderr" | tail -20
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"hog1 True HTTP/1.1 503 Service Unavailable"* ]]
+    [[ "$output" == *"hog2 True HTTP/1.1 503 Service Unavailable"* ]]
+    [ "$(grep -c '^hello from the host$' <<<"$output")" -eq 2 ]
+    # Each hog's extra tunnel was refused for its share, recorded as such;
+    # the innocent and the later guest each got their bytes.
+    python3 - "$d/r.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+by = {g["name"]: g for g in d["guests"]}
+for name in ("hog1", "hog2"):
+    a = by[name]["network"]["attempts"]
+    refused = [x for x in a if not x["allowed"]]
+    assert len(refused) == 1, (name, refused)
+    assert refused[0]["status"] == 503 and "share" in refused[0]["reason"], refused
+    assert 0 < sum(x["allowed"] for x in a) <= 64, name
+for name in ("innocent", "later"):
+    a = by[name]["network"]["attempts"]
+    assert len(a) == 1 and a[0]["allowed"] and a[0]["bytes_down"] > 20, (name, a)
+    assert by[name]["outcome"] == "exited" and by[name]["exit_status"] == 0, by[name]
+PY
+    jschema "$d/r.json"
+}
+
+@test "the supervisor raises its soft fd limit to the hard one; a guest keeps its own" {
+    local d pid limits=""
+    d="$(scratch)"
+    bash -c 'ulimit -S -n 700 && exec "$@"' sh "$SBVM" run --no-tag -- sh -c 'ulimit -n; sleep 3' \
+        >"$d/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$SBVM")" ]; then
+            limits="$(grep '^Max open files' "/proc/$pid/limits" | awk '{print $4, $5}')"
+            [ "${limits% *}" = "${limits#* }" ] && break
+        fi
+        sleep 0.05
+    done
+    wait "$pid"
+    echo "limits: $limits; guest: $(cat "$d/out")"
+    [ -n "$limits" ]
+    [ "${limits% *}" = "${limits#* }" ]
+    [ "$(cat "$d/out")" = "1024" ]
 }
 
 @test "bad network options are refused (125) and nothing is left" {
