@@ -1023,18 +1023,16 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
         }
         if (masking)
             net_resp_release(&resp);
-        /* The broker answered instead of the server: the exchange was
-         * refused. */
-        if (status == 502)
-            allowed = false;
     }
 done:
     if (conn_revoked(c)) {
         why = "ended to give another sandbox its share of the broker's file descriptors";
         status = 0;
     }
+    /* Connected, the broker may still have answered itself (502: a
+     * response masking cannot read): status says so. */
     rec->allowed = allowed;
-    rec->status = allowed ? 0 : status;
+    rec->status = status;
     record_set(rec, &rq, why);
     rec->duration_ns = mono_ns() - t0;
     if (up >= 0) {
