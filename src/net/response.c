@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* response.c: decoding, masking and re-framing a response for a sandbox that has secrets
- * (response.h). */
+/* response.c: a response decoded, masked and framed again for the guest (response.h). */
 #include "net/response.h"
 
 #include <errno.h>
