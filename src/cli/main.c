@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -60,11 +61,30 @@ static void ensure_stdio(void)
     }
 }
 
+/*
+ * The supervisor holds descriptors for each guest it runs and for each
+ * connection their network brokers serve; the brokers share what the soft
+ * limit leaves (docs/NETWORK.md). The soft limit a shell hands down (often
+ * 1024) is a default for select()-era programs, not a decision: take all
+ * the hard limit allows. The library never changes it by itself; each
+ * guest gets its own limit (--files) whatever this one is.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd;
 
     ensure_stdio();
+    raise_fd_limit();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

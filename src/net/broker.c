@@ -15,10 +15,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "net/response.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -32,6 +34,37 @@
  * adds to a count, never to the host's memory. */
 #define LOG_MAX   4096
 #define RELAY_BUF 65536
+/* Basic credentials made with a secret, remembered by a broker so that a
+ * copy fetched on a later connection is masked too; more are masked only
+ * on the connection that made them. */
+#define CRED_MASKS_MAX 16
+
+/*
+ * File descriptors. A proxied connection holds, at the most, NET_FDS_PER_CONN
+ * of the supervisor's (broker.h): the guest's connection, the upstream one,
+ * and two pipes of two ends each for splice (guest to server, and server to
+ * guest unless the response is masked). While the name is resolved it holds
+ * only the guest's connection and, for a moment, the resolver's socket and
+ * files; while addresses are tried, one socket at a time. Each broker also
+ * holds its listening socket, its stop eventfd and, between accept() and
+ * the decision to serve, the accepted connection: FDS_PER_BROKER.
+ *
+ * Every broker of the process draws from one budget: the soft
+ * RLIMIT_NOFILE, less a reserve for the supervisor itself and the set-up of
+ * sandboxes (a quarter of the limit, at least FD_RESERVE_MIN), less the
+ * brokers' own. Each broker alive may hold an equal share of it (and never
+ * more than CONN_MAX connections); a connection past its share is answered
+ * 503 and recorded. A broker may hold more than its share only when shares
+ * shrink because another broker started: when that other broker then asks
+ * for a connection within its share and the budget is spent, the over-share
+ * broker's newest connection is ended to make room. So a guest can use up
+ * its own share, never another's.
+ */
+#define FDS_PER_BROKER 3
+#define FD_RESERVE_MIN 128
+#define BUDGET_WAIT_MS 2000
+
+struct conn;
 
 struct broker {
     const struct net_policy *pol;
@@ -40,18 +73,38 @@ struct broker {
     pthread_t acceptor;
     bool acceptor_started;
 
-    pthread_mutex_t lock;
-    pthread_cond_t idle;
-    unsigned active;
+    /* Under fdb.lock: the budget's view of this broker. */
+    struct broker *next; /* the brokers alive */
+    struct conn *conns;  /* its connections, newest first */
+    unsigned nconns;     /* served now, each a thread */
+    unsigned nrevoking;  /* of which ended to make room, not gone yet */
+    bool stopping;
+
+    pthread_mutex_t lock; /* the record, and cred_masks */
     struct sbvm_net_attempt *log;
     size_t nlog, alloc;
     uint64_t dropped;
+    struct strv cred_masks; /* Basic credentials made here with a secret */
 };
 
 struct conn {
     struct broker *b;
-    int fd;
+    struct conn *prev, *next; /* b->conns (fdb.lock) */
+    int fd;                   /* the guest's connection */
+    int up;                   /* the upstream one once made, or -1 (fdb.lock) */
+    bool revoked;             /* ended to give another broker its share (fdb.lock) */
 };
+
+/* The process-wide descriptor budget, shared by every broker alive. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t freed; /* a connection ended (CLOCK_MONOTONIC) */
+    pthread_once_t once;
+    struct broker *brokers;
+    unsigned nbrokers;
+    unsigned used;     /* connections of all brokers */
+    unsigned revoking; /* of which ending to make room */
+} fdb = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
 
 static int64_t mono_ns(void)
 {
@@ -465,32 +518,9 @@ static int open_upstream(const struct net_policy *pol, const struct request *rq,
 
 /* ---- relaying ------------------------------------------------------------- */
 
-/* Masks secret values in what flows back to the guest, across chunk
- * boundaries: the last (longest value - 1) bytes wait for the next chunk. */
-struct masker {
-    const struct strv *masks; /* what must not reach the guest */
-    size_t keep;
-    char *pend;
-    size_t npend;
-};
-
-static void mask(struct masker *m, char *buf, size_t len)
-{
-    for (size_t i = 0; m->masks && i < m->masks->n; i++) {
-        const char *v = m->masks->v[i];
-        size_t vl = strlen(v);
-        char *hit, *p = buf;
-        if (!vl)
-            continue;
-        while ((hit = memmem(p, len - (size_t)(p - buf), v, vl))) {
-            memset(hit, '*', vl);
-            p = hit + vl;
-        }
-    }
-}
-
 /* Moves what is waiting on `from` to `to` through a pipe, in the kernel
- * (splice): the bytes moved, 0 at EOF, -1 on error. */
+ * (splice): the bytes moved, 0 at EOF, -1 on error, -2 when nothing was
+ * waiting. */
 static ssize_t splice_once(int from, int to, int pipefd[2], int stop_fd)
 {
     ssize_t n = splice(from, NULL, pipefd[1], NULL, RELAY_BUF, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -513,56 +543,59 @@ static ssize_t splice_once(int from, int to, int pipefd[2], int stop_fd)
     return n;
 }
 
-/* One read from the server, its secrets masked, sent on to the guest: what
- * was read (n > 0, some held back across the chunk boundary), 0 at EOF (the
- * held-back bytes flushed), -2 when nothing was waiting, -1 on error. */
-static ssize_t masked_once(int up, int client, struct masker *m, char *buf, int stop_fd)
+/* One read from the server through the response filter (counted in
+ * *bytes), and what it lets out sent on to the guest: > 0 for more to
+ * come, 0 when the response is complete (or the server closed after a body
+ * that runs to the end), -1 on an error towards the guest, -2 when nothing
+ * was waiting, -3 when the response failed (resp->why). */
+static ssize_t masked_once(int up, int client, struct net_resp *resp, char *buf, struct strbuf *out,
+                           int stop_fd, uint64_t *bytes)
 {
-    size_t have = m->npend, total, out;
-    ssize_t r;
+    ssize_t r = recv(up, buf, RELAY_BUF, MSG_DONTWAIT);
+    enum net_resp_result res;
 
-    memcpy(buf, m->pend, have);
-    r = recv(up, buf + have, RELAY_BUF, MSG_DONTWAIT);
-    if (r < 0)
-        return errno == EAGAIN || errno == EINTR ? -2 : -1;
-    if (r == 0) {
-        mask(m, m->pend, m->npend);
-        (void)send_all(client, m->pend, m->npend, stop_fd);
-        m->npend = 0;
-        return 0;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return -2;
+    res = r > 0 ? net_resp_feed(resp, buf, (size_t)r, out) : net_resp_end(resp, out);
+    if (r > 0) {
+        *bytes += (uint64_t)r;
+        explicit_bzero(buf, (size_t)r);
     }
-    total = have + (size_t)r;
-    mask(m, buf, total);
-    out = total > m->keep ? total - m->keep : 0;
-    m->npend = total - out;
-    memcpy(m->pend, buf + out, m->npend);
-    if (out && !send_all(client, buf, out, stop_fd))
+    if (out->len && !send_all(client, out->buf, out->len, stop_fd))
         return -1;
-    return r;
+    strbuf_reset(out);
+    if (res == NET_RESP_FAILED)
+        return -3;
+    return res == NET_RESP_DONE ? 0 : r;
 }
 
 /*
  * Both directions until both ends are done. Guest to server always moves
- * in the kernel (splice through a pipe); server to guest too, unless `m`
- * has secrets to mask in what comes back.
+ * in the kernel (splice through a pipe); server to guest too, unless `resp`
+ * is given: then what comes back goes through it, to be masked. Returns
+ * why the response was refused or cut short (*status: 502 when the guest
+ * got the broker's answer instead of the server's), or NULL.
  */
-static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *bytes_up,
-                  uint64_t *bytes_down)
+static const char *relay(int client, int up, int stop_fd, struct net_resp *resp, uint64_t *bytes_up,
+                         uint64_t *bytes_down, int *status)
 {
-    bool masking = m && m->masks && m->masks->n > 0;
     bool client_open = true, up_open = true;
     int p1[2] = { -1, -1 }, p2[2] = { -1, -1 };
+    struct strbuf out = STRBUF_INIT;
+    const char *why = NULL;
     char *buf = NULL;
 
     if (pipe2(p1, O_CLOEXEC) < 0)
-        return;
-    if (masking ? !(buf = malloc(RELAY_BUF + m->keep)) : pipe2(p2, O_CLOEXEC) < 0)
+        return "out of file descriptors for the relay";
+    if (resp ? !(buf = malloc(RELAY_BUF)) : pipe2(p2, O_CLOEXEC) < 0) {
+        why = "out of file descriptors for the relay";
         goto out;
+    }
     while (client_open || up_open) {
         struct pollfd p[3] = { { client, client_open ? POLLIN : 0, 0 },
                                { up, up_open ? POLLIN : 0, 0 },
                                { stop_fd, POLLIN, 0 } };
-        int n = poll(p, 3, IDLE_TIMEOUT_MS);
+        int n = poll(p, stop_fd >= 0 ? 3 : 2, IDLE_TIMEOUT_MS);
         ssize_t r;
 
         if (n < 0 && errno == EINTR)
@@ -579,11 +612,21 @@ static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *b
             }
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            r = masking ? masked_once(up, client, m, buf, stop_fd)
-                        : splice_once(up, client, p2, stop_fd);
+            r = resp ? masked_once(up, client, resp, buf, &out, stop_fd, bytes_down)
+                     : splice_once(up, client, p2, stop_fd);
             if (r > 0) {
-                *bytes_down += (uint64_t)r;
-            } else if (r == 0 || r == -1) {
+                if (!resp)
+                    *bytes_down += (uint64_t)r;
+            } else if (r != -2) {
+                if (r == -3) {
+                    why = resp->why;
+                    /* Refused before the guest saw anything: it gets the
+                     * broker's answer, with the reason. */
+                    if (!resp->emitted) {
+                        reply(client, 502, "Bad Gateway", why, stop_fd);
+                        *status = 502;
+                    }
+                }
                 up_open = false;
                 shutdown(client, SHUT_WR);
                 /* The server is done: nothing more the guest sends matters
@@ -595,18 +638,25 @@ static void relay(int client, int up, int stop_fd, struct masker *m, uint64_t *b
         }
     }
 out:
+    if (buf)
+        explicit_bzero(buf, RELAY_BUF);
     free(buf);
+    strbuf_release(&out);
     for (int i = 0; i < 2; i++) {
         if (p1[i] >= 0)
             close(p1[i]);
         if (p2[i] >= 0)
             close(p2[i]);
     }
+    return why;
 }
 
 /* Rebuilds a plain HTTP request for the origin: origin-form target, our own
- * Host and Connection, no proxy headers. */
-static char *origin_request(const struct request *rq, const char *head_end, size_t *len)
+ * Host and Connection, no proxy headers. With `identity`, the server is
+ * asked for the body as it is (the masker cannot see through compression):
+ * the guest's Accept-Encoding and TE make way for Accept-Encoding: identity. */
+static char *origin_request(const struct request *rq, const char *head_end, bool identity,
+                            size_t *len)
 {
     struct strbuf sb = STRBUF_INIT;
     const char *p = rq->headers;
@@ -618,6 +668,8 @@ static char *origin_request(const struct request *rq, const char *head_end, size
         strbuf_addch(&sb, '/');
     strbuf_addf(&sb, " HTTP/1.%d\r\nHost: %s\r\nConnection: close\r\n", rq->http10 ? 0 : 1,
                 rq->authority);
+    if (identity)
+        strbuf_addstr(&sb, "Accept-Encoding: identity\r\n");
     while (p < head_end) {
         const char *eol = strstr(p, "\r\n");
         size_t ll;
@@ -628,7 +680,8 @@ static char *origin_request(const struct request *rq, const char *head_end, size
             break;
         if (strncasecmp(p, "host:", 5) && strncasecmp(p, "connection:", 11) &&
             strncasecmp(p, "proxy-connection:", 17) && strncasecmp(p, "proxy-authorization:", 20) &&
-            strncasecmp(p, "keep-alive:", 11)) {
+            strncasecmp(p, "keep-alive:", 11) &&
+            !(identity && (!strncasecmp(p, "accept-encoding:", 16) || !strncasecmp(p, "te:", 3)))) {
             strbuf_add(&sb, p, ll);
             strbuf_add(&sb, "\r\n", 2);
         }
@@ -651,9 +704,229 @@ static void record_set(struct sbvm_net_attempt *rec, const struct request *rq, c
     rec->reason = why ? strdup(why) : NULL;
 }
 
-static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm_net_attempt *rec)
+/* ---- the descriptor budget (see FDS_PER_BROKER) ------------------------------ */
+
+static void fdb_init(void)
+{
+    pthread_condattr_t a;
+
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&fdb.freed, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* Connections the budget allows all brokers together, and each one's
+ * share (fdb.lock held). */
+static unsigned fdb_budget(unsigned *share)
+{
+    struct rlimit rl;
+    uint64_t limit = 1024, reserve, fixed = (uint64_t)FDS_PER_BROKER * fdb.nbrokers, budget = 0;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 30) ? (1u << 30) : rl.rlim_cur;
+    reserve = limit / 4 > FD_RESERVE_MIN ? limit / 4 : FD_RESERVE_MIN;
+    if (limit > reserve + fixed)
+        budget = (limit - reserve - fixed) / NET_FDS_PER_CONN;
+    *share = fdb.nbrokers ? (unsigned)(budget / fdb.nbrokers) : 0;
+    if (*share > CONN_MAX)
+        *share = CONN_MAX;
+    return (unsigned)budget;
+}
+
+/* Ends the newest connection of the broker furthest over its share, to
+ * make room for one within its share: false when none is over. */
+static bool fdb_revoke_one(unsigned share)
+{
+    struct broker *victim = NULL;
+    unsigned most = 0;
+
+    for (struct broker *v = fdb.brokers; v; v = v->next) {
+        unsigned held = v->nconns - v->nrevoking;
+        if (held > share && held - share > most) {
+            most = held - share;
+            victim = v;
+        }
+    }
+    if (!victim)
+        return false;
+    for (struct conn *c = victim->conns; c; c = c->next) {
+        if (c->revoked)
+            continue;
+        c->revoked = true;
+        victim->nrevoking++;
+        fdb.revoking++;
+        /* Wakes its relay (or whatever it waits on): both ends read as
+         * closed. Its fds stay counted until its thread has closed them. */
+        shutdown(c->fd, SHUT_RDWR);
+        if (c->up >= 0)
+            shutdown(c->up, SHUT_RDWR);
+        return true;
+    }
+    return false;
+}
+
+/* Admits c as a connection of its broker, or says why not (*why, a
+ * refusal of this broker's own). */
+static bool fdb_admit(struct conn *c, char *why, size_t why_size)
+{
+    struct broker *b = c->b;
+    struct timespec deadline;
+    bool ok = false;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += BUDGET_WAIT_MS / 1000;
+    pthread_mutex_lock(&fdb.lock);
+    for (;;) {
+        unsigned share, budget = fdb_budget(&share);
+
+        if (b->stopping) {
+            snprintf(why, why_size, "the sandbox is ending");
+            break;
+        }
+        if (b->nconns >= CONN_MAX) {
+            snprintf(why, why_size, "too many connections at once (%d)", CONN_MAX);
+            break;
+        }
+        if (b->nconns >= share) {
+            snprintf(why, why_size,
+                     "the sandbox's share of the broker's file descriptors is in use (%u "
+                     "connections at once, with %u sandboxes sharing)",
+                     share, fdb.nbrokers);
+            break;
+        }
+        if (fdb.used < budget) {
+            c->next = b->conns;
+            if (b->conns)
+                b->conns->prev = c;
+            b->conns = c;
+            b->nconns++;
+            fdb.used++;
+            ok = true;
+            break;
+        }
+        /* Within its share, but the budget is spent: others hold more than
+         * theirs since this broker started. Make room, then wait for it. */
+        while (fdb.used - fdb.revoking >= budget && fdb_revoke_one(share))
+            ;
+        if (fdb.used - fdb.revoking >= budget ||
+            pthread_cond_timedwait(&fdb.freed, &fdb.lock, &deadline) == ETIMEDOUT) {
+            snprintf(why, why_size,
+                     "the broker's file descriptors are in use (%u connections, all sandboxes)",
+                     fdb.used);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&fdb.lock);
+    return ok;
+}
+
+/* Waits until the broker's connections are done (they were told to stop),
+ * then leaves the budget: the others' shares grow. */
+static void fdb_leave(struct broker *b)
+{
+    struct broker **pp;
+
+    pthread_mutex_lock(&fdb.lock);
+    while (b->nconns > 0)
+        pthread_cond_wait(&fdb.freed, &fdb.lock);
+    for (pp = &fdb.brokers; *pp && *pp != b; pp = &(*pp)->next)
+        ;
+    if (*pp) {
+        *pp = b->next;
+        fdb.nbrokers--;
+    }
+    pthread_cond_broadcast(&fdb.freed);
+    pthread_mutex_unlock(&fdb.lock);
+}
+
+/* The upstream connection as it is made (fd) or closed (-1): false when
+ * the connection was ended meanwhile to make room. */
+static bool conn_set_up(struct conn *c, int fd)
+{
+    bool ok;
+
+    if (!c)
+        return true;
+    pthread_mutex_lock(&fdb.lock);
+    ok = !c->revoked;
+    c->up = ok ? fd : -1;
+    pthread_mutex_unlock(&fdb.lock);
+    return ok;
+}
+
+static bool conn_revoked(struct conn *c)
+{
+    bool r;
+
+    if (!c)
+        return false;
+    pthread_mutex_lock(&fdb.lock);
+    r = c->revoked;
+    pthread_mutex_unlock(&fdb.lock);
+    return r;
+}
+
+/* Closes the guest's connection and gives its share back (its other fds
+ * are closed already). */
+static void conn_done(struct conn *c)
+{
+    struct broker *b = c->b;
+
+    pthread_mutex_lock(&fdb.lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->revoked) {
+        b->nrevoking--;
+        fdb.revoking--;
+    }
+    b->nconns--;
+    fdb.used--;
+    close(c->fd);
+    pthread_cond_broadcast(&fdb.freed);
+    pthread_mutex_unlock(&fdb.lock);
+}
+
+/* ---- one connection ------------------------------------------------------------ */
+
+/* The values to mask in what comes back: every secret of the sandbox,
+ * whichever host it is for and whether or not this request carried it,
+ * the credentials this request was given, and those earlier requests of
+ * the sandbox were given. */
+static int mask_values(struct broker *b, const struct net_policy *pol, struct strv *masks)
+{
+    size_t made = masks->n;
+    int r = 0;
+
+    if (b) {
+        pthread_mutex_lock(&b->lock);
+        for (size_t i = 0; i < made; i++) {
+            bool known = strv_find(&b->cred_masks, masks->v[i]) >= 0;
+            for (size_t k = 0; k < pol->nsecrets && !known; k++)
+                known = streq(masks->v[i], pol->secrets[k].value);
+            if (!known && b->cred_masks.n < CRED_MASKS_MAX)
+                (void)strv_push(&b->cred_masks, masks->v[i]);
+        }
+        for (size_t i = 0; i < b->cred_masks.n && r == 0; i++)
+            if (strv_find(masks, b->cred_masks.v[i]) < 0)
+                r = strv_push(masks, b->cred_masks.v[i]);
+        pthread_mutex_unlock(&b->lock);
+    }
+    for (size_t k = 0; k < pol->nsecrets && r == 0; k++)
+        if (strv_find(masks, pol->secrets[k].value) < 0)
+            r = strv_push(masks, pol->secrets[k].value);
+    return r;
+}
+
+static void serve(struct broker *b, struct conn *c, const struct net_policy *pol, int fd,
+                  int stop_fd, struct sbvm_net_attempt *rec)
 {
     char *buf = malloc(HEAD_MAX + 1), *out = NULL, addr[INET6_ADDRSTRLEN] = "";
+    char reason[256];
     size_t len = 0, head_len = 0, out_len = 0;
     struct request rq;
     struct strv masks = STRV_INIT;
@@ -682,6 +955,19 @@ static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm
             status = 403;
         }
     }
+    /* A tunnel is opaque to the broker: a secret injected into a plain
+     * request, stored by the server, could come back through it unmasked. */
+    for (size_t i = 0; allowed && rq.connect && i < pol->nsecrets; i++) {
+        if (net_rule_match(&pol->secrets[i].host, rq.host, rq.port)) {
+            snprintf(reason, sizeof(reason),
+                     "a tunnel to a host that has a secret (%s): the broker could not mask the "
+                     "secret in it (use http://)",
+                     pol->secrets[i].name);
+            why = reason;
+            status = 403;
+            allowed = false;
+        }
+    }
     if (allowed) {
         up = open_upstream(pol, &rq, stop_fd, addr, sizeof(addr), &why, &status);
         allowed = up >= 0;
@@ -698,6 +984,8 @@ static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm
         goto done;
     }
     rec->address = strdup(addr);
+    if (!conn_set_up(c, up))
+        goto done;
     if (rq.connect) {
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         if (!send_all(fd, ok, sizeof(ok) - 1, stop_fd))
@@ -705,35 +993,52 @@ static void serve(const struct net_policy *pol, int fd, int stop_fd, struct sbvm
         /* Bytes the client sent after the CONNECT head go straight on. */
         if (len > head_len && send_all(up, buf + head_len, len - head_len, stop_fd))
             rec->bytes_up += len - head_len;
-        relay(fd, up, stop_fd, NULL, &rec->bytes_up, &rec->bytes_down);
+        why = relay(fd, up, stop_fd, NULL, &rec->bytes_up, &rec->bytes_down, &status);
     } else {
-        struct masker m = { &masks, 0, NULL, 0 };
-        out = origin_request(&rq, buf + head_len, &out_len);
+        /* A sandbox that has secrets gets every response masked, whatever
+         * its host: a value stored through one request may come back
+         * through another. Others keep the zero-copy relay. */
+        bool masking = pol->nsecrets > 0;
+        struct net_resp resp;
+
+        out = origin_request(&rq, buf + head_len, masking, &out_len);
         if (!out)
             goto done;
         rec->secrets = net_inject_secrets(pol, rq.host, &out, &out_len, &masks);
-        if (rec->secrets) {
-            for (size_t i = 0; i < masks.n; i++)
-                if (strlen(masks.v[i]) > m.keep + 1)
-                    m.keep = strlen(masks.v[i]) - 1;
-            m.pend = malloc(m.keep + 1);
-            if (!m.pend)
-                goto done;
+        if (masking && (mask_values(b, pol, &masks) < 0 ||
+                        net_resp_init(&resp, (const char *const *)masks.v, masks.n,
+                                      streq(rq.method, "HEAD")) < 0)) {
+            why = "out of memory";
+            goto done;
         }
         if (send_all(up, out, out_len, stop_fd) &&
             (len == head_len || send_all(up, buf + head_len, len - head_len, stop_fd))) {
             rec->bytes_up += out_len + (len - head_len);
-            relay(fd, up, stop_fd, &m, &rec->bytes_up, &rec->bytes_down);
+            why = relay(fd, up, stop_fd, masking ? &resp : NULL, &rec->bytes_up, &rec->bytes_down,
+                        &status);
+            if (why) {
+                snprintf(reason, sizeof(reason), "%s", why);
+                why = reason;
+            }
         }
-        free(m.pend);
+        if (masking)
+            net_resp_release(&resp);
     }
 done:
+    if (conn_revoked(c)) {
+        why = "ended to give another sandbox its share of the broker's file descriptors";
+        status = 0;
+    }
+    /* Connected, the broker may still have answered itself (502: a
+     * response masking cannot read): status says so. */
     rec->allowed = allowed;
-    rec->status = allowed ? 0 : status;
-    record_set(rec, &rq, allowed ? NULL : why);
+    rec->status = status;
+    record_set(rec, &rq, why);
     rec->duration_ns = mono_ns() - t0;
-    if (up >= 0)
+    if (up >= 0) {
+        (void)conn_set_up(c, -1);
         close(up);
+    }
     for (size_t i = 0; i < masks.n; i++)
         explicit_bzero(masks.v[i], strlen(masks.v[i]));
     strv_release(&masks);
@@ -749,20 +1054,13 @@ done:
 
 void broker_serve_one(const struct net_policy *pol, int fd, struct sbvm_net_attempt *rec)
 {
-    serve(pol, fd, -1, rec);
+    serve(NULL, NULL, pol, fd, -1, rec);
 }
 
 /* ---- threads -------------------------------------------------------------- */
 
-static void *conn_main(void *arg)
+static void record(struct broker *b, struct sbvm_net_attempt *rec)
 {
-    struct conn *c = arg;
-    struct broker *b = c->b;
-    struct sbvm_net_attempt rec;
-
-    serve(b->pol, c->fd, b->stop_fd, &rec);
-    close(c->fd);
-    free(c);
     pthread_mutex_lock(&b->lock);
     if (b->nlog == b->alloc && b->alloc < LOG_MAX) {
         size_t n = b->alloc ? b->alloc * 2 : 16;
@@ -773,15 +1071,41 @@ static void *conn_main(void *arg)
         }
     }
     if (b->nlog < b->alloc) {
-        b->log[b->nlog++] = rec;
+        b->log[b->nlog++] = *rec;
     } else {
-        net_attempt_release(&rec);
+        net_attempt_release(rec);
         b->dropped++;
     }
-    b->active--;
-    pthread_cond_broadcast(&b->idle);
     pthread_mutex_unlock(&b->lock);
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct sbvm_net_attempt rec;
+
+    serve(c->b, c, c->b->pol, c->fd, c->b->stop_fd, &rec);
+    record(c->b, &rec);
+    /* Last: broker_stop() waits for every connection to be done. */
+    conn_done(c);
+    free(c);
     return NULL;
+}
+
+/* A connection answered at once, before its request is read: recorded
+ * without a method or host. */
+static void refuse(struct broker *b, int fd, int status, const char *why)
+{
+    struct sbvm_net_attempt rec;
+
+    memset(&rec, 0, sizeof(rec));
+    reply(fd, status, "Service Unavailable", why, b->stop_fd);
+    close(fd);
+    rec.method = strdup("?");
+    rec.host = strdup("?");
+    rec.reason = strdup(why);
+    rec.status = status;
+    record(b, &rec);
 }
 
 static void *acceptor_main(void *arg)
@@ -792,32 +1116,38 @@ static void *acceptor_main(void *arg)
         pthread_attr_t attr;
         pthread_t t;
         struct conn *c;
+        char why[256];
         int fd;
 
         if (wait_fd(b->listen_fd, POLLIN, b->stop_fd, -1) < 0)
             break;
         fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            /* Out of descriptors (the budget keeps the brokers from it, but
+             * not the rest of the process): the connection waits in the
+             * backlog; do not spin on it. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                (void)wait_fd(b->stop_fd, POLLIN, -1, 50);
             continue;
-        pthread_mutex_lock(&b->lock);
-        if (b->active >= CONN_MAX) {
-            pthread_mutex_unlock(&b->lock);
-            reply(fd, 503, "Service Unavailable", "too many connections at once", b->stop_fd);
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
             close(fd);
             continue;
         }
-        b->active++;
-        pthread_mutex_unlock(&b->lock);
-        c = malloc(sizeof(*c));
+        c->b = b;
+        c->fd = fd;
+        c->up = -1;
+        if (!fdb_admit(c, why, sizeof(why))) {
+            free(c);
+            refuse(b, fd, 503, why);
+            continue;
+        }
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (!c || (c->b = b, c->fd = fd, pthread_create(&t, &attr, conn_main, c) != 0)) {
+        if (pthread_create(&t, &attr, conn_main, c) != 0) {
+            conn_done(c);
             free(c);
-            close(fd);
-            pthread_mutex_lock(&b->lock);
-            b->active--;
-            pthread_cond_broadcast(&b->idle);
-            pthread_mutex_unlock(&b->lock);
         }
         pthread_attr_destroy(&attr);
     }
@@ -834,15 +1164,20 @@ int broker_start(const struct net_policy *pol, int listen_fd, struct broker **ou
         close(listen_fd);
         return error_set(err, ENOMEM, "out of memory");
     }
+    pthread_once(&fdb.once, fdb_init);
     b->pol = pol;
     b->listen_fd = listen_fd;
     b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->idle, NULL);
     if (b->stop_fd < 0) {
         r = error_sys(err, errno, "starting the network broker");
         goto fail;
     }
+    pthread_mutex_lock(&fdb.lock);
+    b->next = fdb.brokers;
+    fdb.brokers = b;
+    fdb.nbrokers++;
+    pthread_mutex_unlock(&fdb.lock);
     /* The broker's threads take no signals: the caller's thread handles
      * them, as it did before there were threads. */
     sigfillset(&all);
@@ -860,8 +1195,8 @@ fail:
     close(listen_fd);
     if (b->stop_fd >= 0)
         close(b->stop_fd);
+    fdb_leave(b);
     pthread_mutex_destroy(&b->lock);
-    pthread_cond_destroy(&b->idle);
     free(b);
     return r;
 }
@@ -876,19 +1211,23 @@ void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n
     if (!b)
         return;
     (void)!write(b->stop_fd, &one, sizeof(one));
+    /* An acceptor waiting for room in the budget gives up at once. */
+    pthread_mutex_lock(&fdb.lock);
+    b->stopping = true;
+    pthread_cond_broadcast(&fdb.freed);
+    pthread_mutex_unlock(&fdb.lock);
     if (b->acceptor_started)
         pthread_join(b->acceptor, NULL);
-    pthread_mutex_lock(&b->lock);
-    while (b->active > 0)
-        pthread_cond_wait(&b->idle, &b->lock);
-    pthread_mutex_unlock(&b->lock);
+    fdb_leave(b);
     close(b->listen_fd);
     close(b->stop_fd);
     pthread_mutex_destroy(&b->lock);
-    pthread_cond_destroy(&b->idle);
     *attempts = b->log;
     *n = b->nlog;
     *dropped = b->dropped;
+    for (size_t i = 0; i < b->cred_masks.n; i++)
+        explicit_bzero(b->cred_masks.v[i], strlen(b->cred_masks.v[i]));
+    strv_release(&b->cred_masks);
     free(b);
 }
 

@@ -22,6 +22,10 @@
 
 #define NET_PROXY_PORT 3128
 #define NET_PROXY_URL  "http://127.0.0.1:3128"
+/* The supervisor's file descriptors one proxied connection holds at the
+ * most: the guest's connection, the upstream one, two splice pipes (2 x 2).
+ * Brokers share a budget of them (broker.c). */
+#define NET_FDS_PER_CONN 6
 
 struct broker;
 

@@ -184,12 +184,13 @@ bool net_rule_match(const struct net_rule *r, const char *host, int port)
         return false;
     if (!r->wildcard)
         return streq(r->host, host);
-    if (!r->host[0])
-        return true; /* "*" */
-    /* "*.suffix": a name ending in ".suffix", longer than it; never an
-     * address literal. */
+    /* No wildcard, "*" included, ever stands for an address literal: a
+     * rule names an address only by writing it. */
     if (is_literal(host))
         return false;
+    if (!r->host[0])
+        return true; /* "*" */
+    /* "*.suffix": a name ending in ".suffix", longer than it. */
     hl = strlen(host);
     sl = strlen(r->host);
     return hl > sl && streq(host + hl - sl, r->host);

@@ -9,7 +9,8 @@
  *   *.example.com        any name under example.com (a.example.com,
  *                        a.b.example.com), not example.com itself
  *   *                    any name (addresses are still checked)
- *   192.0.2.7, [2001:db8::7]   an address literal
+ *   192.0.2.7, [2001:db8::7]   an address literal: the only way to allow
+ *                        one; no wildcard, "*" included, matches an address
  *   ...:*                any port
  * Names are compared case-insensitively, without a trailing dot.
  *

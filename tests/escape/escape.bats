@@ -329,10 +329,11 @@ libc.syscall(110)'
 }
 
 @test "through the broker, host, private and metadata addresses stay out of reach, by any name" {
-    # Any name on any port is allowed, and the metadata addresses by rule:
-    # what the broker connects to is still checked, however it is spelled.
+    # Any name on any port is allowed, and the addresses by rule (no
+    # wildcard matches an address): what the broker connects to is still
+    # checked, however it is spelled.
     run --separate-stderr timeout 60 "$SBVM" run --no-tag \
-        --net 'allow=*:*,169.254.169.254,[fd00:ec2::254]:80' -- sh -c '
+        --net 'allow=*:*,169.254.169.254,[fd00:ec2::254]:80,127.0.0.1:8080,[::ffff:127.0.0.1]:8080,10.0.0.1' -- sh -c '
         for u in http://169.254.169.254/latest/meta-data/ "http://[fd00:ec2::254]/" \
             http://localhost:8080/ http://127.0.0.1:8080/ http://2130706433:8080/ \
             http://0x7f.1:8080/ "http://[::ffff:127.0.0.1]:8080/" http://10.0.0.1/; do

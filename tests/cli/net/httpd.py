@@ -1,17 +1,34 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """httpd.py: a small HTTP server for the network tests, on the host's
-loopback only. Serves files from ROOT; /echo-headers answers with the
-request's headers; every request's line and headers are appended to LOG.
-Prints its port on stdout once it listens, then serves until killed.
+loopback only. Serves files from ROOT; every request's line and headers are
+appended to LOG. Prints its port on stdout once it listens, then serves
+until killed.
 
-    httpd.py ROOT LOG
+    httpd.py ROOT LOG [ADDRESS]      (ADDRESS: a loopback address, default 127.0.0.1)
+
+Besides files, the ways a server can hand a secret back that the secret
+masking tests need:
+  /echo-headers          the request's headers as the body; gzip-compressed
+                         when the request accepts gzip
+  /echo-headers-gzip     the same, gzip-compressed whatever was asked
+  /echo-headers-chunked  the same, chunked two bytes at a time, so that any
+                         value longer than that is split across chunks
+  /store                 writes the request's X-Value header (or, with
+                         ?h=NAME, header NAME) to ROOT/stored.txt, for
+                         another request, connection or server to serve back
 """
+import gzip
 import http.server
+import os
 import socketserver
 import sys
+import urllib.parse
 
 root, log = sys.argv[1], sys.argv[2]
+address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+if not address.startswith("127."):
+    sys.exit("httpd.py: loopback addresses only")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -28,16 +45,41 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 f.write(f"{k}: {v}\n")
             f.write("\n")
 
+    def body(self, data, gz=False):
+        if gz:
+            data = gzip.compress(data)
+        self.send_response(200)
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         self.record()
-        if self.path == "/echo-headers":
-            body = str(self.headers).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        super().do_GET()
+        url = urllib.parse.urlsplit(self.path)
+        echo = str(self.headers).encode()
+        if url.path == "/echo-headers":
+            self.body(echo, "gzip" in self.headers.get("Accept-Encoding", ""))
+        elif url.path == "/echo-headers-gzip":
+            self.body(echo, True)
+        elif url.path == "/echo-headers-chunked":
+            # Written by hand: BaseHTTPRequestHandler answers HTTP/1.0.
+            out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            for i in range(0, len(echo), 2):
+                out += b"%x\r\n%s\r\n" % (len(echo[i : i + 2]), echo[i : i + 2])
+            self.wfile.write(out + b"0\r\n\r\n")
+            self.close_connection = True
+        elif url.path == "/store":
+            name = urllib.parse.parse_qs(url.query).get("h", ["X-Value"])[0]
+            tmp = os.path.join(root, ".stored.tmp")
+            with open(tmp, "w") as f:
+                f.write(self.headers.get(name, "") + "\n")
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, os.path.join(root, "stored.txt"))
+            self.body(b"stored\n")
+        else:
+            super().do_GET()
 
     def do_HEAD(self):
         self.record()
@@ -47,8 +89,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
 
 
-srv = Server(("127.0.0.1", 0), Handler)
+srv = Server((address, 0), Handler)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
