@@ -142,6 +142,9 @@ SBVM_API void sbvm_channel_close_guest_fd(sbvm_channel *ch);
  * channel even when the socket lives on in another process. */
 SBVM_API int sbvm_channel_set_peer_pidfd(sbvm_channel *ch, int pidfd, sbvm_error **err);
 
+/* Changes this channel's spin policy (as sbvm_channel_config_set_spin()). */
+SBVM_API void sbvm_channel_set_spin(sbvm_channel *ch, uint64_t spin_ns, unsigned yields);
+
 /* Arbitrary pointer for host functions and loops; not touched. */
 SBVM_API void sbvm_channel_set_userdata(sbvm_channel *ch, void *userdata);
 SBVM_API void *sbvm_channel_userdata(const sbvm_channel *ch);

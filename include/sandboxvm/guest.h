@@ -61,6 +61,16 @@ extern "C" {
 #define SBVM_ABI_MINOR   0
 #define SBVM_ABI_VERSION ((uint32_t)SBVM_ABI_MAJOR << 16 | (uint32_t)SBVM_ABI_MINOR)
 
+/*
+ * How a waiter spends its time before it sleeps, unless told otherwise:
+ * busy polling for SBVM_DEFAULT_SPIN_NS (skipped when the peer last ran on
+ * the waiter's own CPU: polling there only keeps the peer from running),
+ * then SBVM_DEFAULT_YIELDS sched_yield() calls, then the futex
+ * (docs/CHANNEL.md: how they were measured).
+ */
+#define SBVM_DEFAULT_SPIN_NS 50000u
+#define SBVM_DEFAULT_YIELDS  0u
+
 /* The environment variable naming the inherited channel socket. */
 #define SBVM_CHANNEL_ENV "SBVM_CHANNEL"
 
@@ -97,14 +107,15 @@ struct sbvm_window_header {
     uint64_t reserved[3];   /* 0 */
 };
 
-/* Doorbells and the host's state; one cache line per writer. */
+/* Doorbells and the host's state, in three cache lines. */
 struct sbvm_window_ctl {
     /* Guest to host. The guest adds 1 to host_bell and wakes the host when
      * host_wait is set (bit 0: the host sleeps on host_bell, a futex;
      * bit 1: the host's event loop wants the eventfd written). */
     uint32_t host_bell;
     uint32_t host_wait;
-    uint8_t pad0[56];
+    uint32_t guest_cpu; /* guest: the CPU its last waiter ran on (a hint) */
+    uint8_t pad0[52];
     /* Host to guest. guest_wait counts guest threads asleep on guest_bell;
      * when it is non-zero the host adds 1 to guest_bell and wakes them. */
     uint32_t guest_bell;
@@ -112,7 +123,7 @@ struct sbvm_window_ctl {
     uint8_t pad1[56];
     /* SBVM_HOST_OPEN, or why the host stopped answering. */
     uint32_t host_state;
-    uint32_t pad2;
+    uint32_t host_cpu; /* host: the CPU its last wait ran on (a hint) */
     uint8_t pad3[56];
 };
 

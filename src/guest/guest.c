@@ -32,8 +32,8 @@
 #define MAX_SLOTS    64u
 #define MAX_WINDOW   (UINT64_C(1) << 40)
 #define LIVENESS_NS  (20 * 1000 * 1000)
-#define DEF_SPIN_NS  50000u
-#define DEF_YIELDS   0u
+#define DEF_SPIN_NS  SBVM_DEFAULT_SPIN_NS
+#define DEF_YIELDS   SBVM_DEFAULT_YIELDS
 #define LOG_LINE_MAX 1024
 
 struct gring {
@@ -172,7 +172,8 @@ static int claim_slot(int64_t deadline)
 
 static int wait_answer(struct sbvm_slot *s, int64_t deadline)
 {
-    if (shm_spin_until(&G.spin, slot_answered, &s->state))
+    if (shm_spin_until(&G.spin, shm_same_cpu(&G.ctl->guest_cpu, &G.ctl->host_cpu), slot_answered,
+                       &s->state))
         return 0;
     for (;;) {
         int64_t slice;
@@ -501,7 +502,8 @@ static int ring_moved(void *arg)
 /* Waits until the host moved the ring's other index (data or room). */
 static int wait_ring(struct gring *gr, int64_t deadline)
 {
-    if (shm_spin_until(&G.spin, ring_moved, &gr->end))
+    if (shm_spin_until(&G.spin, shm_same_cpu(&G.ctl->guest_cpu, &G.ctl->host_cpu), ring_moved,
+                       &gr->end))
         return 0;
     for (;;) {
         uint32_t bell = shm_load32(&G.ctl->guest_bell, memory_order_acquire);

@@ -33,8 +33,8 @@
 #define DEF_RING_CAP   (16ull << 20)
 #define MAX_RING_CAP   (1ull << 30)
 #define DEF_RING_WANT  (64ull << 10)
-#define DEF_SPIN_NS    50000u
-#define DEF_YIELDS     0u
+#define DEF_SPIN_NS    SBVM_DEFAULT_SPIN_NS
+#define DEF_YIELDS     SBVM_DEFAULT_YIELDS
 /* A blocking wait looks at the guest's pidfd and socket this often. */
 #define LIVENESS_NS (20 * 1000 * 1000)
 /* Doorbell flood control: this many wake-ups in a row that find nothing
@@ -445,6 +445,14 @@ SBVM_API int sbvm_channel_set_peer_pidfd(sbvm_channel *ch, int pidfd, sbvm_error
     return 0;
 }
 
+SBVM_API void sbvm_channel_set_spin(sbvm_channel *ch, uint64_t spin_ns, unsigned yields)
+{
+    if (!ch)
+        return;
+    ch->cfg.spin.spin_ns = spin_ns;
+    ch->cfg.spin.yields = yields;
+}
+
 SBVM_API void sbvm_channel_set_userdata(sbvm_channel *ch, void *userdata)
 {
     if (ch)
@@ -714,7 +722,8 @@ SBVM_API int sbvm_channel_wait(sbvm_channel *ch, int64_t timeout_ns, sbvm_error 
             return chan_ended(ch, err);
         if ((ev = serve_window(ch, NULL)) != 0)
             return ev < 0 ? chan_ended(ch, err) : ev;
-        if (shm_spin_until(&ch->cfg.spin, pending_cb, ch))
+        if (shm_spin_until(&ch->cfg.spin, shm_same_cpu(&ch->ctl->host_cpu, &ch->ctl->guest_cpu),
+                           pending_cb, ch))
             continue;
         now = shm_now_ns();
         if (now >= deadline)

@@ -126,15 +126,34 @@ struct shm_spin {
 };
 
 /*
+ * Publishes the CPU this waiter runs on (*mine) and says whether the peer
+ * last ran on the same one (*theirs). Busy polling there is worse than
+ * useless: the peer cannot run until the poller gives up the CPU, so each
+ * hand-off would cost the whole budget. The peer's value is only a hint
+ * (a hostile one changes nothing but whether we poll).
+ */
+static inline int shm_same_cpu(uint32_t *mine, const uint32_t *theirs)
+{
+    int cpu = sched_getcpu();
+
+    if (cpu < 0)
+        return 0;
+    shm_store32(mine, (uint32_t)cpu + 1, memory_order_relaxed);
+    return shm_load32(theirs, memory_order_relaxed) == (uint32_t)cpu + 1;
+}
+
+/*
  * Polls ready(arg) under the spin policy, without sleeping: 1 as soon as it
  * is true, 0 when the budget is spent. The clock is read every 32 polls: a
- * vDSO clock read costs about as much as a few pauses.
+ * vDSO clock read costs about as much as a few pauses. no_poll skips the
+ * busy polling (see shm_same_cpu), not the yields.
  */
-static inline int shm_spin_until(const struct shm_spin *sp, int (*ready)(void *), void *arg)
+static inline int shm_spin_until(const struct shm_spin *sp, int no_poll, int (*ready)(void *),
+                                 void *arg)
 {
     if (ready(arg))
         return 1;
-    if (sp->spin_ns > 0) {
+    if (sp->spin_ns > 0 && !no_poll) {
         int64_t end = shm_now_ns() + (int64_t)sp->spin_ns;
         for (unsigned i = 1;; i++) {
             shm_cpu_relax();
