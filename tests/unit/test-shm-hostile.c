@@ -288,6 +288,7 @@ START_TEST(slot_requests_that_lie_are_answered_with_errors)
     struct sbvm_hello_in hi = { .abi = SBVM_ABI_VERSION };
     struct sbvm_hello_in bad = { .abi = (SBVM_ABI_MAJOR + 1u) << 16 };
     struct sbvm_log_in li = { .level = 6, .len = 1000 };
+    uint8_t lbuf[sizeof(li) + 10] = { 0 };
     struct sbvm_ring_in ri;
     struct sbvm_grow_in gi = { .size = UINT64_MAX };
     struct sbvm_region_in gr = { .size = 0 };
@@ -317,7 +318,8 @@ START_TEST(slot_requests_that_lie_are_answered_with_errors)
     ck_assert_int_eq(raw_call(ch, 3, 100, NULL, 0, 0), -ENOSYS);
     ck_assert_int_eq(raw_call(ch, 3, UINT32_MAX, NULL, 0, 0), -ENOSYS);
     /* Built-ins with lying arguments. */
-    ck_assert_int_eq(raw_call(ch, 0, SBVM_CALL_LOG, &li, sizeof(li) + 10, 0), -EINVAL);
+    memcpy(lbuf, &li, sizeof(li));
+    ck_assert_int_eq(raw_call(ch, 0, SBVM_CALL_LOG, lbuf, sizeof(li) + 10, 0), -EINVAL);
     ck_assert_int_eq(raw_call(ch, 0, SBVM_CALL_LOG, &li, 4, 0), -EINVAL);
     ri = (struct sbvm_ring_in){ .dir = 9, .capacity = 4096 };
     ck_assert_int_eq(raw_call(ch, 0, SBVM_CALL_RING, &ri, sizeof(ri), 8), -EINVAL);
