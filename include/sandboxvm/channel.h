@@ -24,8 +24,8 @@
  *
  * Two ways to serve a channel:
  *  - An event loop: register sbvm_channel_fd() for reading (EPOLLIN) and
- *    call sbvm_channel_service() whenever it is readable. The fd stays
- *    readable while anything reported by service() is still pending.
+ *    call sbvm_channel_service() whenever it is readable, then act on what
+ *    it reports.
  *  - Blocking, for a thread that waits on one guest (a library call's
  *    run loop): sbvm_channel_wait() spins, then sleeps on the window's futex,
  *    and returns as soon as there is something for the caller: a message, a
@@ -152,12 +152,18 @@ SBVM_API void *sbvm_channel_userdata(const sbvm_channel *ch);
 /* ------------------------------------------------------------------------ */
 /* Serving                                                                  */
 
-/* What service() and wait() report (a bit mask). */
-#define SBVM_CHANNEL_EV_HELLO 0x01 /* the guest said hello (reported once) */
+/*
+ * What service() and wait() report (a bit mask). EV_CALL is reported for as
+ * long as a deferred call waits to be taken; the others once per change:
+ * after EV_READ, read each TO_HOST ring until -EAGAIN, since messages left
+ * unread are not reported again until the guest sends more (a guest must
+ * not be able to keep its host busy with a ring the host does not read).
+ */
+#define SBVM_CHANNEL_EV_HELLO 0x01 /* the guest said hello */
 #define SBVM_CHANNEL_EV_CALL  0x02 /* deferred host calls wait: sbvm_channel_call_next() */
-#define SBVM_CHANNEL_EV_READ  0x04 /* a TO_HOST ring holds messages */
+#define SBVM_CHANNEL_EV_READ  0x04 /* a TO_HOST ring received messages */
 #define SBVM_CHANNEL_EV_WRITE 0x08 /* a TO_GUEST ring that was full has room again */
-#define SBVM_CHANNEL_EV_RINGS 0x10 /* the guest negotiated a new ring (reported once) */
+#define SBVM_CHANNEL_EV_RINGS 0x10 /* the guest negotiated a new ring */
 
 /* The fd to poll for reading (an epoll fd of the eventfd, socket, pidfd). */
 SBVM_API int sbvm_channel_fd(const sbvm_channel *ch);

@@ -185,8 +185,10 @@ struct sbvm_ring_desc {
  * both multiples of 8, neither moving backwards.
  */
 struct sbvm_ring_ctl {
-    uint64_t head; /* bytes ever published by the producer */
-    uint8_t pad0[56];
+    uint64_t head;      /* bytes ever published by the producer */
+    uint32_t prod_wait; /* producer: it found the ring full and waits for room;
+                           the consumer clears it and rings after taking a message */
+    uint8_t pad0[52];
     uint64_t tail; /* bytes ever consumed by the consumer */
     uint8_t pad1[56];
 };

@@ -568,7 +568,12 @@ SBVM_GUEST_API long sbvm_ring_pop(int ring, void *buf, size_t cap, uint32_t *tag
     for (;;) {
         n = ring_pop(&gr->end, buf, cap, tag, NULL);
         if (n >= 0) {
-            kick_host();
+            /* The host waits for room only when it said so. */
+            shm_fence();
+            if (shm_load32(&gr->end.ctl->prod_wait, memory_order_relaxed)) {
+                shm_store32(&gr->end.ctl->prod_wait, 0, memory_order_relaxed);
+                kick_host();
+            }
             return n;
         }
         if (n != -EAGAIN || (flags & SBVM_NONBLOCK))

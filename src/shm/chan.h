@@ -49,7 +49,8 @@ struct hslot {
 struct hring {
     struct ring_end end;
     unsigned dir;
-    bool blocked; /* a host write found it full */
+    bool blocked;   /* a host write found it full */
+    uint64_t noted; /* the guest's index when serving last looked (unchecked) */
 };
 
 struct region {

@@ -510,16 +510,27 @@ void chan_wake_guest(struct sbvm_channel *ch)
 /* ------------------------------------------------------------------------ */
 /* Serving                                                                  */
 
-/* Whether anything waits for the host (hints only; serving checks). */
+/* The guest's index of a ring, as is (checked only when used). */
+static uint64_t peer_index(const struct hring *hr)
+{
+    const struct sbvm_ring_ctl *c = hr->end.ctl;
+
+    return shm_load64(hr->dir == SBVM_RING_TO_HOST ? &c->head : &c->tail, memory_order_relaxed);
+}
+
+/*
+ * Whether the guest did anything since serving last looked (hints only;
+ * serving checks): a new request, or a ring index that moved. Messages the
+ * caller left unread do not count: reporting them again and again would let
+ * a guest that fills a ring nobody reads keep its host busy.
+ */
 static bool work_pending(const struct sbvm_channel *ch)
 {
     if (chan_slots_pending(ch))
         return true;
-    for (unsigned i = 0; i < ch->nrings; i++) {
-        const struct hring *hr = &ch->rings[i];
-        if ((hr->dir == SBVM_RING_TO_HOST || hr->blocked) && ring_peer_moved(&hr->end))
+    for (unsigned i = 0; i < ch->nrings; i++)
+        if (peer_index(&ch->rings[i]) != ch->rings[i].noted)
             return true;
-    }
     return false;
 }
 
@@ -536,6 +547,7 @@ static int pending_cb(void *arg)
 static int serve_window(struct sbvm_channel *ch, bool *activity)
 {
     uint64_t calls = ch->st.calls;
+    bool moved = false;
     int ev = 0, r;
 
     if ((r = window_check(&ch->win, ch->why, sizeof(ch->why))) < 0) {
@@ -546,12 +558,17 @@ static int serve_window(struct sbvm_channel *ch, bool *activity)
     if ((r = chan_serve_slots(ch)) < 0)
         return r;
     ev |= r;
+    /* Rings: what moved since the last pass. */
     for (unsigned i = 0; i < ch->nrings; i++) {
         struct hring *hr = &ch->rings[i];
+        uint64_t now = peer_index(hr);
+        if (now == hr->noted)
+            continue;
+        hr->noted = now;
+        moved = true;
         if (hr->dir == SBVM_RING_TO_HOST) {
-            if (ring_peer_moved(&hr->end))
-                ev |= SBVM_CHANNEL_EV_READ;
-        } else if (hr->blocked && ring_peer_moved(&hr->end)) {
+            ev |= SBVM_CHANNEL_EV_READ;
+        } else if (hr->blocked) {
             hr->blocked = false;
             ev |= SBVM_CHANNEL_EV_WRITE;
         }
@@ -568,8 +585,8 @@ static int serve_window(struct sbvm_channel *ch, bool *activity)
         ev |= SBVM_CHANNEL_EV_RINGS;
     }
     if (activity)
-        *activity = ch->st.calls != calls || (ev & (SBVM_CHANNEL_EV_CALL | SBVM_CHANNEL_EV_READ |
-                                                    SBVM_CHANNEL_EV_WRITE | SBVM_CHANNEL_EV_RINGS));
+        *activity =
+            ch->st.calls != calls || moved || (ev & (SBVM_CHANNEL_EV_CALL | SBVM_CHANNEL_EV_RINGS));
     return ev;
 }
 
@@ -691,13 +708,12 @@ SBVM_API int sbvm_channel_service(sbvm_channel *ch, sbvm_error **err)
     ch->self_rung = false;
     /* Ask the guest to write the eventfd for what it does next, then look
      * again: what it did before it could see the request would otherwise
-     * go unnoticed until it rang for something else. If anything is left
-     * for the caller (reported now, or arrived since), ring our own bell so
-     * that the fd stays readable: it is level-triggered to the caller. */
+     * go unnoticed until it rang for something else. If something arrived
+     * meanwhile, ring our own bell so that the fd is readable again. */
     atomic_fetch_or_explicit(SHM_A32(&ch->ctl->host_wait), SBVM_HOST_WAIT_LOOP,
                              memory_order_relaxed);
     shm_fence();
-    if (!ch->muted && ch->efd >= 0 && (ev || work_pending(ch))) {
+    if (!ch->muted && ch->efd >= 0 && work_pending(ch)) {
         uint64_t one = 1;
         if (write(ch->efd, &one, sizeof(one)) == (ssize_t)sizeof(one))
             ch->self_rung = true;
@@ -963,16 +979,24 @@ SBVM_API int sbvm_channel_ring_write(sbvm_channel *ch, int ring, const void *msg
     if (!hr || hr->dir != SBVM_RING_TO_GUEST)
         return error_set(err, ENOENT, "writing ring %d: no such ring to the guest", ring);
     r = ring_push(&hr->end, msg, len, tag);
+    if (r == -EAGAIN) {
+        /* Ask the guest to ring when it takes a message, then try once
+         * more: it may have taken one before it could see the request. */
+        shm_store32(&hr->end.ctl->prod_wait, 1, memory_order_relaxed);
+        shm_fence();
+        if (ring_peer_moved(&hr->end))
+            r = ring_push(&hr->end, msg, len, tag);
+        if (r == -EAGAIN) {
+            hr->blocked = true;
+            return r;
+        }
+    }
     if (r == 0) {
         hr->blocked = false;
         ch->st.msgs_written++;
         ch->st.bytes_written += len;
         chan_wake_guest(ch);
         return 0;
-    }
-    if (r == -EAGAIN) {
-        hr->blocked = true;
-        return r;
     }
     if (r == -EPROTO)
         return ring_fault_end(ch, ring, err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -171,13 +172,18 @@ static void owned_write(struct window *w, size_t off, const void *v, size_t len)
 
 int window_grow(struct window *w, uint64_t new_size)
 {
+    struct stat st;
     void *m;
 
     if (new_size <= w->size)
         return 0;
     if (new_size > w->max_size || w->memfd < 0)
         return -ENOSPC;
-    if (ftruncate(w->memfd, (off_t)new_size) < 0)
+    /* The guest may have made the file larger (it holds the fd): then it
+     * is already big enough, and shrinking it to our size is not allowed. */
+    if (fstat(w->memfd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size < new_size && ftruncate(w->memfd, (off_t)new_size) < 0)
         return -errno;
     m = mmap(w->base + w->size, new_size - w->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
              w->memfd, (off_t)w->size);
