@@ -444,12 +444,46 @@ START_TEST(the_guest_cannot_shrink_or_seal_the_window)
     ck_assert_int_eq(errno, EPERM);
     ck_assert_int_eq(fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE), -1);
     ck_assert_int_eq(errno, EPERM);
-    /* Growing the file is allowed and changes nothing the host uses. */
+    /* Growing the file is allowed and changes nothing the host uses... */
     ck_assert_int_eq(ftruncate(memfd, 64 << 20), 0);
     ck_assert_int_eq(sbvm_channel_service(ch, NULL), 0);
     ck_assert_uint_eq(sbvm_channel_window_size(ch), 1 << 20);
+    /* ...not even the host's own growth, which must not shrink it back. */
+    ck_assert_int_eq(sbvm_channel_ring_add(ch, SBVM_RING_TO_HOST, 2 << 20, 0, NULL), 0);
+    ck_assert_uint_gt(sbvm_channel_window_size(ch), 2 << 20);
     close(memfd);
     close(efd);
+    sbvm_channel_free(ch);
+}
+END_TEST
+
+START_TEST(messages_left_unread_do_not_keep_the_host_busy)
+{
+    sbvm_channel *ch = shm_new(NULL);
+    struct sbvm_ring_rec rec = { .len = 8, .tag = 1 };
+    struct epoll_event e = { .events = EPOLLIN };
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int64_t t0;
+
+    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, sbvm_channel_fd(ch), &e), 0);
+    raw_hello(ch);
+    /* A ring the host never reads, with a message in it. */
+    ck_assert_int_eq(sbvm_channel_ring_add(ch, SBVM_RING_TO_HOST, 4096, 0, NULL), 0);
+    memcpy(rdata(ch, 0), &rec, sizeof(rec));
+    rctl(ch, 0)->head = 16;
+    ck_assert_int_eq(sbvm_channel_service(ch, NULL), SBVM_CHANNEL_EV_READ);
+    /* Reported once; then the fd goes quiet and a wait sleeps. */
+    ck_assert_int_le(epoll_wait(ep, &e, 1, 0), 1);
+    ck_assert_int_eq(sbvm_channel_service(ch, NULL), 0);
+    ck_assert_int_eq(epoll_wait(ep, &e, 1, 0), 0);
+    t0 = shm_now();
+    ck_assert_int_eq(sbvm_channel_wait(ch, 100 * 1000 * 1000, NULL), 0);
+    ck_assert_int_ge(shm_now() - t0, 100 * 1000 * 1000);
+    /* More data is news again. */
+    memcpy(rdata(ch, 0) + 16, &rec, sizeof(rec));
+    rctl(ch, 0)->head = 32;
+    ck_assert_int_eq(sbvm_channel_wait(ch, 0, NULL), SBVM_CHANNEL_EV_READ);
+    close(ep);
     sbvm_channel_free(ch);
 }
 END_TEST
@@ -569,6 +603,7 @@ Suite *suite_shm_hostile(void)
     tcase_add_test(tc, a_guest_stopped_mid_message_is_not_waited_for);
     tcase_add_test(tc, a_guest_that_dies_mid_message_ends_the_channel_at_once);
     tcase_add_test(tc, the_guest_cannot_shrink_or_seal_the_window);
+    tcase_add_test(tc, messages_left_unread_do_not_keep_the_host_busy);
     tcase_add_test(tc, a_doorbell_flood_is_muted_and_other_guests_are_still_served);
     tcase_add_test(tc, a_futex_flood_does_not_keep_a_waiting_host_awake);
     suite_add_tcase(s, tc);
