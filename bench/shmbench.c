@@ -12,7 +12,11 @@
  *    pipe with the same writes and a plain memcpy of the same bytes into a
  *    ring-sized buffer in one process (the ceiling).
  *
- *   shmbench [-r ROUNDS] [-n SAMPLES] [-b MIB] [-p HOSTCPU,GUESTCPU] [-s SPIN_NS]
+ *   shmbench [-r ROUNDS] [-n SAMPLES] [-b MIB] [-p HOSTCPU,GUESTCPU] [-s SPIN_NS] [-S]
+ *
+ * -S adds a sweep of spin budgets against the guest's work between calls
+ * (how the default budget was chosen). A bare futex ping-pong between the
+ * same two processes shows the kernel's floor for the sleeping rows.
  *
  * Prints Markdown tables: medians of all samples, p10/p90/p99, the range of
  * the per-round medians, and the median of per-round ratios to the
@@ -20,12 +24,16 @@
  * spinning); -p pins host and guest (e.g. 0,1 or 0,0).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +42,7 @@
 #include "sandboxvm/guest.h"
 
 enum { FN_MODE = 300, FN_NOP, FN_SYNC };
-enum { M_CALLS, M_RINGS, M_SOCKET, M_BULK, M_PIPE, M_QUIT };
+enum { M_CALLS, M_RINGS, M_SOCKET, M_FUTEX, M_BULK, M_PIPE, M_QUIT };
 
 struct mode_req {
     uint32_t mode;
@@ -46,6 +54,23 @@ struct mode_req {
 
 #define PING      16
 #define RING_BULK (1u << 20)
+
+/* The bare futex ping-pong's two words (a shared page made before fork). */
+struct bare {
+    _Atomic uint32_t req __attribute__((aligned(64)));
+    _Atomic uint32_t rsp __attribute__((aligned(64)));
+};
+static struct bare *bare;
+
+static void fwait(_Atomic uint32_t *w, uint32_t v)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT, v, NULL, NULL, 0);
+}
+
+static void fwake(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
 
 static int64_t now_ns(void)
 {
@@ -159,6 +184,14 @@ static void host(sbvm_channel *ch, int sock, int pipe_rd)
                 for (uint64_t i = 0; i < m.count; i++)
                     if (read_full(sock, ping, PING) < 0 || write_full(sock, ping, PING) < 0)
                         die("host socket", -EIO);
+            } else if (mode == M_FUTEX) {
+                /* The kernel's floor for two sleepers: wait, answer, wake. */
+                for (uint32_t i = 1; i <= m.count; i++) {
+                    while (atomic_load(&bare->req) != i)
+                        fwait(&bare->req, i - 1);
+                    atomic_store(&bare->rsp, i);
+                    fwake(&bare->rsp);
+                }
             } else if (mode == M_PIPE) {
                 for (uint64_t got = 0; got < m.count; got += m.msg)
                     if (read_full(pipe_rd, host_buf, m.msg) < 0)
@@ -264,6 +297,37 @@ static void lat_socket(int sock, double *t, size_t n)
     }
 }
 
+static void lat_futex(double *t, size_t n)
+{
+    for (size_t i = 0; i < n + n / 10; i++) {
+        uint32_t seq = (uint32_t)i + 1;
+        int64_t t0 = now_ns();
+        atomic_store(&bare->req, seq);
+        fwake(&bare->req);
+        while (atomic_load(&bare->rsp) != seq)
+            fwait(&bare->rsp, seq - 1);
+        if (i >= n / 10)
+            t[i - n / 10] = (double)(now_ns() - t0);
+    }
+}
+
+/* Host calls with `think` ns of guest work between them. */
+static void lat_think(double *t, size_t n, int64_t think)
+{
+    int32_t res;
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t t0 = now_ns(), t1;
+        int r = sbvm_hostcall(FN_NOP, NULL, 0, NULL, 0, NULL, &res);
+        t1 = now_ns();
+        if (r < 0)
+            die("nop call", r);
+        t[i] = (double)(t1 - t0);
+        while (now_ns() - t1 < think)
+            ;
+    }
+}
+
 /* GB/s of one bulk sample. */
 static double bulk_ring(uint64_t bytes, size_t msg, uint8_t *src)
 {
@@ -339,9 +403,9 @@ static void print_bulk(struct series *s, struct series *base)
 }
 
 static void guest(int chan_fd, int sock, int pipe_wr, int rounds, size_t n, uint64_t bulk,
-                  uint64_t spin_ns)
+                  uint64_t spin_ns, int sweep)
 {
-    struct series lat[7] = {
+    struct series lat[8] = {
         { "host call, both spinning" },
         { "host call, both asleep (spin 0)" },
         { "host call, defaults" },
@@ -349,6 +413,7 @@ static void guest(int chan_fd, int sock, int pipe_wr, int rounds, size_t n, uint
         { "ring ping-pong, both asleep (spin 0)" },
         { "ring ping-pong, defaults" },
         { "socketpair request/answer" },
+        { "bare futex ping-pong (no channel)" },
     };
     struct series bk[6] = {
         { "memcpy 4 KiB (one process)" },  { "ring 4 KiB messages" },  { "pipe 4 KiB writes" },
@@ -392,6 +457,11 @@ static void guest(int chan_fd, int sock, int pipe_wr, int rounds, size_t n, uint
         mode(M_SOCKET, def_spin, n + n / 10, 0);
         lat_socket(sock, t, n);
         add_round(&lat[6], t, n, rounds);
+        atomic_store(&bare->req, 0);
+        atomic_store(&bare->rsp, 0);
+        mode(M_FUTEX, def_spin, n + n / 10, 0);
+        lat_futex(t, n);
+        add_round(&lat[7], t, n, rounds);
         /* Bulk: a few samples of each per round. */
         for (int sz = 0; sz < 2; sz++) {
             size_t msg = sz ? 64 << 10 : 4096;
@@ -408,13 +478,37 @@ static void guest(int chan_fd, int sock, int pipe_wr, int rounds, size_t n, uint
             }
         }
     }
+    if (sweep) {
+        static const uint64_t budgets[] = { 0, 2000, 10000, 25000, 50000, 100000, 200000 };
+        static const int64_t thinks[] = { 0, 20000, 60000 };
+        printf("\nSpin budget (both sides), host calls with the guest working THINK us between "
+               "them: median / p90 round trip in us, %zu calls each\n\n| budget us |",
+               n / 4);
+        for (size_t k = 0; k < sizeof(thinks) / sizeof(thinks[0]); k++)
+            printf(" think %lld |", (long long)thinks[k] / 1000);
+        printf("\n|---:|");
+        for (size_t k = 0; k < sizeof(thinks) / sizeof(thinks[0]); k++)
+            printf("---:|");
+        printf("\n");
+        for (size_t b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
+            printf("| %llu |", (unsigned long long)budgets[b] / 1000);
+            for (size_t k = 0; k < sizeof(thinks) / sizeof(thinks[0]); k++) {
+                sbvm_set_spin(budgets[b], 0);
+                mode(M_CALLS, budgets[b], 0, 0);
+                lat_think(t, n / 4, thinks[k]);
+                printf(" %.2f / %.2f |", pct(t, n / 4, 0.5) / 1000, pct(t, n / 4, 0.9) / 1000);
+                fflush(stdout);
+            }
+            printf("\n");
+        }
+    }
     mode(M_QUIT, 0, 0, 0);
     printf("\nRound trip guest -> host -> guest, one %d-byte message: %d rounds x %zu samples;"
            " spinning = %llu ns budget, defaults = %llu ns and %u yields\n\n",
            PING, rounds, n, (unsigned long long)spin_ns, (unsigned long long)def_spin, def_yields);
     printf("| method | median us | p10 us | p90 us | p99 us | round medians us | median ratio "
            "to socketpair |\n|---|---:|---:|---:|---:|---:|---:|\n");
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 8; k++)
         print_lat(&lat[k], &lat[6]);
     printf("\nBulk, %llu MiB per sample, %d rounds x 3 samples; GB/s (10^9 bytes/s)\n\n",
            (unsigned long long)(bulk >> 20), rounds);
@@ -427,7 +521,7 @@ static void guest(int chan_fd, int sock, int pipe_wr, int rounds, size_t n, uint
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, hcpu = -1, gcpu = -1, opt, sv[2], pp[2], st;
+    int rounds = 5, hcpu = -1, gcpu = -1, opt, sv[2], pp[2], st, sweep = 0;
     size_t n = 20000;
     uint64_t bulk = 256ull << 20, spin_ns = 10 * 1000 * 1000;
     sbvm_channel_config *cfg;
@@ -435,8 +529,11 @@ int main(int argc, char **argv)
     sbvm_error *err = NULL;
     pid_t pid;
 
-    while ((opt = getopt(argc, argv, "r:n:b:p:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:n:b:p:s:S")) != -1) {
         switch (opt) {
+        case 'S':
+            sweep = 1;
+            break;
         case 'r':
             rounds = atoi(optarg);
             break;
@@ -454,12 +551,16 @@ int main(int argc, char **argv)
             spin_ns = strtoull(optarg, NULL, 10);
             break;
         default:
-            fprintf(stderr, "usage: shmbench [-r ROUNDS] [-n SAMPLES] [-b MIB] [-p H,G] [-s NS]\n");
+            fprintf(stderr,
+                    "usage: shmbench [-r ROUNDS] [-n SAMPLES] [-b MIB] [-p H,G] [-s NS] [-S]\n");
             return 2;
         }
     }
     if (rounds < 1 || n < 10 || bulk < (1 << 20))
         return 2;
+    bare = mmap(NULL, sizeof(*bare), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (bare == MAP_FAILED)
+        return 1;
     cfg = sbvm_channel_config_new();
     sbvm_channel_config_set_window(cfg, 4 << 20, 16 << 20, NULL);
     sbvm_channel_config_add_call(cfg, FN_MODE, NULL, NULL, NULL);
@@ -479,7 +580,7 @@ int main(int argc, char **argv)
         close(sv[0]);
         close(pp[0]);
         pin(gcpu);
-        guest(sbvm_channel_guest_fd(ch), sv[1], pp[1], rounds, n, bulk, spin_ns);
+        guest(sbvm_channel_guest_fd(ch), sv[1], pp[1], rounds, n, bulk, spin_ns, sweep);
         _exit(0);
     }
     close(sv[1]);
