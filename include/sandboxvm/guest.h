@@ -295,7 +295,8 @@ SBVM_GUEST_API int sbvm_connected(void);
 /* The window's size and limit, and the host's slot count and slot size. */
 SBVM_GUEST_API int sbvm_window_info(uint64_t *size, uint64_t *max_size, uint32_t *nslots,
                                     uint32_t *slot_size);
-/* Unmaps the window and closes the channel's fds. Safe when not connected. */
+/* Unmaps the window and closes the channel's fds. Safe when not connected;
+ * no other thread may be using the channel meanwhile. */
 SBVM_GUEST_API void sbvm_goodbye(void);
 
 /*

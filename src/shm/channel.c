@@ -730,6 +730,7 @@ SBVM_API int sbvm_channel_wait(sbvm_channel *ch, int64_t timeout_ns, sbvm_error 
     if (!ch)
         return error_set(err, EINVAL, "waiting on a channel: no channel");
     for (;;) {
+        struct shm_spin spin;
         int64_t now, slice;
         uint32_t bell;
         int r;
@@ -738,8 +739,12 @@ SBVM_API int sbvm_channel_wait(sbvm_channel *ch, int64_t timeout_ns, sbvm_error 
             return chan_ended(ch, err);
         if ((ev = serve_window(ch, NULL)) != 0)
             return ev < 0 ? chan_ended(ch, err) : ev;
-        if (shm_spin_until(&ch->cfg.spin, shm_same_cpu(&ch->ctl->host_cpu, &ch->ctl->guest_cpu),
-                           pending_cb, ch))
+        /* Never spin past the deadline (a wait of 0 only looks). */
+        spin = ch->cfg.spin;
+        if (deadline != INT64_MAX && (now = shm_now_ns()) + (int64_t)spin.spin_ns > deadline)
+            spin.spin_ns = now < deadline ? (uint64_t)(deadline - now) : 0;
+        if (shm_spin_until(&spin, shm_same_cpu(&ch->ctl->host_cpu, &ch->ctl->guest_cpu), pending_cb,
+                           ch))
             continue;
         now = shm_now_ns();
         if (now >= deadline)
