@@ -60,7 +60,8 @@ typedef struct sbvm_channel_config sbvm_channel_config;
  * change under the function. The function writes at most out_cap bytes to
  * `out` and their count to *out_len (0 when it writes none); a count above
  * out_cap answers the guest -EMSGSIZE instead. The return value reaches the
- * guest as the call's result, unchanged.
+ * guest as the call's result, unchanged. A host function may read and write
+ * its channel's rings, but must not call service(), wait() or free() on it.
  */
 typedef int32_t (*sbvm_hostcall_fn)(sbvm_channel *ch, uint32_t id, const void *in, size_t in_len,
                                     void *out, size_t out_cap, size_t *out_len, void *userdata);
