@@ -69,7 +69,7 @@ extern "C" {
  * (docs/CHANNEL.md: how they were measured).
  */
 #define SBVM_DEFAULT_SPIN_NS 50000u
-#define SBVM_DEFAULT_YIELDS  0u
+#define SBVM_DEFAULT_YIELDS  8u
 
 /* The environment variable naming the inherited channel socket. */
 #define SBVM_CHANNEL_ENV "SBVM_CHANNEL"
