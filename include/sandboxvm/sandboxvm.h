@@ -273,14 +273,16 @@ struct sbvm_refusal {
 SBVM_API size_t sbvm_result_refusal_count(const sbvm_result *r);
 SBVM_API const struct sbvm_refusal *sbvm_result_refusal(const sbvm_result *r, size_t i);
 
-/* For SBVM_OUTCOME_DENIED: the call that was denied, or NULL when the filter
- * killed the guest without one (a foreign ABI: int 0x80, x32). */
+/* For SBVM_OUTCOME_DENIED: the call that was denied (by --deny, or through a
+ * foreign ABI: int 0x80, x32), or NULL when it is unknown (the host refused
+ * tracing). */
 struct sbvm_denial {
-    const char *name;
-    int nr;
-    int pid; /* in the sandbox */
+    const char *name; /* in its ABI; "unknown" when that ABI has no such call */
+    int nr;           /* within its ABI, -1 when out of range */
+    int pid;          /* in the sandbox */
     uint64_t args[6];
     uint64_t pc;
+    const char *abi; /* "x86_64", "x32" or "i386" */
 };
 
 SBVM_API const struct sbvm_denial *sbvm_result_denial(const sbvm_result *r);

@@ -45,6 +45,7 @@ struct run_opts {
     const char *cwd;
     unsigned jobs;
     const char *output_dir;
+    uint64_t output_dir_limit; /* bytes per file; 0: the default */
     const char *json;
     const char *junit;
     bool no_tag;
@@ -69,6 +70,8 @@ void cmd_run_help(void);
 
 /* "sandboxvm: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, for what went wrong without failing the run. */
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Text to fd, its control characters defused when fd is a terminal. */
 void cli_text(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

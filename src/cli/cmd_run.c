@@ -65,7 +65,11 @@ void cmd_run_help(void)
           "  -C, --cwd DIR          working directory inside the sandbox (default /tmp)\n"
           "  -j, --jobs N           run at most N guests at once (default 1: in order)\n"
           "  -o, --output-dir DIR   also save each guest's raw output in DIR/NAME.stdout\n"
-          "                         and DIR/NAME.stderr (DIR is created if missing)\n"
+          "                         and DIR/NAME.stderr (DIR is created if missing); each\n"
+          "                         file keeps at most --output-dir-limit bytes\n"
+          "      --output-dir-limit SIZE  what a guest may write to the host's disk that\n"
+          "                         way, per file (default 1G; the rest is counted, not\n"
+          "                         saved, and reported); --output-limit bounds it too\n"
           "      --json FILE        write a JSON report (docs/REPORT-JSON.md); - = stdout\n"
           "      --junit FILE       write a JUnit XML report, one testcase per guest\n"
           "      --no-tag           print output without the [NAME] prefix\n"
@@ -611,6 +615,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         OPT_PIDS,
         OPT_FILES,
         OPT_OUTPUT_LIMIT,
+        OPT_OUTPUT_DIR_LIMIT,
         OPT_DISK,
         OPT_DENY,
         OPT_ALLOW,
@@ -647,6 +652,7 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         { "pids", required_argument, NULL, OPT_PIDS },
         { "files", required_argument, NULL, OPT_FILES },
         { "output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT },
+        { "output-dir-limit", required_argument, NULL, OPT_OUTPUT_DIR_LIMIT },
         { "disk", required_argument, NULL, OPT_DISK },
         { "deny", required_argument, NULL, OPT_DENY },
         { "allow", required_argument, NULL, OPT_ALLOW },
@@ -730,6 +736,15 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
             o.limits_set |= 1u << l;
             break;
         }
+        case OPT_OUTPUT_DIR_LIMIT:
+            if (parse_size_opt("--output-dir-limit", optarg, &o.output_dir_limit) < 0)
+                goto done;
+            if (o.output_dir_limit == 0) {
+                cli_error("--output-dir-limit: must be more than 0 (leave out --output-dir "
+                          "to save nothing)");
+                goto done;
+            }
+            break;
         case OPT_MEMORY:
         case OPT_OUTPUT_LIMIT:
         case OPT_DISK: {
@@ -959,6 +974,7 @@ int cmd_run(int argc, char **argv)
         &(struct output_opts){
             .tag = !o.no_tag,
             .dir_fd = dir_fd,
+            .file_cap = o.output_dir_limit ? o.output_dir_limit : OUTPUT_DIR_LIMIT_DEFAULT,
             .stdout_fd = (o.json && streq(o.json, "-")) || (o.junit && streq(o.junit, "-")) ? 2 : 1,
         });
     if (!out)
@@ -982,8 +998,13 @@ int cmd_run(int argc, char **argv)
         /* Whatever finished is still reported. */
     }
     status = sbvm_runner_exit_status(rn);
-    if (output_file_error(out))
+    output_report_cuts(out, o.output_dir);
+    if (output_file_error(out)) {
+        /* The guests ran, but what they wrote was not all saved. */
         cli_error("--output-dir: %s", output_file_error(out));
+        if (status == 0)
+            status = EXIT_USAGE;
+    }
     if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 && status == 0)
         status = EXIT_USAGE;
     goto done;

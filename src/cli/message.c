@@ -41,6 +41,16 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    va_start(ap, fmt);
+    vtext(2, "sandboxvm: warning: ", fmt, ap, true);
+    va_end(ap);
+}
+
 void cli_text(int fd, const char *fmt, ...)
 {
     va_list ap;

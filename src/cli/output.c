@@ -22,7 +22,9 @@
 struct stream_state {
     char *line;
     size_t len;
-    int file_fd; /* --output-dir file, or -1 */
+    int file_fd;    /* --output-dir file, or -1 */
+    uint64_t saved; /* bytes written to it */
+    uint64_t cut;   /* bytes not written past its cap */
 };
 
 struct guest_out {
@@ -187,11 +189,19 @@ void output_on_data(void *ctx, size_t index, enum sbvm_stream s, const void *dat
     if (index >= out->n)
         return;
     st = &out->g[index].s[k];
-    if (st->file_fd >= 0 && write_full(st->file_fd, data, len) < 0) {
-        if (!out->file_error[0])
-            snprintf(out->file_error, sizeof(out->file_error), "writing the output of %s: %s",
-                     out->g[index].name, errno_text(errno));
-        close_fd(&st->file_fd);
+    if (st->file_fd >= 0) {
+        size_t keep = len;
+        if (st->saved + keep > out->o.file_cap) {
+            keep = st->saved < out->o.file_cap ? (size_t)(out->o.file_cap - st->saved) : 0;
+            st->cut += len - keep;
+        }
+        if (keep && write_full(st->file_fd, data, keep) < 0) {
+            if (!out->file_error[0])
+                snprintf(out->file_error, sizeof(out->file_error), "writing the output of %s: %s",
+                         out->g[index].name, errno_text(errno));
+            close_fd(&st->file_fd);
+        }
+        st->saved += keep;
     }
     if (!out->o.tag && !out->tty[k]) {
         /* Untagged to a pipe or file: the bytes exactly as produced. */
@@ -224,6 +234,20 @@ void output_on_data(void *ctx, size_t index, enum sbvm_stream s, const void *dat
             len--;
         }
     }
+}
+
+void output_report_cuts(const struct output *out, const char *dir)
+{
+    static const char *const ext[2] = { "stdout", "stderr" };
+
+    for (size_t i = 0; i < out->n; i++)
+        for (int k = 0; k < 2; k++)
+            if (out->g[i].s[k].cut)
+                cli_warning("--output-dir: %s/%s.%s holds the first %llu bytes; %llu more were "
+                            "not saved (--output-dir-limit)",
+                            dir, out->g[i].name ? out->g[i].name : "?", ext[k],
+                            (unsigned long long)out->g[i].s[k].saved,
+                            (unsigned long long)out->g[i].s[k].cut);
 }
 
 void output_on_end(void *ctx, size_t index, const sbvm_result *r)

@@ -17,10 +17,15 @@
 
 struct output;
 
+/* What --output-dir saves of one stream when not told otherwise: a guest
+ * decides how much it writes, and the host's disk is not its to fill. */
+#define OUTPUT_DIR_LIMIT_DEFAULT (1ULL << 30)
+
 struct output_opts {
-    bool tag;      /* prefix lines with [name] */
-    int dir_fd;    /* --output-dir, or -1 */
-    int stdout_fd; /* where guests' stdout goes: 1, or 2 when a report uses 1 */
+    bool tag;          /* prefix lines with [name] */
+    int dir_fd;        /* --output-dir, or -1 */
+    uint64_t file_cap; /* bytes saved per --output-dir file */
+    int stdout_fd;     /* where guests' stdout goes: 1, or 2 when a report uses 1 */
 };
 
 struct output *output_new(size_t nguests, const struct output_opts *o);
@@ -33,6 +38,8 @@ void output_on_end(void *ctx, size_t index, const sbvm_result *r);
 bool output_stdout_closed(const struct output *out);
 /* An error that happened while writing the output files, or NULL. */
 const char *output_file_error(const struct output *out);
+/* Warns, on stderr, of every --output-dir file cut at its cap. */
+void output_report_cuts(const struct output *out, const char *dir);
 /* Fd to which the runner's signal byte is written when stdout closes. */
 void output_set_signal_fd(struct output *out, int fd);
 

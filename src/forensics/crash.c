@@ -8,6 +8,7 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <signal.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "core/result.h"
 #include "forensics/dw.h"
 #include "forensics/forensics.h"
+#include "policy/seccomp.h"
 #include "policy/fsplan.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -350,6 +352,25 @@ static void make_summary(struct sbvm_crash *c)
         strbuf_addf(&sb, " (%s+0x%llx)", c->pc_map->path,
                     (unsigned long long)(c->raw.regs[CRASH_REG_RIP] - c->pc_map->start +
                                          c->pc_map->offset));
+    /* A kernel that refuses the i386 entry (IA-32 emulation off) answers
+     * int 0x80 with a general protection fault at the instruction itself:
+     * the call never ran, whatever the filter would have said. */
+    if (signo == SIGSEGV && code == SI_KERNEL && c->raw.code_len >= 2 &&
+        c->raw.code_bytes[0] == 0xcd && c->raw.code_bytes[1] == 0x80)
+        strbuf_addstr(&sb, "; the instruction is int 0x80, a syscall through the i386 entry, "
+                           "which this host's kernel refuses (IA-32 emulation is off)");
+    /* SIGSYS of code SYS_SECCOMP reaches a crash report only from the
+     * guest's own doing: the sandbox's filter kills are denials. */
+    if (signo == SIGSYS && code == 1) {
+        const char *name = c->raw.arch == AUDIT_ARCH_X86_64 && c->raw.syscall >= 0
+                               ? seccomp_syscall_name(c->raw.syscall)
+                               : NULL;
+        if (name)
+            strbuf_addf(&sb, "; killed by a seccomp filter of the guest's own at %s", name);
+        else
+            strbuf_addf(&sb, "; killed by a seccomp filter of the guest's own at syscall %d",
+                        c->raw.syscall);
+    }
     c->summary = strbuf_detach(&sb, NULL);
 }
 

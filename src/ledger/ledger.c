@@ -407,7 +407,7 @@ int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_er
         return error_sys(err, -r, "reading the guest's /tmp");
     }
     {
-        struct copy_limits lim = { budget, (uid_t)-1, (gid_t)-1 };
+        struct copy_limits lim = { budget, budget, (uid_t)-1, (gid_t)-1 };
         r = copy_contents_at(sdir, ddir, &lim);
         close(sdir);
     }

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -39,10 +41,12 @@ static const struct seccomp_rule rules[] = {
     { "pwritev", A, "positioned I/O" },
     { "preadv2", A, "positioned I/O" },
     { "pwritev2", A, "positioned I/O" },
-    { "open", A, "opening files" },
-    { "openat", A, "opening files" },
-    { "openat2", A, "opening files with resolve flags" },
-    { "creat", A, "old-style file creation" },
+    { "open", G, "opening files; creating set-uid or set-gid files refused (filter 2)" },
+    { "openat", G, "opening files; creating set-uid or set-gid files refused (filter 2)" },
+    { "openat2", N,
+      "its mode lives in memory a filter cannot read (set-uid files): ENOSYS makes callers "
+      "fall back to openat" },
+    { "creat", G, "old-style file creation; set-uid and set-gid modes refused (filter 2)" },
     { "close", A, "closing files" },
     { "close_range", A, "closing fd ranges before exec" },
     { "lseek", A, "seeking" },
@@ -90,10 +94,10 @@ static const struct seccomp_rule rules[] = {
     { "symlinkat", A, "symlinks" },
     { "readlink", A, "symlinks" },
     { "readlinkat", A, "symlinks" },
-    { "chmod", A, "permissions" },
-    { "fchmod", A, "permissions" },
-    { "fchmodat", A, "permissions" },
-    { "fchmodat2", A, "permissions" },
+    { "chmod", G, "permissions; set-uid and set-gid bits refused (filter 2)" },
+    { "fchmod", G, "permissions; set-uid and set-gid bits refused (filter 2)" },
+    { "fchmodat", G, "permissions; set-uid and set-gid bits refused (filter 2)" },
+    { "fchmodat2", G, "permissions; set-uid and set-gid bits refused (filter 2)" },
     { "chown", A, "ownership (within the guest's own ids)" },
     { "fchown", A, "ownership" },
     { "lchown", A, "ownership" },
@@ -103,8 +107,10 @@ static const struct seccomp_rule rules[] = {
     { "utimes", A, "timestamps" },
     { "futimesat", A, "timestamps" },
     { "utimensat", A, "timestamps" },
-    { "mknod", A, "FIFOs and sockets; device nodes need a capability the guest lacks" },
-    { "mknodat", A, "FIFOs and sockets" },
+    { "mknod", G,
+      "FIFOs and sockets; device nodes need a capability the guest lacks; set-uid and "
+      "set-gid modes refused (filter 2)" },
+    { "mknodat", G, "FIFOs and sockets; set-uid and set-gid modes refused (filter 2)" },
     { "setxattr", A, "extended attributes" },
     { "lsetxattr", A, "extended attributes" },
     { "fsetxattr", A, "extended attributes" },
@@ -155,7 +161,7 @@ static const struct seccomp_rule rules[] = {
     { "mseal", A, "sealing mappings" },
 
     /* Processes and threads. */
-    { "clone", G, "fork and threads; namespace flags refused (filter 2)" },
+    { "clone", G, "fork and threads; namespace flags and CLONE_UNTRACED refused (filter 2)" },
     { "clone3", N,
       "its flags live in memory a filter cannot read: ENOSYS makes libc fall back "
       "to clone" },
@@ -188,7 +194,9 @@ static const struct seccomp_rule rules[] = {
     { "set_thread_area", A, "thread-local storage (legacy)" },
     { "get_thread_area", A, "thread-local storage (legacy)" },
     { "prctl", A, "process attributes (names, no_new_privs, own seccomp filters)" },
-    { "seccomp", A, "guests may restrict themselves further" },
+    { "seccomp", G,
+      "guests may restrict themselves further; a user-notification listener, whose answer "
+      "outranks the sandbox's own refusals, is refused (filter 2)" },
     { "personality", G, "only the standard personality, ADDR_NO_RANDOMIZE and the query" },
     { "futex", A, "locks and condition variables" },
     { "futex_waitv", A, "locks (wine, games)" },
@@ -197,20 +205,23 @@ static const struct seccomp_rule rules[] = {
     { "futex_requeue", A, "locks" },
     { "sched_yield", A, "scheduling" },
     { "sched_getaffinity", A, "CPU count (nproc, runtimes)" },
-    { "sched_setaffinity", A, "CPU pinning within the guest's own set" },
+    { "sched_setaffinity", G, "CPU pinning within the guest's own set; not of pid 1 (filter 2)" },
     { "sched_getparam", A, "scheduling" },
-    { "sched_setparam", A, "scheduling" },
+    { "sched_setparam", G, "scheduling; not of pid 1, the sandbox's init (filter 2)" },
     { "sched_getscheduler", A, "scheduling" },
-    { "sched_setscheduler", A, "scheduling (real-time needs a capability the guest lacks)" },
+    { "sched_setscheduler", G,
+      "scheduling (real-time needs a capability the guest lacks); not of pid 1 (filter 2)" },
     { "sched_get_priority_max", A, "scheduling" },
     { "sched_get_priority_min", A, "scheduling" },
     { "sched_rr_get_interval", A, "scheduling" },
     { "sched_getattr", A, "scheduling" },
-    { "sched_setattr", A, "scheduling" },
+    { "sched_setattr", G, "scheduling; not of pid 1, the sandbox's init (filter 2)" },
     { "getpriority", A, "nice values" },
-    { "setpriority", A, "nice values (raising needs a capability the guest lacks)" },
+    { "setpriority", G,
+      "nice values (raising needs a capability the guest lacks); not of pid 1 or by user "
+      "(filter 2)" },
     { "ioprio_get", A, "I/O priority" },
-    { "ioprio_set", A, "I/O priority" },
+    { "ioprio_set", G, "I/O priority; not of pid 1 or by user (filter 2)" },
     { "getcpu", A, "CPU identity" },
 
     /* Credentials: the guest has one uid and no capabilities, so these can
@@ -332,7 +343,7 @@ static const struct seccomp_rule rules[] = {
     { "sysinfo", A, "memory and load (runtimes size their heaps)" },
     { "getrlimit", A, "limits" },
     { "setrlimit", A, "limits (only lowering without capabilities)" },
-    { "prlimit64", A, "limits (libc's setrlimit)" },
+    { "prlimit64", G, "limits (libc's setrlimit); setting pid 1's refused (filter 2)" },
     { "getrandom", A, "randomness" },
     { "restart_syscall", A, "kernel-internal restarts" },
     { "landlock_create_ruleset", A, "guests may restrict themselves further" },
@@ -553,9 +564,44 @@ int seccomp_name_check(const char *name, bool allow, sbvm_error **err)
 
 const char *seccomp_syscall_name(int nr)
 {
-    static __thread char *last;
-    char *n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+    return seccomp_syscall_name_abi(SECCOMP_ABI_X86_64, nr);
+}
 
+#define X32_SYSCALL_BIT 0x40000000u
+
+enum seccomp_abi seccomp_abi_of(uint32_t arch, uint64_t nr)
+{
+    if (arch == AUDIT_ARCH_I386)
+        return SECCOMP_ABI_I386;
+    if (arch != AUDIT_ARCH_X86_64)
+        return SECCOMP_ABI_OTHER;
+    return (nr & X32_SYSCALL_BIT) ? SECCOMP_ABI_X32 : SECCOMP_ABI_X86_64;
+}
+
+const char *seccomp_abi_name(enum seccomp_abi abi)
+{
+    static const char *const names[] = { "x86_64", "x32", "i386", "unknown" };
+    return names[abi <= SECCOMP_ABI_OTHER ? abi : SECCOMP_ABI_OTHER];
+}
+
+int seccomp_abi_nr(enum seccomp_abi abi, uint64_t nr)
+{
+    if (abi == SECCOMP_ABI_X32)
+        nr &= ~(uint64_t)X32_SYSCALL_BIT;
+    return nr < 4096 ? (int)nr : -1;
+}
+
+const char *seccomp_syscall_name_abi(enum seccomp_abi abi, int nr)
+{
+    static const uint32_t archs[] = { SCMP_ARCH_X86_64, SCMP_ARCH_X32, SCMP_ARCH_X86 };
+    static __thread char *last;
+    char *n;
+
+    if (abi >= SECCOMP_ABI_OTHER || nr < 0)
+        return NULL;
+    /* libseccomp numbers x32 calls with their bit set. */
+    n = seccomp_syscall_resolve_num_arch(
+        archs[abi], abi == SECCOMP_ABI_X32 ? (int)((unsigned)nr | X32_SYSCALL_BIT) : nr);
     if (!n)
         return NULL;
     free(last);
@@ -563,8 +609,14 @@ const char *seccomp_syscall_name(int nr)
     return n;
 }
 
+static bool refuse_shm(unsigned watch, const char *name)
+{
+    return (watch & SECCOMP_REFUSE_SHARED_MEMORY) &&
+           (streq(name, "memfd_create") || streq(name, "shmget"));
+}
+
 static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
-                           const struct strv *allow, sbvm_error **err)
+                           const struct strv *allow, unsigned watch, sbvm_error **err)
 {
     _cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
     /* personality(): the standard one, with ASLR off (gdb, setarch -R), and
@@ -583,6 +635,12 @@ static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
             continue; /* newer than libseccomp: left to the default */
         if (in_list(deny, rules[i].name) || in_list(allow, rules[i].name))
             continue; /* added below */
+        if (refuse_shm(watch, rules[i].name)) {
+            r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), nr, 0);
+            if (r < 0)
+                return error_sys(err, -r, "seccomp: refusing %s", rules[i].name);
+            continue;
+        }
         if (streq(rules[i].name, "personality")) {
             for (size_t k = 0; k < ARRAY_SIZE(personalities); k++) {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
@@ -601,7 +659,7 @@ static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
             action = SCMP_ACT_TRACE(EPERM);
             break;
         case SECCOMP_RULE_DENY:
-            action = SCMP_ACT_TRACE(INIT_TRACE_DENY);
+            action = SCMP_ACT_KILL_PROCESS;
             break;
         default:
             continue; /* ENOSYS is the default */
@@ -610,14 +668,16 @@ static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
         if (r < 0)
             return error_sys(err, -r, "seccomp: adding a rule for %s", rules[i].name);
     }
+    /* Denied calls kill: the one action no filter the guest stacks on top
+     * can outrank or turn into a mere error (docs/SECURITY.md). */
     for (size_t i = 0; deny && i < deny->n; i++) {
-        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(INIT_TRACE_DENY),
-                             seccomp_syscall_resolve_name(deny->v[i]), 0);
+        r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, seccomp_syscall_resolve_name(deny->v[i]),
+                             0);
         if (r < 0)
             return error_sys(err, -r, "seccomp: denying %s", deny->v[i]);
     }
     for (size_t i = 0; allow && i < allow->n; i++) {
-        if (in_list(deny, allow->v[i]))
+        if (in_list(deny, allow->v[i]) || refuse_shm(watch, allow->v[i]))
             continue;
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(allow->v[i]), 0);
         if (r < 0)
@@ -636,6 +696,100 @@ static int guard(scmp_filter_ctx ctx, int errnum, int nr, struct scmp_arg_cmp cm
     int r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(errnum), nr, 1, cmp);
     if (r < 0)
         return error_sys(err, -r, "seccomp: adding the %s guard", what);
+    return 0;
+}
+
+/* A syscall by name, when this libseccomp knows it (-1 otherwise: a call
+ * newer than it is refused by the allowlist's default anyway). */
+static int known(const char *name)
+{
+    int nr = seccomp_syscall_resolve_name(name);
+    return nr == __NR_SCMP_ERROR ? -1 : nr;
+}
+
+/*
+ * No set-uid or set-gid file: one made in an --rw directory, kept with
+ * --keep or copied out would be a set-uid program on the host, of uid 65534
+ * or of the user who ran sandboxvm. Every call that sets a mode is checked
+ * (openat2, whose mode is in memory, is refused by the allowlist).
+ */
+static int build_mode_guards(scmp_filter_ctx ctx, sbvm_error **err)
+{
+    static const struct {
+        const char *name;
+        int mode_arg;  /* which argument is the mode */
+        int flags_arg; /* O_CREAT / O_TMPFILE must be in this one, or -1 */
+    } calls[] = {
+        { "chmod", 1, -1 },     { "fchmod", 1, -1 }, { "fchmodat", 2, -1 },
+        { "fchmodat2", 2, -1 }, { "mknod", 1, -1 },  { "mknodat", 2, -1 },
+        { "creat", 1, -1 },     { "open", 2, 1 },    { "openat", 3, 2 },
+    };
+    static const uint64_t bits[] = { S_ISUID, S_ISGID };
+    static const uint64_t creating[] = { O_CREAT, __O_TMPFILE };
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(calls); i++) {
+        int nr = known(calls[i].name);
+        if (nr < 0)
+            continue;
+        for (size_t b = 0; r == 0 && b < ARRAY_SIZE(bits); b++) {
+            struct scmp_arg_cmp mode =
+                SCMP_CMP((unsigned)calls[i].mode_arg, SCMP_CMP_MASKED_EQ, bits[b], bits[b]);
+            if (calls[i].flags_arg < 0) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), nr, 1, mode);
+                continue;
+            }
+            for (size_t c = 0; r == 0 && c < ARRAY_SIZE(creating); c++)
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), nr, 2, mode,
+                                     SCMP_CMP((unsigned)calls[i].flags_arg, SCMP_CMP_MASKED_EQ,
+                                              creating[c], creating[c]));
+        }
+        if (r < 0)
+            return error_sys(err, -r, "seccomp: adding the mode guard for %s", calls[i].name);
+    }
+    return 0;
+}
+
+/*
+ * The init, pid 1, runs as the guest's uid: the kernel lets a process of
+ * the same uid change its limits (prlimit64), its scheduling and its nice
+ * value. Refused, so that a guest cannot starve or cripple its own tracer
+ * (an init without descriptors captures no crash). pid_t is an int: only
+ * the low 32 bits count.
+ */
+static int build_init_guards(scmp_filter_ctx ctx, sbvm_error **err)
+{
+    static const char *const by_pid[] = { "sched_setaffinity", "sched_setscheduler",
+                                          "sched_setparam", "sched_setattr" };
+    const struct scmp_arg_cmp pid1 = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 1);
+    int r = 0, nr;
+
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(by_pid); i++)
+        if ((nr = known(by_pid[i])) >= 0)
+            r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), nr, 1, pid1);
+    /* prlimit64(1, resource, new, old) with a new value. */
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), SCMP_SYS(prlimit64), 2, pid1,
+                             SCMP_A2(SCMP_CMP_NE, 0));
+    /* setpriority(which, who, prio): of pid or process group 1, or of
+     * every process of a user (the init's uid is the guest's). */
+    for (uint64_t which = 0; r == 0 && which <= 1; which++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), SCMP_SYS(setpriority), 2,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, which),
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, 1));
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), SCMP_SYS(setpriority), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 2 /* PRIO_USER */));
+    /* ioprio_set(which, who, prio): IOPRIO_WHO_PROCESS 1, _PGRP 2, _USER 3. */
+    for (uint64_t which = 1; r == 0 && which <= 2; which++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), SCMP_SYS(ioprio_set), 2,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, which),
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, 1));
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(EPERM), SCMP_SYS(ioprio_set), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 3));
+    if (r < 0)
+        return error_sys(err, -r, "seccomp: adding the guards for pid 1");
     return 0;
 }
 
@@ -663,6 +817,24 @@ static int build_guards(struct seccomp_plan *plan, sbvm_error **err)
     for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ns_flags); i++)
         r = guard(ctx, EPERM, SCMP_SYS(clone),
                   SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]), "clone", err);
+    /* A child made with CLONE_UNTRACED escapes the init's tracing: its
+     * crashes, refusals and limits would go unseen. */
+    if (r == 0)
+        r = guard(ctx, EPERM, SCMP_SYS(clone),
+                  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_UNTRACED, CLONE_UNTRACED), "clone", err);
+    /* A filter of the guest's that returns SECCOMP_RET_USER_NOTIF outranks
+     * the sandbox's SECCOMP_RET_TRACE; with a listener of its own, the
+     * guest could answer "continue" to a call the sandbox refuses. Without
+     * a listener the kernel fails such calls with ENOSYS. */
+    if (r == 0)
+        r = guard(ctx, EPERM, SCMP_SYS(seccomp),
+                  SCMP_A1(SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                          SECCOMP_FILTER_FLAG_NEW_LISTENER),
+                  "seccomp", err);
+    if (r == 0)
+        r = build_mode_guards(ctx, err);
+    if (r == 0)
+        r = build_init_guards(ctx, err);
     for (uint64_t fam = 0; r == 0 && fam <= AF_NETLINK; fam++) {
         if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6 || fam == AF_NETLINK)
             continue;
@@ -689,7 +861,7 @@ static const char *const init_syscalls[] = {
     "wait4",        "kill",           "ptrace",          "process_vm_readv",
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",    "exit_group",
     "exit",         "prctl",          "restart_syscall", "close_range",
-    "fcntl",        "execveat",       "getdents64",
+    "fcntl",        "execveat",       "getdents64",      "pread64",
 };
 
 static int build_init(struct seccomp_plan *plan, sbvm_error **err)
@@ -781,10 +953,10 @@ int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny
 
     memset(plan, 0, sizeof(*plan));
     /* First: installed first, evaluated last (see seccomp.h). */
-    if (watch)
+    if (watch & ~(unsigned)SECCOMP_REFUSE_SHARED_MEMORY)
         r = build_watch(plan, watch, err);
     if (r == 0)
-        r = build_allowlist(plan, deny, allow, err);
+        r = build_allowlist(plan, deny, allow, watch, err);
     if (r == 0)
         r = build_guards(plan, err);
     if (r == 0)
@@ -792,6 +964,38 @@ int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny
     if (r < 0)
         seccomp_plan_release(plan);
     return r;
+}
+
+int seccomp_plan_memfd(const struct seccomp_plan *plan, sbvm_error **err)
+{
+    struct proc_policy h;
+    int fd;
+
+    if (plan->count == 0 || plan->count > PROC_POLICY_PROGS_MAX)
+        return error_set(err, EINVAL, "seccomp: a plan of %zu filters cannot be exported",
+                         plan->count);
+    memset(&h, 0, sizeof(h));
+    h.magic = PROC_POLICY_MAGIC;
+    h.nprogs = (uint32_t)plan->count;
+    for (size_t i = 0; i < plan->count; i++)
+        h.len[i] = plan->progs[i].len;
+    fd = memfd_create("sbvm-policy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return error_sys(err, errno, "seccomp: creating the policy's memfd");
+    if (write_full(fd, &h, sizeof(h)) < 0)
+        goto fail;
+    for (size_t i = 0; i < plan->count; i++)
+        if (write_full(fd, plan->progs[i].filter, plan->progs[i].len * sizeof(struct sock_filter)) <
+            0)
+            goto fail;
+    /* Read-only from now on, for every sandbox that gets it. */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        goto fail;
+    return fd;
+fail:
+    error_sys(err, errno, "seccomp: writing the policy's memfd");
+    close(fd);
+    return -EIO;
 }
 
 void seccomp_plan_release(struct seccomp_plan *plan)

@@ -23,10 +23,13 @@
  *
  * Refusals are not plain errnos: they are SECCOMP_RET_TRACE with the errno as
  * data, so the sandbox's init (the guest's tracer) sees each one, counts it
- * by name for the report, and makes it fail with that errno. A syscall the
- * run's policy denies (--deny) carries INIT_TRACE_DENY and ends the guest.
- * Without a tracer the kernel fails traced calls with ENOSYS, which still
- * refuses them.
+ * by name for the report, and makes it fail with that errno. The init takes
+ * that errno from its own run of these filters (policy/bpf_eval.h), never
+ * from the stop, whose data a filter of the guest's may have chosen. A
+ * syscall the run's policy denies (--deny) kills the process: no action a
+ * guest's filter returns outranks SECCOMP_RET_KILL_PROCESS. Without a
+ * tracer the kernel fails traced calls with ENOSYS, which still refuses
+ * them. docs/SECURITY.md has the whole argument.
  *
  * The init itself gets a third, much smaller filter: the dozen syscalls it
  * uses, everything else kills it (and so ends the sandbox).
@@ -37,6 +40,7 @@
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sandboxvm/sandboxvm.h"
 #include "util/strv.h"
@@ -71,6 +75,11 @@ enum seccomp_watch {
     SECCOMP_WATCH_FILES = 1 << 0,  /* calls that make a file descriptor */
     SECCOMP_WATCH_PIDS = 1 << 1,   /* fork, vfork, clone, clone3 */
     SECCOMP_WATCH_MEMORY = 1 << 2, /* mmap, mremap, brk */
+    /* Not a watch but a refusal, for a memory limit enforced per process
+     * (RLIMIT_AS): memory in a memfd or SysV shared memory is in no
+     * process's address space until mapped, so memfd_create and shmget fail
+     * with EPERM instead of letting a guest hold memory past its limit. */
+    SECCOMP_REFUSE_SHARED_MEMORY = 1 << 3,
 };
 
 /* The same policy with per-run changes: syscalls in `deny` become fatal,
@@ -82,8 +91,27 @@ int seccomp_plan_build_custom(struct seccomp_plan *plan, const struct strv *deny
  * x86_64 syscall libseccomp knows, and allowing must not undo a rule that
  * keeps the guest inside its sandbox. */
 int seccomp_name_check(const char *name, bool allow, sbvm_error **err);
+/* The plan's guest filters as a sealed memfd holding a struct proc_policy
+ * and the programs (proto.h), for the init to evaluate; the fd, or -errno. */
+int seccomp_plan_memfd(const struct seccomp_plan *plan, sbvm_error **err);
 /* The x86_64 name of a syscall number (static storage), or NULL. */
 const char *seccomp_syscall_name(int nr);
+
+/* The ABI a call came through, from its seccomp arch and number: x86_64,
+ * x32 (the x86_64 arch with bit 30 in the number) or i386 (int 0x80). */
+enum seccomp_abi {
+    SECCOMP_ABI_X86_64,
+    SECCOMP_ABI_X32,
+    SECCOMP_ABI_I386,
+    SECCOMP_ABI_OTHER,
+};
+enum seccomp_abi seccomp_abi_of(uint32_t arch, uint64_t nr);
+/* "x86_64", "x32", "i386", "unknown". */
+const char *seccomp_abi_name(enum seccomp_abi abi);
+/* The call's number within its ABI (x32's without its bit), or -1. */
+int seccomp_abi_nr(enum seccomp_abi abi, uint64_t nr);
+/* Its name in that ABI (static storage), or NULL. */
+const char *seccomp_syscall_name_abi(enum seccomp_abi abi, int nr);
 void seccomp_plan_release(struct seccomp_plan *plan);
 
 /* The policy as data, for documentation and tests. */

@@ -319,6 +319,7 @@ static json_t *guest_json(size_t index, const sbvm_result *r)
             json_t *dj = json_object(), *args = json_array();
             json_object_set_new(dj, "syscall", jcstr(d->name));
             json_object_set_new(dj, "number", json_integer(d->nr));
+            json_object_set_new(dj, "abi", jcstr(d->abi));
             json_object_set_new(dj, "pid", json_integer(d->pid));
             for (int i = 0; i < 6; i++)
                 json_array_append_new(args, jhex(d->args[i]));

@@ -18,12 +18,44 @@ static void own(int dirfd, const char *name, const struct copy_limits *l)
         (void)!fchownat(dirfd, name, l->uid, l->gid, AT_SYMLINK_NOFOLLOW);
 }
 
+/* Copies [from, to) of in to the same offsets of out; the budget pays for
+ * what is written. */
+static int copy_range(int in, int out, off_t from, off_t to, struct copy_limits *l)
+{
+    char buf[65536];
+
+    if (lseek(in, from, SEEK_SET) < 0 || lseek(out, from, SEEK_SET) < 0)
+        return -errno;
+    while (from < to) {
+        size_t want = (uint64_t)(to - from) < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+        long n = read_full(in, buf, want);
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return 0; /* shrank meanwhile */
+        if ((uint64_t)n > l->budget)
+            return -EFBIG;
+        l->budget -= (uint64_t)n;
+        if (write_full(out, buf, (size_t)n) < 0)
+            return -errno;
+        from += n;
+    }
+    return 0;
+}
+
+/*
+ * A regular file, holes kept as holes: a guest can make a file of any
+ * apparent size in a few bytes of its scratch, and copying it out must not
+ * write that size to the host's disk. Only its data is written (and paid
+ * for), and a file larger than the whole budget is refused outright.
+ */
 static int copy_file(int sdir, const char *name, int ddir, const char *dname, struct copy_limits *l)
 {
     _cleanup_close_ int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     _cleanup_close_ int out = -1;
-    char buf[65536];
     struct stat st;
+    off_t pos = 0;
+    int r;
 
     if (in < 0)
         return -errno;
@@ -31,21 +63,36 @@ static int copy_file(int sdir, const char *name, int ddir, const char *dname, st
         return -errno;
     if (!S_ISREG(st.st_mode))
         return -EINVAL;
+    if ((uint64_t)st.st_size > l->total)
+        return -EFBIG;
+    /* Never a set-uid or set-gid bit on what is made (0755 at most). */
     out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  st.st_mode & 0755);
     if (out < 0)
         return -errno;
     own(ddir, dname, l);
-    for (;;) {
-        long n = read_full(in, buf, sizeof(buf));
-        if (n <= 0)
-            return (int)n;
-        if ((uint64_t)n > l->budget)
-            return -EFBIG;
-        l->budget -= (uint64_t)n;
-        if (write_full(out, buf, (size_t)n) < 0)
-            return -errno;
+    while (pos < st.st_size) {
+        off_t data = lseek(in, pos, SEEK_DATA), hole;
+        if (data < 0 && errno == ENXIO)
+            break; /* only a hole is left */
+        if (data < 0) {
+            /* No SEEK_DATA here: everything is data. */
+            data = pos;
+            hole = st.st_size;
+        } else {
+            hole = lseek(in, data, SEEK_HOLE);
+            if (hole < 0 || hole > st.st_size)
+                hole = st.st_size;
+        }
+        r = copy_range(in, out, data, hole, l);
+        if (r < 0)
+            return r;
+        pos = hole;
     }
+    /* The holes at the end, and the size. */
+    if (ftruncate(out, st.st_size) < 0)
+        return -errno;
+    return 0;
 }
 
 static int copy_tree(int sdir, int ddir, int depth, struct copy_limits *l);

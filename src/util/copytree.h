@@ -5,7 +5,8 @@
  * a symlink (its text), a directory is entered only as itself, devices,
  * FIFOs and sockets are skipped, and what is created is created exclusively
  * (O_EXCL), so neither side can redirect the copy. Bounded in bytes and
- * depth.
+ * depth; a sparse file's holes stay holes (only its data is written and
+ * counted), and no set-uid or set-gid bit is copied.
  */
 #ifndef SBVM_UTIL_COPYTREE_H
 #define SBVM_UTIL_COPYTREE_H
@@ -17,6 +18,7 @@
 
 struct copy_limits {
     uint64_t budget; /* bytes of file content left to copy */
+    uint64_t total;  /* the budget at the start: no single file may be larger */
     uid_t uid;       /* owner for what is created, or (uid_t)-1 to leave it */
     gid_t gid;
 };

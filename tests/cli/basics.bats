@@ -222,3 +222,25 @@ PY
     [ "$status" -eq 0 ]
     [[ "$output" == *"[hello] hello from the sandbox"* ]]
 }
+
+@test "a sandbox whose init is killed from outside (as the OOM killer would) is reported as killed" {
+    local d sbvm init
+    d="$(scratch)"
+    "$SBVM" run --json "$d/r.json" -- sleep 30 >"$d/out" 2>"$d/err" &
+    sbvm=$!
+    # The sandbox's init is sandboxvm's child on the host.
+    for _ in $(seq 100); do
+        init="$(pgrep -P "$sbvm" | head -1)"
+        [ -n "$init" ] && grep -q sleep <(pgrep -a -P "$init" 2>/dev/null) && break
+        sleep 0.05
+    done
+    [ -n "$init" ]
+    kill -KILL "$init"
+    local status=0
+    wait "$sbvm" || status=$?
+    cat "$d/err"
+    [ "$status" -eq 137 ]
+    grep -q "killed: the sandbox's init was killed (SIGKILL) from outside" "$d/err"
+    jcheck "$d/r.json" 'g["outcome"]=="killed" and g["setup"] is None'
+    assert_nothing_left
+}

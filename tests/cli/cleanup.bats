@@ -8,10 +8,10 @@ load helpers
 @test "a guest's orphans die with it, even long sleepers" {
     # The copy gets a name the host can look for.
     run timeout 30 "$SBVM" run -- sh -c '
-        cp /bin/sleep /tmp/sbvm-marker
-        /tmp/sbvm-marker 1000 &
-        (setsid /tmp/sbvm-marker 1000 &)
-        echo spawned'
+        cp /bin/sleep "/tmp/$1"
+        "/tmp/$1" 1000 &
+        (setsid "/tmp/$1" 1000 &)
+        echo spawned' sh "$MARKER"
     [ "$status" -eq 0 ]
     [[ "$output" == *"[sh] spawned"* ]]
     assert_nothing_left

@@ -135,6 +135,25 @@ shared_dir() {
     assert_nothing_left
 }
 
+@test "--copy-out writes a sparse file's data, not its size, and never more than the guest could hold" {
+    local d
+    d="$(scratch)"
+    # Forty files of 60 MiB each (2.4 GB) in a 64 MiB scratch: all holes.
+    run --separate-stderr "$SBVM" run --no-tag --disk 64M --copy-out "/tmp/out:$d/out" -- sh -c '
+        mkdir /tmp/out
+        for i in $(seq 40); do truncate -s 60M /tmp/out/sparse$i; done
+        echo tail >>/tmp/out/sparse1
+        head -c 1000000 /dev/zero | tr "\0" x >/tmp/out/data'
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$(stat -c %s "$d/out/sparse1")" -eq $((60 * 1024 * 1024 + 5)) ]
+    [ "$(tail -c 5 "$d/out/sparse1")" = "tail" ]
+    [ "$(stat -c %s "$d/out/sparse40")" -eq $((60 * 1024 * 1024)) ]
+    [ "$(stat -c %s "$d/out/data")" -eq 1000000 ]
+    # What reached the host's disk: about the 1 MB of data, not 2.4 GB.
+    [ "$(du -sk "$d/out" | cut -f1)" -lt 4096 ]
+}
+
 @test "--copy-out after a limit stopped the guest" {
     local d
     d="$(scratch)"

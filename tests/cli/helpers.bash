@@ -7,6 +7,20 @@ bats_require_minimum_version 1.5.0
 
 TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 SBVM="${SBVM:-$TOP/build/sandboxvm}"
+# Every sandboxvm a test starts goes through a wrapper that notes its pid
+# (exec keeps it), so that what a supervisor leaves behind can be told
+# from what other runs on the machine leave (stale_cgroups).
+SBVM_REAL="$SBVM"
+SBVM_PIDS="${BATS_RUN_TMPDIR:-/tmp}/sbvm.pids"
+if [ -n "${BATS_RUN_TMPDIR:-}" ] && [ -x "$SBVM_REAL" ]; then
+    if [ ! -x "$BATS_RUN_TMPDIR/sandboxvm" ]; then
+        printf '#!/bin/sh\necho $$ >>"%s"\nexec "%s" "$@"\n' "$SBVM_PIDS" "$SBVM_REAL" \
+            >"$BATS_RUN_TMPDIR/sandboxvm.tmp"
+        chmod 755 "$BATS_RUN_TMPDIR/sandboxvm.tmp"
+        mv "$BATS_RUN_TMPDIR/sandboxvm.tmp" "$BATS_RUN_TMPDIR/sandboxvm"
+    fi
+    SBVM="$BATS_RUN_TMPDIR/sandboxvm"
+fi
 GUESTS="${SBVM_GUESTS:-$TOP/build/tests/guests}"
 EXAMPLES="${SBVM_EXAMPLES:-$TOP/build/examples}"
 PROBE="$GUESTS/probe"
@@ -22,19 +36,43 @@ scratch() {
     mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/s.XXXXXX"
 }
 
-# A snapshot of what a run could leave behind on the host: mount table,
-# our processes carrying the test's marker, our entries in /tmp (by name, so
-# that other programs touching their own files there do not count), and the
-# cgroups sandboxvm creates ("sandboxvm-*").
-leftovers() {
-    printf 'mounts %s\n' "$(wc -l </proc/self/mountinfo)"
-    printf 'procs %s\n' "$(pgrep -u "$(id -u)" -f 'sbvm-marker' | wc -l)"
-    printf 'nobody-procs %s\n' "$(pgrep -u 65534 -f 'sbvm-marker' | wc -l)"
-    printf 'cgroups %s\n' "$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'sandboxvm-*' 2>/dev/null | wc -l)"
+# A process name that belongs to this test run alone: other suites running on
+# the machine at the same time use their own.
+MARKER="sbvm-mk-$$"
+
+# cgroups sandboxvm made ("sandboxvm-<supervisor pid>-*") for a supervisor
+# this test run started (SBVM_PIDS) that is gone: a live one is still at
+# work, and another run's are not ours to count.
+stale_cgroups() {
+    local d pid n=0
+    while read -r d; do
+        pid="${d##*/sandboxvm-}"
+        pid="${pid%%-*}"
+        [ -d "/proc/$pid" ] && continue
+        grep -qx "$pid" "$SBVM_PIDS" 2>/dev/null && n=$((n + 1))
+    done < <(find /sys/fs/cgroup -maxdepth 6 -type d -name 'sandboxvm-*' 2>/dev/null)
+    echo "$n"
 }
 
+# A snapshot of what a run could leave behind on the host, counting only what
+# belongs to this test run, so that other programs starting and stopping
+# meanwhile do not count: mounts in the host's namespace that name a sandbox
+# or this run's scratch (sandboxvm mounts nothing there), processes carrying
+# this run's marker or running this build's fixtures (as any user: as root
+# the guests are nobody), our entries in /tmp (tmp_names), and cgroups left
+# by a supervisor that is gone.
+leftovers() {
+    printf 'mounts %s\n' "$(grep -cE "sandboxvm|sbvm|${BATS_RUN_TMPDIR:-/nonexistent}" /proc/self/mountinfo)"
+    printf 'procs %s\n' "$(pgrep -f "$MARKER" | wc -l)"
+    printf 'fixtures %s\n' "$(pgrep -f "^($EXAMPLES|$GUESTS)/" | wc -l)"
+    printf 'cgroups %s\n' "$(stale_cgroups)"
+}
+
+# Names sandboxvm itself could leave in the host's /tmp (its guests' /tmp is
+# their own): other programs' files there, made meanwhile, do not count.
 tmp_names() {
-    find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" 2>/dev/null | grep -v '^/tmp/bats' | sort
+    find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" \( -name 'sbvm*' -o -name 'sandboxvm*' \) \
+        2>/dev/null | sort
 }
 
 setup() {

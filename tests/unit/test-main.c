@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -64,6 +66,41 @@ void unit_write_file(const char *path, const void *data, size_t len, unsigned mo
     ck_assert_uint_eq(fwrite(data, 1, len, f), len);
     ck_assert_int_eq(fclose(f), 0);
     ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+int unit_count_mounts(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[4096];
+    int n = 0;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, "sbvm") || strstr(line, "sandboxvm");
+    fclose(f);
+    return n;
+}
+
+int unit_host_allows_int80(void)
+{
+#if defined(__x86_64__)
+    pid_t pid = fork();
+    int st;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        long ret;
+        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");
+        _exit(ret > 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
+        return 0;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "int 0x80 probe: status 0x%x", st);
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 void unit_skip(const char *test, const char *why)

@@ -34,6 +34,13 @@ void unit_rmtree(const char *dir);
 void unit_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* How many fds this process holds. */
 int unit_count_fds(void);
+/* Mounts in our namespace that name a sandbox or a unit test's directory:
+ * the library mounts nothing here, and other programs' mounts, made while
+ * the test runs, must not count. */
+int unit_count_mounts(void);
+/* Whether this host's kernel runs syscalls through int 0x80 from 64-bit
+ * code (IA-32 emulation on); 0 when it faults instead. */
+int unit_host_allows_int80(void);
 /* Prints a skip notice (Check has no skip API; the test then passes). */
 void unit_skip(const char *test, const char *why);
 

@@ -421,6 +421,83 @@ fail:
     return -1;
 }
 
+/*
+ * What the sandbox's /proc shows of the host that a guest has no use for:
+ * the kernel's command line, every keyring the guest's uid can see, the
+ * kernel's memory image and timer, scheduler and latency internals, ACPI,
+ * sound and SCSI devices (runc masks the same list, for the same reasons).
+ * Files are covered with /dev/null, directories with an empty read-only
+ * tmpfs; what this kernel does not have is skipped.
+ */
+static int mask_proc(const char *procdir)
+{
+    static const char *const masked[] = {
+        "cmdline",     "keys",          "key-users", "kcore",  "timer_list", "timer_stats",
+        "sched_debug", "latency_stats", "acpi",      "asound", "scsi",
+    };
+    char path[256];
+
+    for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
+        struct stat st;
+        int tree, point, fs, e;
+
+        if (strlen(procdir) + strlen(masked[i]) + 2 > sizeof(path)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(path, procdir, strlen(procdir));
+        path[strlen(procdir)] = '/';
+        memcpy(path + strlen(procdir) + 1, masked[i], strlen(masked[i]) + 1);
+        if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return -1;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+            if (fs < 0)
+                return -1;
+            if (fs_set_options(fs, "mode=0555,size=4k,nr_inodes=1") < 0 ||
+                syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                e = errno;
+                close(fs);
+                errno = e;
+                return -1;
+            }
+            tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                    MOUNT_ATTR_NOEXEC);
+            e = errno;
+            close(fs);
+            errno = e;
+        } else {
+            tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+            if (tree >= 0 && set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID) < 0) {
+                e = errno;
+                close(tree);
+                errno = e;
+                return -1;
+            }
+        }
+        if (tree < 0)
+            return -1;
+        point = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (point < 0 || syscall(SYS_move_mount, tree, "", point, "",
+                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+            e = errno;
+            close(tree);
+            if (point >= 0)
+                close(point);
+            errno = e;
+            return -1;
+        }
+        close(point);
+        close(tree);
+    }
+    return 0;
+}
+
 static int run_op(const struct fsop *op)
 {
     int fd;
@@ -455,7 +532,9 @@ static int run_op(const struct fsop *op)
     case FSOP_PROC:
         if (make_point(op->dst, true) < 0)
             return -1;
-        return mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            return -1;
+        return mask_proc(op->dst);
     case FSOP_COPY:
         return copy_in(op);
     case FSOP_MOUNT:
@@ -477,6 +556,7 @@ static void arrange_fds(const struct child_args *a)
     src[FD_STATUS] = a->fd_status;
     src[FD_CONTROL] = a->fd_control;
     src[FD_INIT] = a->fd_init;
+    src[FD_POLICY] = a->fd_policy;
     src[FD_GUEST_IN] = a->fd_in;
     src[FD_GUEST_OUT] = a->fd_out;
     src[FD_GUEST_ERR] = a->fd_err;
@@ -572,6 +652,44 @@ static void enter_new_root(bool root_is_tmpfs)
     if (root_is_tmpfs &&
         mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         fail(STAGE_ROOT_RDONLY, errno, -1);
+}
+
+/* Writes a decimal value to a sysctl of the sandbox's own namespaces. */
+static int write_sysctl(const char *path, uint64_t v)
+{
+    char buf[24];
+    size_t n = 0;
+    int fd, r;
+
+    do {
+        buf[sizeof(buf) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < sizeof(buf));
+    fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    r = write_all(fd, buf + sizeof(buf) - n, n);
+    close(fd);
+    return r;
+}
+
+/*
+ * SysV shared memory and message queues live in the sandbox's IPC
+ * namespace, whose defaults are the host's: unlimited shared memory, 32000
+ * message queues of 16 KiB. A segment nobody has mapped is in no process's
+ * memory, so neither the OOM killer's ranking nor a per-process limit sees
+ * it: bound them like the scratch (the namespace's root may, before the
+ * capabilities go).
+ */
+static void bound_ipc(uint64_t bytes)
+{
+    if (!bytes)
+        return;
+    if (write_sysctl("/proc/sys/kernel/shmmax", bytes) < 0 ||
+        write_sysctl("/proc/sys/kernel/shmall", (bytes + 4095) / 4096) < 0 ||
+        write_sysctl("/proc/sys/kernel/shmmni", 64) < 0 ||
+        write_sysctl("/proc/sys/kernel/msgmni", 64) < 0)
+        fail(STAGE_IPC, errno, -1);
 }
 
 static void drop_privileges(const struct child_args *a)
@@ -716,6 +834,13 @@ static void wait_eof(int fd)
     while ((n = read(fd, &c, 1)) != 0)
         if (n < 0 && errno != EINTR)
             _exit(125);
+}
+
+/* Zeroes [start, end) of our memory, where mapped. */
+static void scrub(uint64_t start, uint64_t end)
+{
+    if (start && end > start && end - start < (64u << 20))
+        explicit_bzero((void *)(uintptr_t)start, (size_t)(end - start));
 }
 
 static int high_fd(int fd)
@@ -921,7 +1046,8 @@ _Noreturn void child_main(const struct child_args *a)
      * report says that crash details are unavailable. */
     if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0,
                PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
-                   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
+                   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT |
+                   PTRACE_O_EXITKILL) < 0)
         report(REC_TRACE_OFF, STAGE_TRACE, errno, -1);
 
     if (!a->wait_go_before_fork)
@@ -953,6 +1079,7 @@ _Noreturn void child_main(const struct child_args *a)
     if (sethostname("sandbox", 7) < 0)
         fail(STAGE_HOSTNAME, errno, -1);
     enter_new_root(a->rootfs_slot < 0);
+    bound_ipc(a->ipc_bytes);
     /* The supervisor may now open our root (for its inventory and limits):
      * it is the sandbox's, not the host's. */
     report_ready();
@@ -993,15 +1120,23 @@ _Noreturn void child_main(const struct child_args *a)
         wait_peer(net[0]);
     close(net[0]);
 
-    /* pid 1: hold nothing but the status and control pipes, then become
-     * the init. */
+    /* pid 1: hold nothing but the status and control pipes and the
+     * policy, then become the init. */
     syscall(SYS_close_range, FD_GUEST_IN, (unsigned)view[1] - 1, 0);
     syscall(SYS_close_range, (unsigned)view[1] + 1, ~0U, 0);
     fmt_int(pid_arg, (int)pid);
     fmt_int(flags_arg, a->init_flags);
-    if (fcntl(FD_STATUS, F_SETFD, 0) == 0 && fcntl(FD_CONTROL, F_SETFD, 0) == 0)
+    if (a->fd_init >= 0 && fcntl(FD_STATUS, F_SETFD, 0) == 0 &&
+        fcntl(FD_CONTROL, F_SETFD, 0) == 0 && fcntl(FD_POLICY, F_SETFD, 0) == 0)
         syscall(SYS_execveat, FD_INIT, "", init_argv, init_envp, AT_EMPTY_PATH);
-    /* The host forbids executing memfds: run the same loop in place. */
+    /* The host forbids executing memfds: run the same loop in place. This
+     * process is still a copy of the supervisor, whose command line (with
+     * any --secret value) the guest could read in /proc/1/cmdline: clear it
+     * before the guest may run (closing view[1] releases it). Its other
+     * memory is out of reach: pid 1 is not dumpable. */
+    scrub(a->args_start, a->args_end);
+    scrub(a->env_start, a->env_end);
+    prctl(PR_SET_NAME, "sbvm-init", 0, 0, 0);
     close(view[1]);
     init_run(FD_STATUS, (int)pid, a->init_flags);
 }

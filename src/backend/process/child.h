@@ -55,12 +55,21 @@ struct child_args {
      * (child.c, start_apart): only when no other sandbox of the run is
      * alive, whose work would be in the way on the other CPUs. */
     bool start_apart;
+    /* The SysV shared memory the sandbox's IPC namespace may hold, in
+     * bytes (the scratch's size); 0 leaves the namespace's defaults. */
+    uint64_t ipc_bytes;
     /* Rlimits the guest sets before its exec; 0 leaves one as it is. */
     uint64_t rl_nofile, rl_nproc, rl_as, rl_cpu /* s */, rl_fsize;
 
     /* The supervisor's descriptor numbers; the child moves them into the
-     * FD_* slots of proto.h. fd_in < 0 means /dev/null. */
-    int fd_status, fd_control, fd_init, fd_in, fd_out, fd_err;
+     * FD_* slots of proto.h. fd_in < 0 means /dev/null. fd_policy holds
+     * the filters of `seccomp` for the init (seccomp_plan_memfd). */
+    int fd_status, fd_control, fd_init, fd_policy, fd_in, fd_out, fd_err;
+    /* Where the supervisor's command line and environment live in its
+     * memory, which pid 1 copies: cleared when pid 1 must run the init in
+     * place, since anyone in the sandbox may read /proc/1/cmdline (the
+     * command line may hold --secret values). Zero when unknown. */
+    uint64_t args_start, args_end, env_start, env_end;
     const int *bind_fds;
     const char *const *bind_srcs; /* canonical host paths of the same files */
     size_t nbinds;

@@ -44,6 +44,7 @@ static const struct {
     [STAGE_GUEST_STDIO] = { "stdio", "connecting the guest's standard streams" },
     [STAGE_GUEST_CWD] = { "cwd", "changing to the working directory" },
     [STAGE_EXEC] = { "exec", "executing the program" },
+    [STAGE_IPC] = { "ipc", "bounding the sandbox's SysV shared memory and message queues" },
 };
 
 static const struct fsop *op_at(const struct proc_guest *pg, size_t i)
@@ -221,11 +222,13 @@ static void finish_exit(struct proc_guest *pg, struct guest *g, sbvm_result *r, 
     } else if (g->host_signal && sig == g->host_signal) {
         r->outcome = SBVM_OUTCOME_KILLED;
         result_set_message(r, "killed by the host: %s (%s)", signal_name(sig), signal_text(sig));
-    } else if (sig == SIGSYS) {
+    } else if (sig == SIGSYS && pg->trace_off) {
+        /* Untraced, a kill by our filter cannot be told from one by the
+         * guest's own: say what can be said. */
         r->outcome = SBVM_OUTCOME_DENIED;
         result_set_message(r,
-                           "denied: the syscall filter killed it (%s): a syscall through a "
-                           "foreign ABI (int 0x80 or x32)",
+                           "denied: a seccomp filter killed it (%s); which call is unknown: the "
+                           "host refused tracing",
                            signal_name(sig));
     } else if ((c = guest_crash(r, sig))) {
         r->outcome = SBVM_OUTCOME_CRASHED;
@@ -243,20 +246,26 @@ static void finish_exit(struct proc_guest *pg, struct guest *g, sbvm_result *r, 
 static void finish_denied(struct proc_guest *pg, sbvm_result *r)
 {
     const struct proc_denied *d = &pg->denied;
-    const char *name = d->nr < SYSCALLS_TRACKED ? seccomp_syscall_name((int)d->nr) : NULL;
+    enum seccomp_abi abi = seccomp_abi_of(d->arch, d->nr);
+    int nr = seccomp_abi_nr(abi, d->nr);
+    const char *name = nr >= 0 ? seccomp_syscall_name_abi(abi, nr) : NULL;
+    const char *how = abi == SECCOMP_ABI_I386  ? " through the i386 entry (int 0x80)"
+                      : abi == SECCOMP_ABI_X32 ? " through the x32 ABI"
+                                               : "";
 
     r->outcome = SBVM_OUTCOME_DENIED;
     r->signal = SIGSYS;
     r->has_denial = true;
     r->denial.name = strdup(name ? name : "unknown");
-    r->denial.nr = d->nr < SYSCALLS_TRACKED ? (int)d->nr : -1;
+    r->denial.nr = nr;
+    r->denial.abi = seccomp_abi_name(abi);
     r->denial.pid = d->pid;
     memcpy(r->denial.args, d->args, sizeof(r->denial.args));
     r->denial.pc = d->ip;
     result_set_message(r,
-                       "denied: syscall %s (%d) with arguments 0x%llx, 0x%llx, 0x%llx, 0x%llx, "
+                       "denied: syscall %s (%d)%s with arguments 0x%llx, 0x%llx, 0x%llx, 0x%llx, "
                        "0x%llx, 0x%llx in pid %d",
-                       r->denial.name ? r->denial.name : "unknown", r->denial.nr,
+                       r->denial.name ? r->denial.name : "unknown", r->denial.nr, how,
                        (unsigned long long)d->args[0], (unsigned long long)d->args[1],
                        (unsigned long long)d->args[2], (unsigned long long)d->args[3],
                        (unsigned long long)d->args[4], (unsigned long long)d->args[5], d->pid);
@@ -390,6 +399,19 @@ void proc_fill_result(struct guest *g, sbvm_result *r, const siginfo_t *si)
         r->signal = g->host_signal;
         result_set_message(r, "killed by the host: %s (%s)", signal_name(r->signal),
                            signal_text(r->signal));
+    } else if (si->si_code == CLD_KILLED && si->si_status == SIGKILL && !pg->sent_kill && oom > 0 &&
+               g->cfg->limits[SBVM_LIMIT_MEMORY]) {
+        /* The cgroup's OOM killer took the init itself (the guest's memory
+         * may be in no process's RSS: memfds, shared memory). */
+        set_limit_outcome(g, r, SBVM_LIMIT_MEMORY, r->peak_memory, SIGKILL);
+    } else if (si->si_code == CLD_KILLED && si->si_status == SIGKILL && !pg->sent_kill) {
+        bool host_oom = host_oom_kills() > pg->st->oom_kills_at_start;
+        r->outcome = SBVM_OUTCOME_KILLED;
+        r->signal = SIGKILL;
+        result_set_message(r, "killed: the sandbox's init was killed (SIGKILL) from outside%s",
+                           host_oom ? ", most likely by the kernel's out-of-memory killer (the "
+                                      "host ran out of memory while it ran)"
+                                    : "");
     } else {
         r->outcome = SBVM_OUTCOME_SETUP_FAILED;
         r->stage = "init";

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -87,26 +88,112 @@ static void proc_run_release(void *state)
         return;
     fsplan_release(&st->base);
     seccomp_plan_release(&st->seccomp);
+    close_fd(&st->seccomp_fd);
     if (st->has_custom)
         seccomp_plan_release(&st->custom);
+    close_fd(&st->custom_fd);
     strv_release(&st->custom_deny);
     strv_release(&st->custom_allow);
     cgroup_host_release(&st->cgroups);
     close_fd(&st->init_fd);
+    close_fd(&st->oom_fd);
     free(st);
+}
+
+/* Where the kernel keeps our command line and environment (proc(5):
+ * arg_start, arg_end, env_start, env_end are fields 48-51 of stat). */
+static void find_arg_area(struct proc_state *st)
+{
+    char buf[1024];
+    uint64_t v[4];
+
+    if (read_small_at(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf)) > 0 &&
+        procscan_stat_fields(buf, 48, 51, v)) {
+        st->args_start = v[0];
+        st->args_end = v[1];
+        st->env_start = v[2];
+        st->env_end = v[3];
+    }
+}
+
+/*
+ * Guests are the OOM killer's first choice (oom_score_adj 1000). A process
+ * may lower its own score back to the floor below which only a holder of
+ * CAP_SYS_RESOURCE may go, and that floor is only set by such a holder:
+ * where we have the capability, we raise our own score to 1000 (which sets
+ * the floor) just for the clone, so that the sandbox inherits both, and
+ * then restore ours. Without it, the guest raises its own score (child.c)
+ * and could lower it again (docs/SECURITY.md).
+ */
+static void oom_floor(struct proc_state *st, bool raise)
+{
+    if (st->oom_fd < 0)
+        return;
+    if (raise)
+        (void)!pwrite(st->oom_fd, "1000", 4, 0);
+    else
+        (void)!pwrite(st->oom_fd, st->oom_own, strlen(st->oom_own), 0);
+}
+
+static void oom_floor_init(struct proc_state *st)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    ssize_t n;
+
+    st->oom_fd = -1;
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &h, d) < 0 || !(d[0].effective & (1u << CAP_SYS_RESOURCE)))
+        return;
+    st->oom_fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (st->oom_fd < 0)
+        return;
+    n = pread(st->oom_fd, st->oom_own, sizeof(st->oom_own) - 1, 0);
+    if (n <= 0) {
+        close_fd(&st->oom_fd);
+        return;
+    }
+    st->oom_own[n] = '\0';
+}
+
+/* How many processes the kernel's OOM killer has killed since boot
+ * (/proc/vmstat), or 0 when unknown. */
+uint64_t host_oom_kills(void)
+{
+    char buf[16384];
+    const char *p;
+
+    if (read_small_at(AT_FDCWD, "/proc/vmstat", buf, sizeof(buf)) <= 0)
+        return 0;
+    p = strstr(buf, "\noom_kill ");
+    return p ? strtoull(p + 10, NULL, 10) : 0;
 }
 
 static int proc_run_init(void **state, sbvm_error **err)
 {
     struct proc_state *st = calloc(1, sizeof(*st));
+    int r;
 
     if (!st)
         return error_set(err, ENOMEM, "out of memory");
-    st->init_fd = -1;
+    st->init_fd = st->seccomp_fd = st->custom_fd = st->oom_fd = -1;
     fsplan_init(&st->base);
     userns_guest_ids(&st->ids);
     seccomp_plan_default(&st->seccomp);
-    st->init_fd = make_init_memfd();
+    r = seccomp_plan_memfd(&st->seccomp, err);
+    if (r < 0) {
+        proc_run_release(st);
+        return r;
+    }
+    st->seccomp_fd = r;
+    /* SBVM_INIT_IN_PLACE=1 runs the init the way hosts that forbid
+     * executing memfds (vm.memfd_noexec=2) do: for the tests of that path
+     * as an ordinary user, who cannot set the sysctl. */
+    if (!streq(getenv("SBVM_INIT_IN_PLACE") ? getenv("SBVM_INIT_IN_PLACE") : "", "1"))
+        st->init_fd = make_init_memfd();
+    find_arg_area(st);
+    oom_floor_init(st);
+    st->oom_kills_at_start = host_oom_kills();
     *state = st;
     return 0;
 }
@@ -250,6 +337,10 @@ static unsigned watch_mask(const struct proc_guest *pg, const struct sbvm_config
     if ((cfg->limits_set & (1u << SBVM_LIMIT_MEMORY)) && pg->mech[SBVM_LIMIT_MEMORY] &&
         streq(pg->mech[SBVM_LIMIT_MEMORY], "rlimit"))
         w |= SECCOMP_WATCH_MEMORY;
+    /* Per-process address space cannot count memfds or SysV shared memory. */
+    if (cfg->limits[SBVM_LIMIT_MEMORY] && pg->mech[SBVM_LIMIT_MEMORY] &&
+        streq(pg->mech[SBVM_LIMIT_MEMORY], "rlimit"))
+        w |= SECCOMP_REFUSE_SHARED_MEMORY;
     return w;
 }
 
@@ -368,8 +459,15 @@ static int custom_policy(struct proc_state *st, const struct sbvm_config *cfg, u
     r = seccomp_plan_build_custom(&plan, &cfg->deny, &cfg->allow, watch, err);
     if (r < 0)
         return r;
+    r = seccomp_plan_memfd(&plan, err);
+    if (r < 0) {
+        seccomp_plan_release(&plan);
+        return r;
+    }
     if (st->has_custom)
         seccomp_plan_release(&st->custom);
+    close_fd(&st->custom_fd);
+    st->custom_fd = r;
     strv_release(&st->custom_deny);
     strv_release(&st->custom_allow);
     st->custom = plan;
@@ -627,6 +725,11 @@ static int proc_spawn(void *state, struct guest *g)
     a.fd_status = status[1];
     a.fd_control = control[0];
     a.fd_init = st->init_fd;
+    a.fd_policy = pg->custom ? st->custom_fd : st->seccomp_fd;
+    a.args_start = st->args_start;
+    a.args_end = st->args_end;
+    a.env_start = st->env_start;
+    a.env_end = st->env_end;
     a.fd_in = in[0];
     a.fd_out = out[1];
     a.fd_err = errp[1];
@@ -634,6 +737,9 @@ static int proc_spawn(void *state, struct guest *g)
     a.bind_srcs = bind_srcs;
     a.nbinds = proc_slot_count(pg);
     plan_rlimits(pg, g->cfg, &a);
+    /* Only the namespace's root may: as an ordinary user, pid 1 keeps that
+     * user's uid, not root's (docs/SECURITY.md). */
+    a.ipc_bytes = st->ids.host_root ? scratch_size(g->cfg) : 0;
     a.start_apart = g->spawn_alone;
 
     memset(&ca, 0, sizeof(ca));
@@ -648,10 +754,12 @@ static int proc_spawn(void *state, struct guest *g)
      * child before it resets them; the child unblocks in its own time. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    oom_floor(st, true);
     pid = syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
         child_main(&a);
     err = errno;
+    oom_floor(st, false);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         r = spawn_fail(g, "clone", err, "creating the sandbox's namespaces (clone3)");
@@ -727,6 +835,8 @@ static int proc_signal(struct guest *g, int sig)
         return -ESRCH;
     if (pidfd_send_signal(pg->pidfd, sig, NULL, 0) < 0)
         return -errno;
+    if (sig == SIGKILL)
+        pg->sent_kill = true;
     return 0;
 }
 
@@ -784,11 +894,27 @@ static void record_copy(struct proc_guest *pg, bool out, const char *guest, cons
     pg->ncopies++;
 }
 
-/* Copy limit: the scratch's size, or 4 GiB when copying from elsewhere. */
-static uint64_t copy_budget(const struct sbvm_config *cfg)
+/* --copy-in: the host's own files, into a sandbox whose writable places
+ * are bounded anyway; 4 GiB, or the scratch when it is larger. */
+static uint64_t copy_in_budget(const struct sbvm_config *cfg)
 {
     uint64_t d = scratch_size(cfg);
     return d > (4ULL << 30) ? d : 4ULL << 30;
+}
+
+/* --copy-out: what a guest makes goes to the host's disk, so at most what
+ * its writable space can hold: the scratch, or its largest --tmpfs. (Holes
+ * in sparse files are not written, and not counted: copytree.h.) */
+static uint64_t copy_out_budget(const struct sbvm_config *cfg)
+{
+    uint64_t b = scratch_size(cfg);
+
+    for (size_t i = 0; i < cfg->nmounts; i++)
+        if (cfg->mounts[i].kind == SBVM_MOUNT_TMPFS) {
+            uint64_t t = cfg->mounts[i].size ? cfg->mounts[i].size : 64ULL << 20;
+            b = t > b ? t : b;
+        }
+    return b;
 }
 
 /*
@@ -847,7 +973,7 @@ static int copy_in(struct guest *g, char *msg, size_t msgsize)
 {
     struct proc_guest *pg = g->bdata;
     const struct sbvm_config *cfg = g->cfg;
-    struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
+    struct copy_limits lim = { copy_in_budget(cfg), copy_in_budget(cfg), (uid_t)-1, (gid_t)-1 };
 
     if (pg->st->ids.host_root) {
         lim.uid = pg->st->ids.uid;
@@ -877,7 +1003,8 @@ static void copy_out(struct guest *g, bool via_tmp)
 {
     struct proc_guest *pg = g->bdata;
     const struct sbvm_config *cfg = g->cfg;
-    const struct copy_limits lim = { copy_budget(cfg), (uid_t)-1, (gid_t)-1 };
+    const struct copy_limits lim = { copy_out_budget(cfg), copy_out_budget(cfg), (uid_t)-1,
+                                     (gid_t)-1 };
 
     if (pg->copied_out)
         return;

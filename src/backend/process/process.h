@@ -23,6 +23,7 @@ struct proc_state {
     struct guest_ids ids;
     struct fsplan base;
     struct seccomp_plan seccomp; /* the built-in default */
+    int seccomp_fd;              /* its programs for the init (seccomp_plan_memfd) */
     /* The last custom policy compiled (--deny, --allow, watched calls), and
      * what it was compiled for: guests of one run usually share it, and
      * libseccomp takes milliseconds to compile one. */
@@ -30,9 +31,18 @@ struct proc_state {
     struct strv custom_deny, custom_allow;
     unsigned custom_watch;
     bool has_custom;
+    int custom_fd;
     struct cgroup_host cgroups;
     bool cgroups_detected;
     int init_fd; /* sealed memfd with the init, or -1: run it in place */
+    /* Our /proc/self/oom_score_adj and its value, when we may set the
+     * sandbox's floor (CAP_SYS_RESOURCE), else -1. */
+    int oom_fd;
+    char oom_own[16];
+    /* The kernel's count of OOM kills when the run began. */
+    uint64_t oom_kills_at_start;
+    /* Where our command line and environment live (child_args). */
+    uint64_t args_start, args_end, env_start, env_end;
 };
 
 #define SYSCALLS_TRACKED 1024
@@ -80,6 +90,7 @@ struct proc_guest {
     struct proc_denied denied;
     bool have_denied;
 
+    bool sent_kill;    /* we sent the init SIGKILL ourselves */
     bool holding;      /* the init froze the sandbox and waits */
     bool freeze_sent;  /* we asked for a freeze (a limit was hit) */
     int64_t freeze_at; /* when, monotonic ns */
@@ -113,6 +124,8 @@ struct proc_guest {
     char host_what[512];
 };
 
+/* How many processes the kernel's OOM killer has killed since boot. */
+uint64_t host_oom_kills(void);
 /* The host path behind child bind slot i (for messages), or NULL. */
 const char *proc_slot_src(const struct proc_guest *pg, size_t i);
 size_t proc_slot_count(const struct proc_guest *pg);

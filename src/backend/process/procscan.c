@@ -90,18 +90,16 @@ uint64_t procscan_max_fds(int rootfd)
     return best;
 }
 
-bool procscan_parse_stat(const char *text, uint64_t *ticks)
+bool procscan_stat_fields(const char *text, int first, int last, uint64_t *out)
 {
     /* "pid (comm) state ppid ...": the name may hold anything, so start
-     * after its last ')'. utime, stime, cutime, cstime are fields 14-17,
-     * the 12th to 15th after the name. */
+     * after its last ')'; the state is field 3. */
     const char *p = strrchr(text, ')');
-    uint64_t sum = 0;
 
-    if (!p)
+    if (!p || first < 3 || last < first)
         return false;
     p++;
-    for (int field = 3; field <= 17; field++) {
+    for (int field = 3; field <= last; field++) {
         char *end;
         unsigned long long v;
 
@@ -109,19 +107,29 @@ bool procscan_parse_stat(const char *text, uint64_t *ticks)
             p++;
         if (!*p)
             return false;
-        if (field >= 14) {
+        if (field >= first) {
             errno = 0;
             v = strtoull(p, &end, 10);
             if (end == p || errno || (*end != ' ' && *end != '\0' && *end != '\n'))
                 return false;
-            sum += v;
+            out[field - first] = v;
             p = end;
         } else {
             while (*p && *p != ' ')
                 p++;
         }
     }
-    *ticks = sum;
+    return true;
+}
+
+bool procscan_parse_stat(const char *text, uint64_t *ticks)
+{
+    /* utime, stime, cutime, cstime are fields 14-17. */
+    uint64_t v[4];
+
+    if (!procscan_stat_fields(text, 14, 17, v))
+        return false;
+    *ticks = v[0] + v[1] + v[2] + v[3];
     return true;
 }
 

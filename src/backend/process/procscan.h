@@ -28,5 +28,8 @@ void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes);
  * system, its own plus its waited-for children's; false when it does not
  * parse. */
 bool procscan_parse_stat(const char *text, uint64_t *ticks);
+/* Fields first..last (1-based, as proc(5) numbers them, first >= 3) of the
+ * text of a /proc/PID/stat, into out; false when it does not parse. */
+bool procscan_stat_fields(const char *text, int first, int last, uint64_t *out);
 
 #endif

@@ -69,6 +69,7 @@ enum proc_stage {
     STAGE_GUEST_STDIO,
     STAGE_GUEST_CWD,
     STAGE_EXEC,
+    STAGE_IPC, /* bounding the IPC namespace's shared memory            */
     STAGE__COUNT,
 };
 
@@ -178,10 +179,28 @@ enum {
     FD_CONTROL = 4, /* read end: "go" once the maps are written; later the init's
                        release (a byte or EOF) */
     FD_INIT = 5,    /* sealed memfd holding the init executable */
-    FD_GUEST_IN = 6,
-    FD_GUEST_OUT = 7,
-    FD_GUEST_ERR = 8,
-    FD_BIND_BASE = 9, /* vetted program files, one per bind */
+    FD_POLICY = 6,  /* sealed memfd holding the guest's filters (struct proc_policy) */
+    FD_GUEST_IN = 7,
+    FD_GUEST_OUT = 8,
+    FD_GUEST_ERR = 9,
+    FD_BIND_BASE = 10, /* vetted program files, one per bind */
+};
+
+/*
+ * The guest's seccomp filters, as the init reads them from FD_POLICY: this
+ * header, then each program's instructions (struct sock_filter), in the
+ * order they are installed. The init never trusts the data of a seccomp
+ * stop (a guest's own filter chooses it when both return TRACE): it runs
+ * these programs on the stopped call and acts on their answer.
+ */
+#define PROC_POLICY_MAGIC     0x53425046U /* "SBPF" */
+#define PROC_POLICY_PROGS_MAX 4
+#define PROC_POLICY_INSNS_MAX 4096 /* BPF_MAXINSNS */
+
+struct proc_policy {
+    uint32_t magic;
+    uint32_t nprogs;
+    uint32_t len[PROC_POLICY_PROGS_MAX]; /* instructions in each program */
 };
 
 #define SYNC_GO     'G'
@@ -195,13 +214,16 @@ enum {
 #define INIT_FLAG_HOLD_ALWAYS 2
 
 /*
- * Seccomp "trace" data (SCMP_ACT_TRACE): refused syscalls stop in the init,
- * which counts them and makes them fail with the errno in the low 12 bits;
- * a syscall with INIT_TRACE_DENY set is fatal: init stops the guest; one
- * with INIT_TRACE_WATCH runs, and init looks at its result for a limit.
+ * Seccomp "trace" data (SCMP_ACT_TRACE) in the sandbox's own filters:
+ * refused syscalls stop in the init, which counts them and makes them fail
+ * with the errno in the low 12 bits; one with INIT_TRACE_WATCH runs, and
+ * init looks at its result for a limit. The init reads this data from its
+ * own evaluation of the filters (struct proc_policy), never from the stop.
+ * A syscall the run denies (--deny) is not traced: the filter kills the
+ * process (SECCOMP_RET_KILL_PROCESS, which no filter of the guest's can
+ * outrank), and the init names the call from the dying thread's registers.
  */
 #define INIT_TRACE_ERRNO_MASK 0x0fff
 #define INIT_TRACE_WATCH      0x4000
-#define INIT_TRACE_DENY       0x8000
 
 #endif

@@ -17,8 +17,15 @@
  *    (signal details, registers, the instruction bytes, a stack snapshot and
  *    the memory map) before letting the signal kill it;
  *  - stop at syscalls the filter refuses (SECCOMP_RET_TRACE): count them and
- *    make them fail with the policy's errno, or, for a syscall the policy
- *    denies, stop the guest and say which call it was;
+ *    make them fail with the policy's errno. What a stop means is decided
+ *    by running the sandbox's own filters on the call (policy/bpf_eval.h),
+ *    never by the stop's data, which a filter the guest stacked on ours may
+ *    have chosen;
+ *  - when a process is killed by the filter (a denied call, a foreign ABI),
+ *    name the call from the dying thread's registers and stop the guest;
+ *  - act only on signals sent from outside the sandbox: the guest may send
+ *    pid 1 the signals it handles, and must not forge a freeze or a
+ *    forwarded signal;
  *  - when pid 2 ends, report its wait status; then, if asked to, freeze
  *    whatever is left and wait until the supervisor has taken inventory.
  *
@@ -33,6 +40,7 @@
 
 #include "backend/process/init/init.h"
 #include "backend/process/proto.h"
+#include "policy/bpf_eval.h"
 
 /* Kernel ABI constants, spelled out: no libc headers here. */
 #define NR_read             0
@@ -48,6 +56,7 @@
 #define NR_getdents64       217
 #define NR_openat           257
 #define NR_process_vm_readv 310
+#define NR_pread64          17
 
 #define E_INTR  4
 #define E_CHILD 10
@@ -61,6 +70,8 @@
 #define SIG_SETMASK_     2
 #define SA_RESTART_      0x10000000
 #define SA_RESTORER_     0x04000000
+#define SA_SIGINFO_      0x00000004
+#define SI_USER_         0
 #define PR_SET_DUMPABLE_ 4
 
 #define SIGTRAP_ 5
@@ -77,6 +88,8 @@
 #define PTRACE_GETSIGINFO_       0x4202
 #define PTRACE_LISTEN_           0x4208
 #define PTRACE_GET_SYSCALL_INFO_ 0x420e
+#define PTRACE_GETEVENTMSG_      0x4201
+#define PTRACE_EVENT_EXIT_       6
 #define PTRACE_EVENT_SECCOMP_    7
 #define PTRACE_EVENT_STOP_       128
 #define SYSCALL_INFO_SECCOMP     3
@@ -217,7 +230,7 @@ void *memcpy(void *d, const void *s, size_t n)
 #endif
 
 struct ksigaction {
-    void (*handler)(int);
+    void (*handler)(int, void *, void *);
     unsigned long flags;
     void (*restorer)(void);
     uint64_t mask;
@@ -259,6 +272,12 @@ static uint32_t captures;
 static uint32_t syscall_count[NSYSCALLS];
 static uint16_t syscall_err[NSYSCALLS];
 static uint32_t syscall_other;
+
+/* The sandbox's own filters (FD_POLICY), oldest first. */
+static struct bpf_insn_ policy_insns[PROC_POLICY_PROGS_MAX * PROC_POLICY_INSNS_MAX];
+static const struct bpf_insn_ *policy_progs[PROC_POLICY_PROGS_MAX];
+static uint32_t policy_lens[PROC_POLICY_PROGS_MAX];
+static uint32_t policy_n;
 
 static unsigned char recbuf[PROC_REC_MAX];
 static unsigned char stackbuf[STACK_SNAPSHOT];
@@ -401,60 +420,52 @@ static int is_crash_signal(int sig)
            sig == 24 || sig == 25 || sig == 31;
 }
 
-/*
- * Tracee `tid` is about to receive crash signal `sig`. If it has no handler
- * for it, the signal will kill it: capture what explains the crash first.
- */
-static void capture(int tid, int sig)
+/* The thread group of tracee `tid` (textbuf holds its status afterwards). */
+static int32_t tgid_of(int tid)
+{
+    if (read_proc(tid, "status", textbuf, sizeof(textbuf)) <= 0)
+        return 0;
+    return (int32_t)status_field(textbuf, "Tgid:", 10);
+}
+
+/* Past the cap, a crash is counted but not explained: a bare record. */
+static int capture_capped(int tid, int32_t pid, int sig)
 {
     struct proc_fault f;
-    unsigned char si[128];
-    uint64_t regs[PROC_NREGS];
-    uint64_t caught, sp;
-    long n;
 
-    if (read_proc(tid, "status", textbuf, sizeof(textbuf)) <= 0)
-        return;
-    caught = status_field(textbuf, "SigCgt:", 16);
-    if (caught & (1ULL << (sig - 1)))
-        return; /* the guest handles it (a runtime's null check, a cleanup) */
+    if (captures < MAX_CAPTURES)
+        return 0;
     zero(&f, sizeof(f));
-    if (captures >= MAX_CAPTURES) {
-        /* Past the cap, counted but not explained: a bare record. */
-        f.seq = ++captures;
-        f.tid = tid;
-        f.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
-        f.signo = sig;
-        emit(REC_FAULT, &f, sizeof(f), 0, 0);
-        return;
-    }
-    zero(si, sizeof(si));
-    if (sys4(NR_ptrace, PTRACE_GETSIGINFO_, tid, 0, (long)si) < 0 ||
-        sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0)
-        return;
     f.seq = ++captures;
     f.tid = tid;
-    f.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
-    copy(&f.signo, si, 4);
-    copy(&f.code, si + 8, 4);
-    copy(&f.addr, si + 16, 8); /* si_addr (faults) or si_pid+si_uid (kill) */
-    copy(&f.sender_pid, si + 16, 4);
-    copy(&f.sender_uid, si + 20, 4);
-    copy(&f.syscall, si + 24, 4);
-    copy(&f.arch, si + 28, 4);
-    copy(f.regs, regs, sizeof(regs));
-    n = read_remote(tid, f.code_bytes, regs[R_RIP], sizeof(f.code_bytes));
+    f.pid = pid;
+    f.signo = sig;
+    emit(REC_FAULT, &f, sizeof(f), 0, 0);
+    return 1;
+}
+
+/* The rest of a capture, from the registers on: the instruction bytes, the
+ * thread's name, a stack snapshot and the memory map, then the records. */
+static void capture_rest(int tid, struct proc_fault *f, const uint64_t *regs)
+{
+    uint64_t sp;
+    long n;
+
+    f->seq = ++captures;
+    f->tid = tid;
+    copy(f->regs, regs, sizeof(f->regs));
+    n = read_remote(tid, f->code_bytes, regs[R_RIP], sizeof(f->code_bytes));
     if (n < 0) {
         /* The page may end before 16 bytes do. */
-        for (n = 0; n < (long)sizeof(f.code_bytes); n++)
-            if (read_remote(tid, f.code_bytes + n, regs[R_RIP] + (uint64_t)n, 1) != 1)
+        for (n = 0; n < (long)sizeof(f->code_bytes); n++)
+            if (read_remote(tid, f->code_bytes + n, regs[R_RIP] + (uint64_t)n, 1) != 1)
                 break;
     }
-    f.code_len = (uint32_t)(n > 0 ? n : 0);
-    read_proc(tid, "comm", f.comm, sizeof(f.comm));
+    f->code_len = (uint32_t)(n > 0 ? n : 0);
+    read_proc(tid, "comm", f->comm, sizeof(f->comm));
     for (int i = 0; i < 16; i++)
-        if (f.comm[i] == '\n')
-            f.comm[i] = '\0';
+        if (f->comm[i] == '\n')
+            f->comm[i] = '\0';
     sp = regs[R_RSP] - RED_ZONE;
     n = read_remote(tid, stackbuf, sp, STACK_SNAPSHOT);
     if (n < 0) {
@@ -466,19 +477,119 @@ static void capture(int tid, int sig)
             sp = page;
         }
     }
-    f.stack_start = sp;
-    f.stack_len = (uint32_t)(n > 0 ? n : 0);
-    f.maps_len = (uint32_t)read_proc(tid, "maps", mapsbuf, MAPS_MAX);
-    emit(REC_FAULT, &f, sizeof(f), 0, 0);
-    send_chunks(f.seq, CHUNK_MAPS, mapsbuf, f.maps_len);
-    send_chunks(f.seq, CHUNK_STACK, stackbuf, f.stack_len);
+    f->stack_start = sp;
+    f->stack_len = (uint32_t)(n > 0 ? n : 0);
+    f->maps_len = (uint32_t)read_proc(tid, "maps", mapsbuf, MAPS_MAX);
+    emit(REC_FAULT, f, sizeof(*f), 0, 0);
+    send_chunks(f->seq, CHUNK_MAPS, mapsbuf, f->maps_len);
+    send_chunks(f->seq, CHUNK_STACK, stackbuf, f->stack_len);
 }
 
-/* A refused or denied syscall stopped tracee `tid`. */
+/*
+ * Tracee `tid` is about to receive crash signal `sig`. If it has no handler
+ * for it, the signal will kill it: capture what explains the crash first.
+ */
+static void capture(int tid, int sig)
+{
+    struct proc_fault f;
+    unsigned char si[128];
+    uint64_t regs[PROC_NREGS];
+    uint64_t caught;
+    int32_t pid = tgid_of(tid);
+
+    if (!pid)
+        return;
+    caught = status_field(textbuf, "SigCgt:", 16);
+    if (caught & (1ULL << (sig - 1)))
+        return; /* the guest handles it (a runtime's null check, a cleanup) */
+    if (capture_capped(tid, pid, sig))
+        return;
+    zero(&f, sizeof(f));
+    zero(si, sizeof(si));
+    if (sys4(NR_ptrace, PTRACE_GETSIGINFO_, tid, 0, (long)si) < 0 ||
+        sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0)
+        return;
+    f.pid = pid;
+    copy(&f.signo, si, 4);
+    copy(&f.code, si + 8, 4);
+    copy(&f.addr, si + 16, 8); /* si_addr (faults) or si_pid+si_uid (kill) */
+    copy(&f.sender_pid, si + 16, 4);
+    copy(&f.sender_uid, si + 20, 4);
+    copy(&f.syscall, si + 24, 4);
+    copy(&f.arch, si + 28, 4);
+    capture_rest(tid, &f, regs);
+}
+
+/* A filter of the guest's own killed tracee `tid` at a call (no signal was
+ * delivered to look at): what a SIGSYS of code SYS_SECCOMP would have said. */
+static void capture_seccomp_kill(int tid, const uint64_t *regs, uint32_t arch)
+{
+    struct proc_fault f;
+    int32_t pid = tgid_of(tid);
+
+    if (!pid || capture_capped(tid, pid, 31))
+        return;
+    zero(&f, sizeof(f));
+    f.pid = pid;
+    f.signo = 31; /* SIGSYS */
+    f.code = 1;   /* SYS_SECCOMP */
+    f.addr = regs[R_RIP];
+    f.syscall = (int32_t)regs[R_ORIG_RAX];
+    f.arch = arch;
+    capture_rest(tid, &f, regs);
+}
+
+/* Reads the sandbox's filters from FD_POLICY; 0, or -1 when it is not a
+ * well-formed policy (then the init cannot judge a stop, and ends). */
+static int load_policy(void)
+{
+    struct proc_policy h;
+    uint64_t off = sizeof(h), total = 0;
+
+    if (sys4(NR_pread64, FD_POLICY, (long)&h, sizeof(h), 0) != (long)sizeof(h) ||
+        h.magic != PROC_POLICY_MAGIC || h.nprogs == 0 || h.nprogs > PROC_POLICY_PROGS_MAX)
+        return -1;
+    for (uint32_t i = 0; i < h.nprogs; i++) {
+        uint64_t bytes = (uint64_t)h.len[i] * sizeof(struct bpf_insn_);
+        if (h.len[i] == 0 || h.len[i] > PROC_POLICY_INSNS_MAX)
+            return -1;
+        if (sys4(NR_pread64, FD_POLICY, (long)(policy_insns + total), (long)bytes, (long)off) !=
+            (long)bytes)
+            return -1;
+        policy_progs[i] = policy_insns + total;
+        policy_lens[i] = h.len[i];
+        total += h.len[i];
+        off += bytes;
+    }
+    policy_n = h.nprogs;
+    sys1(NR_close, FD_POLICY);
+    return 0;
+}
+
+/* What the sandbox's own filters answer for a call. */
+static uint32_t our_answer(uint32_t arch, uint64_t nr, uint64_t ip, const uint64_t *args)
+{
+    struct seccomp_data_ d;
+
+    d.nr = (int32_t)nr;
+    d.arch = arch;
+    d.ip = ip;
+    copy(d.args, args, sizeof(d.args));
+    return seccomp_eval(policy_progs, policy_lens, policy_n, &d);
+}
+
+/*
+ * A seccomp stop of tracee `tid`. Only our own filters' answer counts: when
+ * a filter of the guest's also returns TRACE, the kernel hands us the
+ * newest filter's data - the guest's. So the stop's data is ignored: a
+ * call our filters allow runs (the guest's own filter asked for a tracer),
+ * one they refuse fails with their errno, one they watch is watched.
+ */
 static void on_seccomp(int tid)
 {
     struct syscall_info info;
     uint64_t regs[PROC_NREGS];
+    uint32_t ours;
     int err;
 
     zero(&info, sizeof(info));
@@ -487,29 +598,21 @@ static void on_seccomp(int tid)
         sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
         return;
     }
-    if (info.ret_data & INIT_TRACE_DENY) {
-        struct proc_denied d;
-        zero(&d, sizeof(d));
-        if (read_proc(tid, "status", textbuf, sizeof(textbuf)) > 0)
-            d.pid = (int32_t)status_field(textbuf, "Tgid:", 10);
-        d.arch = info.arch;
-        d.nr = info.nr;
-        copy(d.args, info.args, sizeof(d.args));
-        d.ip = info.ip;
-        if (!denied)
-            emit(REC_DENIED, &d, sizeof(d), 0, 0);
-        denied = 1;
-        /* The guest is over. The caller stays in this stop; the loop
-         * freezes everything else for the supervisor's inventory. */
-        freeze_requested = 1;
+    ours = our_answer(info.arch, info.nr, info.ip, info.args);
+    if ((ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_ALLOW ||
+        (ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_LOG) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
         return;
     }
-    if (info.ret_data & INIT_TRACE_WATCH) {
+    if ((ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_TRACE && (ours & INIT_TRACE_WATCH)) {
         /* Let it run, and stop again when it returns (on_syscall_exit). */
         sys4(NR_ptrace, PTRACE_SYSCALL_, tid, 0, 0);
         return;
     }
-    err = (int)(info.ret_data & INIT_TRACE_ERRNO_MASK);
+    /* Refused. Anything but our TRACE cannot stop here (it outranks
+     * TRACE); should it, the call fails all the same. */
+    err = (ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_TRACE ? (int)(ours & INIT_TRACE_ERRNO_MASK)
+                                                              : 0;
     if (!err)
         err = 38; /* ENOSYS */
     if (info.nr < NSYSCALLS) {
@@ -524,6 +627,72 @@ static void on_seccomp(int tid)
         regs[R_RAX] = (uint64_t)(long)-err;
         sys4(NR_ptrace, PTRACE_SETREGS_, tid, 0, (long)regs);
     }
+    sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+}
+
+/*
+ * Thread `tid` is about to exit (PTRACE_EVENT_EXIT). A process the filter
+ * kills (SECCOMP_RET_KILL_PROCESS: a denied call, or a foreign ABI) gets no
+ * signal-delivery stop; its thread that made the call exits with its
+ * registers rolled back to the call (rax equal to orig_rax). If our own
+ * filters kill that call, it is the sandbox's denial: name it, and stop the
+ * guest. If they do not, a filter of the guest's killed it: a crash of its
+ * own making, reported as such.
+ */
+static void on_exit_stop(int tid)
+{
+    uint64_t regs[PROC_NREGS], args[6], status = 0;
+    unsigned char insn[2] = { 0, 0 };
+    uint32_t arch = BPF_EVAL_AUDIT_ARCH_X86_64, ours;
+    int i386;
+
+    if (sys4(NR_ptrace, PTRACE_GETEVENTMSG_, tid, 0, (long)&status) < 0 ||
+        (status & 0x7f) != 31 /* SIGSYS */ ||
+        sys4(NR_ptrace, PTRACE_GETREGS_, tid, 0, (long)regs) < 0 ||
+        regs[R_RAX] != regs[R_ORIG_RAX]) {
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
+    /* The i386 entry: int 0x80 (cd 80), or any syscall from a 32-bit code
+     * segment (0x23). x32 calls carry their bit in the number. */
+    read_remote(tid, insn, regs[R_RIP] - 2, 2);
+    i386 = regs[R_CS] == 0x23 || (insn[0] == 0xcd && insn[1] == 0x80);
+    if (i386) {
+        arch = BPF_EVAL_AUDIT_ARCH_I386;
+        args[0] = regs[R_RBX] & 0xffffffffu;
+        args[1] = regs[R_RCX] & 0xffffffffu;
+        args[2] = regs[R_RDX] & 0xffffffffu;
+        args[3] = regs[R_RSI] & 0xffffffffu;
+        args[4] = regs[R_RDI] & 0xffffffffu;
+        args[5] = regs[R_RBP] & 0xffffffffu;
+    } else {
+        args[0] = regs[R_RDI];
+        args[1] = regs[R_RSI];
+        args[2] = regs[R_RDX];
+        args[3] = regs[R_R10];
+        args[4] = regs[R_R8];
+        args[5] = regs[R_R9];
+    }
+    ours = our_answer(arch, regs[R_ORIG_RAX], regs[R_RIP], args);
+    if ((ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_KILL_PROCESS ||
+        (ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_KILL_THREAD) {
+        struct proc_denied d;
+        zero(&d, sizeof(d));
+        d.pid = tgid_of(tid);
+        d.arch = arch;
+        d.nr = regs[R_ORIG_RAX];
+        copy(d.args, args, sizeof(d.args));
+        d.ip = regs[R_RIP];
+        if (!denied)
+            emit(REC_DENIED, &d, sizeof(d), 0, 0);
+        denied = 1;
+        /* The guest is over: freeze what is left for the inventory. The
+         * caller stays in this stop, its memory and command line still
+         * there to be seen. */
+        freeze_requested = 1;
+        return;
+    }
+    capture_seccomp_kill(tid, regs, arch);
     sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
 }
 
@@ -727,19 +896,41 @@ static int others_remain(void)
     return 1;
 }
 
+/*
+ * Whether a signal came from outside the sandbox: sent with kill(2) or a
+ * pidfd (SI_USER) by a process this pid namespace cannot see (si_pid 0).
+ * The guest can send pid 1 every signal it has a handler for; those carry
+ * its pid, or a code below zero when it forges the rest of the siginfo
+ * (rt_sigqueueinfo), and are ignored: the guest must not forge a freeze -
+ * which would end it as "set-up failed" - nor bounce signals off pid 1.
+ */
+static int from_host(const void *info)
+{
+    int32_t code, pid;
+
+    copy(&code, (const char *)info + 8, 4);
+    copy(&pid, (const char *)info + 16, 4);
+    return code == SI_USER_ && pid == 0;
+}
+
 /* Like a terminal's Ctrl-C, a forwarded signal goes to the guest's whole
  * process group (the guest leads one: it called setsid), so that a shell
  * waiting for a foreground child does not wait it out. */
-static void forward(int sig)
+static void forward(int sig, void *info, void *uc)
 {
+    (void)uc;
+    if (!from_host(info))
+        return;
     if (guest_pid > 0 && sys2(NR_kill, -guest_pid, sig) < 0)
         sys2(NR_kill, guest_pid, sig);
 }
 
-static void on_freeze(int sig)
+static void on_freeze(int sig, void *info, void *uc)
 {
     (void)sig;
-    freeze_requested = 1;
+    (void)uc;
+    if (from_host(info))
+        freeze_requested = 1;
 }
 
 static void on_stop(int pid, int st)
@@ -749,6 +940,8 @@ static void on_stop(int pid, int st)
 
     if (event == PTRACE_EVENT_SECCOMP_) {
         on_seccomp(pid);
+    } else if (event == PTRACE_EVENT_EXIT_) {
+        on_exit_stop(pid);
     } else if (event == PTRACE_EVENT_STOP_) {
         /* SIGTRAP: a new child's first stop, or an interrupt; a stop
          * signal: job control, which the tracee must keep until SIGCONT. */
@@ -785,19 +978,23 @@ _Noreturn void init_run(int fd, int pid, int flags)
      * entries (exe, mem, fd) or attach to us. */
     sys2(NR_prctl, PR_SET_DUMPABLE_, 0);
     status_fd = fd;
+    /* Without the sandbox's filters the init cannot tell what a seccomp
+     * stop means: fail closed, which ends the sandbox. */
+    if (load_policy() < 0)
+        die(4);
     guest_pid = pid;
     hold_flag = flags & INIT_FLAG_HOLD;
     hold_always = flags & INIT_FLAG_HOLD_ALWAYS;
 
     zero(&sa, sizeof(sa));
     sa.handler = forward;
-    sa.flags = SA_RESTART_ | SA_RESTORER_;
+    sa.flags = SA_RESTART_ | SA_RESTORER_ | SA_SIGINFO_;
     sa.restorer = sbvm_init_restorer;
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
         sys4(NR_rt_sigaction, forwarded[i], (long)&sa, 0, sizeof(uint64_t));
     /* The freeze request must interrupt wait4: no SA_RESTART. */
     sa.handler = on_freeze;
-    sa.flags = SA_RESTORER_;
+    sa.flags = SA_RESTORER_ | SA_SIGINFO_;
     sys4(NR_rt_sigaction, SIG_FREEZE, (long)&sa, 0, sizeof(uint64_t));
     sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&empty, 0, sizeof(uint64_t));
 
