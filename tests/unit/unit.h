@@ -22,6 +22,9 @@ Suite *suite_forensics(void);
 Suite *suite_procscan(void);
 Suite *suite_net(void);
 Suite *suite_sandbox(void);
+Suite *suite_shm(void);
+Suite *suite_shm_hostile(void);
+Suite *suite_shm_threads(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);
