@@ -476,6 +476,15 @@ SBVM_API void sbvm_config_set_net_allow_private(sbvm_config *cfg, int allow);
  * the sandbox.
  */
 SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_error **err);
+/*
+ * A PEM file of CA certificates to trust besides the system's, read and
+ * checked now (certificates only: a file holding anything else, a private
+ * key above all, is refused): the guest trusts them (the system bundle in
+ * its view is extended, and SSL_CERT_FILE, REQUESTS_CA_BUNDLE and
+ * NODE_EXTRA_CA_CERTS point at them), and so does the broker when it
+ * intercepts a connection (docs/NETWORK.md).
+ */
+SBVM_API int sbvm_config_trust_ca(sbvm_config *cfg, const char *path, sbvm_error **err);
 
 /* One connection the guest made through the broker. */
 struct sbvm_net_attempt {

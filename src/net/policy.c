@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "net/ca.h"
 #include "util/error.h"
 #include "util/util.h"
 
@@ -400,5 +401,7 @@ void net_policy_release(struct net_policy *p)
         net_secret_release(&p->secrets[i]);
     free(p->rules);
     free(p->secrets);
+    net_ca_free(p->ca);
+    free(p->trust_pem);
     memset(p, 0, sizeof(*p));
 }

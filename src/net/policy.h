@@ -63,12 +63,15 @@ struct net_secret {
 };
 
 /* Everything the broker of one guest goes by; owns its rules and secrets. */
+struct net_ca;
 struct net_policy {
     struct net_rule *rules;
     size_t nrules;
     bool allow_private;
     struct net_secret *secrets;
     size_t nsecrets;
+    struct net_ca *ca; /* the sandbox's CA, when some host is intercepted */
+    char *trust_pem;   /* --trust-ca certificates, for verifying servers */
 };
 
 struct sbvm_config;

@@ -5,7 +5,11 @@ loopback only. Serves files from ROOT; every request's line and headers are
 appended to LOG. Prints its port on stdout once it listens, then serves
 until killed.
 
-    httpd.py ROOT LOG [ADDRESS]      (ADDRESS: a loopback address, default 127.0.0.1)
+    httpd.py ROOT LOG [ADDRESS] [--tls CERT KEY] [--keep-alive]
+
+ADDRESS: a loopback address, default 127.0.0.1. --tls: HTTPS with that
+certificate chain and key (ALPN http/1.1 offered). --keep-alive: answers in
+HTTP/1.1 and keeps connections open (each response has a Content-Length).
 
 Besides files, the ways a server can hand a secret back that the secret
 masking tests need:
@@ -18,20 +22,31 @@ masking tests need:
                          ?h=NAME, header NAME) to ROOT/stored.txt, for
                          another request, connection or server to serve back
 """
+import argparse
 import gzip
 import http.server
 import os
 import socketserver
+import ssl
 import sys
 import urllib.parse
 
-root, log = sys.argv[1], sys.argv[2]
-address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+ap = argparse.ArgumentParser()
+ap.add_argument("root")
+ap.add_argument("log")
+ap.add_argument("address", nargs="?", default="127.0.0.1")
+ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+ap.add_argument("--keep-alive", action="store_true")
+args = ap.parse_args()
+root, log, address = args.root, args.log, args.address
 if not address.startswith("127."):
     sys.exit("httpd.py: loopback addresses only")
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
+    if args.keep_alive:
+        protocol_version = "HTTP/1.1"
+
     def __init__(self, *a, **kw):
         super().__init__(*a, directory=root, **kw)
 
@@ -93,5 +108,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 srv = Server((address, 0), Handler)
+if args.tls:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls[0], args.tls[1])
+    ctx.set_alpn_protocols(["http/1.1"])
+    # The handshake in the handler's thread, not in accept(): a client that
+    # stalls it holds up only its own connection.
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
