@@ -498,6 +498,12 @@ struct sbvm_net_attempt {
     uint64_t bytes_up, bytes_down;
     int64_t duration_ns;
     unsigned secrets; /* placeholders replaced in this request */
+    /* A request the broker read: its path (origin form, up to '?'), or
+     * NULL (a CONNECT, a refusal before the request was read). */
+    const char *path;
+    /* 1: the broker terminated TLS for it (a CONNECT it intercepted, or a
+     * request inside such a connection). */
+    int intercepted;
 };
 SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r);
 SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm_net_attempt **v);

@@ -21,9 +21,19 @@ masking tests need:
   /store                 writes the request's X-Value header (or, with
                          ?h=NAME, header NAME) to ROOT/stored.txt, for
                          another request, connection or server to serve back
+  /slow                  answers after 3 seconds
+POST or PUT:
+  /upload                reads the body (Content-Length or chunked, after
+                         answering Expect: 100-continue) and answers
+                         "got N bytes SHA256"
+  /git/...               git's smart HTTP protocol (git http-backend, as CGI)
+                         for the repositories under ROOT; GET too
 """
 import argparse
 import gzip
+import hashlib
+import subprocess
+import time
 import http.server
 import os
 import socketserver
@@ -85,6 +95,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 out += b"%x\r\n%s\r\n" % (len(echo[i : i + 2]), echo[i : i + 2])
             self.wfile.write(out + b"0\r\n\r\n")
             self.close_connection = True
+        elif url.path == "/slow":
+            time.sleep(3)
+            self.body(b"slow\n")
+        elif url.path.startswith("/git/"):
+            self.git(b"")
         elif url.path == "/store":
             name = urllib.parse.parse_qs(url.query).get("h", ["X-Value"])[0]
             tmp = os.path.join(root, ".stored.tmp")
@@ -95,6 +110,62 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.body(b"stored\n")
         else:
             super().do_GET()
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def git(self, body):
+        url = urllib.parse.urlsplit(self.path)
+        env = {
+            "GIT_PROJECT_ROOT": root,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": url.path[len("/git") :],
+            "QUERY_STRING": url.query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.split(b"\r\n"):
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            elif k:
+                headers.append((k, v.strip()))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self):
+        self.record()
+        url = urllib.parse.urlsplit(self.path)
+        body = self.read_body()
+        if url.path.startswith("/git/"):
+            self.git(body)
+        elif url.path == "/upload":
+            self.body(b"got %d bytes %s\n" % (len(body), hashlib.sha256(body).hexdigest().encode()))
+        else:
+            self.send_error(404)
+
+    do_PUT = do_POST
 
     def do_HEAD(self):
         self.record()
