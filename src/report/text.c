@@ -225,9 +225,13 @@ static void network_text(struct strbuf *sb, const sbvm_result *r, const char *in
             size_text(sb, v[i].bytes_up);
             strbuf_addstr(sb, " up, ");
             size_text(sb, v[i].bytes_down);
-            strbuf_addf(sb, " down, %.0f ms%s%s)\n", (double)v[i].duration_ns / 1e6,
+            strbuf_addf(sb, " down, %.0f ms%s%s)", (double)v[i].duration_ns / 1e6,
                         v[i].secrets ? ", secret injected" : "",
                         v[i].intercepted && !v[i].path ? ", intercepted" : "");
+            /* Connected, and still not as asked: the broker says why. */
+            if (v[i].reason)
+                strbuf_addf(sb, ": %s", why);
+            strbuf_addch(sb, '\n');
         } else {
             strbuf_addf(sb, ": %s\n", why);
         }

@@ -209,3 +209,318 @@ teardown() {
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf 'no-resolv\nunknown')" ]
 }
+
+# ---- interception (issue 20) ----------------------------------------------------
+
+# icept DIR ARGS...: a run whose broker trusts the test CA (--trust-ca, for
+# the servers here) and may reach loopback; JSON report in DIR/r.json.
+icept() {
+    local d="$1"
+    shift
+    run --separate-stderr timeout 120 "$SBVM" run --no-tag --json "$d/r.json" \
+        --trust-ca "$(PKI)/ca.pem" --net-allow-private "$@"
+}
+
+stars() { printf '%*s' "${#1}" '' | tr ' ' '*'; }
+
+@test "a secret over HTTPS is injected on every request of a kept-alive connection and masked back" {
+    httpd srv 127.0.0.1 --keep-alive
+    local d secret basic
+    d="$(scratch)"
+    secret="s3cr3t-$RANDOM$RANDOM-value"
+    basic="$(printf 'user:%s' "$secret" | base64)"
+    icept "$d" --net "allow=localhost:$PORT" --secret "API_TOKEN=$secret@localhost" -- sh -c "
+        url=https://localhost:$PORT/echo-headers
+        curl -sS -H \"X-Value: \$API_TOKEN\" \$url \$url | grep X-Value
+        curl -sS -u \"user:\$API_TOKEN\" \$url | grep Authorization
+        python3 -c '
+import os, requests, sys
+with requests.Session() as s:
+    for _ in range(2):
+        r = s.get(sys.argv[1], headers={\"X-Value\": os.environ[\"API_TOKEN\"]})
+        sys.stdout.write([l for l in r.text.splitlines(True) if l.startswith(\"X-Value\")][0])' \$url
+        echo \"placeholder: \${API_TOKEN%%-*}\"
+        cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline /etc/sandboxvm/* 2>/dev/null | tr '\\0' '\\n' | grep -c sbvm-secret-"
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    # The server got the value on every request, in both forms...
+    [ "$(grep -c "^X-Value: $secret\$" "$LOG")" -eq 4 ]
+    grep -q "^Authorization: Basic $basic\$" "$LOG"
+    # ...and the guest saw stars where the server echoed it, never the value.
+    [[ "$output" != *"$secret"* && "$output" != *"$basic"* ]]
+    [ "$(grep -cxF "X-Value: $(stars "$secret")" <<<"$output")" -eq 4 ]
+    [[ "$output" == *"Authorization: Basic $(stars "$basic")"* ]]
+    [[ "$output" == *"placeholder: sbvm"* ]]
+    ! grep -q -- "$secret" "$d/r.json"
+    # curl's two requests went over one connection: two GETs, then their CONNECT.
+    jcheck "$d/r.json" '[(a["method"], a["path"], a["intercepted"], a["secrets_injected"]) for a in g["network"]["attempts"][:3]]==[("GET", "/echo-headers", True, 1), ("GET", "/echo-headers", True, 1), ("CONNECT", None, True, 2)]'
+    jcheck "$d/r.json" 'sum(a["method"] == "CONNECT" for a in g["network"]["attempts"])==3'
+    jcheck "$d/r.json" 'all(a["allowed"] and a["reason"] is None for a in g["network"]["attempts"])'
+    jschema "$d/r.json"
+    assert_nothing_left
+}
+
+@test "intercepted: curl, wget, python3 urllib and requests, git (smart HTTP) and node, with the sandbox's CA" {
+    local src
+    src="$(scratch)"
+    git -C "$src" init -q
+    echo "intercepted" >"$src/README"
+    git -C "$src" add README
+    git -C "$src" -c user.name=t -c user.email=t@example.com commit -qm first
+    git clone -q --bare "$src" "$WWW/repo.git"
+    chmod -R a+rX "$WWW"
+    httpd srv 127.0.0.1 --keep-alive
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=https://localhost:$PORT/index.html,https://localhost:$PORT/git/" -- sh -c "
+        url=https://localhost:$PORT/index.html
+        curl -sS \$url
+        wget -q -O - \$url
+        python3 -c 'import sys, urllib.request as u; sys.stdout.write(u.urlopen(sys.argv[1]).read().decode())' \$url
+        python3 -c 'import sys, requests; sys.stdout.write(requests.get(sys.argv[1]).text)' \$url
+        git clone -q https://localhost:$PORT/git/repo.git /tmp/r && cat /tmp/r/README
+        openssl s_client -proxy 127.0.0.1:3128 -connect localhost:$PORT -servername localhost \
+            </dev/null 2>/dev/null | grep -m1 '^issuer='"
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$(sed -n 1,4p <<<"$output")" = "$(printf 'hello over TLS\n%.0s' 1 2 3 4)" ]
+    [ "$(sed -n 5p <<<"$output")" = "intercepted" ]
+    # What the guest was shown is the sandbox's CA's certificate, not the server's.
+    [[ "$(sed -n 6p <<<"$output")" == "issuer=O = sandboxvm, CN = sandboxvm per-sandbox CA "* ]]
+    [ "$(grep -c '^GET /index.html' "$LOG")" -eq 4 ]
+    grep -q '^POST /git/repo.git/git-upload-pack' "$LOG"
+    jcheck "$d/r.json" 'all(a["intercepted"] and a["allowed"] for a in g["network"]["attempts"])'
+    jcheck "$d/r.json" '{a["path"] for a in g["network"]["attempts"] if a["method"] != "CONNECT"}=={"/index.html", "/git/repo.git/info/refs", "/git/repo.git/git-upload-pack"}'
+    jschema "$d/r.json"
+}
+
+@test "intercepted: node's https with NODE_EXTRA_CA_CERTS trusts the sandbox's CA" {
+    command -v node >/dev/null || skip "node is not installed"
+    httpd srv
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=https://localhost:$PORT/index.html" -- node -e "
+        const http = require('http'), https = require('https'), tls = require('tls');
+        http.request({ host: '127.0.0.1', port: 3128, method: 'CONNECT', path: 'localhost:$PORT' })
+          .on('connect', (res, sock) => {
+            const t = tls.connect({ socket: sock, servername: 'localhost' }, () =>
+              console.log(t.getPeerCertificate().issuer.O));
+            https.get({ host: 'localhost', port: $PORT, path: '/index.html', createConnection: () => t },
+                      (r) => r.on('data', (d) => process.stdout.write(d)));
+          }).end();"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'sandboxvm\nhello over TLS')" ]
+    jcheck "$d/r.json" '[(a["method"], a["path"]) for a in g["network"]["attempts"]]==[("GET", "/index.html"), ("CONNECT", None)]'
+}
+
+@test "the sandbox's CA: one per sandbox, name-constrained to the intercepted hosts, its key nowhere in the view" {
+    run --separate-stderr "$SBVM" run --no-tag --net "allow=https://api.example.com/v1/" \
+        --secret "T=not-for-the-guest@*.example.org" -- sh -c '
+        grep -c "BEGIN CERTIFICATE" /etc/sandboxvm/added-ca.pem
+        openssl x509 -in /etc/sandboxvm/added-ca.pem -noout -ext nameConstraints,basicConstraints
+        openssl x509 -in /etc/sandboxvm/added-ca.pem -noout -fingerprint -sha256
+        grep -rl "PRIVATE KEY" /etc /tmp /dev 2>/dev/null | wc -l
+        env | grep -c "PRIVATE KEY"; true'
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(sed -n 1p <<<"$output")" = "1" ]
+    [[ "$output" == *"Permitted:"*"DNS:api.example.com"*"DNS:example.org"*"IP:0.0.0.0/255.255.255.255"* ]]
+    [[ "$output" == *"CA:TRUE, pathlen:0"* ]]
+    [ "$(tail -2 <<<"$output")" = "$(printf '0\n0')" ]
+    local first="$(grep Fingerprint <<<"$output")"
+    run --separate-stderr "$SBVM" run --no-tag --net "allow=https://api.example.com/v1/" -- \
+        openssl x509 -in /etc/sandboxvm/added-ca.pem -noout -fingerprint -sha256
+    [ "$status" -eq 0 ]
+    [ -n "$first" ] && [ "$output" != "$first" ]
+    # Without interception there is no CA at all.
+    run --separate-stderr "$SBVM" run --no-tag --net "allow=api.example.com" -- \
+        sh -c 'test -e /etc/sandboxvm/added-ca.pem || echo none; echo "${NODE_EXTRA_CA_CERTS:-unset}"'
+    [ "$output" = "$(printf 'none\nunset')" ]
+}
+
+@test "a placeholder sent to another allowed host arrives unreplaced, tunnelled or intercepted" {
+    httpd srv 127.0.0.1
+    httpd srv 127.0.0.2
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=localhost:$PORT,127.0.0.2:$PORT2" --secret "API_TOKEN=real-value@localhost" -- \
+        sh -c "curl -sS -o /dev/null -H \"X-Value: \$API_TOKEN\" https://127.0.0.2:$PORT2/echo-headers"
+    [ "$status" -eq 0 ]
+    icept "$d" --net "allow=localhost:$PORT,https://127.0.0.2:$PORT2/echo-headers" \
+        --secret "API_TOKEN=real-value@localhost" -- \
+        sh -c "curl -sS -o /dev/null -H \"X-Value: \$API_TOKEN\" https://127.0.0.2:$PORT2/echo-headers"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    jcheck "$d/r.json" '[(a["method"], a["intercepted"], a["secrets_injected"]) for a in g["network"]["attempts"]]==[("GET", True, 0), ("CONNECT", True, 0)]'
+    [ "$(grep -c '^X-Value: sbvm-secret-' "$LOG2")" -eq 2 ]
+    ! grep -q real-value "$LOG2"
+    [ ! -s "$LOG" ]
+}
+
+@test "a Host or a TLS server name that is not the tunnel's is refused and recorded; nothing reaches the server" {
+    httpd srv
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=localhost:$PORT" --secret "API_TOKEN=real-value@localhost" -- sh -c "
+        url=https://localhost:$PORT/echo-headers
+        curl -sS -w '%{http_code}\n' -H 'Host: other.example' -H \"X-Value: \$API_TOKEN\" \$url
+        curl -sS -w '%{http_code}\n' -H 'Host: localhost' -H \"X-Value: \$API_TOKEN\" \$url
+        python3 -c '
+import socket, ssl, sys
+s = socket.create_connection((\"127.0.0.1\", 3128))
+s.sendall(b\"CONNECT localhost:%s HTTP/1.1\\r\\n\\r\\n\" % sys.argv[1].encode())
+print(s.recv(4096).split(b\"\\r\\n\")[0].decode())
+try:
+    ssl.create_default_context().wrap_socket(s, server_hostname=\"other.example\")
+    print(\"handshake done\")
+except ssl.SSLError as e:
+    print(\"refused:\", e.reason)' $PORT"
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$(sed -n 1,4p <<<"$output")" = "$(printf 'sandboxvm: the Host header names %s, the tunnel is for localhost:%s\n421\n' other.example:443 "$PORT" localhost:443 "$PORT")" ]
+    [ "$(sed -n 5,6p <<<"$output")" = "$(printf 'HTTP/1.1 200 Connection established\nrefused: TLSV1_UNRECOGNIZED_NAME')" ]
+    [ ! -s "$LOG" ]
+    jcheck "$d/r.json" '[(a["method"], a["allowed"], a["status"]) for a in g["network"]["attempts"]][:4]==[("GET", False, 421), ("CONNECT", True, None), ("GET", False, 421), ("CONNECT", True, None)]'
+    jcheck "$d/r.json" 'g["network"]["attempts"][4]["reason"]=="the guest'"'"'s TLS handshake names other.example (SNI), the tunnel is for localhost"'
+    jcheck "$d/r.json" 'all(a["secrets_injected"]==0 for a in g["network"]["attempts"])'
+    jschema "$d/r.json"
+}
+
+@test "a server whose certificate is untrusted or for another name is refused (502, the reason); no downgrade" {
+    httpd other
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=https://localhost:$PORT/index.html" -- \
+        sh -c "curl -sS https://localhost:$PORT/index.html 2>&1; echo \"curl \$?\""
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"CONNECT tunnel failed, response 502"*"curl 56" ]]
+    jcheck "$d/r.json" 'g["network"]["attempts"][0]["status"]==502 and g["network"]["attempts"][0]["reason"]=="the server'"'"'s certificate for localhost is refused: unable to get local issuer certificate"'
+    kill "${HTTPD_PIDS[0]}"
+    HTTPD_PIDS=()
+    httpd wrongname
+    icept "$d" --net "allow=https://localhost:$PORT/index.html" -- \
+        sh -c "curl -sS https://localhost:$PORT/index.html 2>&1; echo \"curl \$?\""
+    [[ "$output" == *"curl 56" ]]
+    jcheck "$d/r.json" 'g["network"]["attempts"][0]["reason"]=="the server'"'"'s certificate for localhost is refused: hostname mismatch"'
+    [ ! -s "$LOG" ]
+}
+
+@test "path rules: every request is checked; refusals are answered 403 and recorded with method, host and path" {
+    mkdir -p "$WWW/allowed"
+    echo "inside" >"$WWW/allowed/a.txt"
+    chmod -R a+rX "$WWW"
+    httpd srv 127.0.0.1 --keep-alive
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=https://localhost:$PORT/allowed/" -- sh -c "
+        u=https://localhost:$PORT
+        curl -sS \$u/allowed/a.txt
+        for p in /index.html /allowed/../index.html /allowed/%2e%2e/index.html /allowed/..%2findex.html '/allowed/a.txt%2f..%2f..%2findex.html' /allowedx/a.txt; do
+            curl -sS --path-as-is -o /dev/null -w '%{http_code}\n' \$u\$p
+        done
+        curl -sS -o /dev/null -w '%{http_code}\n' -d x \$u/allowed/a.txt"
+    echo "$output"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'inside\n403\n403\n403\n403\n403\n403\n404')" ]
+    [ "$(grep -c '^GET' "$LOG")" -eq 1 ]
+    jcheck "$d/r.json" '[(a["method"], a["path"], a["allowed"], a["status"]) for a in g["network"]["attempts"] if a["method"] != "CONNECT"]==[("GET", "/allowed/a.txt", True, None), ("GET", "/index.html", False, 403), ("GET", "/allowed/../index.html", False, 403), ("GET", "/allowed/%2e%2e/index.html", False, 403), ("GET", "/allowed/..%2findex.html", False, 403), ("GET", "/allowed/a.txt%2f..%2f..%2findex.html", False, 403), ("GET", "/allowedx/a.txt", False, 403), ("POST", "/allowed/a.txt", True, None)]'
+    jcheck "$d/r.json" '"the path is not under a prefix the rules allow for localhost" in [a["reason"] for a in g["network"]["attempts"]]'
+    jschema "$d/r.json"
+}
+
+@test "path rules apply to plain HTTP too, and bad path rules are refused" {
+    run --separate-stderr "$SBVM" run --net "allow=https://example.com/a/../b/" -- true
+    assert_bad_input 125 "--net allow: https://example.com/a/../b/: a '.' or '..' segment in the path"
+    run --separate-stderr "$SBVM" run --net "allow=https://example.com/a?b" -- true
+    assert_bad_input 125 "a rule names a host and a path prefix only"
+    run --separate-stderr "$SBVM" run --net "allow=https://user@example.com/a/" -- true
+    assert_bad_input 125 "a rule names a host and a path prefix only"
+    local w port
+    w="$(scratch)"
+    mkdir "$w/ok"
+    echo plain >"$w/ok/x"
+    echo no >"$w/y"
+    chmod -R a+rX "$w"
+    python3 "$TOP/tests/cli/net/httpd.py" "$w" "$BATS_TEST_TMPDIR/plain.log" >"$BATS_TEST_TMPDIR/plain.port" 2>/dev/null &
+    HTTPD_PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/plain.port" ] && break; sleep 0.05; done
+    port="$(cat "$BATS_TEST_TMPDIR/plain.port")"
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=http://127.0.0.1:$port/ok/" \
+        --net-allow-private -- sh -c "
+            curl -sS http://127.0.0.1:$port/ok/x
+            curl -sS -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$port/y"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'plain\n403')" ]
+    [[ "$stderr" == *"refused GET 127.0.0.1:$port/y: the path is not under a prefix"* ]]
+}
+
+@test "intercepted without secrets: a compressed response goes through untouched" {
+    httpd srv
+    local d
+    d="$(scratch)"
+    icept "$d" --net "allow=https://localhost:$PORT/echo-headers" -- \
+        sh -c "curl -sS --compressed -D - https://localhost:$PORT/echo-headers | tr -d '\r'"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Content-Encoding: gzip"* ]]
+    [[ "$output" == *"Accept-Encoding: deflate, gzip"* ]]
+}
+
+@test "intercepted uploads: Content-Length, chunked and Expect: 100-continue bodies arrive whole" {
+    httpd srv 127.0.0.1 --keep-alive
+    local d sum small
+    d="$(scratch)"
+    head -c 3000000 /dev/urandom >"$d/big.bin"
+    chmod a+r "$d/big.bin"
+    sum="$(sha256sum "$d/big.bin" | cut -d' ' -f1)"
+    icept "$d" --ro "$d/big.bin:/tmp/big.bin" --net "allow=https://localhost:$PORT/upload" -- sh -c "
+        u=https://localhost:$PORT/upload
+        curl -sS -T /tmp/big.bin \$u
+        curl -sS -T - \$u </tmp/big.bin
+        curl -sS --data-binary @/tmp/big.bin \$u
+        python3 -c 'import requests, sys; sys.stdout.write(requests.post(sys.argv[1], data=b\"a\" * 10 + b\"b\" * 20).text)' \$u"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    small="$(printf 'a%.0s' $(seq 10); printf 'b%.0s' $(seq 20))"
+    [ "$output" = "$(for _ in 1 2 3; do echo "got 3000000 bytes $sum"; done
+        printf 'got 30 bytes %s' "$(printf '%s' "$small" | sha256sum | cut -d' ' -f1)")" ]
+    grep -q '^Transfer-Encoding: chunked' "$LOG"
+    grep -q '^Expect: 100-continue' "$LOG"
+}
+
+@test "a stalled or hostile connection holds up only itself" {
+    httpd srv 127.0.0.1
+    local d
+    d="$(scratch)"
+    # Three connections that hang (one never starts TLS, one stops in the
+    # middle of a request head, one waits for a held response), and, while
+    # they hang, requests that must be answered.
+    icept "$d" --net "allow=https://localhost:$PORT/" --secret "T=not-for-the-guest@localhost" -- python3 -c "
+import socket, ssl, sys, threading, urllib.request
+port = sys.argv[1]
+def connect():
+    s = socket.create_connection(('127.0.0.1', 3128))
+    s.sendall(b'CONNECT localhost:%s HTTP/1.1\r\n\r\n' % port.encode())
+    assert s.recv(4096).startswith(b'HTTP/1.1 200')
+    return s
+mute = connect()
+half = ssl.create_default_context().wrap_socket(connect(), server_hostname='localhost')
+half.sendall(b'GET /index.html HTTP/1.1\r\nHost: loc')
+held = []
+t = threading.Thread(target=lambda: held.append(urllib.request.urlopen('https://localhost:%s/hold' % port).read()))
+t.start()
+for _ in range(3):
+    sys.stdout.write(urllib.request.urlopen('https://localhost:%s/index.html' % port).read().decode())
+print('held still waiting:', not held)
+print(urllib.request.urlopen('https://localhost:%s/release' % port).read().decode(), end='')
+t.join()
+print(held[0].decode(), end='')" "$PORT"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'hello over TLS\n%.0s' 1 2 3; printf 'held still waiting: True\nreleased\nheld')" ]
+}

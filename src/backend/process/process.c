@@ -430,10 +430,12 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
         /* The value must not reach the guest by another variable either
          * (--keep-env, --env): such a variable gets the placeholder too. */
         for (size_t k = 0; k < ps->envp.n; k++) {
-            if (!strstr(ps->envp.v[k], s->value))
+            const char *val = strchr(ps->envp.v[k], '=');
+            /* The value part only: a name is not the guest's to learn from. */
+            if (!val || !strstr(val + 1, s->value))
                 continue;
             {
-                const char *eq = strchr(ps->envp.v[k], '=');
+                const char *eq = val;
                 struct strbuf kv = STRBUF_INIT;
                 strbuf_add(&kv, ps->envp.v[k], eq ? (size_t)(eq - ps->envp.v[k]) : 0);
                 strbuf_addf(&kv, "=%s", s->placeholder);

@@ -21,7 +21,8 @@ masking tests need:
   /store                 writes the request's X-Value header (or, with
                          ?h=NAME, header NAME) to ROOT/stored.txt, for
                          another request, connection or server to serve back
-  /slow                  answers after 3 seconds
+  /hold                  answers once /release was asked for (60 s at most)
+  /release               lets every /hold answer
 POST or PUT:
   /upload                reads the body (Content-Length or chunked, after
                          answering Expect: 100-continue) and answers
@@ -33,7 +34,7 @@ import argparse
 import gzip
 import hashlib
 import subprocess
-import time
+import threading
 import http.server
 import os
 import socketserver
@@ -51,6 +52,9 @@ args = ap.parse_args()
 root, log, address = args.root, args.log, args.address
 if not address.startswith("127."):
     sys.exit("httpd.py: loopback addresses only")
+
+
+released = threading.Event()
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -95,9 +99,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 out += b"%x\r\n%s\r\n" % (len(echo[i : i + 2]), echo[i : i + 2])
             self.wfile.write(out + b"0\r\n\r\n")
             self.close_connection = True
-        elif url.path == "/slow":
-            time.sleep(3)
-            self.body(b"slow\n")
+        elif url.path == "/hold":
+            released.wait(60)
+            self.body(b"held\n")
+        elif url.path == "/release":
+            released.set()
+            self.body(b"released\n")
         elif url.path.startswith("/git/"):
             self.git(b"")
         elif url.path == "/store":
