@@ -465,15 +465,18 @@ enum sbvm_net {
 };
 /* Sets the mode; the allow rules given so far are dropped. */
 SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode);
-/* One allow rule, HOST[:PORT] (docs/NETWORK.md); checked. */
+/* One allow rule, HOST[:PORT] or https://HOST[:PORT]/PREFIX (only requests
+ * under PREFIX; the broker intercepts HTTPS to HOST to check them), see
+ * docs/NETWORK.md; checked. */
 SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err);
 /* Let the broker reach loopback, private and link-local addresses. */
 SBVM_API void sbvm_config_set_net_allow_private(sbvm_config *cfg, int allow);
 /*
  * NAME=VALUE@HOST: the guest's NAME holds a placeholder; the broker puts
- * VALUE in its place in the headers of plain HTTP requests bound for HOST
- * (and only there), and masks VALUE in what comes back. VALUE never enters
- * the sandbox.
+ * VALUE in its place in the headers of requests bound for HOST (and only
+ * there; HTTPS to HOST is intercepted with a CA of the sandbox's that the
+ * guest trusts), and masks VALUE in what comes back. VALUE never enters the
+ * sandbox.
  */
 SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_error **err);
 /*

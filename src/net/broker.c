@@ -945,7 +945,7 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
     const char *why = NULL;
     int64_t t0 = mono_ns();
     int up = -1, status = 0, r;
-    bool allowed = false, intercept = false;
+    bool allowed = false, intercept = false, why_parse = false;
     struct net_tls *tls_own = NULL;
 
     memset(rec, 0, sizeof(*rec));
@@ -960,6 +960,7 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
         why = r == -ETIMEDOUT ? "no complete request in time" : "the guest closed the connection";
     } else if ((why = parse_request(buf, &rq))) {
         status = 400;
+        why_parse = true;
     } else {
         for (size_t i = 0; i < pol->nrules && !allowed; i++)
             allowed = net_rule_match(&pol->rules[i], rq.host, rq.port);
@@ -972,8 +973,9 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
      * TLS is terminated here (intercept.c). A plain request's path is
      * checked now. */
     intercept = allowed && rq.connect && net_policy_intercepts(pol, rq.host, rq.port);
-    if (allowed && !rq.connect) {
+    if (rq.method[0] && !rq.connect && !why_parse)
         rec->path = strndup(rq.path_len ? rq.path : "/", rq.path_len ? path_record_len(&rq) : 1);
+    if (allowed && !rq.connect) {
         if ((why = net_policy_path(pol, rq.host, rq.port, rq.path_len ? rq.path : "/",
                                    rq.path_len ? rq.path_len : 1, reason, sizeof(reason)))) {
             status = 403;

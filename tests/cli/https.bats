@@ -46,6 +46,7 @@ httpd() {
     shift
     [ $# -gt 0 ] && shift
     : >"$BATS_TEST_TMPDIR/httpd$n.log"
+    rm -f "$BATS_TEST_TMPDIR/httpd$n.port"
     python3 "$TOP/tests/cli/net/httpd.py" "$WWW" "$BATS_TEST_TMPDIR/httpd$n.log" "$addr" \
         --tls "$(PKI)/$cert.pem" "$(PKI)/$cert.key" "$@" >"$BATS_TEST_TMPDIR/httpd$n.port" \
         2>"$BATS_TEST_TMPDIR/httpd$n.err" &
@@ -405,6 +406,7 @@ except ssl.SSLError as e:
     httpd wrongname
     icept "$d" --net "allow=https://localhost:$PORT/index.html" -- \
         sh -c "curl -sS https://localhost:$PORT/index.html 2>&1; echo \"curl \$?\""
+    echo "$output"
     [[ "$output" == *"curl 56" ]]
     jcheck "$d/r.json" 'g["network"]["attempts"][0]["reason"]=="the server'"'"'s certificate for localhost is refused: hostname mismatch"'
     [ ! -s "$LOG" ]

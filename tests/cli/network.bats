@@ -59,7 +59,7 @@ www() {
             curl -sS -p http://127.0.0.1:$HTTPD_PORT/index.html"
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf 'hello from the host\nhello from the host')" ]
-    [[ "$stderr" == *"allowed GET 127.0.0.1:$HTTPD_PORT via 127.0.0.1"* ]]
+    [[ "$stderr" == *"allowed GET 127.0.0.1:$HTTPD_PORT/index.html via 127.0.0.1"* ]]
     [[ "$stderr" == *"allowed CONNECT 127.0.0.1:$HTTPD_PORT via 127.0.0.1"* ]]
     jcheck "$d/r.json" 'g["network"]["mode"]=="allow" and g["network"]["proxy"]=="http://127.0.0.1:3128"'
     jcheck "$d/r.json" '[a["method"] for a in g["network"]["attempts"]]==["GET","CONNECT"]'
@@ -120,7 +120,7 @@ www() {
             curl -s -o /dev/null -w '%{http_code}\n' http://203.0.113.9/"
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf '403\n403')" ]
-    [[ "$stderr" == *"refused GET 127.0.0.1:1: not in the allowlist"* ]]
+    [[ "$stderr" == *"refused GET 127.0.0.1:1/: not in the allowlist"* ]]
     jcheck "$d/r.json" 'all(not a["allowed"] and a["status"]==403 and a["reason"]=="not in the allowlist" and a["address"] is None for a in g["network"]["attempts"])'
 }
 
