@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -443,11 +444,15 @@ unsigned net_inject_secrets(const struct net_policy *pol, const char *host, char
 static int connect_to(const struct sockaddr *sa, socklen_t salen, int stop_fd)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int e = 0;
+    int e = 0, one = 1;
     socklen_t el = sizeof(e);
 
     if (fd < 0)
         return -errno;
+    /* A relay passes on what it has at once: the ends made their own
+     * choices about small writes, and Nagle here would hold a response's
+     * body for the peer's delayed ACK of its head. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
         e = errno;
         close(fd);
@@ -1178,6 +1183,10 @@ static void *acceptor_main(void *arg)
         if (wait_fd(b->listen_fd, POLLIN, b->stop_fd, -1) < 0)
             break;
         fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            int one = 1;
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         if (fd < 0) {
             /* Out of descriptors (the budget keeps the brokers from it, but
              * not the rest of the process): the connection waits in the

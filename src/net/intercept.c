@@ -479,6 +479,8 @@ static void loop(struct sess *s)
             p[n++] = (struct pollfd){ s->u.fd, s->u.want ? s->u.want : POLLIN, 0 };
         if (stop_fd >= 0)
             p[n++] = (struct pollfd){ stop_fd, POLLIN, 0 };
+        if (n == 0)
+            break; /* nothing left to wait for */
         if (s->st == ST_HEAD && s->head_t0) {
             int64_t left = HEAD_TIMEOUT_MS - (mono_ns() - s->head_t0) / 1000000;
             if (left <= 0) {

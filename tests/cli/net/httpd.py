@@ -60,6 +60,7 @@ released = threading.Event()
 class Handler(http.server.SimpleHTTPRequestHandler):
     if args.keep_alive:
         protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def __init__(self, *a, **kw):
         super().__init__(*a, directory=root, **kw)
