@@ -17,7 +17,7 @@ case "${1:-}" in
 --quick) quick=1 ;;
 --slow)
     scripts/deps.sh slow
-    scripts/build.sh build
+    scripts/build.sh build -Dtests=true
     exec env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
         SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow"
     ;;
@@ -39,7 +39,8 @@ step "dependencies"
 scripts/deps.sh test
 
 step "build (build/, -Werror)"
-scripts/build.sh build
+# What CI builds, also when the demo configured build/ without the suite.
+scripts/build.sh build -Dtests=true -Dbench=true
 
 step "format (clang-format, .clang-format)"
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests tools examples -name '*.[ch]')
@@ -88,7 +89,7 @@ fi
 
 if [ $quick -eq 0 ]; then
     step "ASan+UBSan build (build-asan/)"
-    scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dbench=false
+    scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dtests=true -Dbench=false
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     suite build-asan "" "ASan+UBSan, $(id -un)"
 fi
