@@ -6,9 +6,13 @@
 #
 #   scripts/test.sh            everything (what CI runs), fuzzing included
 #   scripts/test.sh --quick    one pass as the current user, no sanitizer build
-#   scripts/test.sh --slow     only the slow tier (tests/slow): a debootstrap'd
-#                              Debian as --rootfs; needs root and the Debian
-#                              mirror, and is not part of CI
+#   scripts/test.sh --slow     only the slow tier, not part of CI (needs root
+#                              and the Debian mirror): a debootstrap'd Debian
+#                              as --rootfs (tests/slow), then the fresh-machine
+#                              rehearsal (--fresh)
+#   scripts/test.sh --fresh [OPTIONS]   only the rehearsal: both Quick-start
+#                              commands in a new minimal Debian 12 tree
+#                              (scripts/fresh-check.sh, about 25 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
@@ -18,12 +22,23 @@ case "${1:-}" in
 --slow)
     scripts/deps.sh slow
     scripts/build.sh build -Dtests=true
-    exec env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
-        SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow"
+    slow_status=0
+    env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
+        SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow" || slow_status=1
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "(the fresh-machine rehearsal is skipped: it needs root)"
+        exit $slow_status
+    fi
+    scripts/fresh-check.sh || slow_status=1
+    exit $slow_status
+    ;;
+--fresh)
+    shift
+    exec scripts/fresh-check.sh "$@"
     ;;
 "") ;;
 *)
-    echo "test.sh: unknown option '$1' (try --quick or --slow)" >&2
+    echo "test.sh: unknown option '$1' (try --quick, --slow or --fresh)" >&2
     exit 2
     ;;
 esac
