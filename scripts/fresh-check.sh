@@ -352,14 +352,13 @@ for c in "${commands[@]}"; do
         [ "$rc" -eq 124 ] && why="timed out after $minutes minutes"
         echo "FAIL  ./scripts/$c.sh ($secs s, $why)"
         grep -h '^FAILED:' "$logs/$c.log" 2>/dev/null | sed 's/^/      /' || true
+        # Each failing test by name, under the step of the suite that ran
+        # it (the suite prints every test that is not ok).
+        if [ -f "$logs/$c.log" ]; then
+            awk '/^== / { step = substr($0, 4) } /^not ok/ { print "      " step ": " $0 }' "$logs/$c.log"
+        fi
         status=1
     fi
-done
-# Each failing test by name, under the step of the suite that ran it (the
-# suite prints every test that is not ok; its TAP files keep the last pass).
-for c in "${commands[@]}"; do
-    [ -f "$logs/$c.log" ] || continue
-    awk '/^== / { step = substr($0, 4) } /^not ok/ { print "      " step ": " $0 }' "$logs/$c.log"
 done
 exit $status
 }
