@@ -77,6 +77,10 @@ setup_file() {
             dpkg-query -W -f "\${Package}\n" >packages
             echo "made in $(pwd)" >/tmp/report
             sleep 100 &
+            # Until it has exec'"'"'d: caught in the middle of its execve, the
+            # ledger names it by its command name alone, "[sleep]".
+            i=0
+            until grep -aq "^sleep.100" /proc/$!/cmdline || [ $i -ge 100000 ]; do i=$((i + 1)); done
             echo done'
     echo "$stderr"
     [ "$status" -eq 0 ]
