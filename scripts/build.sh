@@ -3,12 +3,12 @@
 # build.sh [BUILDDIR [MESON-OPTIONS...]]: configure and build.
 # The default is build/ with warnings as errors, as CI builds it.
 #
-# A new BUILDDIR is set up with the options. An existing one gets those -D
-# options whose values differ from its own (meson setup --reconfigure), and keeps the
-# rest: whichever script configured build/ first (the demo leaves the test
-# suite out, for it needs packages the demo does not), the next one builds
-# what it asks for. Options already in force are not set again, since that
-# alone makes meson regenerate the whole build.
+# A new BUILDDIR is set up with the options. An existing one gets those of
+# the -D options whose values differ from its own (meson setup
+# --reconfigure) and keeps the rest: whichever script configured build/
+# first (the demo leaves the test suite out, for it needs packages the demo
+# does not), the next one builds what it asks for. Options already in force
+# are not set again, since that alone makes meson regenerate the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build}"
