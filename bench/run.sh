@@ -47,7 +47,8 @@ done
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 scripts/deps.sh bench
-scripts/build.sh build
+# The crash section runs the tests' crasher guest (built with tests/).
+scripts/build.sh build -Dtests=true -Dbench=true
 SBVM="$TOP/build/sandboxvm"
 B="$TOP/build/bench"
 ABTIME="$B/abtime"
