@@ -100,7 +100,7 @@ static int parse_net(struct run_opts *o, const char *arg)
         return 0;
     arg += strlen("allow=");
     if (!*arg) {
-        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.pypi.org:443)");
+        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.example.org:443)");
         return -1;
     }
     for (;;) {
