@@ -54,6 +54,7 @@ struct run_opts {
     bool quiet;
     bool summary;
     bool one_sandbox; /* every guest a job of one live sandbox */
+    bool channel;     /* every guest gets a host channel */
 };
 
 /* options.c: the options run and shell share. */
@@ -68,7 +69,8 @@ void cli_free_opts(struct run_opts *o);
 struct run_prepared {
     struct run_opts o;
     sbvm_runner *rn;
-    sbvm_config *tmpl; /* the options as one config (--one-sandbox builds from it) */
+    sbvm_config *tmpl;         /* the options as one config (--one-sandbox builds from it) */
+    sbvm_channel_config *chan; /* --channel: the guests' channels' settings */
     size_t nguests;
     bool help;
 };

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "sandboxvm/channel.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -114,6 +116,28 @@ static int split_guests(int argc, char **argv, int first, size_t *starts, size_t
     }
     *nguests = n;
     return 0;
+}
+
+/* --channel: a guest's sbvm_log() lines, shown as its stderr is (tagged,
+ * defused on a terminal), marked as logs. */
+static void on_channel(void *ctx, size_t index, sbvm_channel *ch, int events)
+{
+    (void)ctx;
+    if (events == 0)
+        sbvm_channel_set_userdata(ch, (void *)(uintptr_t)index);
+}
+
+static void on_channel_log(sbvm_channel *ch, unsigned level, const char *text, size_t len,
+                           void *ctx)
+{
+    size_t index = (size_t)(uintptr_t)sbvm_channel_userdata(ch);
+    struct strbuf line = STRBUF_INIT;
+
+    (void)level;
+    strbuf_addf(&line, "log: %.*s\n", (int)(len > 4096 ? 4096 : len), text);
+    if (!strbuf_failed(&line))
+        output_on_data(ctx, index, SBVM_STDERR, line.buf, line.len);
+    strbuf_release(&line);
 }
 
 /* Crashes, denials, refused calls and leftovers, after the run, on stderr. */
@@ -233,6 +257,13 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
             goto done; /* already explained */
         goto lib_error;
     }
+    if (o.channel) {
+        /* The channel's own calls only (hello, log, rings, growth): a
+         * program built with the guest SDK finds it; its logs are shown. */
+        if (!(p->chan = sbvm_channel_config_new()))
+            goto oom;
+        sbvm_config_set_channel(tmpl, p->chan);
+    }
     for (size_t i = 0; i < nguests; i++) {
         sbvm_config *cfg = sbvm_config_dup(tmpl);
         if (!cfg)
@@ -277,6 +308,8 @@ lib_error:
 done:
     sbvm_config_free(tmpl);
     sbvm_runner_free(rn);
+    sbvm_channel_config_free(p->chan);
+    p->chan = NULL;
     cli_free_opts(&o);
     free(starts);
     free(lens);
@@ -287,6 +320,7 @@ void cli_run_prepared_free(struct run_prepared *p)
 {
     sbvm_runner_free(p->rn);
     sbvm_config_free(p->tmpl);
+    sbvm_channel_config_free(p->chan);
     cli_free_opts(&p->o);
     memset(p, 0, sizeof(*p));
 }
@@ -349,11 +383,14 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    if (p.chan)
+        sbvm_channel_config_set_log(p.chan, on_channel_log, out);
     sbvm_runner_set_events(rn, &(struct sbvm_events){
                                    .ctx = out,
                                    .on_start = output_on_start,
                                    .on_output = output_on_data,
                                    .on_end = output_on_end,
+                                   .on_channel = on_channel,
                                });
     if (sbvm_runner_run(rn, &err) < 0) {
         cli_error("%s", sbvm_error_message(err));

@@ -569,6 +569,7 @@ static void arrange_fds(const struct child_args *a)
     src[FD_GUEST_IN] = a->fd_in;
     src[FD_GUEST_OUT] = a->fd_out;
     src[FD_GUEST_ERR] = a->fd_err;
+    src[FD_GUEST_CHANNEL] = a->fd_channel;
     for (size_t i = 0; i < nbinds; i++)
         src[FD_BIND_BASE + i] = a->bind_fds[i];
 
@@ -795,9 +796,22 @@ static _Noreturn void guest_main(const struct child_args *a)
     }
     if (dup2(FD_GUEST_OUT, 1) < 0 || dup2(FD_GUEST_ERR, 2) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);
-    /* Keep only stdio and the status fd, which closes itself on exec. */
-    if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0)
+    if (a->fd_channel >= 0) {
+        /* The channel takes fd 3 (inherited: dup2 clears close-on-exec);
+         * the status fd moves out of its way. */
+        fd = fcntl(FD_STATUS, F_DUPFD_CLOEXEC, FD_BIND_BASE + CHILD_SLOTS_MAX);
+        if (fd < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        status_fd = fd;
+        if (dup2(FD_GUEST_CHANNEL, 3) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        if (syscall(SYS_close_range, 4, (unsigned)fd - 1, 0) < 0 ||
+            syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+    } else if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0) {
+        /* Keep only stdio and the status fd, which closes itself on exec. */
         exec_fail(STAGE_GUEST_STDIO, errno);
+    }
 
     if (chdir(a->cwd) < 0)
         exec_fail(STAGE_GUEST_CWD, errno);

@@ -554,6 +554,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     if (r < 0)
         goto fail_err;
     r = env_build(cfg, &ps->envp, &e);
+    if (r == 0 && j && j->channel && env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
+        r = error_set(&e, ENOMEM, "out of memory");
     if (r < 0)
         goto fail_err;
     r = plan_network(ps, cfg, &e);

@@ -68,6 +68,8 @@
 #define POLLHUP_         0x10
 #define SI_USER_         0
 #define PR_SET_DUMPABLE_ 4
+#define F_SETFD_         2
+#define F_DUPFD_CLOEXEC_ 1030
 
 #define SIGTRAP_ 5
 #define SIGKILL_ 9
