@@ -609,8 +609,13 @@ void contain_privileges(const struct child_args *a)
         child_fail(STAGE_CAPS, errno, -1);
     if (a->host_root) {
         /* Started as (mapped) root: become the guest. The uid change also
-         * clears every capability, since KEEP_CAPS is locked off. */
-        if (setgroups(0, NULL) < 0 || syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
+         * clears every capability, since KEEP_CAPS is locked off. Raw
+         * system calls: glibc's wrappers broadcast the change to every
+         * thread the supervisor had when it cloned us, and wait for those
+         * that were busy then, which in this copy never answer (found:
+         * two threads running sandboxes hung now and then, as root). */
+        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+            syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
             child_fail(STAGE_IDS, errno, -1);
         if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
             child_fail(STAGE_IDS, errno, -1);
