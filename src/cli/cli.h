@@ -79,6 +79,11 @@ void cli_run_prepared_free(struct run_prepared *p);
 void cmd_run_help(void);
 void cmd_shell_help(void);
 
+/* signals.c: each of sigs[0..n) writes its number as a byte to a pipe
+ * (read end *rfd, write end *wfd, both the caller's to keep); they are
+ * unblocked, and SIGPIPE ignored. 0 or -errno. */
+int cli_signal_pipe(const int *sigs, size_t n, int *rfd, int *wfd);
+
 /* "sandboxvm: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, for what went wrong without failing the run. */

@@ -27,39 +27,6 @@
 
 #define GUEST_SEPARATOR ":::"
 
-static int pipe_w = -1;
-
-static void on_signal(int sig)
-{
-    unsigned char b = (unsigned char)sig;
-    int saved = errno;
-
-    if (pipe_w >= 0)
-        (void)!write(pipe_w, &b, 1);
-    errno = saved;
-}
-
-static int install_signals(int *rfd)
-{
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    struct sigaction sa;
-    int p[2];
-
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
-    pipe_w = p[1];
-    *rfd = p[0];
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-        sigaction(sigs[i], &sa, NULL);
-    /* Write errors on a closed stdout come back as EPIPE instead. */
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
-
 /* Opens a report file before any guest runs, so a bad path costs nothing. */
 static FILE *open_report(const char *opt, const char *path)
 {
@@ -336,7 +303,7 @@ int cmd_run(int argc, char **argv)
     FILE *json = NULL, *junit = NULL;
     sbvm_sandbox *shared = NULL;
     sbvm_result *final = NULL;
-    int dir_fd = -1, sig_r = -1, status;
+    int dir_fd = -1, sig_r = -1, sig_w = -1, status;
 
     status = cli_run_prepare(argc, argv, &p);
     if (status != 0 || p.help)
@@ -365,11 +332,11 @@ int cmd_run(int argc, char **argv)
         });
     if (!out)
         goto oom;
-    if (install_signals(&sig_r) < 0) {
+    if (cli_signal_pipe((const int[]){ SIGINT, SIGTERM, SIGHUP, SIGQUIT }, 4, &sig_r, &sig_w) < 0) {
         cli_error("cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
-    output_set_signal_fd(out, pipe_w);
+    output_set_signal_fd(out, sig_w);
     sbvm_runner_set_signal_fd(rn, sig_r);
     if (o.one_sandbox) {
         /* Every guest a job of one live sandbox, in the order given (with

@@ -163,12 +163,11 @@ static void set_limit(int resource, uint64_t soft, uint64_t hard)
         exec_fail(STAGE_GUEST_RLIMIT, errno);
 }
 
-/* The guest process (pid 2): its own session, clean stdio, then exec. */
-static _Noreturn void guest_main(const struct child_args *a)
+/* What pid 2 is, whatever it runs: a session of its own, no core files,
+ * the sandbox's rlimits. */
+static void pid2_setup(const struct child_args *a)
 {
     struct rlimit nocore = { 0, 0 };
-    sigset_t none;
-    int fd;
 
     if (setsid() < 0)
         exec_fail(STAGE_GUEST_SESSION, errno);
@@ -182,6 +181,15 @@ static _Noreturn void guest_main(const struct child_args *a)
     set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
     /* SIGXCPU at the limit, SIGKILL a second later if it is ignored. */
     set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
+}
+
+/* The guest process (pid 2): its own session, clean stdio, then exec. */
+static _Noreturn void guest_main(const struct child_args *a)
+{
+    sigset_t none;
+    int fd;
+
+    pid2_setup(a);
 
     if (a->fd_in < 0) {
         fd = open("/dev/null", O_RDONLY | O_NOCTTY);
@@ -227,19 +235,10 @@ static _Noreturn void spawner_main(const struct child_args *a)
     static char name[] = "sbvm-exec";
     char *argv[] = { name, NULL };
     char *envp[] = { NULL };
-    struct rlimit nocore = { 0, 0 };
     sigset_t none;
     int fd;
 
-    if (setsid() < 0)
-        exec_fail(STAGE_GUEST_SESSION, errno);
-    if (setrlimit(RLIMIT_CORE, &nocore) < 0)
-        exec_fail(STAGE_GUEST_RLIMIT, errno);
-    set_limit(RLIMIT_NOFILE, a->rl_nofile, 0);
-    set_limit(RLIMIT_NPROC, a->rl_nproc, 0);
-    set_limit(RLIMIT_AS, a->rl_as, 0);
-    set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
-    set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
+    pid2_setup(a);
     fd = open("/dev/null", O_RDWR | O_NOCTTY);
     if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);

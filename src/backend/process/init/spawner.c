@@ -437,13 +437,5 @@ __attribute__((used)) _Noreturn void spawner_start_c(long *sp)
     spawner_run();
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    xor %rbp, %rbp\n"
-        "    mov %rsp, %rdi\n"
-        "    and $-16, %rsp\n"
-        "    call spawner_start_c\n"
-        "    hlt\n");
+SYS_ENTRY(spawner_start_c);
 #endif

@@ -247,4 +247,17 @@ struct syscall_info {
     uint32_t pad2;
 };
 
+/* The entry point of a freestanding program: _start calls fn(sp) with the
+ * kernel's initial stack (argc, argv, envp), aligned for C. */
+#define SYS_ENTRY(fn)                                                                              \
+    __asm__(".text\n"                                                                              \
+            ".global _start\n"                                                                     \
+            ".type _start,@function\n"                                                             \
+            "_start:\n"                                                                            \
+            "    xor %rbp, %rbp\n"                                                                 \
+            "    mov %rsp, %rdi\n"                                                                 \
+            "    and $-16, %rsp\n"                                                                 \
+            "    call " #fn "\n"                                                                   \
+            "    hlt\n")
+
 #endif
