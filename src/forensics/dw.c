@@ -306,7 +306,12 @@ static void estimate(Elf *elf, int fd, struct estimate *est)
             !(name = api.elf_strptr(elf, shstrndx, sh->sh_name)))
             continue;
         if (str_has_prefix(name, ".debug_") || str_has_prefix(name, ".zdebug_")) {
-            est->bytes = add_clamped(est->bytes, inflated_size(fd, sh, name, cls));
+            /* Inflated, and the compressed bytes too: read or mapped,
+             * they stay. */
+            uint64_t inflated = inflated_size(fd, sh, name, cls);
+            est->bytes = add_clamped(est->bytes, inflated);
+            if (inflated != sh->sh_size)
+                est->bytes = add_clamped(est->bytes, sh->sh_size);
             if (streq(name, ".debug_info") || streq(name, ".zdebug_info"))
                 est->has_dwarf = true;
         } else if (sh->sh_type == SHT_SYMTAB || sh->sh_type == SHT_DYNSYM ||
@@ -374,13 +379,31 @@ static bool in_use(const struct dw_module *m)
     return m->used == cache.serial;
 }
 
-/* Least recently used first, sparing the modules of the analysis under
- * way: a crash's Dwfl and the frames being named hold on to them. */
+/*
+ * Least recently used first, sparing the modules of the analysis under way:
+ * a crash's Dwfl and the frames being named hold on to them. A module over
+ * the byte cap on its own goes as soon as its analysis is over, and does
+ * not push the others out meanwhile (what a guest's file announces could
+ * otherwise empty the cache at every crash).
+ */
 static void trim(void)
 {
+    size_t over_n = 0, over_bytes = 0;
     struct dw_module *m, *prev;
 
-    for (m = cache.tail; m && (cache.n > cache.max_modules || cache.bytes > cache.max_bytes);
+    for (m = cache.tail; m; m = prev) {
+        prev = m->prev;
+        if (m->bytes <= cache.max_bytes)
+            continue;
+        if (!in_use(m)) {
+            drop(m, true);
+        } else {
+            over_n++;
+            over_bytes += m->bytes;
+        }
+    }
+    for (m = cache.tail;
+         m && (cache.n - over_n > cache.max_modules || cache.bytes - over_bytes > cache.max_bytes);
          m = prev) {
         prev = m->prev;
         if (!in_use(m))
