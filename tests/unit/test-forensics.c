@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -371,6 +372,22 @@ static void copy_crasher(const char *path, bool renamed)
     free(data);
 }
 
+/*
+ * A directory for programs run from their host path (bound there in the
+ * default view), readable by the guest. Not under /tmp: there the guest's
+ * own scratch is, and a crash's module under /tmp is looked for in it
+ * (backend/process/process.c), not in the program's bind.
+ */
+static char *program_dir(void)
+{
+    char tmpl[] = "/var/tmp/sbvm-forensics-XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
+    ck_assert_int_eq(chmod(d, 0755), 0);
+    return strdup(d);
+}
+
 /* A crash of `mode` of the program at `argv0`, with `src` bound read-only
  * at `dst` when given. */
 static sbvm_result *run_program(const char *argv0, const char *mode, const char *src,
@@ -453,7 +470,7 @@ END_TEST
 
 START_TEST(a_file_rewritten_in_place_is_read_again)
 {
-    char *dir = unit_tmpdir(), path[512], renamed[512];
+    char *dir = program_dir(), path[512], renamed[512];
     struct dw_cache_stats s0, s1;
     struct stat st0, st1;
     unsigned char *data;
@@ -512,7 +529,7 @@ END_TEST
 
 START_TEST(the_cache_keeps_to_its_caps)
 {
-    char *dir = unit_tmpdir(), path[4][512];
+    char *dir = program_dir(), path[4][512];
     struct dw_cache_stats s, s0;
     sbvm_result *r;
 
@@ -580,7 +597,7 @@ static Elf64_Shdr *section(unsigned char *img, size_t len, const char *name)
 
 START_TEST(a_file_that_announces_huge_debug_information_is_not_kept)
 {
-    char *dir = unit_tmpdir(), path[512];
+    char *dir = program_dir(), path[512];
     struct dw_cache_stats s0, s1;
     unsigned char *img;
     Elf64_Chdr ch = { .ch_type = ELFCOMPRESS_ZLIB,
