@@ -7,11 +7,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -435,6 +437,8 @@ static struct dw_module *module_read(int fd, const struct file_key *key, const c
 {
     struct dw_module *m = NULL;
     struct estimate est;
+    struct statfs sfs;
+    struct stat st;
     GElf_Ehdr eh;
     Elf *elf;
 
@@ -455,6 +459,12 @@ static struct dw_module *module_read(int fd, const struct file_key *key, const c
     find_build_id(elf, fd, m->build_id, &m->build_id_len, &m->build_id_off);
     estimate(elf, fd, &est);
     m->bytes = est.bytes;
+    /* A file in memory (a guest's scratch /tmp, /dev/shm) stays there as
+     * long as the module holds it open, even once its sandbox is gone:
+     * counted whole. */
+    if (fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC) &&
+        fstat(fd, &st) == 0 && st.st_blocks > 0)
+        m->bytes = add_clamped(m->bytes, (uint64_t)st.st_blocks * 512);
     m->has_dwarf = est.has_dwarf;
     memcpy(m->alt_id, est.alt_id, est.alt_id_len);
     m->alt_id_len = est.alt_id_len;

@@ -35,10 +35,14 @@
  *    debuginfod: a guest chooses the build-ids it carries.
  *  - Bounded: at most DW_CACHE_MODULES modules and, roughly, DW_CACHE_BYTES
  *    of what they hold (the decompressed debug sections, symbol and string
- *    tables, .eh_frame, as their headers announce them), least recently
- *    used evicted first. The modules of the crash being analysed are kept
- *    until its analysis ends, over the caps if they must be; a module that
- *    alone exceeds the byte cap serves its crash and is dropped.
+ *    tables, .eh_frame, as their headers announce them; a file in memory,
+ *    such as one in a guest's scratch /tmp, whole, since holding it open
+ *    keeps it there), least recently used evicted first. The modules of
+ *    the crash being analysed are kept until its analysis ends, over the
+ *    caps if they must be; a module that alone exceeds the byte cap serves
+ *    its crash and is dropped. Each module holds its file open (and libdw
+ *    its debug file): an unmount of a filesystem holding one is refused
+ *    (EBUSY) until it is evicted.
  *
  * Threads: libdw's objects are not safe to share between threads, and the
  * cache shares them between crashes, so a whole symbolised analysis runs

@@ -647,6 +647,51 @@ START_TEST(a_file_that_announces_huge_debug_information_is_not_kept)
 }
 END_TEST
 
+START_TEST(a_module_file_in_memory_is_counted_whole)
+{
+    char dir[] = "/dev/shm/sbvm-forensics-XXXXXX", path[512];
+    static unsigned char filler[1 << 20];
+    const struct dw_api *api;
+    struct dw_cache_stats s;
+    Elf *elf = NULL;
+    FILE *f;
+    int fd;
+
+    /* A guest's scratch /tmp is a tmpfs: a module the cache holds open
+     * there keeps its pages in memory after the sandbox is gone. Here a
+     * program with 4 MiB of data after it, on /dev/shm. */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/crasher", dir);
+    copy_crasher(path, false);
+    memset(filler, 0x5a, sizeof(filler));
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(fwrite(filler, 1, sizeof(filler), f), sizeof(filler));
+    ck_assert_int_eq(fclose(f), 0);
+
+    dw_cache_clear();
+    api = dw_analysis_begin(NULL);
+    ck_assert_ptr_nonnull(api);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(dw_cache_module(fd, path, &elf));
+    ck_assert_ptr_nonnull(elf);
+    api->elf_end(elf);
+    dw_analysis_end();
+    dw_cache_stats(&s);
+    ck_assert_uint_eq(s.modules, 1);
+    ck_assert_uint_ge(s.bytes, 4u << 20);
+    /* Over a cap of 1 MiB: not kept. */
+    dw_cache_set_limits(0, 1u << 20);
+    dw_cache_stats(&s);
+    ck_assert_uint_eq(s.modules, 0);
+    dw_cache_set_limits(0, 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* Symbolised crashes of guests run on two threads at once: the cache is
  * shared, the names are each crash's own. */
 static void *crash_thread(void *arg)
@@ -870,6 +915,7 @@ Suite *suite_forensics(void)
     tcase_add_test(tc, the_cache_keeps_to_its_caps);
     tcase_add_test(tc, a_file_that_announces_huge_debug_information_is_not_kept);
     suite_add_tcase(s, tc);
+    tcase_add_test(tc, a_module_file_in_memory_is_counted_whole);
     tcase_add_test(tc, guests_crashing_on_two_threads_share_the_cache);
     suite_add_tcase(s, tc);
     tc = tcase_create("cache-threads");
