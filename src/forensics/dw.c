@@ -459,12 +459,18 @@ static struct dw_module *module_read(int fd, const struct file_key *key, const c
     find_build_id(elf, fd, m->build_id, &m->build_id_len, &m->build_id_off);
     estimate(elf, fd, &est);
     m->bytes = est.bytes;
-    /* A file in memory (a guest's scratch /tmp, /dev/shm) stays there as
-     * long as the module holds it open, even once its sandbox is gone:
-     * counted whole. */
-    if (fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC) &&
-        fstat(fd, &st) == 0 && st.st_blocks > 0)
-        m->bytes = add_clamped(m->bytes, (uint64_t)st.st_blocks * 512);
+    /* A file in memory (a guest's scratch /tmp, /dev/shm) keeps its whole
+     * filesystem alive as long as the module holds it open, even once its
+     * sandbox is gone: counted as what that filesystem can hold (the file
+     * itself where it reports no size). */
+    if (fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+        uint64_t held = 0;
+        if (sfs.f_bsize > 0 && (uint64_t)sfs.f_blocks <= UINT64_MAX / (uint64_t)sfs.f_bsize)
+            held = (uint64_t)sfs.f_blocks * (uint64_t)sfs.f_bsize;
+        if (!held && fstat(fd, &st) == 0 && st.st_blocks > 0)
+            held = (uint64_t)st.st_blocks * 512;
+        m->bytes = add_clamped(m->bytes, held ? held : MODULE_BYTES_MAX);
+    }
     m->has_dwarf = est.has_dwarf;
     memcpy(m->alt_id, est.alt_id, est.alt_id_len);
     m->alt_id_len = est.alt_id_len;

@@ -36,8 +36,9 @@
  *  - Bounded: at most DW_CACHE_MODULES modules and, roughly, DW_CACHE_BYTES
  *    of what they hold (the decompressed debug sections, symbol and string
  *    tables, .eh_frame, as their headers announce them; a file in memory,
- *    such as one in a guest's scratch /tmp, whole, since holding it open
- *    keeps it there), least recently used evicted first. The modules of
+ *    such as one in a guest's scratch /tmp, as the size of its whole
+ *    filesystem, which holding it open keeps), least recently used evicted
+ *    first. The modules of
  *    the crash being analysed are kept until its analysis ends, over the
  *    caps if they must be; a module that alone exceeds the byte cap serves
  *    its crash and is dropped. Each module holds its file open (and libdw
