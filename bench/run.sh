@@ -263,7 +263,8 @@ cpu_per_guest() {
     echo "## Crash reports"
     echo
     echo "From the guest's last clock reading before its faulting store to the finished result"
-    echo "(build/bench/crashbench latency, $crash_n of each, alternating):"
+    echo "(build/bench/crashbench latency, $crash_n rounds, each in a process of its own: the"
+    echo "first symbolised crash finds the module cache empty, the second finds what the first read):"
     echo
     "$B/crashbench" latency "$CRASHER" "$crash_n"
     echo
