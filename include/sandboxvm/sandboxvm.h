@@ -562,7 +562,8 @@ SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd);
  * instead of each in a sandbox of its own: each keeps its program, name,
  * working directory and stdin; everything else is the sandbox's, and what
  * one guest leaves there the next one finds. The sandbox must outlive the
- * runner's run; the runner then uses its loop.
+ * runner's run (sbvm_runner_run); the runner uses its loop until then, and
+ * the sandbox may be destroyed before the runner is freed.
  */
 typedef struct sbvm_sandbox sbvm_sandbox; /* see "Live sandboxes and jobs" */
 SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err);

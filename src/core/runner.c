@@ -74,10 +74,10 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     for (size_t i = 0; i < rn->nguests; i++)
         guest_free(rn->guests[i]);
     free(rn->guests);
-    if (rn->loop)
+    if (!rn->shared) {
         loop_fd_del(&rn->signal_src);
-    if (!rn->shared)
         loop_free(rn->loop);
+    }
     free(rn);
 }
 
@@ -459,10 +459,13 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
         if (r < 0) {
             r = error_sys(err, -r, "waiting for events (epoll)");
             signal_all(rn, SIGKILL);
+            loop_fd_del(&rn->signal_src);
             return r;
         }
     }
     rn->duration_ns = now_mono_ns() - rn->start_mono;
+    /* Nothing of ours stays in the loop: a shared sandbox's may go first. */
+    loop_fd_del(&rn->signal_src);
     return err && *err ? -EIO : 0;
 }
 

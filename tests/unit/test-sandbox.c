@@ -411,6 +411,37 @@ START_TEST(a_job_gets_its_host_channel)
 }
 END_TEST
 
+/* A runner on a live sandbox: its guests are jobs there; the sandbox may
+ * be destroyed once the run is over, before the runner is freed (the
+ * runner left its signal watch in the sandbox's loop: ASan saw the use
+ * after free). */
+START_TEST(a_runner_runs_its_guests_in_a_live_sandbox)
+{
+    sbvm_sandbox *sb = make(NULL);
+    sbvm_runner *rn = sbvm_runner_new();
+    sbvm_config *cfg = sbvm_config_new();
+    int p[2];
+
+    ck_assert_int_eq(pipe(p), 0);
+    sbvm_runner_set_signal_fd(rn, p[0]);
+    ck_assert_int_eq(sbvm_runner_use_sandbox(rn, sb, NULL), 0);
+    ck_assert_int_eq(
+        sbvm_config_set_argv(cfg, 3, (const char *[]){ "sh", "-c", "echo x >/tmp/r" }, NULL), 0);
+    ck_assert_int_eq(sbvm_runner_add(rn, cfg, NULL), 0);
+    ck_assert_int_eq(sbvm_config_set_argv(cfg, 2, (const char *[]){ "cat", "/tmp/r" }, NULL), 0);
+    ck_assert_int_eq(sbvm_runner_add(rn, cfg, NULL), 0);
+    ck_assert_int_eq(sbvm_runner_run(rn, NULL), 0);
+    ck_assert_int_eq(sbvm_runner_exit_status(rn), 0);
+    ck_assert_int_eq(
+        sbvm_result_output(sbvm_runner_result(rn, 1), SBVM_STDOUT, NULL, NULL, NULL, NULL), 2);
+    destroy(sb);
+    sbvm_runner_free(rn);
+    sbvm_config_free(cfg);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 /* A program outside the view, named when the sandbox is made, runs by
  * that name; one that did not resolve fails with the reason of then. */
 START_TEST(programs_named_at_creation_run_by_their_name)
@@ -486,6 +517,7 @@ Suite *suite_sandbox(void)
     tcase_add_test(tc, programs_named_at_creation_run_by_their_name);
     tcase_add_test(tc, a_freed_jobs_late_exit_is_nobodys);
     tcase_add_test(tc, a_job_gets_its_host_channel);
+    tcase_add_test(tc, a_runner_runs_its_guests_in_a_live_sandbox);
     suite_add_tcase(s, tc);
     return s;
 }
