@@ -38,6 +38,18 @@ setup_file() {
 
 PKI() { echo "$BATS_FILE_TMPDIR/pki"; }
 
+# The tests that show many real clients work (each starts several interpreters
+# in a sandbox) run in the root pass only: the ordinary user's and the ASan
+# pass run every test of the broker's own paths (interception, secrets, Host
+# and SNI checks, server verification, path rules, bodies, stalls), which keeps
+# each pass of this file near a minute.
+root_pass_only() {
+    [ "$(id -u)" -eq 0 ] || skip "many clients: run in the root pass only"
+    case "$(ldd "$SBVM_REAL" 2>/dev/null)" in
+    *libasan*) skip "many clients: run in the root pass only (not under ASan)" ;;
+    esac
+}
+
 # httpd CERT [ADDRESS] [--keep-alive]: tests/cli/net/httpd.py over TLS with
 # certificate CERT (srv, wrongname, other), serving $WWW; sets PORT and LOG
 # (PORT2 and LOG2 for the second server a test starts).
@@ -100,6 +112,7 @@ teardown() {
 }
 
 @test "HTTPS through --net allow to a server with a private CA: curl, wget, python3, requests, git" {
+    root_pass_only
     local src repo
     src="$(scratch)"
     git -C "$src" init -q
@@ -130,6 +143,7 @@ teardown() {
 }
 
 @test "without --trust-ca the private CA is not trusted: every client refuses the server" {
+    root_pass_only
     httpd srv
     run --separate-stderr timeout 120 "$SBVM" run --no-tag --net "allow=localhost:$PORT" \
         --net-allow-private -- sh -c "
@@ -145,6 +159,7 @@ teardown() {
 }
 
 @test "node trusts a --trust-ca certificate through NODE_EXTRA_CA_CERTS" {
+    root_pass_only
     command -v node >/dev/null || skip "node is not installed"
     httpd srv
     # Node before 22.21 ignores proxy variables: the script makes the
@@ -263,6 +278,7 @@ with requests.Session() as s:
 }
 
 @test "intercepted: curl, wget, python3 urllib and requests, git (smart HTTP) and node, with the sandbox's CA" {
+    root_pass_only
     local src
     src="$(scratch)"
     git -C "$src" init -q
@@ -298,6 +314,7 @@ with requests.Session() as s:
 }
 
 @test "intercepted: node's https with NODE_EXTRA_CA_CERTS trusts the sandbox's CA" {
+    root_pass_only
     command -v node >/dev/null || skip "node is not installed"
     httpd srv
     local d
