@@ -695,6 +695,34 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
  * medium. Free with free(); NULL when out of memory. */
 SBVM_API char *sbvm_result_details(const sbvm_result *r, const char *indent);
 
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+/*
+ * A device model (virtio-blk, virtio-scsi) over disk images, served to any
+ * vhost-user client (User-Mode Linux, QEMU) on a unix socket. The back-end
+ * runs confined in a child process: its own namespaces, an empty read-only
+ * root, only the socket, the images and its log as descriptors, and a
+ * system-call allowlist (docs/DRIVERS.md). Zero it, set `size` to
+ * sizeof(struct sbvm_device_serve) and what you need.
+ */
+struct sbvm_device_serve {
+    size_t size;
+    const char *type;               /* "virtio-blk" or "virtio-scsi" */
+    const char *const *disks;       /* "IMG[,ro][,size=N]" each, NULL-terminated;
+                                       a missing IMG is created at size N */
+    const char *socket;             /* where to listen; a stale socket is replaced */
+    int once;                       /* end after the first client hangs up */
+    const char *trace;              /* a device trace (--trace-devices), or NULL */
+    int trace_json;                 /* the trace as JSON lines */
+    int log_fd;                     /* where the back-end's messages go, or -1 */
+    int stop_fd;                    /* readable: stop serving (a signal pipe), or -1 */
+};
+
+/* Serves until the client hangs up (once), stop_fd is readable, or the
+ * back-end fails: 0, or a negative errno with *err saying how it ended. */
+SBVM_API int sbvm_device_serve(const struct sbvm_device_serve *opts, sbvm_error **err);
+
 #ifdef __cplusplus
 }
 #endif
