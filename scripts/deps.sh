@@ -14,6 +14,8 @@ set -euo pipefail
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3)
 test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux clang-format)
+# The device models checked by Linux's own drivers (tests/cli/devices.bats).
+test_pkgs+=(user-mode-linux e2fsprogs)
 bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
 fuzz_pkgs=(clang libclang-rt-14-dev)

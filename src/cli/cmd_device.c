@@ -58,14 +58,10 @@ void cmd_device_help(void)
 static int serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "disk", required_argument, NULL, 'd' },
-        { "socket", required_argument, NULL, 's' },
-        { "once", no_argument, NULL, 'o' },
-        { "trace-devices", required_argument, NULL, 't' },
-        { "trace-json", no_argument, NULL, 'j' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "disk", required_argument, NULL, 'd' }, { "socket", required_argument, NULL, 's' },
+        { "once", no_argument, NULL, 'o' },       { "trace-devices", required_argument, NULL, 't' },
+        { "trace-json", no_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
     };
     const char *disks[MAX_DISKS + 1] = { NULL };
     struct sbvm_device_serve o;

@@ -96,21 +96,21 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 static int install_filter(char *why, size_t whylen)
 {
     static const int allow[] = {
-        SCMP_SYS(read),          SCMP_SYS(write),         SCMP_SYS(readv),
-        SCMP_SYS(writev),        SCMP_SYS(pread64),       SCMP_SYS(pwrite64),
-        SCMP_SYS(preadv),        SCMP_SYS(pwritev),       SCMP_SYS(preadv2),
-        SCMP_SYS(pwritev2),      SCMP_SYS(close),         SCMP_SYS(fsync),
-        SCMP_SYS(fdatasync),     SCMP_SYS(fallocate),     SCMP_SYS(lseek),
-        SCMP_SYS(fstat),         SCMP_SYS(recvmsg),       SCMP_SYS(sendmsg),
-        SCMP_SYS(recvfrom),      SCMP_SYS(sendto),        SCMP_SYS(accept4),
-        SCMP_SYS(accept),        SCMP_SYS(shutdown),      SCMP_SYS(epoll_create1),
-        SCMP_SYS(epoll_ctl),     SCMP_SYS(epoll_wait),    SCMP_SYS(epoll_pwait),
-        SCMP_SYS(munmap),        SCMP_SYS(madvise),       SCMP_SYS(mremap),
-        SCMP_SYS(brk),           SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
-        SCMP_SYS(nanosleep),     SCMP_SYS(gettimeofday),  SCMP_SYS(getpid),
-        SCMP_SYS(gettid),        SCMP_SYS(getrandom),     SCMP_SYS(futex),
-        SCMP_SYS(rt_sigreturn),  SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),
-        SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield),
+        SCMP_SYS(read),         SCMP_SYS(write),           SCMP_SYS(readv),
+        SCMP_SYS(writev),       SCMP_SYS(pread64),         SCMP_SYS(pwrite64),
+        SCMP_SYS(preadv),       SCMP_SYS(pwritev),         SCMP_SYS(preadv2),
+        SCMP_SYS(pwritev2),     SCMP_SYS(close),           SCMP_SYS(fsync),
+        SCMP_SYS(fdatasync),    SCMP_SYS(fallocate),       SCMP_SYS(lseek),
+        SCMP_SYS(fstat),        SCMP_SYS(recvmsg),         SCMP_SYS(sendmsg),
+        SCMP_SYS(recvfrom),     SCMP_SYS(sendto),          SCMP_SYS(accept4),
+        SCMP_SYS(accept),       SCMP_SYS(shutdown),        SCMP_SYS(epoll_create1),
+        SCMP_SYS(epoll_ctl),    SCMP_SYS(epoll_wait),      SCMP_SYS(epoll_pwait),
+        SCMP_SYS(munmap),       SCMP_SYS(madvise),         SCMP_SYS(mremap),
+        SCMP_SYS(brk),          SCMP_SYS(clock_gettime),   SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(nanosleep),    SCMP_SYS(gettimeofday),    SCMP_SYS(getpid),
+        SCMP_SYS(gettid),       SCMP_SYS(getrandom),       SCMP_SYS(futex),
+        SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),  SCMP_SYS(exit),
+        SCMP_SYS(exit_group),   SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield),
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     int rc = 0;
@@ -158,10 +158,10 @@ static int drop_capabilities(char *why, size_t whylen)
                 break;
             return step(why, whylen, errno, "dropping the capability bounding set");
         }
-    if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                     SECBIT_NO_CAP_AMBIENT_RAISE |
-                                     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+    if (prctl(PR_SET_SECUREBITS,
+              SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
               0, 0, 0) < 0)
         return step(why, whylen, errno, "locking the securebits");
     memset(data, 0, sizeof(data));
@@ -173,6 +173,8 @@ static int drop_capabilities(char *why, size_t whylen)
 int confine_enter(const int *keep, unsigned nkeep, int log_fd, char *why, size_t whylen)
 {
     char map[64];
+    uid_t uid;
+    gid_t gid;
     struct rlimit rl;
     struct sigaction sa;
     int rc;
@@ -196,7 +198,11 @@ int confine_enter(const int *keep, unsigned nkeep, int log_fd, char *why, size_t
         return step(why, whylen, errno, "tying the back-end to its parent");
     if (getppid() == 1)
         return step(why, whylen, ESRCH, "the parent is gone");
-    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getuid());
+    /* Both ids now: once the namespace exists they read as the overflow id
+     * until mapped. */
+    uid = getuid();
+    gid = getgid();
+    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
                 CLONE_NEWCGROUP) < 0)
         return step(why, whylen, errno, "creating namespaces (are user namespaces allowed?)");
@@ -204,15 +210,15 @@ int confine_enter(const int *keep, unsigned nkeep, int log_fd, char *why, size_t
         return step(why, whylen, -rc, "writing the uid map");
     if ((rc = write_file("/proc/self/setgroups", "deny")) < 0)
         return step(why, whylen, -rc, "writing setgroups");
-    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getgid());
+    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
     if ((rc = write_file("/proc/self/gid_map", map)) < 0)
         return step(why, whylen, -rc, "writing the gid map");
     /* An empty root: a tmpfs over /tmp (in this mount namespace only),
      * pivoted into, the old root detached, then made read-only. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return step(why, whylen, errno, "making mounts private");
-    if (mount("sbvm-device", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0555") <
-        0)
+    if (mount("sbvm-device", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=16k,mode=0555") < 0)
         return step(why, whylen, errno, "mounting the empty root");
     if (chdir("/tmp") < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
         return step(why, whylen, errno, "pivoting into the empty root");

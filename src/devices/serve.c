@@ -261,8 +261,7 @@ static int listen_at(const char *path, sbvm_error **err)
         probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
             close(probe);
-            return error_set(err, EADDRINUSE, "socket path %s: another server answers there",
-                             path);
+            return error_set(err, EADDRINUSE, "socket path %s: another server answers there", path);
         }
         if (probe >= 0)
             close(probe);
@@ -322,8 +321,8 @@ int sbvm_device_serve(const struct sbvm_device_serve *o, sbvm_error **err)
     for (const char *const *s = o->disks; *s; s++) {
         struct diskspec ds;
         if (a.ndisks >= a.ops->max_disks) {
-            rc = error_set(err, EINVAL, "%s takes at most %u disk%s", a.ops->name,
-                           a.ops->max_disks, a.ops->max_disks == 1 ? "" : "s");
+            rc = error_set(err, EINVAL, "%s takes at most %u disk%s", a.ops->name, a.ops->max_disks,
+                           a.ops->max_disks == 1 ? "" : "s");
             goto out;
         }
         if ((rc = parse_disk(*s, &ds, err)) < 0)
@@ -415,8 +414,8 @@ int sbvm_device_serve(const struct sbvm_device_serve *o, sbvm_error **err)
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
         rc = error_set(err, EPERM, "the device back-end was stopped by its system-call filter");
     else if (WIFEXITED(status))
-        rc = error_set(err, EPROTO, "the device back-end ended with status %d",
-                       WEXITSTATUS(status));
+        rc =
+            error_set(err, EPROTO, "the device back-end ended with status %d", WEXITSTATUS(status));
     else
         rc = error_set(err, EIO, "the device back-end died of signal %d (%s)", WTERMSIG(status),
                        strsignal(WTERMSIG(status)));

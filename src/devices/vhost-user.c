@@ -148,8 +148,8 @@ static int ring_start(struct vu_conn *c, unsigned q)
         return fail(c, "vring %u: its addresses are not inside the memory table", q);
     if (vq_start(vq, &c->map) < 0)
         return fail(c, "vring %u: %s", q, vq->why);
-    trace_event(c->dev->trace, c->dev->name, "vring %u started: %u entries, next %u", q,
-                vq->num, vq->last_avail);
+    trace_event(c->dev->trace, c->dev->name, "vring %u started: %u entries, next %u", q, vq->num,
+                vq->last_avail);
     return 0;
 }
 
@@ -183,8 +183,9 @@ static int set_mem_table(struct vu_conn *c, struct vu_msg *m)
         /* A file shorter than the region would fault (SIGBUS) on access. */
         if (syscall(SYS_fstat, m->fds[i], &st) < 0 || !S_ISREG(st.st_mode) ||
             (uint64_t)st.st_size < end) {
-            rc = fail(c, "SET_MEM_TABLE: region %u: the fd is not a file of at least %" PRIu64
-                      " bytes", i, end);
+            rc = fail(
+                c, "SET_MEM_TABLE: region %u: the fd is not a file of at least %" PRIu64 " bytes",
+                i, end);
             break;
         }
         fresh[i].map_len = (size_t)(f[1] + skip);
@@ -197,8 +198,9 @@ static int set_mem_table(struct vu_conn *c, struct vu_msg *m)
             break;
         }
         if (dma_map_add(&map, f[0], f[1], (uint8_t *)fresh[i].map + skip, f[2]) < 0) {
-            rc = fail(c, "SET_MEM_TABLE: region %u (guest 0x%" PRIx64 ", user 0x%" PRIx64
-                      ", %" PRIu64 " bytes) is empty, wraps, or overlaps another",
+            rc = fail(c,
+                      "SET_MEM_TABLE: region %u (guest 0x%" PRIx64 ", user 0x%" PRIx64 ", %" PRIu64
+                      " bytes) is empty, wraps, or overlaps another",
                       i, f[0], f[2], f[1]);
             break;
         }
@@ -325,8 +327,8 @@ static int handle(struct vu_conn *c, struct vu_msg *m)
             if (d->vq[q].started)
                 return fail(c, "SET_VRING_NUM for vring %d while it runs", q);
             if (st[1] == 0 || st[1] > VQ_MAX_SIZE || (st[1] & (st[1] - 1)))
-                return fail(c, "SET_VRING_NUM: vring %d size %u is not a power of two up to %u",
-                            q, st[1], VQ_MAX_SIZE);
+                return fail(c, "SET_VRING_NUM: vring %d size %u is not a power of two up to %u", q,
+                            st[1], VQ_MAX_SIZE);
             d->vq[q].num = st[1];
         } else if (m->request == VU_SET_VRING_BASE) {
             if (d->vq[q].started)

@@ -24,18 +24,18 @@
 #include "devices/dma.h"
 #include "devices/virtio.h"
 
-#define VU_MAX_REGIONS   8u    /* VHOST_MEMORY_BASELINE_NREGIONS */
-#define VU_MAX_FDS       8u    /* fds one message may carry */
-#define VU_MAX_PAYLOAD   4096u /* the largest payload accepted */
-#define VU_HDR_SIZE      12u
-#define VU_VERSION       1u
-#define VU_FLAG_REPLY    4u
-#define VU_FLAG_NEED     8u
-#define VU_F_PROTOCOL    30 /* VHOST_USER_F_PROTOCOL_FEATURES */
-#define VU_PF_MQ         0
-#define VU_PF_REPLY_ACK  3
-#define VU_PF_SLAVE_REQ  5
-#define VU_PF_CONFIG     9
+#define VU_MAX_REGIONS  8u    /* VHOST_MEMORY_BASELINE_NREGIONS */
+#define VU_MAX_FDS      8u    /* fds one message may carry */
+#define VU_MAX_PAYLOAD  4096u /* the largest payload accepted */
+#define VU_HDR_SIZE     12u
+#define VU_VERSION      1u
+#define VU_FLAG_REPLY   4u
+#define VU_FLAG_NEED    8u
+#define VU_F_PROTOCOL   30 /* VHOST_USER_F_PROTOCOL_FEATURES */
+#define VU_PF_MQ        0
+#define VU_PF_REPLY_ACK 3
+#define VU_PF_SLAVE_REQ 5
+#define VU_PF_CONFIG    9
 /*
  * The protocol features offered. SLAVE_REQ although the device never sends
  * a request: Linux 6.1's virtio_uml allocates its interrupt only when the
