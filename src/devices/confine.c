@@ -96,21 +96,23 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 static int install_filter(char *why, size_t whylen)
 {
     static const int allow[] = {
-        SCMP_SYS(read),         SCMP_SYS(write),           SCMP_SYS(readv),
-        SCMP_SYS(writev),       SCMP_SYS(pread64),         SCMP_SYS(pwrite64),
-        SCMP_SYS(preadv),       SCMP_SYS(pwritev),         SCMP_SYS(preadv2),
-        SCMP_SYS(pwritev2),     SCMP_SYS(close),           SCMP_SYS(fsync),
-        SCMP_SYS(fdatasync),    SCMP_SYS(fallocate),       SCMP_SYS(lseek),
-        SCMP_SYS(fstat),        SCMP_SYS(recvmsg),         SCMP_SYS(sendmsg),
-        SCMP_SYS(recvfrom),     SCMP_SYS(sendto),          SCMP_SYS(accept4),
-        SCMP_SYS(accept),       SCMP_SYS(shutdown),        SCMP_SYS(epoll_create1),
-        SCMP_SYS(epoll_ctl),    SCMP_SYS(epoll_wait),      SCMP_SYS(epoll_pwait),
-        SCMP_SYS(munmap),       SCMP_SYS(madvise),         SCMP_SYS(mremap),
-        SCMP_SYS(brk),          SCMP_SYS(clock_gettime),   SCMP_SYS(clock_nanosleep),
-        SCMP_SYS(nanosleep),    SCMP_SYS(gettimeofday),    SCMP_SYS(getpid),
-        SCMP_SYS(gettid),       SCMP_SYS(getrandom),       SCMP_SYS(futex),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),  SCMP_SYS(exit),
-        SCMP_SYS(exit_group),   SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield),
+        SCMP_SYS(read),        SCMP_SYS(write),         SCMP_SYS(readv),
+        SCMP_SYS(writev),      SCMP_SYS(pread64),       SCMP_SYS(pwrite64),
+        SCMP_SYS(preadv),      SCMP_SYS(pwritev),       SCMP_SYS(preadv2),
+        SCMP_SYS(pwritev2),    SCMP_SYS(close),         SCMP_SYS(fsync),
+        SCMP_SYS(fdatasync),   SCMP_SYS(fallocate),     SCMP_SYS(lseek),
+        SCMP_SYS(fstat),       SCMP_SYS(recvmsg),       SCMP_SYS(sendmsg),
+        SCMP_SYS(recvfrom),    SCMP_SYS(sendto),        SCMP_SYS(accept4),
+        SCMP_SYS(accept),      SCMP_SYS(shutdown),      SCMP_SYS(epoll_create1),
+        SCMP_SYS(epoll_ctl),   SCMP_SYS(epoll_wait),    SCMP_SYS(epoll_pwait),
+        SCMP_SYS(munmap),      SCMP_SYS(madvise),       SCMP_SYS(mremap),
+        SCMP_SYS(brk),         SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(nanosleep),   SCMP_SYS(gettimeofday),  SCMP_SYS(getpid),
+        SCMP_SYS(gettid),      SCMP_SYS(getrandom),     SCMP_SYS(futex),
+        SCMP_SYS(getuid),      SCMP_SYS(geteuid),       SCMP_SYS(getgid),
+        SCMP_SYS(getegid),     SCMP_SYS(rt_sigreturn),  SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(exit),        SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall),
+        SCMP_SYS(sched_yield),
     };
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     int rc = 0;
