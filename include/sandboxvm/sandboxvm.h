@@ -723,6 +723,29 @@ struct sbvm_device_serve {
  * back-end fails: 0, or a negative errno with *err saying how it ended. */
 SBVM_API int sbvm_device_serve(const struct sbvm_device_serve *opts, sbvm_error **err);
 
+/*
+ * Drivers in a sandbox (include/sandboxvm/driver.h, docs/DRIVERS.md): the
+ * guest gets a synthetic PCI bus with these device models on it, reached
+ * through the host channel (fd 3, SBVM_CHANNEL=3), and the driver files,
+ * made visible read-only at their host paths and named in SBVM_DRIVERS for
+ * the guest's sbvm_drivers_load(). For a sandbox made by sbvm_run or a
+ * runner (not yet for a live sandbox's jobs).
+ */
+/* "virtio-blk,disk=IMG[,ro][,size=N][,transport=legacy|modern]", or
+ * "virtio-scsi,disk=A[,ro],disk=B..." (checked; at most 8 devices). */
+SBVM_API int sbvm_config_add_device(sbvm_config *cfg, const char *spec, sbvm_error **err);
+/* A driver .so, loaded in the order given (at most 16). */
+SBVM_API int sbvm_config_add_driver(sbvm_config *cfg, const char *path, sbvm_error **err);
+/* Records every configuration and BAR access and every request with its
+ * status in `path` (text, or JSON lines). */
+SBVM_API int sbvm_config_set_device_trace(sbvm_config *cfg, const char *path, int json,
+                                          sbvm_error **err);
+/* After the run: one line per device (requests, failures, bytes, and why it
+ * stopped trusting its driver, if it did), and what each driver left
+ * behind or closed that was not its own. */
+SBVM_API size_t sbvm_result_devices(const sbvm_result *r, const char *const **lines);
+SBVM_API size_t sbvm_result_driver_ledger(const sbvm_result *r, const char *const **lines);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,6 +56,11 @@ struct run_opts {
     bool quiet;
     bool summary;
     bool one_sandbox; /* every guest a job of one live sandbox */
+    /* Devices and drivers: --device, -r, --trace-devices. */
+    char **devices, **drivers;
+    size_t ndevices, ndrivers;
+    const char *trace_devices;
+    bool trace_json;
 };
 
 /* options.c: the options run and shell share. */

@@ -569,6 +569,7 @@ static void arrange_fds(const struct child_args *a)
     src[FD_GUEST_IN] = a->fd_in;
     src[FD_GUEST_OUT] = a->fd_out;
     src[FD_GUEST_ERR] = a->fd_err;
+    src[FD_CHANNEL] = a->fd_channel;
     for (size_t i = 0; i < nbinds; i++)
         src[FD_BIND_BASE + i] = a->bind_fds[i];
 
@@ -795,8 +796,22 @@ static _Noreturn void guest_main(const struct child_args *a)
     }
     if (dup2(FD_GUEST_OUT, 1) < 0 || dup2(FD_GUEST_ERR, 2) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);
+    if (a->fd_channel >= 0) {
+        /* The host channel becomes fd 3 (dup2 leaves it open across the
+         * exec); the status socket, which reports a failed exec, moves
+         * above every slot. */
+        fd = fcntl(FD_STATUS, F_DUPFD_CLOEXEC, FD_BIND_BASE + CHILD_SLOTS_MAX);
+        if (fd < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        status_fd = fd;
+        if (dup2(FD_CHANNEL, FD_STATUS) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        if (syscall(SYS_close_range, FD_STATUS + 1, (unsigned)fd - 1, 0) < 0 ||
+            syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+    }
     /* Keep only stdio and the status fd, which closes itself on exec. */
-    if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0)
+    else if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);
 
     if (chdir(a->cwd) < 0)

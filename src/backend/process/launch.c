@@ -195,9 +195,10 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
         a.fd_in = j->child_in;
         a.fd_out = j->child_out;
         a.fd_err = j->child_err;
+        a.fd_channel = ps->drv ? drvhost_guest_fd(ps->drv) : -1;
         a.init_flags = INIT_FLAG_HOLD | (proc_has_copies(cfg, true) ? INIT_FLAG_HOLD_ALWAYS : 0);
     } else {
-        a.fd_in = a.fd_out = a.fd_err = -1;
+        a.fd_in = a.fd_out = a.fd_err = a.fd_channel = -1;
         a.init_flags = INIT_FLAG_LIVE;
         a.fd_spawner = st->spawner_fd;
         a.fd_spawn = spawn[1];
@@ -246,6 +247,9 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     }
     ps->pid = (pid_t)pid;
     ps->pidfd = pidfd;
+    /* Only the guest holds its end: its death hangs the channel up. */
+    if (ps->drv)
+        drvhost_close_guest_fd(ps->drv);
     close_fd(&status[1]);
     close_fd(&control[0]);
     close_fd(&spawn[1]);

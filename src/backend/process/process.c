@@ -196,6 +196,54 @@ static int take_binds(struct proc_sandbox *ps, struct program *prog, sbvm_error 
     return 0;
 }
 
+/* Devices and drivers: the driver host (device models, the channel), the
+ * guest's environment naming both, and the driver files bound read-only at
+ * their host paths. */
+static int plan_drivers(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    struct strbuf list = STRBUF_INIT;
+    int r;
+
+    if (ps->sb->live)
+        return error_set(err, ENOTSUP,
+                         "devices and drivers are offered to a sandbox of one program, not yet "
+                         "to a live sandbox's jobs");
+    r = drvhost_new(&cfg->devices, cfg->device_trace, cfg->device_trace_json, &ps->drv, err);
+    if (r < 0)
+        return r;
+    if (env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
+        return error_set(err, ENOMEM, "out of memory");
+    strbuf_addstr(&list, "SBVM_DRIVERS=");
+    for (size_t i = 0; i < cfg->drivers.n; i++) {
+        const char *path = cfg->drivers.v[i];
+        struct program one = { 0 };
+
+        strbuf_addf(&list, "%s%s", i ? ":" : "", path);
+        if (fsplan_path_visible(path))
+            continue;
+        one.binds[0].path = strdup(path);
+        one.binds[0].src = strdup(path);
+        one.binds[0].fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        one.nbinds = 1;
+        if (!one.binds[0].path || !one.binds[0].src || one.binds[0].fd < 0) {
+            r = one.binds[0].fd < 0 ? error_sys(err, errno, "driver %s", path)
+                                    : error_set(err, ENOMEM, "out of memory");
+            program_release(&one);
+            strbuf_release(&list);
+            return r;
+        }
+        r = take_binds(ps, &one, err);
+        program_release(&one);
+        if (r < 0) {
+            strbuf_release(&list);
+            return r;
+        }
+    }
+    r = strbuf_failed(&list) || env_put(&ps->envp, list.buf) < 0 ? -ENOMEM : 0;
+    strbuf_release(&list);
+    return r < 0 ? error_set(err, ENOMEM, "out of memory") : 0;
+}
+
 /* A live sandbox's programs (cfg->programs), resolved as an inline job's
  * would be; one that does not resolve keeps its reason for the job that
  * names it. */
@@ -461,6 +509,8 @@ static void proc_release(struct sandbox *sb)
     loop_fd_del(&ps->status_src);
     loop_fd_del(&ps->exit_src);
     loop_fd_del(&ps->spawn_src);
+    loop_fd_del(&ps->drv_src);
+    drvhost_free(ps->drv);
     loop_timer_cancel(&ps->poll);
     loop_timer_cancel(&ps->freeze_timer);
     if (ps->pidfd >= 0 && !ps->exited)
@@ -577,6 +627,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     } else if ((r = view_only(ps, cfg, &e)) < 0 || (r = resolve_programs(ps, cfg, &e)) < 0) {
         goto fail_err;
     }
+    if ((cfg->devices.n || cfg->drivers.n) && (r = plan_drivers(ps, cfg, &e)) < 0)
+        goto fail_err;
     r = plan_mounts(ps, cfg, &e);
     if (r < 0)
         goto fail_err;

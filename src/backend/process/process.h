@@ -20,6 +20,7 @@
 #include "backend/process/proto.h"
 #include "backend/process/records.h"
 #include "core/config.h"
+#include "drivers/host.h"
 #include "core/sandbox.h"
 #include "forensics/forensics.h"
 #include "ledger/ledger.h"
@@ -159,6 +160,10 @@ struct proc_sandbox {
     struct sbvm_net_attempt *attempts;
     size_t nattempts;
     uint64_t attempts_dropped;
+
+    /* Devices and drivers: the device models and the channel to them. */
+    struct drvhost *drv;
+    struct loop_fd drv_src;
 };
 
 static inline struct proc_sandbox *proc_of(const struct sandbox *sb)

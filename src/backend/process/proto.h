@@ -258,7 +258,8 @@ enum {
     FD_GUEST_IN = 9,
     FD_GUEST_OUT = 10,
     FD_GUEST_ERR = 11,
-    FD_BIND_BASE = 12, /* vetted program files, one per bind */
+    FD_CHANNEL = 12,   /* the host channel's guest end (devices and drivers), or none */
+    FD_BIND_BASE = 13, /* vetted program files, one per bind */
 };
 
 /*

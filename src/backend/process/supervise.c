@@ -831,6 +831,17 @@ int proc_exec(struct sandbox *sb, struct job *j, sbvm_error **err)
     return 0;
 }
 
+/* The driver runtime's host calls: served here, on the loop's thread. */
+static void on_drv(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct sandbox *sb = ctx;
+    struct proc_sandbox *ps = proc_of(sb);
+
+    (void)events;
+    if (drvhost_service(ps->drv) < 0)
+        loop_fd_del(src); /* the guest is gone, or broke the protocol */
+}
+
 int proc_watch(struct sandbox *sb)
 {
     struct proc_sandbox *ps = proc_of(sb);
@@ -841,6 +852,8 @@ int proc_watch(struct sandbox *sb)
         r = loop_fd_add(sb->loop, &ps->exit_src, ps->pidfd, EPOLLIN, on_init_exit, sb);
     if (r == 0 && ps->spawn_fd >= 0)
         r = loop_fd_add(sb->loop, &ps->spawn_src, ps->spawn_fd, EPOLLIN, on_spawn, sb);
+    if (r == 0 && ps->drv)
+        r = loop_fd_add(sb->loop, &ps->drv_src, drvhost_fd(ps->drv), EPOLLIN, on_drv, sb);
     if (r == 0)
         r = loop_timer_arm(sb->loop, &ps->poll, POLL_NS, on_poll, sb);
     return r;
@@ -978,5 +991,11 @@ void proc_finish(struct sandbox *sb, struct sandbox_report *rep)
     rep->kept = ps->kept;
     rep->keep_error = ps->keep_error;
     ps->kept = ps->keep_error = NULL;
+    if (ps->drv) {
+        /* What the guest left in the channel before it went. */
+        loop_fd_del(&ps->drv_src);
+        drvhost_service(ps->drv);
+        drvhost_report(ps->drv, &rep->devices, &rep->driver_ledger);
+    }
     cgroup_destroy(&ps->cg);
 }
