@@ -46,7 +46,9 @@ int dma_map_add(struct dma_map *m, uint64_t addr, uint64_t size, void *host, uin
     if (ARRAY_GROW(m->r, m->n + 1, &m->alloc) < 0)
         return -ENOMEM;
     m->r[m->n++] = (struct dma_region){ addr, size, host, uaddr };
-    m->generation++;
+    /* An addition leaves every address resolved before valid: only a
+     * change that removes memory (dma_map_clear, a new table) moves the
+     * generation. */
     return 0;
 }
 

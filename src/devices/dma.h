@@ -28,7 +28,7 @@ struct dma_region {
 struct dma_map {
     struct dma_region *r;
     size_t n, alloc;
-    unsigned generation; /* grows at every change: ring pointers resolve again */
+    unsigned generation; /* grows when memory goes away: ring pointers resolve again */
 };
 
 void dma_map_init(struct dma_map *m);

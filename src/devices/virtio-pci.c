@@ -20,6 +20,7 @@ static struct virtio_pci *vp_of(struct pci_dev *p)
 
 static void vp_reset(struct virtio_pci *vp)
 {
+    vp->pending = 0;
     vdev_reset(vp->vdev);
     vp->qsel = 0;
     vp->dfselect = vp->gfselect = 0;
@@ -45,10 +46,28 @@ static void vp_notify(struct virtio_pci *vp, unsigned q)
         trace_event(d->trace, d->name, "notify for queue %u before DRIVER_OK: ignored", q);
         return;
     }
+    if (vp->defer) {
+        if (q < 32)
+            vp->pending |= 1u << q;
+        else
+            vdev_notify(d, q); /* no such queue: counted and ignored there */
+        return;
+    }
     /* The budget yields only to let others run; nothing else is waiting on
      * this synchronous bus, so go on until the queue is empty. */
     while (vdev_notify(d, q))
         ;
+}
+
+bool virtio_pci_run(struct virtio_pci *vp)
+{
+    uint32_t p = vp->pending;
+
+    vp->pending = 0;
+    for (unsigned q = 0; p; q++, p >>= 1)
+        if ((p & 1) && vdev_notify(vp->vdev, q))
+            vp->pending |= 1u << q;
+    return vp->pending != 0;
 }
 
 static void vp_irq(struct vdev *d, unsigned source, void *ctx)

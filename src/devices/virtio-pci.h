@@ -67,9 +67,17 @@ struct virtio_pci {
     uint64_t gf; /* driver features being written (modern, two halves) */
     uint16_t qsel;
     uint8_t pcicfg_cap; /* offset of the PCI configuration access capability */
+    /* Notifications served later (virtio_pci_run()) rather than inside the
+     * register write: a driver's kick returns at once, as on hardware, and
+     * the device works while the driver goes on. */
+    bool defer;
+    uint32_t pending; /* queues notified, by bit */
 };
 
 /* Builds the PCI face of d (which it does not own) for a transport. */
 void virtio_pci_init(struct virtio_pci *vp, struct vdev *d, enum dev_transport t);
+/* With defer set: serves the queues notified since the last call. True
+ * when work remains (call again). */
+bool virtio_pci_run(struct virtio_pci *vp);
 
 #endif

@@ -219,6 +219,7 @@ int drvhost_new(const struct strv *specs, const char *trace, bool json, struct d
         vdev_set_memory(&d->dev, &h->map);
         virtio_pci_init(&d->vp, &d->dev, s.transport);
         devspec_release(&s);
+        d->vp.defer = true;
         d->vp.pci.intx_fn = on_intx;
         d->vp.pci.intx_ctx = h;
         if (pci_bus_plug(&h->bus, &d->vp.pci) < 0) {
@@ -294,6 +295,10 @@ int drvhost_service(struct drvhost *h)
         h->ended = true;
         return ev;
     }
+    /* The calls are answered: now the devices work on what they were told. */
+    for (unsigned i = 0; i < h->ndevs; i++)
+        while (virtio_pci_run(&h->devs[i].vp))
+            ;
     if ((ev & SBVM_CHANNEL_EV_WRITE) && h->pending_irq)
         send_irqs(h);
     return 0;

@@ -329,11 +329,12 @@ static int do_bench(const char *name, unsigned unit, const char *mode, unsigned 
         bool stop = now_ns() >= end;
         for (unsigned i = 0; i < qd; i++) {
             struct sbvm_io *r = &reqs[i];
-            if (r->runtime[0] == 1) { /* in flight */
+            if (r->driver_ctx[3]) { /* sent: done, or soon */
                 if (sbvm_unit_wait(r, -1) < 0 || r->error)
                     return fail("read", r->error ? r->error : EIO);
                 done++;
                 lat_sum += now_ns() - (uint64_t)(uintptr_t)r->driver_ctx[3];
+                r->driver_ctx[3] = NULL;
             }
             if (stop)
                 continue;

@@ -309,6 +309,16 @@ void vdrv_kick(struct vdrv *v, struct vdrv_queue *q)
         bar_wr(v, 0, L_QUEUE_NOTIFY, 2, q->index);
 }
 
+void vdrv_quiet(struct vdrv_queue *q, bool on)
+{
+    uint16_t flags = on ? 1u : 0u; /* VIRTQ_AVAIL_F_NO_INTERRUPT */
+
+    __atomic_store_n((uint16_t *)(void *)q->avail, flags, __ATOMIC_RELAXED);
+    /* Off: the device's next look must see it before we look at the used
+     * ring again (the caller does, for what came meanwhile). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 int vdrv_get(struct vdrv_queue *q, void **cookie, uint32_t *len)
 {
     uint16_t used_idx = __atomic_load_n((uint16_t *)(void *)(q->used + 2), __ATOMIC_ACQUIRE);

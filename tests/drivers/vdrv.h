@@ -88,6 +88,9 @@ uint8_t vdrv_status(struct vdrv *v);
 int vdrv_add(struct vdrv_queue *q, const struct vdrv_seg *segs, unsigned n, void *cookie);
 /* Tells the device. */
 void vdrv_kick(struct vdrv *v, struct vdrv_queue *q);
+/* Asks the device not to interrupt (on), or to again (off): a driver that
+ * polls the used ring after a kick needs no interrupt for what it finds. */
+void vdrv_quiet(struct vdrv_queue *q, bool on);
 /* The next used chain: 1 with its cookie and length, or 0. */
 int vdrv_get(struct vdrv_queue *q, void **cookie, uint32_t *len);
 

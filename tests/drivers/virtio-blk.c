@@ -72,15 +72,12 @@ static void complete(struct vblk *b, struct slot *s, uint32_t used)
     I->io_done(self, io, err);
 }
 
-static void on_irq(void *ctx)
+/* Takes every finished request (lock held). */
+static void harvest(struct vblk *b)
 {
-    struct vblk *b = ctx;
     void *cookie;
     uint32_t len;
 
-    /* Reading the ISR lowers the line; then take every finished request. */
-    vdrv_isr(&b->v);
-    I->lock(b->lock);
     while (vdrv_get(&b->q, &cookie, &len) == 1) {
         complete(b, cookie, len);
         /* A slot is free: the oldest waiting request takes it. */
@@ -93,6 +90,16 @@ static void on_irq(void *ctx)
                 I->io_done(self, next, -EIO);
         }
     }
+}
+
+static void on_irq(void *ctx)
+{
+    struct vblk *b = ctx;
+
+    /* Reading the ISR lowers the line; then take every finished request. */
+    vdrv_isr(&b->v);
+    I->lock(b->lock);
+    harvest(b);
     I->unlock(b->lock);
 }
 
