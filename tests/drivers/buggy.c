@@ -200,7 +200,7 @@ static int buggy_init(sbvm_driver *d, const struct sbvm_driver_if *ifc)
     }
     if (!strcmp(bug, "foreign-close")) {
         void *mine = malloc(32);
-        I->free(d, mine);           /* libc's, not the interface's */
+        I->free(d, mine); /* libc's, not the interface's */
         I->dma_free(d, (char *)mine + 8);
         I->irq_detach(d, (sbvm_irq *)mine);
         I->event_free(d, irq_seen);

@@ -12,6 +12,7 @@
  *                                     patterns and sense through pass-through
  *   drvtest parts                     the partition units and their contents
  *   drvtest bench NAME UNIT rand|seq BS QD SECONDS [dma]
+ *   drvtest write1 NAME               one block written: ok, or the error
  *   drvtest misuse                    a double close, a close of a unit never
  *                                     opened, and things left open
  *   drvtest load                      load the drivers, unload them, and say
@@ -381,7 +382,19 @@ int main(int argc, char **argv)
         rc = do_scsi();
     else if (strcmp(mode, "parts") == 0)
         rc = do_parts();
-    else if (strcmp(mode, "misuse") == 0)
+    else if (strcmp(mode, "write1") == 0) {
+        /* One block written to unit 0 of NAME: the error, in words. */
+        char block[512];
+        sbvm_unit *u;
+        memset(block, 0x5a, sizeof(block));
+        rc = sbvm_unit_open(argc > 2 ? argv[2] : "virtio-blk", 0, &u);
+        if (rc == 0) {
+            rc = io(u, SBVM_IO_WRITE, 0, block, sizeof(block));
+            printf("write: %s\n", rc ? strerror(-rc) : "ok");
+            sbvm_unit_close(u);
+            rc = 0;
+        }
+    } else if (strcmp(mode, "misuse") == 0)
         rc = do_misuse(argc > 2 ? argv[2] : "virtio-blk");
     else if (strcmp(mode, "bench") == 0 && argc >= 8)
         rc = do_bench(argv[2], (unsigned)atoi(argv[3]), argv[4], (unsigned)atoi(argv[5]),

@@ -198,8 +198,8 @@ static int part_begin_io(sbvm_driver *d, void *unit_ctx, struct sbvm_io *io)
         info.blocks = p->count;
         info.block_size = 512;
         info.flags = p->ro ? SBVM_UNIT_READONLY : 0;
-        snprintf(info.model, sizeof(info.model), "%.4s partition of %.16s %u", p->kind, p->disk_name,
-                 p->disk_unit);
+        snprintf(info.model, sizeof(info.model), "%.4s partition of %.16s %u", p->kind,
+                 p->disk_name, p->disk_unit);
         memcpy(io->data, &info, sizeof(info));
         io->actual = sizeof(info);
         return 0;
