@@ -181,7 +181,9 @@ bool vdev_notify(struct vdev *d, unsigned q)
             trace_event(d->trace, d->name, "notify for queue %u, not set up: ignored", q);
         return false;
     }
-    do {
+    for (;;) {
+        /* Busy: the driver need not notify while the queue is being served. */
+        vq_busy(vq, true);
         while ((rc = vq_pop(vq, d->mem, d->req)) > 0) {
             struct vdev_reqinfo info;
             char why[160] = "";
@@ -207,7 +209,11 @@ bool vdev_notify(struct vdev *d, unsigned q)
             vdev_fail(d, "queue %u: %s", q, vq->why);
             return false;
         }
-    } while (!more && vq_more(vq));
+        vq_busy(vq, false);
+        /* Then one more look, for what the driver added without notifying. */
+        if (more || !vq_more(vq))
+            break;
+    }
     if (pushed && vq_should_interrupt(vq)) {
         d->isr |= 1;
         d->st.interrupts++;

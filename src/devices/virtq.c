@@ -220,10 +220,19 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
     st16(q->used + 2, q->used_idx, __ATOMIC_RELEASE);
 }
 
+void vq_busy(struct vq *q, bool busy)
+{
+    if (!q->started || q->broken || q->event_idx)
+        return;
+    st16(q->used, busy ? VRING_USED_F_NO_NOTIFY : 0, __ATOMIC_RELAXED);
+}
+
 bool vq_more(struct vq *q)
 {
     if (!q->started || q->broken)
         return false;
+    if (!q->event_idx)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the flag's clearing, before the look */
     if (q->event_idx) {
         /* avail_event: notify me once you pass this entry. */
         st16(q->used + 4 + 8u * q->num, q->last_avail, __ATOMIC_RELAXED);

@@ -130,6 +130,11 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len);
  */
 bool vq_more(struct vq *q);
 
+/* While the device works through the queue it tells the driver not to
+ * notify (VIRTQ_USED_F_NO_NOTIFY; without EVENT_IDX, where avail_event does
+ * it): vq_more() then looks again after clearing it, so no addition is lost. */
+void vq_busy(struct vq *q, bool busy);
+
 /* Whether the driver wants an interrupt for what was pushed since the last
  * time this said yes. */
 bool vq_should_interrupt(struct vq *q);

@@ -302,7 +302,11 @@ int vdrv_add(struct vdrv_queue *q, const struct vdrv_seg *segs, unsigned n, void
 
 void vdrv_kick(struct vdrv *v, struct vdrv_queue *q)
 {
+    /* The index published, then the device's flag: a device busy with the
+     * queue (VIRTQ_USED_F_NO_NOTIFY) looks again before it rests. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n((uint16_t *)(void *)q->used, __ATOMIC_RELAXED) & 1u)
+        return;
     if (v->modern)
         bar_wr(v, v->notify_bar, v->notify_off + (uint64_t)q->notify * v->notify_mult, 2, q->index);
     else
