@@ -304,6 +304,24 @@ int drvhost_service(struct drvhost *h)
     return 0;
 }
 
+int32_t drvhost_call(struct drvhost *h, uint32_t id, const void *in, size_t in_len, void *out,
+                     size_t out_cap, size_t *out_len)
+{
+    *out_len = 0;
+    switch (id) {
+    case DRV_CALL_HELLO:
+        return call_hello(h->ch, id, in, in_len, out, out_cap, out_len, h);
+    case DRV_CALL_ENUM:
+        return call_enum(h->ch, id, in, in_len, out, out_cap, out_len, h);
+    case DRV_CALL_PCI:
+        return call_pci(h->ch, id, in, in_len, out, out_cap, out_len, h);
+    case DRV_CALL_LEDGER:
+        return call_ledger(h->ch, id, in, in_len, out, out_cap, out_len, h);
+    default:
+        return -ENOSYS;
+    }
+}
+
 int drvhost_report(const struct drvhost *h, struct strv *devices, struct strv *ledger)
 {
     for (unsigned i = 0; i < h->ndevs; i++) {

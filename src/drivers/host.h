@@ -39,6 +39,11 @@ void drvhost_close_guest_fd(struct drvhost *h);
 int drvhost_fd(const struct drvhost *h);
 int drvhost_service(struct drvhost *h);
 
+/* A host call as the guest's runtime makes it (tests and fuzzing): the
+ * result, out filled as the channel would answer. */
+int32_t drvhost_call(struct drvhost *h, uint32_t id, const void *in, size_t in_len, void *out,
+                     size_t out_cap, size_t *out_len);
+
 /* One line per device ("virtio-blk0 (virtio-blk, slot 0): 120 requests, 0
  * failed, 61440 bytes read, 8192 written"), and what the drivers' ledgers
  * said, appended to the two lists. */
