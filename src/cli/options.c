@@ -100,7 +100,7 @@ static int parse_net(struct run_opts *o, const char *arg)
         return 0;
     arg += strlen("allow=");
     if (!*arg) {
-        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.pypi.org:443)");
+        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.example.org:443)");
         return -1;
     }
     for (;;) {
@@ -359,6 +359,7 @@ enum cli_opt {
     OPT_NET_ALLOW_PRIVATE,
     OPT_SECRET,
     OPT_ONE_SANDBOX,
+    OPT_CHANNEL,
     OPT_DEVICE,
     OPT_TRACE_DEVICES,
     OPT_TRACE_JSON,
@@ -369,7 +370,7 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX || c == OPT_DEVICE || c == 'r' || c == 't' ||
+           c == OPT_ONE_SANDBOX || c == OPT_CHANNEL || c == OPT_DEVICE || c == 'r' || c == 't' ||
            c == OPT_TRACE_DEVICES || c == OPT_TRACE_JSON;
 }
 
@@ -417,6 +418,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
+        { "channel", no_argument, NULL, OPT_CHANNEL },
         { "device", required_argument, NULL, OPT_DEVICE },
         { "driver", required_argument, NULL, 'r' },
         { "trace-devices", required_argument, NULL, OPT_TRACE_DEVICES },
@@ -588,6 +590,9 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_ONE_SANDBOX:
             o->one_sandbox = true;
+            break;
+        case OPT_CHANNEL:
+            o->channel = true;
             break;
         case OPT_DEVICE:
             if (push(&o->devices, &o->ndevices, optarg) < 0)

@@ -71,6 +71,7 @@ struct sbvm_config {
     struct strv devices, drivers;
     char *device_trace;
     bool device_trace_json;
+    const sbvm_channel_config *channel; /* not owned: the caller's */
 };
 
 /* Settings that only mean something together, however they were set

@@ -269,19 +269,19 @@ void drvhost_free(struct drvhost *h)
     free(h);
 }
 
-int drvhost_guest_fd(const struct drvhost *h)
+sbvm_channel *drvhost_channel(const struct drvhost *h)
 {
-    return sbvm_channel_guest_fd(h->ch);
+    return h->ch;
 }
 
-void drvhost_close_guest_fd(struct drvhost *h)
+void drvhost_served(struct drvhost *h, int events)
 {
-    sbvm_channel_close_guest_fd(h->ch);
-}
-
-int drvhost_fd(const struct drvhost *h)
-{
-    return sbvm_channel_fd(h->ch);
+    /* The calls are answered: now the devices work on what they were told. */
+    for (unsigned i = 0; i < h->ndevs; i++)
+        while (virtio_pci_run(&h->devs[i].vp))
+            ;
+    if ((events & SBVM_CHANNEL_EV_WRITE) && h->pending_irq)
+        send_irqs(h);
 }
 
 int drvhost_service(struct drvhost *h)
@@ -295,12 +295,7 @@ int drvhost_service(struct drvhost *h)
         h->ended = true;
         return ev;
     }
-    /* The calls are answered: now the devices work on what they were told. */
-    for (unsigned i = 0; i < h->ndevs; i++)
-        while (virtio_pci_run(&h->devs[i].vp))
-            ;
-    if ((ev & SBVM_CHANNEL_EV_WRITE) && h->pending_irq)
-        send_irqs(h);
+    drvhost_served(h, ev);
     return 0;
 }
 

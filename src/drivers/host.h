@@ -30,13 +30,14 @@ int drvhost_new(const struct strv *specs, const char *trace, bool json, struct d
                 sbvm_error **err);
 void drvhost_free(struct drvhost *h);
 
-/* The channel's guest end, for the sandbox (see channel.h); close it in the
- * host once the sandbox has it. */
-int drvhost_guest_fd(const struct drvhost *h);
-void drvhost_close_guest_fd(struct drvhost *h);
-/* The fd to watch for reading, and what to call when it is readable. 0,
- * or -EPIPE / -EPROTO when the channel ended (stop watching). */
-int drvhost_fd(const struct drvhost *h);
+/* Its channel, for the sandbox's job to carry (the guest's fd 3) and serve:
+ * the driver host keeps it, and frees it in drvhost_free(). */
+sbvm_channel *drvhost_channel(const struct drvhost *h);
+/* After each service of the channel (events as sbvm_channel_service
+ * answered): the device models do what the guest asked for. */
+void drvhost_served(struct drvhost *h, int events);
+/* Serves the channel once and runs the devices (what the guest left in it
+ * when it ended): 0, or -EPIPE / -EPROTO once the channel has ended. */
 int drvhost_service(struct drvhost *h);
 
 /* A host call as the guest's runtime makes it (tests and fuzzing): the

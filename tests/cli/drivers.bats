@@ -198,6 +198,9 @@ EOF
     [[ "$output" == *"-r needs a test program to load the drivers: -t PROGRAM"* ]]
     run -125 "$SBVM" run --device "virtio-blk,disk=$DIR/d.img,size=1M" -- true ::: true
     [[ "$output" == *"--device and -r: one guest"* ]]
+    # The devices use the guest's one host channel (fd 3).
+    run -125 "$SBVM" run --channel --device "virtio-blk,disk=$DIR/d.img,size=1M" -- true
+    [[ "$output" == *"--channel cannot be given with them"* ]]
     run -125 "$SBVM" run --device "virtio-blk,disk=$DIR/d.img,size=1000" -- true
     [[ "$output" == *"is not a size in whole 512-byte sectors"* ]]
     run -125 "$SBVM" run -r "$DIR/missing.so" -t true

@@ -10,6 +10,7 @@
 
 #include "drivers/host.h"
 #include "drivers/proto.h"
+#include "sandboxvm/channel.h"
 #include "unit.h"
 
 struct dh {
@@ -155,6 +156,37 @@ START_TEST(a_device_description_that_fails_fails_the_host)
 }
 END_TEST
 
+/* The devices use the guest's one host channel (fd 3): a configuration
+ * that asks for another channel as well is refused at set-up, saying why,
+ * and the guest never runs. */
+START_TEST(devices_and_another_channel_are_refused)
+{
+    char *dir = unit_tmpdir();
+    sbvm_config *cfg = sbvm_config_new();
+    sbvm_channel_config *cc = sbvm_channel_config_new();
+    const char *argv[] = { "/bin/true", NULL };
+    sbvm_result *r = NULL;
+    sbvm_error *err = NULL;
+    char spec[600];
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_nonnull(cc);
+    snprintf(spec, sizeof(spec), "virtio-blk,disk=%s/c.img,size=1M", dir);
+    ck_assert_int_eq(sbvm_config_set_argv(cfg, 1, argv, NULL), 0);
+    ck_assert_int_eq(sbvm_config_add_device(cfg, spec, NULL), 0);
+    sbvm_config_set_channel(cfg, cc);
+    ck_assert_msg(sbvm_run(cfg, &r, &err) == 0, "sbvm_run: %s", sbvm_error_message(err));
+    ck_assert_int_eq(sbvm_result_outcome(r), SBVM_OUTCOME_SETUP_FAILED);
+    ck_assert_msg(strstr(sbvm_result_message(r), "cannot have another channel"), "%s",
+                  sbvm_result_message(r));
+    sbvm_result_free(r);
+    sbvm_config_free(cfg);
+    sbvm_channel_config_free(cc);
+    unit_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *suite_devices_host(void)
 {
     Suite *s = suite_create("devices_host");
@@ -164,6 +196,7 @@ Suite *suite_devices_host(void)
     tcase_add_test(tc, pci_accesses_that_lie_are_refused);
     tcase_add_test(tc, the_ledger_keeps_hostile_text_printable_and_bounded);
     tcase_add_test(tc, a_device_description_that_fails_fails_the_host);
+    tcase_add_test(tc, devices_and_another_channel_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -196,23 +196,46 @@ static int take_binds(struct proc_sandbox *ps, struct program *prog, sbvm_error 
     return 0;
 }
 
-/* Devices and drivers: the driver host (device models, the channel), the
- * guest's environment naming both, and the driver files bound read-only at
- * their host paths. */
+static void drv_served(void *ctx, int events)
+{
+    drvhost_served(ctx, events);
+}
+
+/* Devices and drivers, first half: the driver host (device models and the
+ * channel to them). Its channel becomes the job's, so the job carries it
+ * as any host channel (the guest's fd 3, SBVM_CHANNEL=3) and serves it;
+ * the devices run after each service. */
+static int attach_drivers(struct proc_sandbox *ps, struct job *j, const struct sbvm_config *cfg,
+                          sbvm_error **err)
+{
+    int r;
+
+    if (!j || ps->sb->live)
+        return error_set(err, ENOTSUP,
+                         "devices and drivers are offered to a sandbox of one program, not yet "
+                         "to a live sandbox's jobs");
+    if (j->channel)
+        return error_set(err, EINVAL,
+                         "devices and drivers use the guest's host channel (fd 3): a sandbox "
+                         "with devices cannot have another channel as well");
+    r = drvhost_new(&cfg->devices, cfg->device_trace, cfg->device_trace_json, &ps->drv, err);
+    if (r < 0)
+        return r;
+    /* Not the job's to free: the driver host's callbacks live with it. */
+    j->channel = drvhost_channel(ps->drv);
+    j->own_channel = false;
+    j->chan_served = drv_served;
+    j->chan_served_ctx = ps->drv;
+    return 0;
+}
+
+/* Second half: the driver files bound read-only at their host paths, and
+ * named in SBVM_DRIVERS for the guest's sbvm_drivers_load(). */
 static int plan_drivers(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
 {
     struct strbuf list = STRBUF_INIT;
     int r;
 
-    if (ps->sb->live)
-        return error_set(err, ENOTSUP,
-                         "devices and drivers are offered to a sandbox of one program, not yet "
-                         "to a live sandbox's jobs");
-    r = drvhost_new(&cfg->devices, cfg->device_trace, cfg->device_trace_json, &ps->drv, err);
-    if (r < 0)
-        return r;
-    if (env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
-        return error_set(err, ENOMEM, "out of memory");
     strbuf_addstr(&list, "SBVM_DRIVERS=");
     for (size_t i = 0; i < cfg->drivers.n; i++) {
         const char *path = cfg->drivers.v[i];
@@ -509,7 +532,6 @@ static void proc_release(struct sandbox *sb)
     loop_fd_del(&ps->status_src);
     loop_fd_del(&ps->exit_src);
     loop_fd_del(&ps->spawn_src);
-    loop_fd_del(&ps->drv_src);
     drvhost_free(ps->drv);
     loop_timer_cancel(&ps->poll);
     loop_timer_cancel(&ps->freeze_timer);
@@ -603,7 +625,11 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     r = fsplan_add_tmp(&ps->extra, proc_scratch_size(cfg), &e);
     if (r < 0)
         goto fail_err;
+    if ((cfg->devices.n || cfg->drivers.n) && (r = attach_drivers(ps, j, cfg, &e)) < 0)
+        goto fail_err;
     r = env_build(cfg, &ps->envp, &e);
+    if (r == 0 && j && j->channel && env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
+        r = error_set(&e, ENOMEM, "out of memory");
     if (r < 0)
         goto fail_err;
     r = plan_network(ps, cfg, &e);
@@ -655,17 +681,16 @@ static int proc_open_module(const char *path, void *ctx)
 
     if (fd != -EREMOTE)
         return fd >= 0 ? fd : -1;
+    /* A program file bound at its host path comes first: under /tmp it
+     * covers the scratch at that path. */
+    for (size_t i = 0; i < ps->nbinds; i++)
+        if (streq(ps->binds[i].path, path))
+            return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (str_has_prefix(path, "/tmp/") && ps->tmpfd >= 0)
         return openat2_at(ps->tmpfd, path + 5, O_RDONLY | O_NONBLOCK | O_NOCTTY,
                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (!fsplan_path_visible(path)) {
-        size_t i;
-        for (i = 0; i < ps->nbinds; i++)
-            if (streq(ps->binds[i].path, path))
-                break;
-        if (i == ps->nbinds)
-            return -1;
-    }
+    if (!fsplan_path_visible(path))
+        return -1;
     return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 }
 

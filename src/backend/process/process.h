@@ -20,8 +20,8 @@
 #include "backend/process/proto.h"
 #include "backend/process/records.h"
 #include "core/config.h"
-#include "drivers/host.h"
 #include "core/sandbox.h"
+#include "drivers/host.h"
 #include "forensics/forensics.h"
 #include "ledger/ledger.h"
 #include "net/broker.h"
@@ -161,9 +161,9 @@ struct proc_sandbox {
     size_t nattempts;
     uint64_t attempts_dropped;
 
-    /* Devices and drivers: the device models and the channel to them. */
+    /* Devices and drivers: the device models and the channel to them (the
+     * job's channel, served by the job). */
     struct drvhost *drv;
-    struct loop_fd drv_src;
 };
 
 static inline struct proc_sandbox *proc_of(const struct sandbox *sb)

@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/job.h"
 #include "policy/env.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -700,14 +701,14 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
+        char buf[CMSG_SPACE(4 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[2];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[3];
+    int fds[4], nfds = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -733,7 +734,7 @@ static int send_next(struct sandbox *sb)
     memset(&q, 0, sizeof(q));
     q.magic = SPAWN_MAGIC;
     q.job = pj->id;
-    q.flags = j->terminal ? SPAWN_PTY : 0;
+    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel ? SPAWN_CHANNEL : 0);
     q.argc = (uint32_t)j->argv.n;
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
@@ -771,7 +772,6 @@ static int send_next(struct sandbox *sb)
     m.msg_iov = iov;
     m.msg_iovlen = 2;
     if (!j->terminal) {
-        struct cmsghdr *c;
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
         fds[2] = j->child_err;
@@ -781,14 +781,20 @@ static int send_next(struct sandbox *sb)
             fds[0] = null;
             j->child_in = null;
         }
+        nfds = 3;
+    }
+    if (j->channel)
+        fds[nfds++] = sbvm_channel_guest_fd(j->channel);
+    if (nfds) {
+        struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(3 * sizeof(int));
+        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);
@@ -803,8 +809,11 @@ static int send_next(struct sandbox *sb)
     }
     ps->spawn_busy = true;
     /* Its ends are the exec server's now (a copy each came with the
-     * message). */
+     * message); so is its channel's, which we must not keep (the guest's
+     * death hangs it up). */
     job_close_child_ends(j);
+    if (j->channel)
+        sbvm_channel_close_guest_fd(j->channel);
     return 0;
 }
 
@@ -831,17 +840,6 @@ int proc_exec(struct sandbox *sb, struct job *j, sbvm_error **err)
     return 0;
 }
 
-/* The driver runtime's host calls: served here, on the loop's thread. */
-static void on_drv(struct loop_fd *src, uint32_t events, void *ctx)
-{
-    struct sandbox *sb = ctx;
-    struct proc_sandbox *ps = proc_of(sb);
-
-    (void)events;
-    if (drvhost_service(ps->drv) < 0)
-        loop_fd_del(src); /* the guest is gone, or broke the protocol */
-}
-
 int proc_watch(struct sandbox *sb)
 {
     struct proc_sandbox *ps = proc_of(sb);
@@ -852,8 +850,6 @@ int proc_watch(struct sandbox *sb)
         r = loop_fd_add(sb->loop, &ps->exit_src, ps->pidfd, EPOLLIN, on_init_exit, sb);
     if (r == 0 && ps->spawn_fd >= 0)
         r = loop_fd_add(sb->loop, &ps->spawn_src, ps->spawn_fd, EPOLLIN, on_spawn, sb);
-    if (r == 0 && ps->drv)
-        r = loop_fd_add(sb->loop, &ps->drv_src, drvhost_fd(ps->drv), EPOLLIN, on_drv, sb);
     if (r == 0)
         r = loop_timer_arm(sb->loop, &ps->poll, POLL_NS, on_poll, sb);
     return r;
@@ -992,8 +988,8 @@ void proc_finish(struct sandbox *sb, struct sandbox_report *rep)
     rep->keep_error = ps->keep_error;
     ps->kept = ps->keep_error = NULL;
     if (ps->drv) {
-        /* What the guest left in the channel before it went. */
-        loop_fd_del(&ps->drv_src);
+        /* What the guest left in the channel before it went (the job
+         * serves it while it runs). */
         drvhost_service(ps->drv);
         drvhost_report(ps->drv, &rep->devices, &rep->driver_ledger);
     }
