@@ -122,7 +122,7 @@ struct sbvm_scsi {
 struct sbvm_io {
     uint32_t size;
     uint16_t command; /* enum sbvm_io_command */
-    uint16_t flags;   /* none defined: 0 */
+    uint16_t flags;   /* SBVM_IO_F_* */
     uint64_t offset;  /* bytes */
     uint64_t length;  /* bytes */
     void *data;
@@ -133,6 +133,13 @@ struct sbvm_io {
     void *driver_ctx[4]; /* the driver's own, while it holds the request */
     uint64_t runtime[8]; /* the runtime's: do not touch */
 };
+
+/*
+ * More requests follow at once: the driver may hold back the device's
+ * notification until a request without this flag (a batch, as a block
+ * layer's plug). A client must end every batch with one without it.
+ */
+#define SBVM_IO_F_MORE 1u
 
 /* begin_io's answer when the request will complete later, by io_done(). */
 #define SBVM_IO_PENDING 1

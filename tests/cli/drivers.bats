@@ -43,6 +43,24 @@ run_drv() {
     [[ "$output" != *"driver "* ]]
 }
 
+@test "batched requests (SBVM_IO_F_MORE), twice as many as the driver has slots, all complete" {
+    # 128 in flight against 64 slots: a batch's tail waits for slots, and
+    # goes in from the interrupt handler without its own notification.
+    for mode in batch dma,batch; do
+        run_drv --timeout 60 --device "virtio-blk,disk=$DIR/b.img,size=4M" -r "$DRV/virtio-blk.so" \
+            -- bench virtio-blk 0 rand 4096 128 0.3 "$mode"
+        [ "$status" -eq 0 ]
+        [[ "$output" =~ qd=128[a-z\ ]*batch:\ [1-9][0-9]*\ requests ]]
+        [[ "$output" == *"unloaded: 0 resources left behind"* ]]
+        [[ "$output" == *"requests, 0 failed"* ]]
+    done
+    # The test program's own bound on the queue depth.
+    run_drv --device "virtio-blk,disk=$DIR/b.img" -r "$DRV/virtio-blk.so" \
+        -- bench virtio-blk 0 rand 4096 300 0.1 batch
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"FAIL queue depth (1 to 256): Invalid argument"* ]]
+}
+
 @test "the same driver over the legacy transport: I/O BAR registers and QUEUE_PFN" {
     run_drv --device "virtio-blk,disk=$DIR/d.img,size=8M,transport=legacy" \
         -r "$DRV/virtio-blk.so" -- rw

@@ -296,17 +296,22 @@ static uint64_t now_ns(void)
 }
 
 static int do_bench(const char *name, unsigned unit, const char *mode, unsigned bs, unsigned qd,
-                    double seconds, bool dma)
+                    double seconds, bool dma, bool batch)
 {
     struct sbvm_io *reqs = calloc(qd, sizeof(*reqs));
     struct sbvm_unit_info info;
     uint8_t **bufs = calloc(qd, sizeof(*bufs));
+    /* When each request was sent, or 0: the client's own record (a request's
+     * driver_ctx is its driver's while it holds it). */
+    uint64_t *sent = calloc(qd, sizeof(*sent));
     uint64_t blocks, done = 0, t0, end, lat_sum = 0, seq = 0, rnd = 88172645463325252ull;
     bool random = strcmp(mode, "rand") == 0;
     sbvm_unit *u;
     int rc;
 
-    if (!reqs || !bufs || (rc = sbvm_unit_open(name, unit, &u)) < 0)
+    if (qd == 0 || qd > 256)
+        return fail("queue depth (1 to 256)", EINVAL);
+    if (!reqs || !bufs || !sent || (rc = sbvm_unit_open(name, unit, &u)) < 0)
         return fail("open", ENODEV);
     if ((rc = io(u, SBVM_IO_INFO, 0, &info, sizeof(info))) < 0)
         return fail("info", rc);
@@ -326,16 +331,32 @@ static int do_bench(const char *name, unsigned unit, const char *mode, unsigned 
         reqs[i].length = bs;
         reqs[i].data = bufs[i];
     }
+    /* Every pass resubmits what completed, as one batch (SBVM_IO_F_MORE on
+     * all but its last); when nothing has, it waits for the oldest. */
     for (;;) {
         bool stop = now_ns() >= end;
+        unsigned ready[256], n = 0, oldest = 0;
         for (unsigned i = 0; i < qd; i++) {
             struct sbvm_io *r = &reqs[i];
-            if (r->driver_ctx[3]) { /* sent: done, or soon */
-                if (sbvm_unit_wait(r, -1) < 0 || r->error)
-                    return fail("read", r->error ? r->error : EIO);
+            if (!sent[i] || sbvm_unit_done(r))
+                ready[n++] = i;
+            else if (!sent[oldest] || sent[i] < sent[oldest])
+                oldest = i;
+        }
+        if (n == 0) {
+            if (sbvm_unit_wait(&reqs[oldest], -1) < 0)
+                return fail("wait", EIO);
+            continue;
+        }
+        for (unsigned k = 0; k < n; k++) {
+            unsigned i = ready[k];
+            struct sbvm_io *r = &reqs[i];
+            if (sent[i]) { /* sent, and done */
+                if (r->error)
+                    return fail("read", r->error);
                 done++;
-                lat_sum += now_ns() - (uint64_t)(uintptr_t)r->driver_ctx[3];
-                r->driver_ctx[3] = NULL;
+                lat_sum += now_ns() - sent[i];
+                sent[i] = 0;
             }
             if (stop)
                 continue;
@@ -347,22 +368,37 @@ static int do_bench(const char *name, unsigned unit, const char *mode, unsigned 
             } else {
                 r->offset = (seq++ % blocks) * bs;
             }
-            r->driver_ctx[3] = (void *)(uintptr_t)now_ns();
+            sent[i] = now_ns();
+            r->flags = batch && k + 1 < n ? SBVM_IO_F_MORE : 0;
             if ((rc = sbvm_unit_send(u, r)) < 0)
                 return fail("send", rc);
         }
-        if (stop)
-            break;
+        if (stop) {
+            bool any = false;
+            for (unsigned i = 0; i < qd; i++)
+                any |= sent[i] != 0;
+            if (!any)
+                break;
+        }
     }
     {
         double secs = (double)(now_ns() - t0) / 1e9;
-        printf("bench %s %s bs=%u qd=%u%s: %llu requests in %.2f s: %.0f IOPS, %.1f MB/s, "
+        printf("bench %s %s bs=%u qd=%u%s%s: %llu requests in %.2f s: %.0f IOPS, %.1f MB/s, "
                "mean latency %.1f us\n",
-               name, mode, bs, qd, dma ? " dma" : "", (unsigned long long)done, secs,
-               (double)done / secs, (double)done * bs / secs / 1e6,
+               name, mode, bs, qd, dma ? " dma" : "", batch ? " batch" : "",
+               (unsigned long long)done, secs, (double)done / secs, (double)done * bs / secs / 1e6,
                done ? (double)lat_sum / (double)done / 1e3 : 0.0);
     }
-    return 0;
+    for (unsigned i = 0; i < qd; i++) {
+        if (dma)
+            sbvm_dma_free(bufs[i]);
+        else
+            free(bufs[i]);
+    }
+    free(bufs);
+    free(sent);
+    free(reqs);
+    return sbvm_unit_close(u) < 0 ? fail("close", EIO) : 0;
 }
 
 int main(int argc, char **argv)
@@ -398,7 +434,9 @@ int main(int argc, char **argv)
         rc = do_misuse(argc > 2 ? argv[2] : "virtio-blk");
     else if (strcmp(mode, "bench") == 0 && argc >= 8)
         rc = do_bench(argv[2], (unsigned)atoi(argv[3]), argv[4], (unsigned)atoi(argv[5]),
-                      (unsigned)atoi(argv[6]), atof(argv[7]), argc > 8 && !strcmp(argv[8], "dma"));
+                      (unsigned)atoi(argv[6]), atof(argv[7]),
+                      strstr(argc > 8 ? argv[8] : "", "dma") != NULL,
+                      strstr(argc > 8 ? argv[8] : "", "batch") != NULL);
     else if (strcmp(mode, "load") != 0)
         rc = fail("usage", EINVAL);
     left = sbvm_drivers_unload();

@@ -47,6 +47,7 @@ struct vblk {
     /* Requests waiting for a free slot, in order (linked by driver_ctx[0]). */
     struct sbvm_io *wait_head, *wait_tail;
     uint64_t completed;
+    bool kick_owed; /* requests of a batch went in without a notification */
 };
 
 static const struct sbvm_driver_if *I;
@@ -89,6 +90,12 @@ static void harvest(struct vblk *b)
             if (submit(b, next) < 0)
                 I->io_done(self, next, -EIO);
         }
+    }
+    /* A waiting request that was part of a batch went in without its
+     * notification: the batch's end may have passed long ago. */
+    if (b->kick_owed) {
+        b->kick_owed = false;
+        vdrv_kick(&b->v, &b->q);
     }
 }
 
@@ -149,7 +156,13 @@ static int submit(struct vblk *b, struct sbvm_io *io)
     if (vdrv_add(&b->q, seg, n, s) < 0)
         return -EAGAIN;
     s->io = io;
-    vdrv_kick(&b->v, &b->q);
+    /* A batch: one notification for all of it, at its last request. */
+    if (io->flags & SBVM_IO_F_MORE)
+        b->kick_owed = true;
+    else {
+        b->kick_owed = false;
+        vdrv_kick(&b->v, &b->q);
+    }
     return 0;
 }
 
@@ -192,6 +205,12 @@ static int vblk_begin_io(sbvm_driver *d, void *unit_ctx, struct sbvm_io *io)
     }
     I->lock(b->lock);
     rc = submit(b, io);
+    /* The batch's last request waits for a slot: tell the device of the
+     * rest now. */
+    if (rc == -EAGAIN && b->kick_owed && !(io->flags & SBVM_IO_F_MORE)) {
+        b->kick_owed = false;
+        vdrv_kick(&b->v, &b->q);
+    }
     if (rc == -EAGAIN) {
         /* Every slot busy: it waits its turn. */
         io->driver_ctx[0] = NULL;
