@@ -21,7 +21,15 @@ teardown() {
 }
 
 # Skips (saying why) where UML cannot run here; boots it once per run.
+# Each UML test boots Linux (15-30 s): scripts/test.sh's root pass runs
+# them, its ordinary-user and sanitizer passes do not (CI time), unless
+# SBVM_UML_EVERY_PASS=1. UML itself needs neither root nor KVM.
 uml_or_skip() {
+    if [ -z "${SBVM_UML_EVERY_PASS:-}" ]; then
+        [ "$(id -u)" -eq 0 ] || skip "UML boots are slow: the root pass runs them (SBVM_UML_EVERY_PASS=1 runs them here)"
+        ! ldd "$SBVM_REAL" 2>/dev/null | grep -q libasan ||
+            skip "UML boots are slow: the root pass runs them, not the sanitizer pass (SBVM_UML_EVERY_PASS=1 runs them here)"
+    fi
     command -v linux >/dev/null || skip "user-mode-linux is not installed (apt-get install user-mode-linux)"
     command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null ||
         skip "e2fsprogs (mkfs.ext4, debugfs) is not installed"
