@@ -30,12 +30,14 @@ K=/usr/lib/uml/modules/\$(\$B uname -r)/kernel
 D=/dev/vda
 [ "\$MODE" = ubd ] && D=/dev/ubda
 for i in \$(\$B seq 100); do [ -b \$D ] && break; \$B sleep 0.1; done
-t() { \$B date +%s%N; }
+# Milliseconds since boot (busybox's date has no %N); /proc/uptime has 10 ms steps.
+t() { \$B awk '{ printf "%d\\n", \$1 * 1000 }' /proc/uptime; }
+ms() { d=\$((\$2 - \$1)); [ \$d -gt 0 ] || d=1; echo \$d; }
 drop() { \$B sync; echo 3 >/proc/sys/vm/drop_caches; }
 drop; s=\$(t); \$B dd if=\$D of=/dev/null bs=1M count=256 2>/dev/null; e=\$(t)
-echo "RESULT \$MODE read \$(( 256 * 1000000000 / (e - s) ))"
+echo "RESULT \$MODE read \$(( 256 * 1000 / \$(ms \$s \$e) ))"
 s=\$(t); \$B dd if=/dev/zero of=\$D bs=1M count=128 conv=fsync 2>/dev/null; e=\$(t)
-echo "RESULT \$MODE write \$(( 128 * 1000000000 / (e - s) ))"
+echo "RESULT \$MODE write \$(( 128 * 1000 / \$(ms \$s \$e) ))"
 for qd in 1 4; do
     drop
     $B/bench/preadbench \$D rand 4096 \$qd 3 | \$B sed "s/^/RESULT \$MODE /"
