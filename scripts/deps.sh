@@ -38,6 +38,9 @@ test_pkgs=("${check_pkgs[@]}" bats busybox-static python3-jsonschema perl git ti
 # https.bats: the openssl command makes its certificates; python3-requests is
 # one of the clients it intercepts.
 test_pkgs+=(openssl python3-requests)
+# The device models checked by Linux's own drivers (tests/cli/devices.bats):
+# UML, and e2fsprogs for mkfs/e2fsck/debugfs on the host.
+test_pkgs+=(user-mode-linux e2fsprogs)
 # bench/run.sh uses the tests' crasher guest, so it builds with tests/ too.
 bench_pkgs=("${check_pkgs[@]}" bubblewrap firejail time curl)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev);
