@@ -75,7 +75,8 @@ enum proc_stage {
     STAGE_GUEST_STDIO,
     STAGE_GUEST_CWD,
     STAGE_EXEC,
-    STAGE_IPC, /* bounding the IPC namespace's shared memory            */
+    STAGE_IPC,    /* bounding the IPC namespace's shared memory            */
+    STAGE_SYSCTL, /* a container's sysctl (index: which)                  */
     STAGE__COUNT,
 };
 
@@ -224,6 +225,12 @@ struct proc_cmd {
 #define SPAWN_ARGS_MAX  4096
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
+/* The job is set up and its program found, then it waits before its exec
+ * until it reads a byte from one more descriptor that comes with the
+ * request (EOF: it leaves instead). The reply comes once it waits. */
+#define SPAWN_HOLD        4U
+#define SPAWN_RLIMITS_MAX 16
+#define SPAWN_FILTER_MAX  4096 /* BPF_MAXINSNS */
 
 struct spawn_req {
     uint32_t magic;
@@ -235,6 +242,16 @@ struct spawn_req {
     uint32_t umask;
     /* Rlimits for the job's first process; 0 keeps the sandbox's. */
     uint64_t rl_nofile, rl_cpu, rl_as, rl_fsize;
+    /* A container's (src/oci): a seccomp filter of filter_len instructions
+     * (struct sock_filter, 8 bytes each) at the start of the strings' area,
+     * which follows it, installed last before the exec on top of the
+     * sandbox's; and rlimits set as given (cur, max). */
+    uint32_t filter_len;
+    uint32_t nrlimits;
+    struct spawn_rlimit {
+        uint32_t resource, pad;
+        uint64_t cur, max;
+    } rl[SPAWN_RLIMITS_MAX];
 };
 
 struct spawn_reply {

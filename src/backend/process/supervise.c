@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static const struct {
     [STAGE_GUEST_CWD] = { "cwd", "changing to the working directory" },
     [STAGE_EXEC] = { "exec", "executing the program" },
     [STAGE_IPC] = { "ipc", "bounding the sandbox's SysV shared memory and message queues" },
+    [STAGE_SYSCTL] = { "sysctl", "writing the container's sysctls" },
 };
 
 static bool hint_worthy(int e)
@@ -700,14 +702,16 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
+        char buf[CMSG_SPACE(4 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov[2];
+    struct iovec iov[3];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[3];
+    const struct config_container *ct = sb->cfg->container;
+    int fds[4];
+    size_t nfds = 0, filter_bytes = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -738,9 +742,24 @@ static int send_next(struct sandbox *sb)
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
     q.cols = j->cols;
-    q.umask = 022;
+    q.umask = ct ? ct->umask : 022;
     if ((sb->cfg->limits_set & (1u << SBVM_LIMIT_FILES)) || j->limits[SBVM_LIMIT_FILES])
         q.rl_nofile = j->limits[SBVM_LIMIT_FILES];
+    if (ct) {
+        /* A container's rlimits and seccomp filter, for every job. */
+        for (size_t i = 0; i < ct->nrlimits && i < SPAWN_RLIMITS_MAX; i++) {
+            q.rl[i].resource = (uint32_t)ct->rlimits[i].resource;
+            q.rl[i].cur = ct->rlimits[i].cur;
+            q.rl[i].max = ct->rlimits[i].max;
+            q.nrlimits = (uint32_t)i + 1;
+        }
+        if (ct->filter && ct->filter_len <= SPAWN_FILTER_MAX) {
+            q.filter_len = (uint32_t)ct->filter_len;
+            filter_bytes = ct->filter_len * sizeof(struct sock_filter);
+        }
+    }
+    if (j->hold)
+        q.flags |= SPAWN_HOLD;
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
     if (prog) {
@@ -752,7 +771,7 @@ static int send_next(struct sandbox *sb)
         strbuf_add(&body, j->argv.v[i], strlen(j->argv.v[i]) + 1);
     for (size_t i = 0; i < j->env.n; i++)
         strbuf_add(&body, j->env.v[i], strlen(j->env.v[i]) + 1);
-    if (strbuf_failed(&body) || body.len + sizeof(q) > SPAWN_MSG_MAX) {
+    if (strbuf_failed(&body) || body.len + sizeof(q) + filter_bytes > SPAWN_MSG_MAX) {
         struct bev ev = { .kind = BEV_JOB_FAILED, .job = j };
         pj->pid = -1;
         setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "exec", E2BIG,
@@ -766,12 +785,12 @@ static int send_next(struct sandbox *sb)
     }
     q.strings_len = (uint32_t)body.len;
     iov[0] = (struct iovec){ &q, sizeof(q) };
-    iov[1] = (struct iovec){ body.buf, body.len };
+    iov[1] = (struct iovec){ filter_bytes ? ct->filter : NULL, filter_bytes };
+    iov[2] = (struct iovec){ body.buf, body.len };
     memset(&m, 0, sizeof(m));
     m.msg_iov = iov;
-    m.msg_iovlen = 2;
+    m.msg_iovlen = 3;
     if (!j->terminal) {
-        struct cmsghdr *c;
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
         fds[2] = j->child_err;
@@ -781,14 +800,20 @@ static int send_next(struct sandbox *sb)
             fds[0] = null;
             j->child_in = null;
         }
+        nfds = 3;
+    }
+    if (j->hold)
+        fds[nfds++] = j->child_hold;
+    if (nfds) {
+        struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(3 * sizeof(int));
+        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);
