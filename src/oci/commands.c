@@ -266,8 +266,8 @@ int oci_cmd_run(const struct oci_global *g, const struct oci_create_opts *o)
 /* ---- the others ------------------------------------------------------------ */
 
 /* The container's directory and its state, or the exit status. */
-static int open_state(const struct oci_global *g, const char *id, int *rootfd, int *cdir,
-                      struct oci_state *st)
+int oci_open_state(const struct oci_global *g, const char *id, int *rootfd, int *cdir,
+                   struct oci_state *st)
 {
     sbvm_error *e = NULL;
 
@@ -298,7 +298,7 @@ static int simple_request(const struct oci_global *g, const char *id, json_t *re
     struct oci_state st;
     sbvm_error *e = NULL;
     json_t *rep = NULL;
-    int r = open_state(g, id, &rootfd, &cdir, &st);
+    int r = oci_open_state(g, id, &rootfd, &cdir, &st);
 
     if (r) {
         json_decref(req);
@@ -345,7 +345,7 @@ int oci_cmd_state(const struct oci_global *g, const char *id)
     _cleanup_close_ int rootfd = -1, cdir = -1;
     struct oci_state st;
     char *text;
-    int r = open_state(g, id, &rootfd, &cdir, &st);
+    int r = oci_open_state(g, id, &rootfd, &cdir, &st);
 
     if (r)
         return r;
@@ -410,7 +410,7 @@ int oci_cmd_delete(const struct oci_global *g, const char *id, bool force)
     struct oci_state st;
     sbvm_error *e = NULL;
     enum oci_status s;
-    int r = open_state(g, id, &rootfd, &cdir, &st);
+    int r = oci_open_state(g, id, &rootfd, &cdir, &st);
 
     if (r) {
         /* A directory without a state: a create that died midway. */

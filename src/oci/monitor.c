@@ -364,6 +364,10 @@ static void exec_finish(struct mon *m, struct exec_client *x)
                 d && *d ? "\n" : "", d ? d : "");
         free(d);
     }
+    /* Its streams first: the caller drains them once it has ended. */
+    close_fd(&x->out);
+    close_fd(&x->err);
+    close_fd(&x->in);
     if (x->fd >= 0) {
         json_t *o = json_pack("{s:i, s:i}", "exit", code, "signal", sig);
         if (o)
@@ -372,9 +376,6 @@ static void exec_finish(struct mon *m, struct exec_client *x)
         ep_del(m, x->fd);
         close_fd(&x->fd);
     }
-    close_fd(&x->out);
-    close_fd(&x->err);
-    close_fd(&x->in);
     sbvm_job_free(x->job);
     free(x);
 }

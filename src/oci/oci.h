@@ -189,6 +189,10 @@ struct oci_exec_opts {
     bool detach;
 };
 int oci_cmd_exec(const struct oci_global *g, const struct oci_exec_opts *o);
+/* The container's directory and state for a command: 0, or the exit status
+ * (the reason said). */
+int oci_open_state(const struct oci_global *g, const char *id, int *rootfd, int *cdir,
+                   struct oci_state *st);
 int oci_cmd_features(void);
 /* A signal by name ("TERM", "SIGKILL") or number: 1..64, or -EINVAL. */
 int oci_parse_signal(const char *s);

@@ -315,6 +315,9 @@ uint64_t oci_proc_start_time(int pid)
     if (!p)
         return 0;
     p++;
+    /* A zombie has ended: it only waits for its parent to notice. */
+    if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+        return 0;
     for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (!p || sscanf(p, " %llu", &t) != 1)
