@@ -56,6 +56,8 @@ struct config_container {
     uint32_t groups[CONFIG_GROUPS_MAX];
     size_t ngroups;
     bool from_root;
+    bool keep_groups; /* setgroups is denied here (a rootless engine's
+                       * namespace): the groups stay as inherited */
     /* Lines for uid_map and gid_map ("inside outside count\n"...). */
     char *uid_map, *gid_map;
     unsigned umask;

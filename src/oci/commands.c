@@ -410,14 +410,28 @@ int oci_cmd_delete(const struct oci_global *g, const char *id, bool force)
     struct oci_state st;
     sbvm_error *e = NULL;
     enum oci_status s;
-    int r = oci_open_state(g, id, &rootfd, &cdir, &st);
+    int r;
 
-    if (r) {
-        /* A directory without a state: a create that died midway. */
-        if (rootfd < 0 && force)
+    if (force) {
+        /* Nothing to delete is not an error with --force, as with runc: an
+         * engine cleans up after a create that failed. A directory
+         * without a state is a create that died midway. */
+        struct stat sb;
+        rootfd = oci_root_open(g, false, NULL);
+        if (rootfd < 0 || oci_id_check(id, NULL) < 0 ||
+            fstatat(rootfd, id, &sb, AT_SYMLINK_NOFOLLOW) < 0)
             return 0;
-        return r;
+        cdir = oci_container_open(rootfd, id, NULL);
+        if (cdir >= 0 && faccessat(cdir, "state.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+            oci_container_remove(rootfd, id, NULL);
+            return 0;
+        }
+        close_fd(&cdir);
+        close_fd(&rootfd);
     }
+    r = oci_open_state(g, id, &rootfd, &cdir, &st);
+    if (r)
+        return r;
     s = oci_state_live_status(&st);
     if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force) {
         oci_state_release(&st);

@@ -107,9 +107,20 @@ static int plan_ids(const struct oci_spec *s, struct config_container *ct, bool 
         ct->uid_map = strbuf_detach(&u, NULL);
         ct->gid_map = strbuf_detach(&g, NULL);
     } else if (root) {
+        _cleanup_free_ char *sg = NULL;
         ct->uid_map = identity_map("/proc/self/uid_map");
         ct->gid_map = identity_map("/proc/self/gid_map");
         ct->from_root = true;
+        /* Root of a rootless engine's namespace, where setgroups is denied:
+         * the groups cannot change (and hold nothing the user lacks). */
+        if (read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL) == 0 &&
+            str_has_prefix(sg, "deny")) {
+            if (p->ngroups)
+                return error_set(err, EPERM,
+                                 "config.json: process.user.additionalGids: this user namespace "
+                                 "forbids setting groups (setgroups is denied)");
+            ct->keep_groups = true;
+        }
     } else {
         /* The caller's own ids, and nothing else, are the container's. */
         add_map_line(&u, p->uid, (uint32_t)geteuid(), 1);

@@ -100,8 +100,7 @@ static int request(int cdir, const struct oci_exec_opts *o, bool tty, sbvm_error
             json_array_append_new(args, json_string(o->argv[i]));
         for (size_t i = 0; env && i < o->nenv; i++)
             json_array_append_new(env, json_string(o->env[i]));
-        req = json_pack("{s:s, s:o, s:o, s:b}", "op", "exec", "args", args, "env", env, "tty",
-                        tty);
+        req = json_pack("{s:s, s:o, s:o, s:b}", "op", "exec", "args", args, "env", env, "tty", tty);
         if (req && o->cwd)
             json_object_set_new(req, "cwd", json_string(o->cwd));
     }

@@ -760,6 +760,44 @@ static void tell(int fd, const char *text)
         (void)write_full(fd, text, strlen(text));
 }
 
+/* A process in the sandbox can lower its rlimits, never raise a hard one
+ * (that needs CAP_SYS_RESOURCE in the host's user namespace, which nothing
+ * in a sandbox has): the sandbox starts from ours, raised first where we
+ * may. */
+static int raise_rlimits(const struct oci_process *p, sbvm_error **err)
+{
+    static const char *const names[] = {
+        "RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",   "RLIMIT_STACK",
+        "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+        "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+        "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+    };
+
+    for (size_t i = 0; i < p->nrlimits; i++) {
+        const struct oci_rlimit *rl = &p->rlimits[i];
+        struct rlimit cur;
+        if (getrlimit(rl->resource, &cur) < 0 || rl->hard <= cur.rlim_max)
+            continue;
+        cur.rlim_max = rl->hard;
+        if (cur.rlim_cur > cur.rlim_max)
+            cur.rlim_cur = cur.rlim_max;
+        if (setrlimit(rl->resource, &cur) < 0) {
+            struct rlimit now;
+            getrlimit(rl->resource, &now);
+            return error_set(err, EPERM,
+                             "process.rlimits: %s %llu is above the runtime's own hard limit "
+                             "(%llu), and raising it needs CAP_SYS_RESOURCE, which the runtime "
+                             "lacks here: ask for at most %llu (podman: --ulimit)",
+                             rl->resource >= 0 && (size_t)rl->resource < ARRAY_SIZE(names)
+                                 ? names[rl->resource]
+                                 : "?",
+                             (unsigned long long)rl->hard, (unsigned long long)now.rlim_max,
+                             (unsigned long long)now.rlim_max);
+        }
+    }
+    return 0;
+}
+
 static int setup(struct mon *m, sbvm_error **err)
 {
     const struct oci_monitor_args *a = m->a;
@@ -767,6 +805,9 @@ static int setup(struct mon *m, sbvm_error **err)
     sigset_t sigs;
     int r;
 
+    r = raise_rlimits(&a->spec->process, err);
+    if (r < 0)
+        return r;
     r = join_netns(a->plan, err);
     if (r < 0)
         return r;

@@ -76,6 +76,9 @@ struct oci_state {
 };
 void oci_state_release(struct oci_state *st);
 
+/* Whether we are root of the host's user namespace (not of an engine's
+ * rootless one): the default state directory is /run's only then. */
+bool oci_host_root(void);
 /* The state root's path (buf has PATH_MAX bytes). */
 const char *oci_root_path(const struct oci_global *g, char *buf);
 /* The state root (made 0700 when `create`), opened: an fd, or -errno. */

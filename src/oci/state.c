@@ -84,6 +84,21 @@ static int own_dir(int fd, const char *path, sbvm_error **err)
     return 0;
 }
 
+bool oci_host_root(void)
+{
+    char buf[128];
+    _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    long n = fd < 0 ? -1 : read_full(fd, buf, sizeof(buf) - 1);
+    unsigned long a, b, c;
+
+    if (geteuid() != 0 || n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* The host's user namespace maps every id to itself, in one line. */
+    return sscanf(buf, " %lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL &&
+           !strchr(strchr(buf, '\n') ? strchr(buf, '\n') + 1 : "", ' ');
+}
+
 const char *oci_root_path(const struct oci_global *g, char *buf)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -99,7 +114,7 @@ const char *oci_root_path(const struct oci_global *g, char *buf)
         memcpy(buf + a + 1, g->root, strlen(g->root) + 1);
     } else if (g->root)
         snprintf(buf, PATH_MAX, "%s", g->root);
-    else if (geteuid() == 0)
+    else if (geteuid() == 0 && oci_host_root())
         snprintf(buf, PATH_MAX, "%s", OCI_DEFAULT_ROOT);
     else if (xdg && xdg[0] == '/')
         snprintf(buf, PATH_MAX, "%s/sandboxvm-oci", xdg);

@@ -879,7 +879,7 @@ static void drop_privileges(const struct child_args *a)
     if (a->host_root) {
         /* Started as (mapped) root: become the guest. The uid change also
          * clears every capability, since KEEP_CAPS is locked off. */
-        if (setgroups(a->ngroups, (const gid_t *)a->groups) < 0 ||
+        if ((!a->keep_groups && setgroups(a->ngroups, (const gid_t *)a->groups) < 0) ||
             syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
             fail(STAGE_IDS, errno, -1);
         if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)

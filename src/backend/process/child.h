@@ -89,6 +89,7 @@ struct child_args {
     bool rootfs_rw;
     const uint32_t *groups;
     size_t ngroups;
+    bool keep_groups;
     char *const *sysctl_paths;
     char *const *sysctl_values;
     size_t nsysctl;

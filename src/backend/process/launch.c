@@ -195,6 +195,7 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
         a.host_root = ct->from_root;
         a.groups = ct->groups;
         a.ngroups = ct->ngroups;
+        a.keep_groups = ct->keep_groups;
         a.hostname = ct->hostname;
         a.rootfs_rw = ct->rootfs_rw;
         a.sysctl_paths = ct->sysctl_paths.v;
