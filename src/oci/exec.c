@@ -218,6 +218,10 @@ int oci_cmd_exec(const struct oci_global *g, const struct oci_exec_opts *o)
         }
         (void)write_full(ready[1], "OK", 2);
         close(ready[1]);
+        /* With a terminal, the caller's streams are not the process's:
+         * let go of them (a caller may read them to their end). */
+        if (tty)
+            oci_null_stdio();
         close_fd(&cdir);
         close_fd(&rootfd);
         wait_end(fd);

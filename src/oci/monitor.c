@@ -754,6 +754,18 @@ static int start_main(struct mon *m, sbvm_error **err)
     return 0;
 }
 
+void oci_null_stdio(void)
+{
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        dup2(fd, i);
+    if (fd > 2)
+        close(fd);
+}
+
 static void tell(int fd, const char *text)
 {
     if (fd >= 0)
@@ -893,6 +905,11 @@ _Noreturn void oci_monitor_main(const struct oci_monitor_args *a)
         syscall(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
     syscall(SYS_close_range, keep[1] + 1, ~0U, 0);
     oci_log_open(a->g->log, a->g->log_json, a->g->debug);
+    /* With a terminal the container's streams are the terminal's: ours
+     * (the caller's pipes) must not stay open, or a caller that reads
+     * `create`'s output to its end (containerd's shim) waits for ours. */
+    if (a->spec->process.terminal)
+        oci_null_stdio();
     signal(SIGPIPE, SIG_IGN);
     /* The container's environment is its config's alone. */
     clearenv();

@@ -160,6 +160,8 @@ _Noreturn void oci_monitor_main(const struct oci_monitor_args *a);
 /* Ends this process the way a container's process ended (a signal, or an
  * exit code), so that whoever waits for it sees the same wait status. */
 _Noreturn void oci_leave_like(int sig, int code);
+/* Our stdin, stdout and stderr onto /dev/null. */
+void oci_null_stdio(void);
 
 /* ---- commands.c ---- */
 struct oci_create_opts {
