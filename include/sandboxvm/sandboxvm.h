@@ -688,6 +688,10 @@ SBVM_API int sbvm_sandbox_put(sbvm_sandbox *sb, const char *host, const char *gu
                               sbvm_error **err);
 SBVM_API int sbvm_sandbox_get(sbvm_sandbox *sb, const char *guest, const char *host, unsigned flags,
                               sbvm_error **err);
+/* Stops (pause 1) or continues (0) every process in the sandbox, as job
+ * control does (SIGSTOP, SIGCONT): a parent that waits with WUNTRACED
+ * sees its children stop. SIGKILL still ends a paused process. */
+SBVM_API int sbvm_sandbox_pause(sbvm_sandbox *sb, int pause, sbvm_error **err);
 /* What runs in the sandbox and what is in its /tmp, now, without stopping
  * anything: a result whose ledger accessors tell (free it). */
 SBVM_API int sbvm_sandbox_inventory(sbvm_sandbox *sb, sbvm_result **out, sbvm_error **err);

@@ -418,6 +418,19 @@ static int copy_between(sbvm_sandbox *s, bool in, const char *a, const char *b, 
     return r;
 }
 
+SBVM_API int sbvm_sandbox_pause(sbvm_sandbox *s, int pause, sbvm_error **err)
+{
+    struct sandbox *sb = SB(s);
+    int r;
+
+    if (sb->state != SB_READY || !sb->ops->pause)
+        return error_set(err, ESRCH, "sandbox %s is not running", sb->name);
+    r = sb->ops->pause(sb, pause != 0);
+    if (r < 0)
+        return error_sys(err, -r, "%s sandbox %s", pause ? "pausing" : "resuming", sb->name);
+    return 0;
+}
+
 SBVM_API int sbvm_sandbox_put(sbvm_sandbox *sb, const char *host, const char *guest, unsigned flags,
                               sbvm_error **err)
 {

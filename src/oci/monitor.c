@@ -306,6 +306,25 @@ static void do_kill(struct mon *m, int fd, json_t *req)
     reply_ok(fd, getpid(), NULL, 0);
 }
 
+static void do_pause(struct mon *m, int fd, bool pause)
+{
+    sbvm_error *e = NULL;
+    enum oci_status want = pause ? OCI_RUNNING : OCI_PAUSED;
+
+    if (m->main_ended || m->st.status != want) {
+        reply_error(fd, EINVAL, "cannot %s a container that is %s", pause ? "pause" : "resume",
+                    m->main_ended ? "stopped" : oci_status_name(m->st.status));
+        return;
+    }
+    if (sbvm_sandbox_pause(m->sb, pause, &e) < 0) {
+        reply_error(fd, sbvm_error_code(e), "%s", sbvm_error_message(e));
+        sbvm_error_free(e);
+        return;
+    }
+    set_status(m, pause ? OCI_PAUSED : OCI_RUNNING);
+    reply_ok(fd, getpid(), NULL, 0);
+}
+
 static void do_start(struct mon *m, int fd)
 {
     int r;
@@ -574,6 +593,8 @@ static void serve(struct mon *m, int fd)
         do_start(m, fd);
     else if (streq(op, "kill"))
         do_kill(m, fd, req);
+    else if (streq(op, "pause") || streq(op, "resume"))
+        do_pause(m, fd, streq(op, "pause"));
     else if (streq(op, "exec")) {
         do_exec(m, fd, req, fds, nfds);
         if (exec_by_fd(m, fd))

@@ -643,6 +643,7 @@ const struct backend_ops process_backend = {
     .start = proc_start,
     .exec = proc_exec,
     .signal = proc_signal,
+    .pause = proc_pause,
     .kill_job = proc_kill_job,
     .forget_job = proc_forget_job,
     .stop = proc_stop,

@@ -200,6 +200,8 @@ enum proc_cmd_kind {
     CMD_KILL_JOB = 2, /* SIGKILL to every process of job                      */
     CMD_HOLD = 3,     /* freeze everything, send counts and REC_HOLDING, wait */
     CMD_RELEASE = 4,  /* (while holding) end: the init exits, ending them all */
+    CMD_PAUSE = 5,    /* SIGSTOP to every process (an OCI container's pause)  */
+    CMD_RESUME = 6,   /* SIGCONT to every process                            */
 };
 
 #define PROC_CMD_MAGIC 0x53425643U /* "SBVC" */

@@ -886,6 +886,15 @@ int proc_signal(struct sandbox *sb, struct job *j, int sig)
     return 0;
 }
 
+int proc_pause(struct sandbox *sb, bool on)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+
+    if (ps->holding || ps->stop_asked || ps->exited)
+        return -ESRCH;
+    return proc_command(ps, on ? CMD_PAUSE : CMD_RESUME, 0, 0);
+}
+
 void proc_kill_job(struct sandbox *sb, struct job *j)
 {
     struct proc_sandbox *ps = proc_of(sb);
