@@ -7,6 +7,7 @@
 #   scripts/deps.sh bench   building + the peers the benchmarks compare with
 #   scripts/deps.sh fuzz    building + the fuzzers (clang and libFuzzer)
 #   scripts/deps.sh slow    building + testing + the slow tier (debootstrap)
+#   scripts/deps.sh oci     building + the engines the OCI runtime's tests drive
 #
 # Installs what is missing with apt-get (as root, or through sudo when it
 # needs no password); otherwise says exactly what to install and fails.
@@ -18,16 +19,20 @@ bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
 fuzz_pkgs=(clang libclang-rt-14-dev)
 slow_pkgs=(debootstrap)
+# The engines tests/cli/oci.bats and bench/oci.sh drive (podman as root and
+# rootless, containerd's ctr), and runc and crun to compare with.
+oci_pkgs=(podman conmon containerd runc crun uidmap slirp4netns)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 build) ;;
-test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+test) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}" "${oci_pkgs[@]}") ;;
 fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-bench) want+=("${bench_pkgs[@]}") ;;
+bench) want+=("${bench_pkgs[@]}" "${oci_pkgs[@]}") ;;
+oci) want+=("${test_pkgs[@]}" "${oci_pkgs[@]}") ;;
 slow) want+=("${test_pkgs[@]}" "${slow_pkgs[@]}") ;;
 *)
-    echo "usage: $0 build|test|bench|fuzz|slow" >&2
+    echo "usage: $0 build|test|bench|fuzz|slow|oci" >&2
     exit 2
     ;;
 esac
