@@ -107,6 +107,7 @@ struct sbvm_config {
     /* A live sandbox: programs jobs may name that its view lacks, made
      * visible as run makes its program (argv[0] as given). */
     struct strv programs;
+    const sbvm_channel_config *channel; /* not owned: the caller's */
     struct config_container *container; /* src/oci's, or NULL */
 };
 

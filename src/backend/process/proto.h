@@ -227,10 +227,12 @@ struct proc_cmd {
 #define SPAWN_ARGS_MAX  4096
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
+#define SPAWN_CHANNEL   4U /* one more fd, last: the job's host channel, its fd 3 */
 /* The job is set up and its program found, then it waits before its exec
  * until it reads a byte from one more descriptor that comes with the
- * request (EOF: it leaves instead). The reply comes once it waits. */
-#define SPAWN_HOLD        4U
+ * request, before the channel's (EOF: it leaves instead). The reply comes
+ * once it waits. */
+#define SPAWN_HOLD        8U
 #define SPAWN_RLIMITS_MAX 16
 #define SPAWN_FILTER_MAX  4096 /* BPF_MAXINSNS */
 
@@ -277,7 +279,8 @@ enum {
     FD_GUEST_IN = 9,
     FD_GUEST_OUT = 10,
     FD_GUEST_ERR = 11,
-    FD_BIND_BASE = 12, /* vetted program files, one per bind */
+    FD_GUEST_CHANNEL = 12, /* the guest's end of its host channel (its fd 3) */
+    FD_BIND_BASE = 13,     /* vetted program files, one per bind */
 };
 
 /*

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/job.h"
 #include "policy/env.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -702,7 +703,7 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(4 * sizeof(int))];
+        char buf[CMSG_SPACE(5 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[3];
@@ -710,7 +711,7 @@ static int send_next(struct sandbox *sb)
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
     const struct config_container *ct = sb->cfg->container;
-    int fds[4];
+    int fds[5];
     size_t nfds = 0, filter_bytes = 0;
     ssize_t n;
 
@@ -737,7 +738,7 @@ static int send_next(struct sandbox *sb)
     memset(&q, 0, sizeof(q));
     q.magic = SPAWN_MAGIC;
     q.job = pj->id;
-    q.flags = j->terminal ? SPAWN_PTY : 0;
+    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel ? SPAWN_CHANNEL : 0);
     q.argc = (uint32_t)j->argv.n;
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
@@ -804,6 +805,8 @@ static int send_next(struct sandbox *sb)
     }
     if (j->hold)
         fds[nfds++] = j->child_hold;
+    if (j->channel)
+        fds[nfds++] = sbvm_channel_guest_fd(j->channel);
     if (nfds) {
         struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
@@ -828,8 +831,11 @@ static int send_next(struct sandbox *sb)
     }
     ps->spawn_busy = true;
     /* Its ends are the exec server's now (a copy each came with the
-     * message). */
+     * message); so is its channel's, which we must not keep (the guest's
+     * death hangs it up). */
     job_close_child_ends(j);
+    if (j->channel)
+        sbvm_channel_close_guest_fd(j->channel);
     return 0;
 }
 

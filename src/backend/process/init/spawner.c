@@ -270,6 +270,23 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
+/* Closes every descriptor from `from` on but a and b (b may be -1; both are
+ * at least `from`). */
+static void close_all_but(int from, int a, int b)
+{
+    int lo = a, hi = a;
+
+    if (b >= 0) {
+        lo = a < b ? a : b;
+        hi = a < b ? b : a;
+    }
+    if (lo > from)
+        sys3(NR_close_range, from, (long)lo - 1, 0);
+    if (hi > lo + 1)
+        sys3(NR_close_range, (long)lo + 1, (long)hi - 1, 0);
+    sys3(NR_close_range, (long)hi + 1, ~0L, 0);
+}
+
 /* Serves one request: fds[] are what came with it (stdin, stdout, stderr). */
 static void serve(long n, const int *fds, int nfds)
 {
@@ -295,12 +312,15 @@ static void serve(long n, const int *fds, int nfds)
         q.envc > SPAWN_ARGS_MAX || q.filter_len > SPAWN_FILTER_MAX ||
         q.nrlimits > SPAWN_RLIMITS_MAX || q.strings_len == 0 ||
         (long)q.strings_len != n - (long)sizeof(q) - filter_bytes ||
-        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_HOLD) ? 1 : 0)) {
+        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_HOLD) ? 1 : 0) +
+                    ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
+    /* The extra descriptors after stdio: what releases a held job, then
+     * the channel (last). */
     if (q.flags & SPAWN_HOLD)
-        hold = fds[nfds - 1];
+        hold = fds[nfds - 1 - ((q.flags & SPAWN_CHANNEL) ? 1 : 0)];
     filter = reqbuf + sizeof(q);
     /* The strings: every one NUL-terminated, exactly as many as said. */
     s = (const char *)reqbuf + sizeof(q) + filter_bytes;
@@ -376,52 +396,63 @@ static void serve(long n, const int *fds, int nfds)
     if (pid == 0) {
         struct ksigaction dfl;
         uint64_t none = 0;
+        int chan = (q.flags & SPAWN_CHANNEL) ? fds[nfds - 1] : -1, ef = errp[1], keep = 3;
 
         zero(&dfl, sizeof(dfl));
         dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
         sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
         if (sys1(NR_setsid, 0) < 0)
-            child_fail(errp[1], STAGE_GUEST_SESSION, E_PERM);
+            child_fail(ef, STAGE_GUEST_SESSION, E_PERM);
         for (int i = 0; i < 3; i++) {
             r = sys2(NR_dup2, io[i], i);
             if (r < 0)
-                child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
         }
         if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
-            child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
-        /* Nothing of ours but stdio, the error pipe and, for a held job,
-         * what releases it (both close on exec). */
-        {
-            int a = errp[1], b = hold > a ? hold : a;
-            if (hold >= 0 && hold < a)
-                a = hold;
-            if (a > 3)
-                sys3(NR_close_range, 3, (long)a - 1, 0);
-            if (b > a + 1)
-                sys3(NR_close_range, (long)a + 1, (long)b - 1, 0);
-            sys3(NR_close_range, (long)b + 1, ~0L, 0);
+            child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+        if (chan >= 0) {
+            /* The channel is the job's fd 3, inherited; the error pipe and
+             * what releases a held job move out of its way first. */
+            if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 64)) < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            ef = (int)r;
+            if (hold >= 0) {
+                if ((r = sys3(NR_fcntl, hold, F_DUPFD_CLOEXEC_, 64)) < 0)
+                    child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+                hold = (int)r;
+            }
+            if (chan == 3)
+                r = sys3(NR_fcntl, 3, F_SETFD_, 0);
+            else
+                r = sys2(NR_dup2, chan, 3);
+            if (r < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            keep = 4;
         }
-        set_limit(errp[1], 7 /* RLIMIT_NOFILE */, q.rl_nofile);
-        set_limit(errp[1], 0 /* RLIMIT_CPU */, q.rl_cpu);
-        set_limit(errp[1], 9 /* RLIMIT_AS */, q.rl_as);
-        set_limit(errp[1], 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+        /* Nothing of ours but stdio, the channel, the error pipe and, for
+         * a held job, what releases it (both close on exec). */
+        close_all_but(keep, ef, hold);
+        set_limit(ef, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
+        set_limit(ef, 0 /* RLIMIT_CPU */, q.rl_cpu);
+        set_limit(ef, 9 /* RLIMIT_AS */, q.rl_as);
+        set_limit(ef, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
         for (uint32_t i = 0; i < q.nrlimits; i++) {
             struct rlimit_ rl = { q.rl[i].cur, q.rl[i].max };
             if (q.rl[i].resource >= 16 || rl.cur > rl.max)
-                child_fail(errp[1], STAGE_GUEST_RLIMIT, E_INVAL);
+                child_fail(ef, STAGE_GUEST_RLIMIT, E_INVAL);
             if ((r = sys4(NR_prlimit64, 0, q.rl[i].resource, (long)&rl, 0)) < 0)
-                child_fail(errp[1], STAGE_GUEST_RLIMIT, (int)-r);
+                child_fail(ef, STAGE_GUEST_RLIMIT, (int)-r);
         }
         if ((r = sys1(NR_chdir, (long)cwd)) < 0)
-            child_fail(errp[1], STAGE_GUEST_CWD, (int)-r);
+            child_fail(ef, STAGE_GUEST_CWD, (int)-r);
         sys1(NR_umask, q.umask & 0777);
         if (hold >= 0) {
             /* Ready: say so, then wait to be released. The program is
              * found now, so that its absence is the creator's error. */
-            const char *file = find_program(errp[1], exec_path, args, envs);
+            const char *file = find_program(ef, exec_path, args, envs);
             char go = 0;
-            sys3(NR_write, errp[1], (long)msg, sizeof(msg));
-            sys1(NR_close, errp[1]);
+            sys3(NR_write, ef, (long)msg, sizeof(msg));
+            sys1(NR_close, ef);
             while ((r = sys3(NR_read, hold, (long)&go, 1)) == -E_INTR)
                 ;
             if (r != 1)
@@ -432,9 +463,9 @@ static void serve(long n, const int *fds, int nfds)
             r = sys3(NR_execve, (long)file, (long)args, (long)envs);
             leave(r == -E_NOENT ? 127 : 126);
         }
-        install_filter(errp[1], filter, q.filter_len);
+        install_filter(ef, filter, q.filter_len);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-        run_program(errp[1], exec_path, args, envs);
+        run_program(ef, exec_path, args, envs);
     }
     sys1(NR_close, errp[1]);
     if (pid < 0) {
@@ -484,12 +515,14 @@ _Noreturn void spawner_run(void)
         r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
         if (r == 1 && (p.revents & POLLIN_)) {
             union {
-                unsigned char b[CMSG_SPACE_FDS(4)];
+                /* stdio, what releases a held job, the channel */
+                unsigned char b[CMSG_SPACE_FDS(5)];
                 size_t align;
             } ctl;
             struct iov_ iov = { reqbuf, sizeof(reqbuf) };
             struct msghdr_ m;
-            int fds[4], nfds = 0;
+            /* As many as the padded buffer could carry. */
+            int fds[sizeof(ctl.b) / sizeof(int)], nfds = 0;
             long n;
 
             zero(&m, sizeof(m));
@@ -529,13 +562,5 @@ __attribute__((used)) _Noreturn void spawner_start_c(long *sp)
     spawner_run();
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    xor %rbp, %rbp\n"
-        "    mov %rsp, %rdi\n"
-        "    and $-16, %rsp\n"
-        "    call spawner_start_c\n"
-        "    hlt\n");
+SYS_ENTRY(spawner_start_c);
 #endif
