@@ -36,7 +36,8 @@ static const char base_config[] =
     "    \"options\": [\"rbind\", \"ro\"]}],"
     " \"annotations\": {\"io.container.manager\": \"libpod\"},"
     " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"},"
-    "   {\"type\": \"network\", \"path\": \"/run/netns/x\"}, {\"type\": \"ipc\"}, {\"type\": \"uts\"}],"
+    "   {\"type\": \"network\", \"path\": \"/run/netns/x\"}, {\"type\": \"ipc\"}, {\"type\": "
+    "\"uts\"}],"
     "   \"resources\": {\"pids\": {\"limit\": 2048}, \"memory\": {\"limit\": 1073741824}},"
     "   \"sysctl\": {\"net.ipv4.ping_group_range\": \"0 0\"},"
     "   \"maskedPaths\": [\"/proc/kcore\"], \"readonlyPaths\": [\"/proc/sys\"],"
@@ -192,7 +193,8 @@ START_TEST(malformed_documents_name_the_field)
     edit_fails("\"RLIMIT_NOFILE\"", "\"RLIMIT_BOGUS\"", "process.rlimits[0]", "unknown");
     edit_fails("\"hard\": 2048, \"soft\": 1024", "\"hard\": 10, \"soft\": 1024",
                "process.rlimits[0]", "soft limit above");
-    edit_fails("\"rlimits\": [", "\"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": 1, \"soft\": 1},",
+    edit_fails("\"rlimits\": [",
+               "\"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": 1, \"soft\": 1},",
                "process.rlimits[1]", "twice");
     edit_fails("\"terminal\": false", "\"consoleSize\": {\"height\": 70000, \"width\": 80}",
                "process.consoleSize", "larger");
@@ -206,11 +208,12 @@ START_TEST(malformed_linux_section_names_the_field)
     char *big;
     size_t n = 0;
 
-    edit_fails("{\"type\": \"uts\"}", "{\"type\": \"uts\"}, {\"type\": \"uts\"}", "linux.namespaces[5]",
-               "twice");
+    edit_fails("{\"type\": \"uts\"}", "{\"type\": \"uts\"}, {\"type\": \"uts\"}",
+               "linux.namespaces[5]", "twice");
     edit_fails("{\"type\": \"uts\"}", "{\"type\": \"bogus\"}", "linux.namespaces[4]", "unknown");
-    edit_fails("\"maskedPaths\": [", "\"uidMappings\": [{\"containerID\": 4294967295, \"hostID\": 0, "
-                                     "\"size\": 2}], \"maskedPaths\": [",
+    edit_fails("\"maskedPaths\": [",
+               "\"uidMappings\": [{\"containerID\": 4294967295, \"hostID\": 0, "
+               "\"size\": 2}], \"maskedPaths\": [",
                "linux.uidMappings[0]", "overflowing");
     edit_fails("\"SCMP_ACT_ALLOW\"", "\"SCMP_ACT_MAYBE\"", "linux.seccomp.defaultAction",
                "unknown action");
@@ -230,8 +233,8 @@ START_TEST(malformed_linux_section_names_the_field)
     n += (size_t)snprintf(big + n, 200000 - n,
                           "{\"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"mounts\": [");
     for (int i = 0; i < 129; i++)
-        n += (size_t)snprintf(big + n, 200000 - n, "%s{\"destination\": \"/m%d\"}", i ? "," : "",
-                              i);
+        n +=
+            (size_t)snprintf(big + n, 200000 - n, "%s{\"destination\": \"/m%d\"}", i ? "," : "", i);
     n += (size_t)snprintf(big + n, 200000 - n, "]}");
     parse_fails(big, n, "mounts", "more than 128");
     free(big);
@@ -251,10 +254,12 @@ START_TEST(refused_by_design_naming_the_field)
     edit_refused("\"io.container.manager\": \"libpod\"",
                  "\"io.podman.annotations.privileged\": \"TRUE\"", true,
                  "io.podman.annotations.privileged", "privileged");
-    edit_refused("\"hostname\"", "\"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}, \"hostname\"",
-                 true, "hooks", NULL);
-    edit_refused("\"maskedPaths\"", "\"devices\": [{\"type\": \"c\", \"path\": \"/dev/kvm\"}], \"maskedPaths\"",
-                 true, "linux.devices", NULL);
+    edit_refused("\"hostname\"",
+                 "\"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}, \"hostname\"", true,
+                 "hooks", NULL);
+    edit_refused("\"maskedPaths\"",
+                 "\"devices\": [{\"type\": \"c\", \"path\": \"/dev/kvm\"}], \"maskedPaths\"", true,
+                 "linux.devices", NULL);
     edit_refused("{\"type\": \"pid\"}", "{\"type\": \"pid\", \"path\": \"/proc/1/ns/pid\"}", true,
                  "linux.namespaces", "pid");
     edit_refused("{\"type\": \"uts\"}", "{\"type\": \"uts\"}, {\"type\": \"user\"}", true,
@@ -263,22 +268,26 @@ START_TEST(refused_by_design_naming_the_field)
                  "\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}], "
                  "\"maskedPaths\"",
                  true, "linux.uidMappings", "without a user namespace");
-    edit_refused("{\"type\": \"uts\"}",
-                 "{\"type\": \"uts\"}, {\"type\": \"user\"}], \"uidMappings\": [{\"containerID\": 0, "
-                 "\"hostID\": 1000, \"size\": 10}], \"gidMappings\": [{\"containerID\": 0, "
-                 "\"hostID\": 1000, \"size\": 1}], \"x\": [",
-                 false, "linux.uidMappings", "without root");
+    edit_refused(
+        "{\"type\": \"uts\"}",
+        "{\"type\": \"uts\"}, {\"type\": \"user\"}], \"uidMappings\": [{\"containerID\": 0, "
+        "\"hostID\": 1000, \"size\": 10}], \"gidMappings\": [{\"containerID\": 0, "
+        "\"hostID\": 1000, \"size\": 1}], \"x\": [",
+        false, "linux.uidMappings", "without root");
     edit_refused("\"additionalGids\": [0]", "\"additionalGids\": [5, 6]", false,
                  "process.user.additionalGids", NULL);
     edit_refused("\"net.ipv4.ping_group_range\"", "\"kernel.hostname\"", true,
                  "linux.sysctl.kernel.hostname", "namespaces");
-    edit_refused("\"net.ipv4.ping_group_range\"", "\"net.ipv4/../../x\"", true, "linux.sysctl", NULL);
-    edit_refused("\"SCMP_ACT_ALLOW\"", "\"SCMP_ACT_NOTIFY\"", true, "linux.seccomp", "notification");
+    edit_refused("\"net.ipv4.ping_group_range\"", "\"net.ipv4/../../x\"", true, "linux.sysctl",
+                 NULL);
+    edit_refused("\"SCMP_ACT_ALLOW\"", "\"SCMP_ACT_NOTIFY\"", true, "linux.seccomp",
+                 "notification");
     edit_refused("[\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"",
                  "[\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_TRACE\"", true,
                  "linux.seccomp.syscalls[0].action", "tracer");
-    edit_refused("\"architectures\"", "\"flags\": [\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"], \"architectures\"",
-                 true, "linux.seccomp.flags", "speculation");
+    edit_refused("\"architectures\"",
+                 "\"flags\": [\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"], \"architectures\"", true,
+                 "linux.seccomp.flags", "speculation");
     edit_refused("\"RLIMIT_NOFILE\", \"hard\": 2048, \"soft\": 1024",
                  "\"RLIMIT_CORE\", \"hard\": 1000000, \"soft\": 0", true, "process.rlimits",
                  "RLIMIT_CORE");
@@ -381,8 +390,10 @@ START_TEST(seccomp_kill_is_the_whole_process)
     static const char j[] =
         "{\"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\": [\"a\"], "
         "\"cwd\": \"/\"}, \"linux\": {\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ERRNO\", "
-        "\"defaultErrnoRet\": 38, \"syscalls\": [{\"names\": [\"read\", \"write\", \"no_such_call\"], "
-        "\"action\": \"SCMP_ACT_ALLOW\"}, {\"names\": [\"kill\"], \"action\": \"SCMP_ACT_KILL\"}]}}}";
+        "\"defaultErrnoRet\": 38, \"syscalls\": [{\"names\": [\"read\", \"write\", "
+        "\"no_such_call\"], "
+        "\"action\": \"SCMP_ACT_ALLOW\"}, {\"names\": [\"kill\"], \"action\": "
+        "\"SCMP_ACT_KILL\"}]}}}";
     struct oci_spec s = parse_ok(j);
     struct sock_filter *f = NULL;
     sbvm_error *e = NULL;
