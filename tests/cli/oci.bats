@@ -44,6 +44,13 @@ teardown() {
     true
 }
 
+# Tests of the container's life cycle that run the same C paths as the
+# ones kept (create, start, exec, crash, refusals): the root pass only, not
+# the ASan pass (ASAN_OPTIONS set), which would take minutes more.
+root_pass_only() {
+    [ -z "${ASAN_OPTIONS:-}" ] || skip "the root pass only (its code runs under ASan in the other tests)"
+}
+
 rt() {
     "$SBVM" oci --root "$ROOT" "$@"
 }
@@ -188,6 +195,7 @@ wait_status() {
 }
 
 @test "oci: a writable rootfs is written; a rw bind mount too, a ro one refuses" {
+    root_pass_only
     mkdir -p "$S/rw" "$S/ro"
     bundle "$S/b" '["sh", "-c", "echo a > /made && echo b > /rw/made && (echo c > /ro/x || echo ro-refused)"]' \
         "c['root']['readonly'] = False; c['mounts'] += [{'destination': '/rw', 'type': 'bind', 'source': '$S/rw', 'options': ['rbind']}, {'destination': '/ro', 'type': 'bind', 'source': '$S/ro', 'options': ['bind', 'ro']}]"
@@ -201,6 +209,7 @@ wait_status() {
 }
 
 @test "oci: as root, the process runs as the config's uid and gid, with its groups" {
+    root_pass_only
     [ "$(id -u)" = 0 ] || skip "mapping other ids needs root"
     bundle "$S/b" '["sh", "-c", "id -u; id -g; id -G"]' \
         'c["process"]["user"] = {"uid": 1234, "gid": 2345, "additionalGids": [3456]}'
@@ -300,6 +309,7 @@ wait_status() {
 }
 
 @test "oci: an ID is unique; delete refuses a running container without --force, and --force ends it" {
+    root_pass_only
     bundle "$S/b" '["sleep", "30"]'
     rt create --bundle "$S/b" --pid-file "$S/pid" d1 >"$S/out" 2>"$S/err"
     note_monitor "$S/pid"
@@ -319,6 +329,7 @@ wait_status() {
 }
 
 @test "oci: a created container that is killed or deleted never runs its program" {
+    root_pass_only
     bundle "$S/b" '["sh", "-c", "echo ran > /data/ran"]' \
         "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$S', 'options': ['rbind']})"
     run python3 "$REAPER" "$S/pid" 30 "
@@ -368,6 +379,7 @@ wait_status() {
 }
 
 @test "oci: pause freezes every process of the container, resume thaws them" {
+    root_pass_only
     bundle "$S/b" '["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.05; done"]' \
         "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$S', 'options': ['rbind']})"
     rt create --bundle "$S/b" --pid-file "$S/pid" p1 >"$S/out" 2>"$S/err"
@@ -409,6 +421,7 @@ wait_status() {
 }
 
 @test "oci: kill -9 of the monitor ends the container; state says stopped; delete cleans up" {
+    root_pass_only
     bundle "$S/b" '["sh", "-c", "exec sleep 30"]'
     rt create --bundle "$S/b" --pid-file "$S/pid" m1 >"$S/out" 2>"$S/err"
     note_monitor "$S/pid"
@@ -430,6 +443,7 @@ wait_status() {
 }
 
 @test "oci: kill -9 of the process waiting for the container (conmon, a shim) ends it" {
+    root_pass_only
     bundle "$S/b" '["sh", "-c", "exec sleep 30"]'
     python3 "$REAPER" "$S/pid" 60 "
         '$SBVM' oci --root '$ROOT' create --bundle '$S/b' --pid-file '$S/pid' w1 &&
@@ -444,6 +458,7 @@ wait_status() {
 }
 
 @test "oci: list shows the containers; state of an unknown one does not exist" {
+    root_pass_only
     bundle "$S/b" '["sleep", "30"]'
     rt create --bundle "$S/b" --pid-file "$S/pid" l1 >"$S/out" 2>"$S/err"
     note_monitor "$S/pid"
