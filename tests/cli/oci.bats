@@ -70,7 +70,7 @@ rootfs() {
     cp "$BUSYBOX" "$1/bin/busybox"
     local c
     for c in sh echo true false cat sleep id hostname ls mkdir touch env pwd stat kill ps \
-        unshare mount umask tty stty printf head; do
+        unshare mount umask tty stty printf head mv; do
         ln -sf busybox "$1/bin/$c"
     done
 }
@@ -385,7 +385,9 @@ wait_status() {
 
 @test "oci: pause freezes every process of the container, resume thaws them" {
     root_pass_only
-    bundle "$S/b" '["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.05; done"]' \
+    # The count is replaced, never rewritten in place: a pause between a
+    # truncation and a write would leave it empty.
+    bundle "$S/b" '["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/c.t; mv /data/c.t /data/count; sleep 0.05; done"]' \
         "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$S', 'options': ['rbind']})"
     rt create --bundle "$S/b" --pid-file "$S/pid" p1 >"$S/out" 2>"$S/err"
     note_monitor "$S/pid"
@@ -401,7 +403,7 @@ wait_status() {
     [ "$status" -eq 1 ]
     rt resume p1
     [ "$(state_of p1)" = running ]
-    sleep 0.5
+    for i in $(seq 50); do [ "$(cat "$S/count")" -gt "$a" ] && break; sleep 0.1; done
     [ "$(cat "$S/count")" -gt "$a" ]
     rt delete --force p1
     assert_nothing_left
