@@ -548,7 +548,7 @@ podman_teardown() {
     run --separate-stderr "${P[@]}" exec c1 sh -c 'echo exec in; exit 5'
     [ "$status" -eq 5 ]
     [ "$output" = "exec in" ]
-    run --separate-stderr "${P[@]}" exec c1 nosuch
+    run -127 --separate-stderr "${P[@]}" exec c1 nosuch
     [ "$status" -eq 127 ]
     "${P[@]}" pause c1
     [ "$("${P[@]}" inspect -f '{{.State.Status}}' c1)" = paused ]
