@@ -17,6 +17,8 @@ int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 void cmd_device_help(void);
+/* The OCI runtime (cmd_oci.c, src/oci): argv[0] is "oci" or the program. */
+int cmd_oci(int argc, char **argv);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {
