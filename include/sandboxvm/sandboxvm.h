@@ -641,6 +641,10 @@ struct sbvm_exec {
     uint64_t timeout_ms;   /* 0: the config's time limit */
     uint64_t output_bytes; /* 0: the config's output limit */
     const struct sbvm_job_events *events;
+    /* A host channel (sandboxvm/channel.h) for the job: its guest end
+     * becomes the job's fd 3, named by SBVM_CHANNEL=3 in its environment.
+     * The caller may sbvm_channel_close_guest_fd() once this returns. */
+    struct sbvm_channel *channel;
 };
 
 /* Starts a job; 0 and *out (free it with sbvm_job_free()). Its outcome,

@@ -21,6 +21,8 @@
 #include "core/result.h"
 #include "core/sandbox.h"
 #include "ledger/ledger.h"
+#include "sandboxvm/channel.h"
+#include "sandboxvm/guest.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -221,6 +223,11 @@ SBVM_API int sbvm_sandbox_exec(sbvm_sandbox *s, const struct sbvm_exec *ex, sbvm
     if (!j->cwd && sb->cfg->cwd && !(j->cwd = strdup(sb->cfg->cwd))) {
         job_free(j);
         return error_set(err, ENOMEM, "out of memory");
+    }
+    if (e.channel && ((r = job_pass_fd(j, sbvm_channel_guest_fd(e.channel))) < 0 ||
+                      (r = strv_push(&j->env_extra, SBVM_CHANNEL_ENV "=3")) < 0)) {
+        job_free(j);
+        return error_sys(err, -r, "giving the job its host channel");
     }
     j->terminal = e.terminal != 0;
     j->rows = e.rows ? e.rows : 24;

@@ -38,6 +38,7 @@ struct job *job_new(size_t argc, const char *const *argv, const char *name)
         return NULL;
     j->out_fd = j->err_fd = j->in_fd = -1;
     j->child_in = j->child_out = j->child_err = -1;
+    j->exec_fd = -1;
     j->stdin_src = -1;
     j->capture_limit = SBVM_DEFAULT_CAPTURE;
     j->symbolize = true;
@@ -73,6 +74,23 @@ void job_close_child_ends(struct job *j)
     close_fd(&j->child_in);
     close_fd(&j->child_out);
     close_fd(&j->child_err);
+    for (unsigned i = 0; i < j->npass_fds; i++)
+        close_fd(&j->pass_fds[i]);
+    j->npass_fds = 0;
+    close_fd(&j->exec_fd);
+}
+
+int job_pass_fd(struct job *j, int fd)
+{
+    int c;
+
+    if (j->npass_fds >= JOB_PASS_FDS_MAX)
+        return -E2BIG;
+    c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (c < 0)
+        return -errno;
+    j->pass_fds[j->npass_fds++] = c;
+    return 0;
 }
 
 void job_free(struct job *j)

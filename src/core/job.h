@@ -40,7 +40,8 @@ enum job_state {
     JOB_DONE,   /* its result is final */
 };
 
-#define JOB_STDIN_BUF 65536
+#define JOB_STDIN_BUF    65536
+#define JOB_PASS_FDS_MAX 4
 
 struct job {
     struct sandbox *sb; /* NULL once the sandbox is gone */
@@ -63,6 +64,13 @@ struct job {
     int out_fd, err_fd, in_fd;
     /* The ends its first process gets; closed once handed over. */
     int child_in, child_out, child_err;
+    /* Owned copies of what else its first process gets, closed once
+     * handed over too: fds placed at 3, 4, ... (a host channel's guest
+     * end), and an fd of the file to run instead of looking argv[0] up
+     * (a sealed memfd), or -1. */
+    int pass_fds[JOB_PASS_FDS_MAX];
+    unsigned npass_fds;
+    int exec_fd;
     struct loop_fd out_src, err_src;
     bool out_eof, err_eof;
 
@@ -96,6 +104,9 @@ int job_started(struct job *j, struct loop *l);
 int job_set_terminal(struct job *j, int master);
 /* Closes the child ends once the first process has them. */
 void job_close_child_ends(struct job *j);
+/* Gives the job's first process a copy of fd at 3 + (how many before it):
+ * 0 or -errno (-E2BIG past JOB_PASS_FDS_MAX). */
+int job_pass_fd(struct job *j, int fd);
 /* The first process ended (exited, or never started): the job ends once
  * its output is drained, or soon after in a live sandbox, whose other
  * processes may keep the pipes open. */

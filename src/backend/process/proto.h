@@ -216,7 +216,8 @@ struct proc_cmd {
  * directory, the file to run (SPAWN_EXEC_PATH only), argc arguments and
  * envc "KEY=VALUE" strings, each
  * NUL-terminated; with SCM_RIGHTS stdin, stdout and stderr (or nothing, for
- * a terminal: SPAWN_PTY). It answers with a struct spawn_reply (and, for a
+ * a terminal: SPAWN_PTY), then the file to run (SPAWN_EXEC_FD) and `npass`
+ * fds to place at 3, 4, ... It answers with a struct spawn_reply (and, for a
  * terminal, its master side).
  */
 #define SPAWN_MAGIC     0x53425358U /* "SBSX" */
@@ -224,6 +225,11 @@ struct proc_cmd {
 #define SPAWN_ARGS_MAX  4096
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
+#define SPAWN_EXEC_FD   4U /* after stdio, an fd of the file to run (execveat) */
+/* Fds a job's first process gets at 3, 4, ... (a host channel, a control
+ * socket), sent after stdio and the exec fd. */
+#define SPAWN_PASS_FDS_MAX 4
+#define SPAWN_FDS_MAX      (3 + 1 + SPAWN_PASS_FDS_MAX)
 
 struct spawn_req {
     uint32_t magic;
@@ -235,6 +241,8 @@ struct spawn_req {
     uint32_t umask;
     /* Rlimits for the job's first process; 0 keeps the sandbox's. */
     uint64_t rl_nofile, rl_cpu, rl_as, rl_fsize;
+    uint32_t npass; /* fds for 3, 4, ... (at most SPAWN_PASS_FDS_MAX) */
+    uint32_t pad;
 };
 
 struct spawn_reply {

@@ -700,14 +700,15 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
+        char buf[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[2];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[3];
+    int fds[SPAWN_FDS_MAX];
+    size_t nfds = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -743,7 +744,7 @@ static int send_next(struct sandbox *sb)
         q.rl_nofile = j->limits[SBVM_LIMIT_FILES];
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
-    if (prog) {
+    if (prog && j->exec_fd < 0) {
         /* The file its name resolved to on the host, bound at that path. */
         q.flags |= SPAWN_EXEC_PATH;
         strbuf_add(&body, prog->exec_path, strlen(prog->exec_path) + 1);
@@ -771,7 +772,6 @@ static int send_next(struct sandbox *sb)
     m.msg_iov = iov;
     m.msg_iovlen = 2;
     if (!j->terminal) {
-        struct cmsghdr *c;
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
         fds[2] = j->child_err;
@@ -781,14 +781,26 @@ static int send_next(struct sandbox *sb)
             fds[0] = null;
             j->child_in = null;
         }
+        nfds = 3;
+    }
+    /* The file to run, then what goes to 3, 4, ... (a host channel). */
+    if (j->exec_fd >= 0) {
+        q.flags |= SPAWN_EXEC_FD;
+        fds[nfds++] = j->exec_fd;
+    }
+    for (unsigned i = 0; i < j->npass_fds && i < SPAWN_PASS_FDS_MAX; i++)
+        fds[nfds++] = j->pass_fds[i];
+    q.npass = j->npass_fds < SPAWN_PASS_FDS_MAX ? j->npass_fds : SPAWN_PASS_FDS_MAX;
+    if (nfds) {
+        struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(3 * sizeof(int));
+        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);

@@ -41,6 +41,9 @@
 #define TIOCSWINSZ_       0x5414
 #define TIOCSCTTY_        0x540E
 #define SIG_DFL_          0
+#define F_DUPFD_CLOEXEC_  1030
+#define AT_EMPTY_PATH_    0x1000
+#define NR_execveat       322
 
 struct iov_ {
     void *base;
@@ -158,14 +161,19 @@ static void set_limit(int errfd, int resource, uint64_t v)
         child_fail(errfd, STAGE_GUEST_RLIMIT, (int)-r);
 }
 
-/* execvp: a name without '/' is looked up in the job's PATH; exec_path,
- * when given, is run as it is. */
-static _Noreturn void run_program(int errfd, const char *exec_path, char **argv, char **envp)
+/* execvp: a name without '/' is looked up in the job's PATH; exec_fd or
+ * exec_path, when given, is run as it is. */
+static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path, char **argv,
+                                  char **envp)
 {
     const char *path = "/usr/local/bin:/usr/bin:/bin";
     int seen_eacces = 0;
     long r;
 
+    if (exec_fd >= 0) {
+        r = sys6(NR_execveat, exec_fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH_, 0);
+        child_fail(errfd, STAGE_EXEC, (int)-r);
+    }
     if (exec_path) {
         r = sys3(NR_execve, (long)exec_path, (long)argv, (long)envp);
         child_fail(errfd, STAGE_EXEC, (int)-r);
@@ -203,13 +211,72 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
-/* Serves one request: fds[] are what came with it (stdin, stdout, stderr). */
+/* Closes every fd from `from` on but keep1 and keep2. */
+static void close_from_but(int from, int keep1, int keep2)
+{
+    int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
+
+    if (lo >= from) {
+        if (lo > from)
+            sys3(NR_close_range, from, (long)lo - 1, 0);
+        from = lo + 1;
+    }
+    if (hi >= from) {
+        if (hi > from)
+            sys3(NR_close_range, from, (long)hi - 1, 0);
+        from = hi + 1;
+    }
+    sys3(NR_close_range, from, ~0L, 0);
+}
+
+/*
+ * In the child: stdio to 0-2, the passed fds to 3, 4, ..., and only those
+ * (plus the error pipe and the file to run, both close-on-exec). Every
+ * source is first copied above the targets, so that placing one never
+ * overwrites another that is still to be placed. *errfd and *exec_fd are
+ * moved too.
+ */
+static void place_fds(const int *io, const int *pass, uint32_t npass, int *errfd, int *exec_fd)
+{
+    int top = 3 + (int)npass, tmp_io[3], tmp_pass[SPAWN_PASS_FDS_MAX];
+    long r;
+
+    for (int i = 0; i < 3; i++) {
+        if ((r = sys3(NR_fcntl, io[i], F_DUPFD_CLOEXEC_, top)) < 0)
+            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+        tmp_io[i] = (int)r;
+    }
+    for (uint32_t i = 0; i < npass; i++) {
+        if ((r = sys3(NR_fcntl, pass[i], F_DUPFD_CLOEXEC_, top)) < 0)
+            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+        tmp_pass[i] = (int)r;
+    }
+    if ((r = sys3(NR_fcntl, *errfd, F_DUPFD_CLOEXEC_, top)) < 0)
+        child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+    *errfd = (int)r;
+    if (*exec_fd >= 0) {
+        if ((r = sys3(NR_fcntl, *exec_fd, F_DUPFD_CLOEXEC_, top)) < 0)
+            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+        *exec_fd = (int)r;
+    }
+    for (int i = 0; i < 3; i++)
+        if ((r = sys2(NR_dup2, tmp_io[i], i)) < 0)
+            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+    for (uint32_t i = 0; i < npass; i++)
+        if ((r = sys2(NR_dup2, tmp_pass[i], 3 + (long)i)) < 0)
+            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
+    close_from_but(top, *errfd, *exec_fd >= 0 ? *exec_fd : *errfd);
+}
+
+/* Serves one request: fds[] are what came with it (stdin, stdout, stderr,
+ * the file to run, the fds to pass). */
 static void serve(long n, const int *fds, int nfds)
 {
     struct spawn_req q;
     const char *s, *cwd, *exec_path = 0;
     uint32_t want, have = 0, lead;
-    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid;
+    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, exec_fd = -1, nstdio;
+    const int *pass;
     int32_t msg[2] = { 0, 0 };
     long r;
 
@@ -222,12 +289,17 @@ static void serve(long n, const int *fds, int nfds)
      * when the supervisor names it (SPAWN_EXEC_PATH). */
     lead = (q.flags & SPAWN_EXEC_PATH) ? 2 : 1;
     want = q.argc + q.envc + lead;
+    nstdio = (q.flags & SPAWN_PTY) ? 0 : 3;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
         q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
-        ((q.flags & SPAWN_PTY) ? nfds != 0 : nfds != 3)) {
+        q.npass > SPAWN_PASS_FDS_MAX ||
+        nfds != nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + (int)q.npass) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
+    if (q.flags & SPAWN_EXEC_FD)
+        exec_fd = fds[nstdio];
+    pass = fds + nfds - q.npass;
     /* The strings: every one NUL-terminated, exactly as many as said. */
     s = (const char *)reqbuf + sizeof(q);
     cwd = s;
@@ -306,28 +378,24 @@ static void serve(long n, const int *fds, int nfds)
         zero(&dfl, sizeof(dfl));
         dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
         sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
+        int errfd = errp[1];
+
         if (sys1(NR_setsid, 0) < 0)
-            child_fail(errp[1], STAGE_GUEST_SESSION, E_PERM);
-        for (int i = 0; i < 3; i++) {
-            r = sys2(NR_dup2, io[i], i);
-            if (r < 0)
-                child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
-        }
+            child_fail(errfd, STAGE_GUEST_SESSION, E_PERM);
+        /* Nothing of ours but stdio, the passed fds, and the error pipe
+         * and the file to run (both close-on-exec). */
+        place_fds(io, pass, q.npass, &errfd, &exec_fd);
         if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
-            child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
-        /* Nothing of ours but stdio and the error pipe (close-on-exec). */
-        if (errp[1] > 3)
-            sys3(NR_close_range, 3, (long)errp[1] - 1, 0);
-        sys3(NR_close_range, (long)errp[1] + 1, ~0L, 0);
-        set_limit(errp[1], 7 /* RLIMIT_NOFILE */, q.rl_nofile);
-        set_limit(errp[1], 0 /* RLIMIT_CPU */, q.rl_cpu);
-        set_limit(errp[1], 9 /* RLIMIT_AS */, q.rl_as);
-        set_limit(errp[1], 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+            child_fail(errfd, STAGE_GUEST_STDIO, (int)-r);
+        set_limit(errfd, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
+        set_limit(errfd, 0 /* RLIMIT_CPU */, q.rl_cpu);
+        set_limit(errfd, 9 /* RLIMIT_AS */, q.rl_as);
+        set_limit(errfd, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
         if ((r = sys1(NR_chdir, (long)cwd)) < 0)
-            child_fail(errp[1], STAGE_GUEST_CWD, (int)-r);
+            child_fail(errfd, STAGE_GUEST_CWD, (int)-r);
         sys1(NR_umask, q.umask & 0777);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-        run_program(errp[1], exec_path, args, envs);
+        run_program(errfd, exec_fd, exec_path, args, envs);
     }
     sys1(NR_close, errp[1]);
     if (pid < 0) {
@@ -376,12 +444,12 @@ _Noreturn void spawner_run(void)
         r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
         if (r == 1 && (p.revents & POLLIN_)) {
             union {
-                unsigned char b[CMSG_SPACE_FDS(4)];
+                unsigned char b[CMSG_SPACE_FDS(SPAWN_FDS_MAX + 1)];
                 size_t align;
             } ctl;
             struct iov_ iov = { reqbuf, sizeof(reqbuf) };
             struct msghdr_ m;
-            int fds[4], nfds = 0;
+            int fds[SPAWN_FDS_MAX + 1], nfds = 0;
             long n;
 
             zero(&m, sizeof(m));
