@@ -703,4 +703,7 @@ SBVM_API char *sbvm_result_details(const sbvm_result *r, const char *indent);
 }
 #endif
 
+/* Library calls: a function of an untrusted .so in a sandbox. */
+#include "sandboxvm/calls.h"
+
 #endif /* SANDBOXVM_SANDBOXVM_H */

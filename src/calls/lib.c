@@ -1,0 +1,806 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib.c: a library opened for calls: its sandbox, the manager thread that
+ * owns it, its workers' lives (started, ready, idle, held, ended, freed)
+ * and the pool callers take them from. lib.h says who touches what.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "calls/lib.h"
+#include "calls/proto.h"
+#include "core/config.h"
+#include "core/job.h"
+#include "core/sandbox.h"
+#include "sandboxvm/guest.h"
+#include "util/array.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+#include "util/util.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/* The worker program, embedded at build time (src/calls/worker). */
+extern const unsigned char sbvm_worker_image[];
+extern const size_t sbvm_worker_image_len;
+
+#define DEFAULT_WORKERS      4
+#define MAX_WORKERS          64
+#define DEFAULT_SPARES       1
+#define MAX_SPARES           8
+#define DEFAULT_BUFFER_BYTES (UINT64_C(64) << 20)
+#define MAX_BUFFER_BYTES     (UINT64_C(1) << 30)
+/* How long a worker may take to load its library and say READY, and how
+ * long the end of one that died may take to be reported. */
+#define START_TIMEOUT_NS (30LL * 1000000000)
+#define END_TIMEOUT_NS   (10LL * 1000000000)
+/* Workers that die before READY, in a row, before the library gives up. */
+#define START_FAILURES_MAX 3
+
+/* Handles: tag (8 bits) | worker (24) | generation (16) | slot (16). */
+#define H_WORKER_BITS 24
+#define H_GEN_BITS    16
+#define H_SLOT_BITS   16
+
+static void *manager_main(void *arg);
+
+/* ---- the worker program ----------------------------------------------------- */
+
+static pthread_once_t image_once = PTHREAD_ONCE_INIT;
+static int image_fd = -1;
+static int image_errno;
+
+/* One sealed memfd of the worker program for the process. Readable, unlike
+ * the init's: an exec of an unreadable file leaves the process
+ * non-dumpable, and the init could not then read a crashed worker's stack
+ * and maps for its report. Only the library's own workers can see it. */
+static void make_image(void)
+{
+    int fd = memfd_create("sbvm-worker", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+
+    if (fd < 0 && errno == EINVAL)
+        fd = memfd_create("sbvm-worker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        image_errno = errno;
+        return;
+    }
+    if (write_full(fd, sbvm_worker_image, sbvm_worker_image_len) < 0 || fchmod(fd, 0555) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        image_errno = errno ? errno : EIO;
+        close(fd);
+        return;
+    }
+    image_fd = fd;
+}
+
+/* ---- handles ---------------------------------------------------------------- */
+
+sbvm_handle lib_handle(const struct worker *w, size_t slot)
+{
+    const struct handle *h = &w->handles[slot];
+
+    return (uint64_t)w->lib->tag << 56 |
+           (w->id & ((UINT64_C(1) << H_WORKER_BITS) - 1)) << (H_GEN_BITS + H_SLOT_BITS) |
+           (uint64_t)(h->gen & ((1u << H_GEN_BITS) - 1)) << H_SLOT_BITS | (uint64_t)slot;
+}
+
+int lib_handle_split(const struct sbvm_lib *lib, sbvm_handle h, uint64_t *worker, size_t *slot,
+                     uint32_t *gen)
+{
+    if (h >> 56 != lib->tag)
+        return -EBADF;
+    *worker = (h >> (H_GEN_BITS + H_SLOT_BITS)) & ((UINT64_C(1) << H_WORKER_BITS) - 1);
+    *gen = (uint32_t)(h >> H_SLOT_BITS) & ((1u << H_GEN_BITS) - 1);
+    *slot = (size_t)(h & ((1u << H_SLOT_BITS) - 1));
+    return *worker ? 0 : -EBADF;
+}
+
+/* ---- workers ------------------------------------------------------------------ */
+
+static struct worker *worker_by_id(struct sbvm_lib *lib, uint64_t id)
+{
+    for (size_t i = 0; i < lib->nworkers; i++)
+        if ((lib->workers[i]->id & ((UINT64_C(1) << H_WORKER_BITS) - 1)) == id)
+            return lib->workers[i];
+    return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    loop_fd_del(&w->chsrc);
+    if (w->job)
+        sbvm_job_free((sbvm_job *)w->job);
+    sbvm_channel_free(w->ch);
+    close_fd(&w->procfd);
+    sbvm_result_free(w->result);
+    free(w->fail_text);
+    free(w->handles);
+    free(w);
+}
+
+/* The worker's /proc/PID directory in the sandbox's own /proc, for signals
+ * (pidfd_send_signal takes one) and its CPU time: it names that process,
+ * never another that takes its pid later. */
+static void open_proc(struct sbvm_lib *lib, struct worker *w)
+{
+    if (w->procfd < 0 && w->pid > 0 && lib->sb->ops->open_proc)
+        w->procfd = lib->sb->ops->open_proc(lib->sb, w->pid);
+}
+
+/* Under lib->mu, in the manager: the worker is gone (or going). */
+static void worker_dead(struct sbvm_lib *lib, struct worker *w)
+{
+    if (w->state == W_DEAD)
+        return;
+    w->state = W_DEAD;
+    loop_fd_del(&w->chsrc);
+    pthread_cond_broadcast(&lib->cv);
+}
+
+/* Its job ended (manager, from the loop; lib->mu is not held there). */
+static void on_job_end(void *ctx, struct job *j)
+{
+    struct worker *w = ctx;
+    struct sbvm_lib *lib = w->lib;
+
+    pthread_mutex_lock(&lib->mu);
+    w->ended = true;
+    w->result = j->result;
+    j->result = NULL;
+    if (w->state == W_STARTING) {
+        /* It never said READY. Why, if it said nothing: its job's end. */
+        if (!w->fail_text && w->result) {
+            w->fail_text = strdup(sbvm_result_message(w->result));
+            w->fail_err = EIO;
+        }
+        lib->start_failures++;
+    } else if (w->state == W_IDLE && !w->counted) {
+        /* Lost while nobody used it: killed from outside, a limit. */
+        w->counted = true;
+        lib->losses++;
+    }
+    worker_dead(lib, w);
+    pthread_mutex_unlock(&lib->mu);
+    loop_wake(lib->loop);
+}
+
+/* A starting worker's channel: the hello, then READY (manager, from the loop). */
+static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct worker *w = ctx;
+    struct sbvm_lib *lib = w->lib;
+    unsigned char buf[sizeof(struct calls_rep) + CALLS_TEXT_MAX];
+    struct calls_rep rep;
+    long n;
+    int r;
+
+    (void)src;
+    (void)events;
+    pthread_mutex_lock(&lib->mu);
+    if (w->state != W_STARTING)
+        goto out;
+    r = sbvm_channel_service(w->ch, NULL);
+    if (r < 0) {
+        /* Its end (the job's) says why. */
+        loop_fd_del(&w->chsrc);
+        goto out;
+    }
+    n = sbvm_channel_ring_read(w->ch, CALLS_RING_REP, buf, sizeof(buf), NULL, NULL);
+    if (n == -EAGAIN)
+        goto out;
+    if (n < (long)sizeof(rep)) {
+        w->fail_text = strdup("the worker broke the protocol before it was ready");
+        w->fail_err = EPROTO;
+        goto failed;
+    }
+    memcpy(&rep, buf, sizeof(rep));
+    if (rep.op != OP_READY || rep.len > (uint64_t)n - sizeof(rep)) {
+        w->fail_text = strdup("the worker broke the protocol before it was ready");
+        w->fail_err = EPROTO;
+        goto failed;
+    }
+    if (rep.status != 0) {
+        struct strbuf t = STRBUF_INIT;
+        /* The loader's words, hostile bytes: kept printable. */
+        for (uint32_t i = 0; i < rep.len; i++) {
+            unsigned char c = buf[sizeof(rep) + i];
+            strbuf_addch(&t, c >= 0x20 && c < 0x7f ? (char)c : '?');
+        }
+        w->fail_text = strbuf_failed(&t) ? NULL : strbuf_detach(&t, NULL);
+        strbuf_release(&t);
+        w->fail_err = rep.status < 0 && rep.status > -4096 ? -rep.status : EIO;
+        goto failed;
+    }
+    /* The pid it says is its own is only a hint for a zygote's child; an
+     * exec'd worker's comes from its job. */
+    w->pid = w->job && w->job->pid > 0 ? w->job->pid : (int)rep.a;
+    open_proc(lib, w);
+    loop_fd_del(&w->chsrc);
+    w->state = W_IDLE;
+    lib->start_failures = 0;
+    if (lib->state == LIB_OPENING)
+        lib->state = LIB_OPEN;
+    pthread_cond_broadcast(&lib->cv);
+    goto out;
+failed:
+    lib->start_failures++;
+    w->kill = KILL_CLOSE;
+    worker_dead(lib, w);
+out:
+    pthread_mutex_unlock(&lib->mu);
+}
+
+static int add_env(struct job *j, const char *key, unsigned long long v)
+{
+    char s[64];
+
+    snprintf(s, sizeof(s), "%s=%llu", key, v);
+    return strv_push(&j->env_extra, s);
+}
+
+/* Starts a worker (manager, lib->mu held); 0 or -errno with *err. */
+static int worker_start(struct sbvm_lib *lib, sbvm_error **err)
+{
+    const char *argv[] = { "sbvm-worker", "serve", lib->dlname };
+    struct worker *w;
+    struct job *j = NULL;
+    char name[32];
+    int r;
+
+    if (ARRAY_GROW(lib->workers, lib->nworkers + 1, &lib->workers_alloc) < 0 ||
+        !(w = calloc(1, sizeof(*w))))
+        return error_set(err, ENOMEM, "out of memory");
+    w->lib = lib;
+    w->id = ++lib->next_worker;
+    w->procfd = -1;
+    w->state = W_STARTING;
+    w->start_ns = now_mono_ns();
+    r = sbvm_channel_new(lib->chcfg, &w->ch, err);
+    if (r < 0)
+        goto fail;
+    if ((r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_GUEST, CALLS_RING_BYTES, CALLS_MSG_MAX,
+                                   err)) != CALLS_RING_REQ ||
+        (r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_HOST, CALLS_RING_BYTES,
+                                   sizeof(struct calls_rep) + CALLS_TEXT_MAX, err)) !=
+            CALLS_RING_REP) {
+        r = r < 0 ? r : error_set(err, EPROTO, "the worker's rings");
+        goto fail;
+    }
+    snprintf(name, sizeof(name), "worker-%llu", (unsigned long long)w->id);
+    j = job_new(3, argv, name);
+    if (!j) {
+        r = error_set(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    j->exec_fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);
+    if (j->exec_fd < 0 || (r = job_pass_fd(j, sbvm_channel_guest_fd(w->ch))) < 0 ||
+        (r = strv_push(&j->env_extra, SBVM_CHANNEL_ENV "=3")) < 0 ||
+        (r = add_env(j, "SBVM_SPIN_NS", lib->spin_ns)) < 0 ||
+        (r = add_env(j, "SBVM_YIELDS", lib->yields)) < 0) {
+        r = error_sys(err, j->exec_fd < 0 ? errno : -r, "preparing a worker");
+        goto fail;
+    }
+    j->hooks.ctx = w;
+    j->hooks.on_end = on_job_end;
+    r = sandbox_exec(lib->sb, j, -1, err);
+    if (r < 0)
+        goto fail;
+    w->job = j;
+    j = NULL;
+    /* Only the worker holds its end now: its death hangs the socket up. */
+    sbvm_channel_close_guest_fd(w->ch);
+    r = loop_fd_add(lib->loop, &w->chsrc, sbvm_channel_fd(w->ch), EPOLLIN, on_worker_channel, w);
+    if (r < 0) {
+        error_sys(err, -r, "watching a worker's channel");
+        w->kill = KILL_CLOSE;
+        w->state = W_DEAD;
+    }
+    lib->workers[lib->nworkers++] = w;
+    lib->started++;
+    return r;
+fail:
+    job_free(j);
+    worker_free(w);
+    return r;
+}
+
+/* The library can no longer call anything (manager, lib->mu held). */
+static void lib_break(struct sbvm_lib *lib, sbvm_error *why)
+{
+    if (!lib->broken)
+        lib->broken = why;
+    else
+        sbvm_error_free(why);
+    if (lib->state != LIB_CLOSING)
+        lib->state = LIB_BROKEN;
+    pthread_cond_broadcast(&lib->cv);
+}
+
+static void send_kill(struct sbvm_lib *lib, struct worker *w)
+{
+    if (w->ended)
+        return;
+    if (w->procfd >= 0 && syscall(SYS_pidfd_send_signal, w->procfd, SIGKILL, NULL, 0) == 0)
+        return;
+    if (w->job && w->job->pid > 0)
+        lib->sb->ops->kill_job(lib->sb, w->job);
+}
+
+/* What the manager does between loop iterations (lib->mu held). */
+static void manage(struct sbvm_lib *lib)
+{
+    unsigned live = 0, ready = 0, want;
+    size_t keep = 0;
+
+    /* Workers to end (a reset, a failed start), and those to free: dead,
+     * not held, and their end known. */
+    for (size_t i = 0; i < lib->nworkers; i++) {
+        struct worker *w = lib->workers[i];
+        if (lib->reset_asked && w->state != W_DEAD) {
+            w->kill = KILL_RESET;
+            if (w->state != W_BUSY)
+                worker_dead(lib, w);
+            send_kill(lib, w);
+        }
+        if (w->state == W_DEAD && !w->held && w->kill && !w->ended)
+            send_kill(lib, w);
+        if (w->state == W_DEAD && !w->held && (w->ended || !w->job)) {
+            worker_free(w);
+            continue;
+        }
+        lib->workers[keep++] = w;
+        if (w->state != W_DEAD)
+            live++;
+        if (w->state == W_IDLE || w->state == W_STARTING)
+            ready++;
+    }
+    lib->nworkers = keep;
+    lib->reset_asked = false;
+    if (lib->state == LIB_CLOSING || lib->state == LIB_BROKEN)
+        return;
+    if (lib->start_failures >= START_FAILURES_MAX) {
+        struct worker *last = NULL;
+        for (size_t i = 0; i < lib->nworkers; i++)
+            if (lib->workers[i]->fail_text)
+                last = lib->workers[i];
+        sbvm_error *e = NULL;
+        error_set(&e, last && last->fail_err ? last->fail_err : EIO,
+                  "%s: the worker could not load it: %s", lib->shown,
+                  last && last->fail_text ? last->fail_text : "it ended before it was ready");
+        lib_break(lib, e);
+        return;
+    }
+    if (lib->sb->state != SB_READY) {
+        sbvm_error *e = NULL;
+        error_set(&e, EPIPE, "%s: the library's sandbox ended%s%s", lib->shown,
+                  lib->sb->facts.limit >= 0 ? " at its " : "",
+                  lib->sb->facts.limit >= 0 ? sbvm_limit_name(lib->sb->facts.limit) : "");
+        if (lib->sb->facts.limit >= 0)
+            error_wrap(&e, -EPIPE, "%s", "");
+        lib_break(lib, e);
+        return;
+    }
+    /* Enough ready for those who wait, and the spares, within the cap. */
+    want = lib->waiters + lib->spares;
+    while (ready < want && live < lib->max_workers + lib->spares) {
+        sbvm_error *e = NULL;
+        if (worker_start(lib, &e) < 0) {
+            lib_break(lib, e);
+            return;
+        }
+        ready++;
+        live++;
+    }
+}
+
+static void *manager_main(void *arg)
+{
+    struct sbvm_lib *lib = arg;
+    sbvm_sandbox *sb = NULL;
+    sbvm_error *err = NULL;
+    int r;
+
+    r = sbvm_sandbox_create(NULL, lib->cfg, &sb, &err);
+    pthread_mutex_lock(&lib->mu);
+    if (r < 0) {
+        error_wrap(&err, r, "%s: making the library's sandbox", lib->shown);
+        lib_break(lib, err);
+        pthread_mutex_unlock(&lib->mu);
+        return NULL;
+    }
+    lib->sb = (struct sandbox *)sb;
+    lib->loop = sandbox_loop(lib->sb);
+    while (lib->state != LIB_CLOSING) {
+        int timeout = -1;
+        manage(lib);
+        /* A worker slow to start is given up on. */
+        for (size_t i = 0; i < lib->nworkers; i++) {
+            struct worker *w = lib->workers[i];
+            if (w->state == W_STARTING) {
+                int64_t left = w->start_ns + START_TIMEOUT_NS - now_mono_ns();
+                if (left <= 0) {
+                    free(w->fail_text);
+                    w->fail_text = strdup("it did not load the library in time");
+                    w->fail_err = ETIMEDOUT;
+                    lib->start_failures++;
+                    w->kill = KILL_CLOSE;
+                    worker_dead(lib, w);
+                    left = 0;
+                }
+                if (timeout < 0 || left / 1000000 + 1 < timeout)
+                    timeout = (int)(left / 1000000 + 1);
+            }
+        }
+        pthread_mutex_unlock(&lib->mu);
+        r = loop_run(lib->loop, timeout);
+        pthread_mutex_lock(&lib->mu);
+        if (r < 0) {
+            sbvm_error *e = NULL;
+            error_sys(&e, -r, "%s: the library's event loop", lib->shown);
+            lib_break(lib, e);
+        }
+    }
+    /* Closing: every worker ends with the sandbox. */
+    for (size_t i = 0; i < lib->nworkers; i++) {
+        lib->workers[i]->kill = KILL_CLOSE;
+        worker_dead(lib, lib->workers[i]);
+    }
+    pthread_mutex_unlock(&lib->mu);
+    sbvm_sandbox_destroy(sb, NULL, NULL);
+    pthread_mutex_lock(&lib->mu);
+    for (size_t i = 0; i < lib->nworkers; i++)
+        worker_free(lib->workers[i]);
+    lib->nworkers = 0;
+    lib->sb = NULL;
+    lib->loop = NULL;
+    pthread_mutex_unlock(&lib->mu);
+    return NULL;
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+static int lib_unusable(struct sbvm_lib *lib, sbvm_error **err)
+{
+    if (lib->state == LIB_CLOSING)
+        return error_set(err, ESHUTDOWN, "%s: the library is being closed", lib->shown);
+    if (lib->broken) {
+        error_set(err, sbvm_error_code(lib->broken), "%s", sbvm_error_message(lib->broken));
+        return -sbvm_error_code(lib->broken);
+    }
+    return error_set(err, EPIPE, "%s: the library cannot be called", lib->shown);
+}
+
+int lib_acquire(struct sbvm_lib *lib, uint64_t id, struct worker **out, sbvm_error **err)
+{
+    int r = 0;
+
+    *out = NULL;
+    pthread_mutex_lock(&lib->mu);
+    for (;;) {
+        struct worker *w = NULL;
+        if (lib->state != LIB_OPEN) {
+            r = lib_unusable(lib, err);
+            break;
+        }
+        if (id) {
+            w = worker_by_id(lib, id);
+            if (!w || w->state == W_DEAD) {
+                r = error_set(err, ESTALE,
+                              "the handle belongs to worker %llu, which is gone: what it held "
+                              "(the library's state) was lost",
+                              (unsigned long long)id);
+                break;
+            }
+            if (w->state != W_IDLE)
+                w = NULL;
+        } else {
+            for (size_t i = 0; i < lib->nworkers && !w; i++)
+                if (lib->workers[i]->state == W_IDLE)
+                    w = lib->workers[i];
+        }
+        if (w) {
+            w->state = W_BUSY;
+            w->held = true;
+            *out = w;
+            break;
+        }
+        if (!id) {
+            lib->waiters++;
+            loop_wake(lib->loop);
+        }
+        pthread_cond_wait(&lib->cv, &lib->mu);
+        if (!id)
+            lib->waiters--;
+    }
+    pthread_mutex_unlock(&lib->mu);
+    /* The manager starts a spare to replace the one taken. */
+    if (*out)
+        loop_wake(lib->loop);
+    return r;
+}
+
+void lib_release(struct sbvm_lib *lib, struct worker *w)
+{
+    bool dead;
+
+    pthread_mutex_lock(&lib->mu);
+    w->held = false;
+    dead = w->state == W_DEAD;
+    if (w->state == W_BUSY)
+        w->state = W_IDLE;
+    pthread_cond_broadcast(&lib->cv);
+    pthread_mutex_unlock(&lib->mu);
+    if (dead)
+        loop_wake(lib->loop);
+}
+
+void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += END_TIMEOUT_NS / 1000000000;
+    pthread_mutex_lock(&lib->mu);
+    w->state = W_DEAD;
+    if (!w->counted) {
+        w->counted = true;
+        lib->losses++;
+    }
+    /* A worker that does not die on its own (a channel that broke) is
+     * ended, so that its end can be known. */
+    if (!w->kill)
+        w->kill = KILL_CLOSE;
+    pthread_mutex_unlock(&lib->mu);
+    send_kill(lib, w);
+    pthread_mutex_lock(&lib->mu);
+    while (!w->ended && lib->state != LIB_CLOSING)
+        if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&lib->mu);
+}
+
+void lib_kill(struct worker *w, enum worker_kill why)
+{
+    pthread_mutex_lock(&w->lib->mu);
+    if (!w->kill)
+        w->kill = why;
+    pthread_mutex_unlock(&w->lib->mu);
+    if (w->procfd >= 0)
+        syscall(SYS_pidfd_send_signal, w->procfd, SIGKILL, NULL, 0);
+    else
+        loop_wake(w->lib->loop);
+}
+
+/* ---- the public face ---------------------------------------------------------- */
+
+static void lib_free(struct sbvm_lib *lib)
+{
+    if (!lib)
+        return;
+    for (size_t i = 0; i < lib->nfns; i++) {
+        free(lib->fns[i]->name);
+        free(lib->fns[i]);
+    }
+    free(lib->fns);
+    free(lib->workers);
+    sbvm_error_free(lib->broken);
+    sbvm_channel_config_free(lib->chcfg);
+    sbvm_config_free(lib->cfg);
+    free(lib->dlname);
+    free(lib->shown);
+    pthread_cond_destroy(&lib->cv);
+    pthread_mutex_destroy(&lib->mu);
+    free(lib);
+}
+
+static int options(struct sbvm_lib *lib, const struct sbvm_lib_options *opts, sbvm_error **err)
+{
+    struct sbvm_lib_options o = { 0 };
+
+    if (opts) {
+        if (opts->size < offsetof(struct sbvm_lib_options, yields) + sizeof(opts->yields))
+            return error_set(err, EINVAL,
+                             "struct sbvm_lib_options: set its size (sizeof(struct "
+                             "sbvm_lib_options))");
+        memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+    }
+    if (o.workers > MAX_WORKERS)
+        return error_set(err, EINVAL, "workers: at most %d", MAX_WORKERS);
+    if (o.spares > MAX_SPARES)
+        return error_set(err, EINVAL, "spares: at most %d", MAX_SPARES);
+    if (o.buffer_bytes > MAX_BUFFER_BYTES)
+        return error_set(err, EINVAL, "buffer_bytes: at most 1 GiB");
+    lib->max_workers = o.workers ? o.workers : DEFAULT_WORKERS;
+    lib->spares = o.spares ? o.spares : DEFAULT_SPARES;
+    lib->zygote = !o.no_zygote;
+    lib->timeout_ms = o.timeout_ms;
+    lib->cpu_ms = o.cpu_ms;
+    lib->buffer_bytes = o.buffer_bytes ? o.buffer_bytes : DEFAULT_BUFFER_BYTES;
+    switch (o.wait) {
+    case SBVM_LIB_WAIT_DEFAULT:
+        lib->spin_ns = SBVM_DEFAULT_SPIN_NS;
+        lib->yields = SBVM_DEFAULT_YIELDS;
+        break;
+    case SBVM_LIB_WAIT_SLEEP:
+        lib->spin_ns = 0;
+        lib->yields = 0;
+        break;
+    case SBVM_LIB_WAIT_CUSTOM:
+        if (o.spin_ns > 1000000000 || o.yields > 1000)
+            return error_set(err, EINVAL, "spin_ns: at most 1 s; yields: at most 1000");
+        lib->spin_ns = o.spin_ns;
+        lib->yields = o.yields;
+        break;
+    default:
+        return error_set(err, EINVAL, "wait: unknown mode %d", (int)o.wait);
+    }
+    return 0;
+}
+
+/* The channel every worker gets: two rings, two slots for its own calls
+ * (hello, growth), and a window that holds the largest arena twice (an
+ * arena that grows leaves its old place behind). */
+static int channel_config(struct sbvm_lib *lib, sbvm_error **err)
+{
+    uint64_t max = 2 * lib->buffer_bytes + (UINT64_C(4) << 20);
+    int r;
+
+    lib->chcfg = sbvm_channel_config_new();
+    if (!lib->chcfg)
+        return error_set(err, ENOMEM, "out of memory");
+    if ((r = sbvm_channel_config_set_window(lib->chcfg, UINT64_C(1) << 20, max, err)) < 0 ||
+        (r = sbvm_channel_config_set_slots(lib->chcfg, 2, 4096, err)) < 0 ||
+        (r = sbvm_channel_config_set_rings(lib->chcfg, 2, CALLS_RING_BYTES, err)) < 0)
+        return r;
+    sbvm_channel_config_set_spin(lib->chcfg, lib->spin_ns, lib->yields);
+    return 0;
+}
+
+SBVM_API int sbvm_lib_open(const char *path, const sbvm_config *cfg,
+                           const struct sbvm_lib_options *opts, sbvm_lib **out, sbvm_error **err)
+{
+    struct sbvm_lib *lib;
+    int r;
+
+    *out = NULL;
+    if (!path || !*path)
+        return error_set(err, EINVAL, "name a library to open");
+    pthread_once(&image_once, make_image);
+    if (image_fd < 0)
+        return error_sys(err, image_errno, "making the worker program's memfd");
+    lib = calloc(1, sizeof(*lib));
+    if (!lib)
+        return error_set(err, ENOMEM, "out of memory");
+    pthread_mutex_init(&lib->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+        pthread_cond_init(&lib->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    lib->state = LIB_OPENING;
+    lib->image_fd = image_fd;
+    do {
+        if (getrandom(&lib->tag, 1, 0) != 1)
+            lib->tag = (uint8_t)(now_mono_ns() >> 10);
+    } while (lib->tag == 0);
+    lib->shown = strdup(path);
+    lib->cfg = cfg ? sbvm_config_dup(cfg) : sbvm_config_new();
+    if (!lib->shown || !lib->cfg) {
+        lib_free(lib);
+        return error_set(err, ENOMEM, "out of memory");
+    }
+    if ((r = options(lib, opts, err)) < 0 || (r = channel_config(lib, err)) < 0 ||
+        (r = calls_deps_bind(lib->cfg, path, &lib->dlname, err)) < 0) {
+        lib_free(lib);
+        return r;
+    }
+    if (!lib->cfg->name && (r = sbvm_config_set_name(lib->cfg, "calls", err)) < 0) {
+        lib_free(lib);
+        return r;
+    }
+    r = pthread_create(&lib->thread, NULL, manager_main, lib);
+    if (r != 0) {
+        lib_free(lib);
+        return error_sys(err, r, "starting the library's manager thread");
+    }
+    lib->thread_started = true;
+    /* Ready when a worker has loaded the library, or failed. */
+    pthread_mutex_lock(&lib->mu);
+    while (lib->state == LIB_OPENING)
+        pthread_cond_wait(&lib->cv, &lib->mu);
+    r = lib->state == LIB_OPEN ? 0 : -1;
+    pthread_mutex_unlock(&lib->mu);
+    if (r < 0) {
+        r = lib_unusable(lib, err);
+        sbvm_lib_close(lib);
+        return r;
+    }
+    *out = lib;
+    return 0;
+}
+
+SBVM_API void sbvm_lib_close(sbvm_lib *lib)
+{
+    if (!lib)
+        return;
+    pthread_mutex_lock(&lib->mu);
+    lib->state = LIB_CLOSING;
+    /* Calls in progress end: their workers are killed. */
+    for (size_t i = 0; i < lib->nworkers; i++)
+        if (lib->workers[i]->held) {
+            lib->workers[i]->kill = KILL_CLOSE;
+            if (lib->workers[i]->procfd >= 0)
+                syscall(SYS_pidfd_send_signal, lib->workers[i]->procfd, SIGKILL, NULL, 0);
+        }
+    pthread_cond_broadcast(&lib->cv);
+    for (;;) {
+        bool held = false;
+        for (size_t i = 0; i < lib->nworkers; i++)
+            held |= lib->workers[i]->held;
+        if (!held)
+            break;
+        pthread_cond_wait(&lib->cv, &lib->mu);
+    }
+    if (lib->loop)
+        loop_wake(lib->loop);
+    pthread_mutex_unlock(&lib->mu);
+    if (lib->thread_started)
+        pthread_join(lib->thread, NULL);
+    lib_free(lib);
+}
+
+SBVM_API int sbvm_lib_reset(sbvm_lib *lib, sbvm_error **err)
+{
+    pthread_mutex_lock(&lib->mu);
+    if (lib->state != LIB_OPEN) {
+        int r = lib_unusable(lib, err);
+        pthread_mutex_unlock(&lib->mu);
+        return r;
+    }
+    lib->reset_asked = true;
+    pthread_mutex_unlock(&lib->mu);
+    loop_wake(lib->loop);
+    return 0;
+}
+
+SBVM_API void sbvm_lib_stats(sbvm_lib *lib, struct sbvm_lib_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&lib->mu);
+    st->calls = lib->calls;
+    st->losses = lib->losses;
+    st->started = lib->started;
+    st->zygote = lib->zygote;
+    for (size_t i = 0; i < lib->nworkers; i++) {
+        st->live += lib->workers[i]->state != W_DEAD;
+        st->idle += lib->workers[i]->state == W_IDLE;
+    }
+    pthread_mutex_unlock(&lib->mu);
+}
+
+SBVM_API const char *sbvm_call_outcome_name(enum sbvm_call_outcome o)
+{
+    static const char *const names[] = { "returned", "crashed", "denied", "timeout",
+                                         "cpu",      "lost",    "refused" };
+
+    return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "unknown";
+}

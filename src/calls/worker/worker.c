@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.c: the library worker, a small program that runs in a sandbox,
+ * loads one untrusted library and calls its functions for the host.
+ *
+ *   sbvm-worker serve LIBRARY     (fd 3: its host channel, SBVM_CHANNEL=3)
+ *   sbvm-worker zygote LIBRARY    (fd 3: a socket on which the host sends
+ *                                   a new worker's channel; it forks one)
+ *
+ * It is embedded in the host library and run from a sealed memfd, like the
+ * sandbox's init. It loads the library (its constructors run here, never in
+ * the host), installs a filter stricter than the sandbox's (filter.c), says
+ * READY, then serves requests (proto.h) until its host goes away. It
+ * trusts its host and nothing else; the host trusts nothing it says. A
+ * crash here is the point: the sandbox's init captures it for the host.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "calls/proto.h"
+#include "calls/worker/worker.h"
+#include "sandboxvm/guest.h"
+
+/* Every function is called as if it took six integers and eight doubles,
+ * variadically: the registers are what a call with those arguments uses
+ * whatever the real prototype, and %al (the vector register count a
+ * variadic callee reads) is set. */
+typedef uint64_t (*int_fn)(uint64_t, ...);
+typedef double (*fp_fn)(uint64_t, ...);
+
+static struct {
+    void *lib;
+    void *syms[CALLS_SYMS_MAX];
+    uint8_t *arena;
+    uint64_t arena_off, arena_size;
+} W;
+
+static union {
+    struct calls_call call;
+    struct calls_req req;
+    unsigned char bytes[CALLS_MSG_MAX];
+} in;
+
+static int reply(uint32_t op, uint32_t seq, int32_t status, uint64_t a, uint64_t b,
+                 const char *text)
+{
+    static unsigned char out[sizeof(struct calls_rep) + CALLS_TEXT_MAX];
+    struct calls_rep r = { .op = op, .seq = seq, .status = status, .a = a, .b = b };
+    size_t len = text ? strnlen(text, CALLS_TEXT_MAX) : 0;
+
+    r.len = (uint32_t)len;
+    memcpy(out, &r, sizeof(r));
+    if (len)
+        memcpy(out + sizeof(r), text, len);
+    return sbvm_ring_push(CALLS_RING_REP, out, sizeof(r) + len, 0, 0);
+}
+
+/* The arena bytes [off, off + len), or NULL. */
+static uint8_t *arena_at(uint64_t off, uint64_t len)
+{
+    if (!W.arena || off > W.arena_size || len > W.arena_size - off)
+        return NULL;
+    return W.arena + off;
+}
+
+static int do_call(long n)
+{
+    const struct calls_call *c = &in.call;
+    uint64_t ia[CALLS_INT_ARGS] = { 0 }, rax = 0, xmm = 0;
+    double da[CALLS_FP_ARGS] = { 0 };
+    unsigned ni = 0, nd = 0;
+    void *fn;
+
+    if (n < (long)offsetof(struct calls_call, args) || c->nargs > CALLS_ARGS_MAX ||
+        (size_t)n != offsetof(struct calls_call, args) + c->nargs * sizeof(struct calls_arg))
+        return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "malformed call");
+    if (c->sym >= CALLS_SYMS_MAX || !(fn = W.syms[c->sym]))
+        return reply(OP_CALL, c->seq, -ENOENT, 0, 0, "no such symbol");
+    for (unsigned i = 0; i < c->nargs; i++) {
+        const struct calls_arg *a = &c->args[i];
+        uint8_t *p;
+
+        switch (a->kind) {
+        case ARG_FP:
+            if (nd == CALLS_FP_ARGS)
+                return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "too many arguments");
+            memcpy(&da[nd++], &a->a, sizeof(double));
+            continue;
+        case ARG_INT:
+        case ARG_PTR:
+            p = (uint8_t *)(uintptr_t)a->a;
+            break;
+        case ARG_BUF:
+        case ARG_BUF_OUT:
+            if (!(p = arena_at(a->a, a->b)))
+                return reply(OP_CALL, c->seq, -EFAULT, 0, 0, "buffer outside the arena");
+            if (a->kind == ARG_BUF_OUT)
+                memset(p, 0, a->b);
+            break;
+        default:
+            return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "unknown argument kind");
+        }
+        if (ni == CALLS_INT_ARGS)
+            return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "too many arguments");
+        ia[ni++] = (uint64_t)(uintptr_t)p;
+    }
+    if (c->ret == RET_XMM0) {
+        double d = ((fp_fn)fn)(ia[0], ia[1], ia[2], ia[3], ia[4], ia[5], da[0], da[1], da[2], da[3],
+                               da[4], da[5], da[6], da[7]);
+        memcpy(&xmm, &d, sizeof(xmm));
+    } else {
+        rax = ((int_fn)fn)(ia[0], ia[1], ia[2], ia[3], ia[4], ia[5], da[0], da[1], da[2], da[3],
+                           da[4], da[5], da[6], da[7]);
+    }
+    return reply(OP_CALL, c->seq, 0, rax, xmm, NULL);
+}
+
+static int do_sym(long n)
+{
+    const struct calls_req *q = &in.req;
+    char name[CALLS_SYM_NAME_MAX + 1];
+    void *p;
+
+    if (q->a >= CALLS_SYMS_MAX || q->b == 0 || q->b > CALLS_SYM_NAME_MAX ||
+        (uint64_t)n != sizeof(*q) + q->b)
+        return reply(OP_SYM, q->seq, -EINVAL, 0, 0, "malformed symbol request");
+    memcpy(name, in.bytes + sizeof(*q), q->b);
+    name[q->b] = '\0';
+    dlerror();
+    p = dlsym(W.lib, name);
+    if (!p) {
+        const char *e = dlerror();
+        return reply(OP_SYM, q->seq, -ENOENT, 0, 0, e ? e : "no such symbol");
+    }
+    W.syms[q->a] = p;
+    return reply(OP_SYM, q->seq, 0, 0, 0, NULL);
+}
+
+static int do_arena(const struct calls_req *q)
+{
+    uint64_t off = 0;
+    uint8_t *p = sbvm_region_alloc(q->a, &off);
+
+    if (!p)
+        return reply(OP_ARENA, q->seq, -errno, 0, 0, NULL);
+    /* The old arena's pages go back to the system; the window keeps its
+     * place (regions are never reused). */
+    if (W.arena)
+        madvise(W.arena, W.arena_size, MADV_REMOVE);
+    W.arena = p;
+    W.arena_off = off;
+    W.arena_size = q->a;
+    return reply(OP_ARENA, q->seq, 0, off, q->a, NULL);
+}
+
+static int serve_one(long n)
+{
+    const struct calls_req *q = &in.req;
+    uint8_t *p;
+    void *m;
+
+    if (n < (long)sizeof(uint32_t) * 2)
+        return -EPROTO;
+    if (q->op == OP_CALL)
+        return do_call(n);
+    if (q->op == OP_SYM)
+        return do_sym(n);
+    if (n != (long)sizeof(*q))
+        return reply(q->op, q->seq, -EINVAL, 0, 0, "malformed request");
+    switch (q->op) {
+    case OP_ARENA:
+        return do_arena(q);
+    case OP_ALLOC:
+        m = q->a ? calloc(1, q->a) : NULL;
+        return reply(OP_ALLOC, q->seq, m ? 0 : -ENOMEM, (uint64_t)(uintptr_t)m, 0, NULL);
+    case OP_FREE:
+        free((void *)(uintptr_t)q->a);
+        return reply(OP_FREE, q->seq, 0, 0, 0, NULL);
+    case OP_READ:
+        if (!(p = arena_at(q->c, q->b)))
+            return reply(OP_READ, q->seq, -EFAULT, 0, 0, NULL);
+        memcpy(p, (const void *)(uintptr_t)q->a, q->b);
+        return reply(OP_READ, q->seq, 0, 0, 0, NULL);
+    case OP_WRITE:
+        if (!(p = arena_at(q->c, q->b)))
+            return reply(OP_WRITE, q->seq, -EFAULT, 0, 0, NULL);
+        memcpy((void *)(uintptr_t)q->a, p, q->b);
+        return reply(OP_WRITE, q->seq, 0, 0, 0, NULL);
+    case OP_POKE:
+        memcpy((void *)(uintptr_t)q->a, &q->b, sizeof(q->b));
+        return reply(OP_POKE, q->seq, 0, 0, 0, NULL);
+    }
+    return reply(q->op, q->seq, -ENOSYS, 0, 0, "unknown request");
+}
+
+/* Serves requests until the host goes away. */
+static _Noreturn void serve(void)
+{
+    for (;;) {
+        long n = sbvm_ring_pop(CALLS_RING_REQ, in.bytes, sizeof(in.bytes), NULL, 0);
+        if (n < 0 || serve_one(n) < 0)
+            _exit(0); /* the host closed the channel or is gone */
+    }
+}
+
+/* Connects to the host channel at fd, opens the rings; 0 or -errno. */
+static int attach(int fd)
+{
+    int r = fd >= 0 ? sbvm_hello_fd(fd, SBVM_ABI_VERSION) : sbvm_hello(SBVM_ABI_VERSION);
+
+    if (r == 0 && (r = sbvm_ring_open(CALLS_RING_REQ)) >= 0)
+        r = sbvm_ring_open(CALLS_RING_REP);
+    return r < 0 ? r : 0;
+}
+
+/* A worker: filter, READY, serve. */
+static _Noreturn void become_worker(void)
+{
+    int r = worker_filter(false);
+    char text[64];
+
+    if (r < 0) {
+        snprintf(text, sizeof(text), "installing the worker's filter: %s", strerror(-r));
+        reply(OP_READY, 0, r, (uint64_t)getpid(), 0, text);
+        _exit(1);
+    }
+    reply(OP_READY, 0, 0, (uint64_t)getpid(), 0, NULL);
+    serve();
+}
+
+/* Loads the library; on failure tells the host (when connected) why. */
+static void load(const char *path, bool connected)
+{
+    const char *e;
+
+    W.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (W.lib)
+        return;
+    e = dlerror();
+    if (connected)
+        reply(OP_READY, 0, -ENOENT, (uint64_t)getpid(), 0, e ? e : "dlopen failed");
+    else
+        fprintf(stderr, "sbvm-worker: %s\n", e ? e : "dlopen failed");
+    _exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: sbvm-worker serve|zygote LIBRARY\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "serve")) {
+        int r = attach(-1);
+        if (r < 0) {
+            fprintf(stderr, "sbvm-worker: the host channel: %s\n", sbvm_strerror(r));
+            return 1;
+        }
+        load(argv[2], true);
+        become_worker();
+    }
+    fprintf(stderr, "sbvm-worker: unknown mode '%s'\n", argv[1]);
+    return 2;
+}
