@@ -236,6 +236,40 @@ static const struct sbvm_crash *worker_crash(const sbvm_result *r, int pid)
     return n ? sbvm_result_crash(r, 0) : NULL;
 }
 
+/* Whether a module is the C library's, the loader's or the worker's own
+ * (a crash there is usually the library's doing further up). */
+static bool system_module(const char *m)
+{
+    const char *base = m ? strrchr(m, '/') : NULL;
+
+    base = base ? base + 1 : m;
+    return !base || str_has_prefix(base, "libc.so") || str_has_prefix(base, "ld-linux") ||
+           str_has_prefix(base, "libpthread") || str_has_prefix(base, "memfd:");
+}
+
+/* "; called from f (file:line)": the innermost frame in the library when
+ * the crash itself is in the C library (abort, a failed check); "" when
+ * the crash is in the library already, or no frame is. */
+static const char *library_frame(const sbvm_crash *cr)
+{
+    static __thread char buf[256];
+    size_t n = sbvm_crash_frame_count(cr);
+
+    if (n == 0 || !system_module(sbvm_crash_frame(cr, 0)->module))
+        return "";
+    for (size_t i = 1; i < n; i++) {
+        const struct sbvm_frame *f = sbvm_crash_frame(cr, i);
+        if (system_module(f->module) || !f->function)
+            continue;
+        if (f->file && f->line)
+            snprintf(buf, sizeof(buf), "; called from %s (%s:%d)", f->function, f->file, f->line);
+        else
+            snprintf(buf, sizeof(buf), "; called from %s", f->function);
+        return buf;
+    }
+    return "";
+}
+
 /*
  * The worker is gone (or being ended) during a request: waits for its end,
  * and says what happened as this request's outcome. The worker's result
@@ -306,8 +340,9 @@ static int rt_lost(struct rt *c, enum sbvm_call_outcome *outcome, sbvm_result **
             goto out;
         }
         *outcome = SBVM_CALL_CRASHED;
-        e = error_set(err, EFAULT, "crashed: %s%s",
-                      cr ? sbvm_crash_summary(cr) : sbvm_result_message(r), tail);
+        e = error_set(err, EFAULT, "crashed: %s%s%s",
+                      cr ? sbvm_crash_summary(cr) : sbvm_result_message(r),
+                      cr ? library_frame(cr) : "", tail);
         goto out;
     case SBVM_OUTCOME_DENIED:
         *outcome = SBVM_CALL_DENIED;

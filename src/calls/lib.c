@@ -58,6 +58,7 @@ extern const size_t sbvm_worker_image_len;
 #define H_SLOT_BITS   16
 
 static void *manager_main(void *arg);
+static int take_ready(struct sbvm_lib *lib, struct worker *w);
 
 /* ---- the worker program ----------------------------------------------------- */
 
@@ -165,7 +166,10 @@ static void on_job_end(void *ctx, struct job *j)
     w->result = j->result;
     j->result = NULL;
     if (w->state == W_STARTING) {
-        /* It never said READY. Why, if it said nothing: its job's end. */
+        /* It never became ready: what it said before it ended, or its
+         * job's end, says why. */
+        if (!w->fail_text)
+            take_ready(lib, w);
         if (!w->fail_text && w->result) {
             w->fail_text = strdup(sbvm_result_message(w->result));
             w->fail_err = EIO;
@@ -177,44 +181,32 @@ static void on_job_end(void *ctx, struct job *j)
         lib->losses++;
     }
     worker_dead(lib, w);
+    /* Its holder may wait for this end (lib_wait_end). */
+    pthread_cond_broadcast(&lib->cv);
     pthread_mutex_unlock(&lib->mu);
     loop_wake(lib->loop);
 }
 
-/* A starting worker's channel: the hello, then READY (manager, from the loop). */
-static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
+/*
+ * A starting worker's hello and READY (manager, lib->mu held): 1 when it
+ * is ready now, 0 when not yet, -1 when it failed (fail_text says why).
+ */
+static int take_ready(struct sbvm_lib *lib, struct worker *w)
 {
-    struct worker *w = ctx;
-    struct sbvm_lib *lib = w->lib;
     unsigned char buf[sizeof(struct calls_rep) + CALLS_TEXT_MAX];
     struct calls_rep rep;
     long n;
-    int r;
 
-    (void)src;
-    (void)events;
-    pthread_mutex_lock(&lib->mu);
-    if (w->state != W_STARTING)
-        goto out;
-    r = sbvm_channel_service(w->ch, NULL);
-    if (r < 0) {
-        /* Its end (the job's) says why. */
-        loop_fd_del(&w->chsrc);
-        goto out;
-    }
+    if (sbvm_channel_service(w->ch, NULL) < 0)
+        return 0; /* its end (the job's) says why */
     n = sbvm_channel_ring_read(w->ch, CALLS_RING_REP, buf, sizeof(buf), NULL, NULL);
     if (n == -EAGAIN)
-        goto out;
-    if (n < (long)sizeof(rep)) {
+        return 0;
+    if (n < (long)sizeof(rep) || (memcpy(&rep, buf, sizeof(rep)), rep.op != OP_READY) ||
+        rep.len != (uint64_t)n - sizeof(rep)) {
         w->fail_text = strdup("the worker broke the protocol before it was ready");
         w->fail_err = EPROTO;
-        goto failed;
-    }
-    memcpy(&rep, buf, sizeof(rep));
-    if (rep.op != OP_READY || rep.len > (uint64_t)n - sizeof(rep)) {
-        w->fail_text = strdup("the worker broke the protocol before it was ready");
-        w->fail_err = EPROTO;
-        goto failed;
+        return -1;
     }
     if (rep.status != 0) {
         struct strbuf t = STRBUF_INIT;
@@ -226,23 +218,42 @@ static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
         w->fail_text = strbuf_failed(&t) ? NULL : strbuf_detach(&t, NULL);
         strbuf_release(&t);
         w->fail_err = rep.status < 0 && rep.status > -4096 ? -rep.status : EIO;
-        goto failed;
+        /* The library does not load: no other worker will load it. */
+        lib->start_failures = START_FAILURES_MAX;
+        return -1;
     }
-    /* The pid it says is its own is only a hint for a zygote's child; an
-     * exec'd worker's comes from its job. */
+    /* The pid a zygote's child says is its own is only a hint; an exec'd
+     * worker's comes from its job. */
     w->pid = w->job && w->job->pid > 0 ? w->job->pid : (int)rep.a;
     open_proc(lib, w);
-    loop_fd_del(&w->chsrc);
-    w->state = W_IDLE;
-    lib->start_failures = 0;
-    if (lib->state == LIB_OPENING)
-        lib->state = LIB_OPEN;
-    pthread_cond_broadcast(&lib->cv);
-    goto out;
-failed:
-    lib->start_failures++;
-    w->kill = KILL_CLOSE;
-    worker_dead(lib, w);
+    return 1;
+}
+
+/* A starting worker's channel (manager, from the loop). */
+static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct worker *w = ctx;
+    struct sbvm_lib *lib = w->lib;
+    int r;
+
+    (void)src;
+    (void)events;
+    pthread_mutex_lock(&lib->mu);
+    if (w->state != W_STARTING)
+        goto out;
+    r = take_ready(lib, w);
+    if (r > 0) {
+        loop_fd_del(&w->chsrc);
+        w->state = W_IDLE;
+        lib->start_failures = 0;
+        if (lib->state == LIB_OPENING)
+            lib->state = LIB_OPEN;
+        pthread_cond_broadcast(&lib->cv);
+    } else if (r < 0) {
+        lib->start_failures++;
+        w->kill = KILL_CLOSE;
+        worker_dead(lib, w);
+    }
 out:
     pthread_mutex_unlock(&lib->mu);
 }
@@ -350,15 +361,9 @@ static void manage(struct sbvm_lib *lib)
     size_t keep = 0;
 
     /* Workers to end (a reset, a failed start), and those to free: dead,
-     * not held, and their end known. */
+     * not held, and their end known. A kill sent already does no harm. */
     for (size_t i = 0; i < lib->nworkers; i++) {
         struct worker *w = lib->workers[i];
-        if (lib->reset_asked && w->state != W_DEAD) {
-            w->kill = KILL_RESET;
-            if (w->state != W_BUSY)
-                worker_dead(lib, w);
-            send_kill(lib, w);
-        }
         if (w->state == W_DEAD && !w->held && w->kill && !w->ended)
             send_kill(lib, w);
         if (w->state == W_DEAD && !w->held && (w->ended || !w->job)) {
@@ -372,7 +377,6 @@ static void manage(struct sbvm_lib *lib)
             ready++;
     }
     lib->nworkers = keep;
-    lib->reset_asked = false;
     if (lib->state == LIB_CLOSING || lib->state == LIB_BROKEN)
         return;
     if (lib->start_failures >= START_FAILURES_MAX) {
@@ -776,7 +780,18 @@ SBVM_API int sbvm_lib_reset(sbvm_lib *lib, sbvm_error **err)
         pthread_mutex_unlock(&lib->mu);
         return r;
     }
-    lib->reset_asked = true;
+    /* No call takes one of them from now on; calls in progress end. */
+    for (size_t i = 0; i < lib->nworkers; i++) {
+        struct worker *w = lib->workers[i];
+        if (w->state == W_DEAD)
+            continue;
+        w->kill = KILL_RESET;
+        w->counted = true; /* asked for, not lost */
+        if (w->state != W_BUSY)
+            worker_dead(lib, w);
+        if (w->procfd >= 0)
+            syscall(SYS_pidfd_send_signal, w->procfd, SIGKILL, NULL, 0);
+    }
     pthread_mutex_unlock(&lib->mu);
     loop_wake(lib->loop);
     return 0;

@@ -124,7 +124,6 @@ struct sbvm_lib {
     uint64_t next_worker;
     unsigned waiters;        /* callers waiting for any idle worker */
     unsigned start_failures; /* in a row */
-    bool reset_asked;
     struct sbvm_fn **fns;
     size_t nfns, fns_alloc;
     uint64_t calls, losses, started;

@@ -18,7 +18,7 @@ sbvm_fn *calls_sym(sbvm_lib *lib, const char *name);
 int calls_call(sbvm_lib *lib, const char *name, enum sbvm_type ret, const struct sbvm_arg *args,
                size_t nargs, union sbvm_value *v, struct sbvm_call_info *info, char *msg,
                size_t msgsize);
-/* A call that must return, as a long. */
+/* A call that must return, its value as an int. */
 int64_t calls_int(sbvm_lib *lib, const char *name, const struct sbvm_arg *args, size_t nargs);
 
 /* An argument list and its length. */
