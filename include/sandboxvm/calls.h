@@ -208,11 +208,13 @@ struct sbvm_call_info {
 };
 
 /*
- * Calls fn with nargs arguments (at most 6 of integer class - integers,
- * buffers, handles, NULL - and 8 floating-point ones: what x86_64 passes in
- * registers; no structures by value) and puts its return value, as `ret`
- * says, in *value (may be NULL). 0 when it returned; see the top of this
- * header for the rest. *err says what happened in words.
+ * Calls fn with nargs arguments and puts its return value, as `ret` says,
+ * in *value (may be NULL). Arguments are passed as x86_64 passes them: 6 of
+ * integer class (integers, buffers, handles, NULL) and 8 floating-point
+ * ones in registers, and up to 8 more on the stack (16 in all); no
+ * structures by value, no variadic floating-point beyond those. 0 when it
+ * returned; see the top of this header for the rest. *err says what
+ * happened in words.
  */
 SBVM_API int sbvm_lib_call(sbvm_lib *lib, const sbvm_fn *fn, enum sbvm_type ret,
                            const struct sbvm_arg *args, size_t nargs, union sbvm_value *value,

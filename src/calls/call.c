@@ -563,7 +563,7 @@ static bool is_handle(enum sbvm_arg_kind k)
 static int check_args(struct sbvm_lib *lib, const struct sbvm_arg *args, size_t nargs,
                       uint64_t *off, uint64_t *total, uint64_t *wid, sbvm_error **err)
 {
-    unsigned ni = 0, nd = 0;
+    unsigned ni = 0, nd = 0, ns = 0;
     uint64_t t = 0;
 
     *wid = 0;
@@ -576,7 +576,10 @@ static int check_args(struct sbvm_lib *lib, const struct sbvm_arg *args, size_t 
         switch (a->kind) {
         case SBVM_ARG_DOUBLE:
         case SBVM_ARG_FLOAT:
-            nd++;
+            if (nd < CALLS_FP_ARGS)
+                nd++;
+            else
+                ns++;
             continue;
         case SBVM_ARG_INT:
         case SBVM_ARG_NULL:
@@ -612,13 +615,16 @@ static int check_args(struct sbvm_lib *lib, const struct sbvm_arg *args, size_t 
         default:
             return error_set(err, EINVAL, "argument %zu: unknown kind %d", i, (int)a->kind);
         }
-        ni++;
+        if (ni < CALLS_INT_ARGS)
+            ni++;
+        else
+            ns++;
     }
-    if (ni > CALLS_INT_ARGS || nd > CALLS_FP_ARGS)
+    if (ns > CALLS_STACK_ARGS)
         return error_set(err, EINVAL,
-                         "%u integer-class and %u floating-point arguments: at most %d and %d "
-                         "(those passed in registers)",
-                         ni, nd, CALLS_INT_ARGS, CALLS_FP_ARGS);
+                         "%zu arguments: at most %d integer-class and %d floating-point ones in "
+                         "registers, and %d more on the stack",
+                         nargs, CALLS_INT_ARGS, CALLS_FP_ARGS, CALLS_STACK_ARGS);
     *total = t;
     return 0;
 }

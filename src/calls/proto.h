@@ -27,12 +27,14 @@
 #define CALLS_RING_BYTES (64 * 1024)
 #define CALLS_MSG_MAX    (8 * 1024)
 
-/* A function's arguments as the x86_64 SysV ABI passes them in registers:
- * up to six of the integer class (integers, pointers, buffers, handles)
- * and eight floating-point ones. Nothing goes on the stack. */
-#define CALLS_INT_ARGS 6
-#define CALLS_FP_ARGS  8
-#define CALLS_ARGS_MAX (CALLS_INT_ARGS + CALLS_FP_ARGS)
+/* A function's arguments as the x86_64 SysV ABI passes them: six of the
+ * integer class (integers, pointers, buffers, handles) and eight
+ * floating-point ones in registers, and the rest, in order, in eight-byte
+ * stack slots. */
+#define CALLS_INT_ARGS   6
+#define CALLS_FP_ARGS    8
+#define CALLS_STACK_ARGS 8
+#define CALLS_ARGS_MAX   16
 
 #define CALLS_SYM_NAME_MAX 255
 #define CALLS_SYMS_MAX     4096

@@ -42,6 +42,16 @@ API double buggy_mix(long a, int b, long c, int d, long e, int f, double g, doub
            8 * n;
 }
 
+/* Eight integers and ten doubles: two of each on the stack, interleaved
+ * in the order of the parameters. */
+API double buggy_many(long a, double b, long c, double d, long e, double f, long g, double h,
+                      long i, double j, long k, double l, long m, double n, long o, double p,
+                      double q, double r)
+{
+    return (double)(a + 2 * c + 3 * e + 4 * g + 5 * i + 6 * k + 7 * m + 8 * o) + b + 2 * d + 3 * f +
+           4 * h + 5 * j + 6 * l + 7 * n + 8 * p + 9 * q + 10 * r;
+}
+
 API float buggy_fmul(float a, float b)
 {
     return a * b;

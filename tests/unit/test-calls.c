@@ -100,6 +100,25 @@ START_TEST(a_library_is_called_with_every_kind_of_argument)
                    &v, NULL, msg, sizeof(msg)),
         0);
     ck_assert(v.d == 21 + 1 + 2 + 3 + 4 + 5 + 6 + 7 + 4);
+    ck_assert_int_eq(
+        calls_call(lib, "buggy_many", SBVM_DOUBLE,
+                   ARGS(SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1),
+                        SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1),
+                        SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(100),
+                        SBVM_DOUBLE(1), SBVM_DOUBLE(1), SBVM_DOUBLE(1000)),
+                   &v, NULL, msg, sizeof(msg)),
+        -EINVAL); /* 18 arguments: more than 16 */
+    ck_assert_int_eq(calls_call(lib, "buggy_many", SBVM_DOUBLE,
+                                ARGS(SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1),
+                                     SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1),
+                                     SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(1), SBVM_DOUBLE(1),
+                                     SBVM_INT(1), SBVM_DOUBLE(1), SBVM_INT(100), SBVM_DOUBLE(2)),
+                                &v, NULL, msg, sizeof(msg)),
+                     0);
+    /* o = 100 is the 8th integer (the second on the stack), p = 2 the 8th
+     * double (xmm7); q and r read the stack slots after, which are 0. */
+    ck_assert_msg(v.d == (1 + 2 + 3 + 4 + 5 + 6 + 7 + 800) + (1 + 2 + 3 + 4 + 5 + 6 + 7 + 16), "%f",
+                  v.d);
     ck_assert_int_eq(calls_call(lib, "buggy_fmul", SBVM_FLOAT,
                                 ARGS(SBVM_FLOAT(1.5), SBVM_FLOAT(-4)), &v, NULL, msg, sizeof(msg)),
                      0);
@@ -370,11 +389,14 @@ START_TEST(arguments_the_call_cannot_express_are_refused_before_anything_runs)
     sbvm_error *err = NULL;
     char msg[512];
 
-    ck_assert_int_eq(calls_call(lib, "buggy_add", SBVM_INT,
-                                ARGS(SBVM_INT(1), SBVM_INT(2), SBVM_INT(3), SBVM_INT(4),
-                                     SBVM_INT(5), SBVM_INT(6), SBVM_INT(7)),
-                                NULL, &info, msg, sizeof(msg)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        calls_call(lib, "buggy_add", SBVM_INT,
+                   ARGS(SBVM_INT(1), SBVM_INT(2), SBVM_INT(3), SBVM_INT(4), SBVM_INT(5),
+                        SBVM_INT(6), SBVM_INT(7), SBVM_INT(8), SBVM_INT(9), SBVM_INT(10),
+                        SBVM_INT(11), SBVM_INT(12), SBVM_INT(13), SBVM_INT(14), SBVM_INT(15)),
+                   NULL, &info, msg, sizeof(msg)),
+        -EINVAL);
+    ck_assert_msg(strstr(msg, "8 more on the stack"), "%s", msg);
     ck_assert_int_eq(info.outcome, SBVM_CALL_REFUSED);
     ck_assert_int_eq(calls_call(lib, "buggy_sum", SBVM_LONG,
                                 ARGS(SBVM_IN(big, sizeof(big)), SBVM_INT(sizeof(big))), NULL, NULL,

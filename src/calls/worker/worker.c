@@ -31,10 +31,12 @@
 #include "calls/worker/worker.h"
 #include "sandboxvm/guest.h"
 
-/* Every function is called as if it took six integers and eight doubles,
- * variadically: the registers are what a call with those arguments uses
- * whatever the real prototype, and %al (the vector register count a
- * variadic callee reads) is set. */
+/* Every function is called as if it took six integers, eight doubles and
+ * eight more stack words, variadically: the registers and stack slots are
+ * what a call with its real arguments uses whatever its prototype (the
+ * host put each argument in its class's next place, in order), extra ones
+ * are ignored, and %al (the vector register count a variadic callee reads)
+ * is set. */
 typedef uint64_t (*int_fn)(uint64_t, ...);
 typedef double (*fp_fn)(uint64_t, ...);
 
@@ -76,9 +78,9 @@ static uint8_t *arena_at(uint64_t off, uint64_t len)
 static int do_call(long n)
 {
     const struct calls_call *c = &in.call;
-    uint64_t ia[CALLS_INT_ARGS] = { 0 }, rax = 0, xmm = 0;
+    uint64_t ia[CALLS_INT_ARGS] = { 0 }, st[CALLS_STACK_ARGS] = { 0 }, rax = 0, xmm = 0;
     double da[CALLS_FP_ARGS] = { 0 };
-    unsigned ni = 0, nd = 0;
+    unsigned ni = 0, nd = 0, ns = 0;
     void *fn;
 
     if (n < (long)offsetof(struct calls_call, args) || c->nargs > CALLS_ARGS_MAX ||
@@ -92,9 +94,13 @@ static int do_call(long n)
 
         switch (a->kind) {
         case ARG_FP:
-            if (nd == CALLS_FP_ARGS)
+            if (nd < CALLS_FP_ARGS) {
+                memcpy(&da[nd++], &a->a, sizeof(double));
+                continue;
+            }
+            if (ns == CALLS_STACK_ARGS)
                 return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "too many arguments");
-            memcpy(&da[nd++], &a->a, sizeof(double));
+            st[ns++] = a->a;
             continue;
         case ARG_INT:
         case ARG_PTR:
@@ -110,17 +116,22 @@ static int do_call(long n)
         default:
             return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "unknown argument kind");
         }
-        if (ni == CALLS_INT_ARGS)
+        if (ni < CALLS_INT_ARGS)
+            ia[ni++] = (uint64_t)(uintptr_t)p;
+        else if (ns < CALLS_STACK_ARGS)
+            st[ns++] = (uint64_t)(uintptr_t)p;
+        else
             return reply(OP_CALL, c->seq, -EINVAL, 0, 0, "too many arguments");
-        ia[ni++] = (uint64_t)(uintptr_t)p;
     }
     if (c->ret == RET_XMM0) {
         double d = ((fp_fn)fn)(ia[0], ia[1], ia[2], ia[3], ia[4], ia[5], da[0], da[1], da[2], da[3],
-                               da[4], da[5], da[6], da[7]);
+                               da[4], da[5], da[6], da[7], st[0], st[1], st[2], st[3], st[4], st[5],
+                               st[6], st[7]);
         memcpy(&xmm, &d, sizeof(xmm));
     } else {
         rax = ((int_fn)fn)(ia[0], ia[1], ia[2], ia[3], ia[4], ia[5], da[0], da[1], da[2], da[3],
-                           da[4], da[5], da[6], da[7]);
+                           da[4], da[5], da[6], da[7], st[0], st[1], st[2], st[3], st[4], st[5],
+                           st[6], st[7]);
     }
     return reply(OP_CALL, c->seq, 0, rax, xmm, NULL);
 }
