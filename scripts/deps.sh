@@ -14,6 +14,8 @@ set -euo pipefail
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3)
 test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux clang-format)
+# Library calls: real libraries the tests call sandboxed and directly.
+test_pkgs+=(zlib1g-dev libbz2-dev libxml2-dev)
 bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
 fuzz_pkgs=(clang libclang-rt-14-dev)

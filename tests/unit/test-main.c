@@ -115,7 +115,7 @@ int main(void)
         suite_seccomp, suite_capture,     suite_escape,      suite_result,  suite_runner,
         suite_report,  suite_forensics,   suite_procscan,    suite_net,     suite_sandbox,
         suite_shm,     suite_shm_hostile, suite_shm_threads,
-        suite_calls,
+        suite_calls,   suite_calls_libs,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;
