@@ -594,6 +594,28 @@ START_TEST(a_library_that_cannot_be_loaded_fails_to_open_with_the_loaders_words)
 }
 END_TEST
 
+/* The sandbox's init keeps at most eight crash captures in flight, not
+ * eight in its life: a library's twentieth crash is reported in full. */
+START_TEST(crash_after_crash_each_comes_with_its_full_report)
+{
+    sbvm_lib *lib = calls_open(calls_fixture("libbuggy.so"), NULL);
+    char msg[1024];
+
+    for (int i = 0; i < 20; i++) {
+        sbvm_result *res =
+            call_ends(lib, i % 2 ? "buggy_null" : "buggy_exec", NULL, 0, i % 2 ? -EFAULT : -EPERM,
+                      i % 2 ? SBVM_CALL_CRASHED : SBVM_CALL_DENIED, msg, sizeof(msg));
+        const sbvm_crash *c = sbvm_result_crash(res, 0);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_msg(sbvm_crash_frame_count(c) > 0, "crash %d: no backtrace (%s)", i, msg);
+        ck_assert_msg(strstr(msg, i % 2 ? "buggy_null" : "execve"), "crash %d: %s", i, msg);
+        sbvm_result_free(res);
+    }
+    still_serves(lib);
+    sbvm_lib_close(lib);
+}
+END_TEST
+
 Suite *suite_calls(void)
 {
     Suite *s = suite_create("calls");
@@ -603,6 +625,7 @@ Suite *suite_calls(void)
     tcase_add_test(tc, a_library_is_called_with_every_kind_of_argument);
     tcase_add_test(tc, a_crash_comes_back_as_an_error_with_its_report_and_the_next_call_is_clean);
     tcase_add_test(tc, every_way_of_dying_is_a_crash_with_its_report);
+    tcase_add_test(tc, crash_after_crash_each_comes_with_its_full_report);
     tcase_add_test(tc, calls_a_worker_may_not_make_are_denied_by_name);
     tcase_add_test(tc, a_call_over_its_budgets_is_ended);
     tcase_add_test(tc, a_worker_that_exits_or_reaches_a_limit_is_lost);

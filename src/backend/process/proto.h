@@ -199,6 +199,9 @@ enum proc_cmd_kind {
     CMD_KILL_JOB = 2, /* SIGKILL to every process of job                      */
     CMD_HOLD = 3,     /* freeze everything, send counts and REC_HOLDING, wait */
     CMD_RELEASE = 4,  /* (while holding) end: the init exits, ending them all */
+    /* live: `sig` crashes the supervisor has taken in full; the init may
+     * capture as many more (at most 8 are in flight at once) */
+    CMD_CAPTURE_CREDIT = 5,
 };
 
 #define PROC_CMD_MAGIC 0x53425643U /* "SBVC" */

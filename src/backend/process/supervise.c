@@ -173,29 +173,58 @@ static void emit(struct sandbox *sb, enum bev_kind kind, struct job *j)
     sandbox_event(sb, &ev);
 }
 
+/* Whether every chunk a crash announced has come. */
+static bool crash_complete(const struct sbvm_crash *c)
+{
+    return c->maps_got == c->raw.maps_len && c->stack_got == c->raw.stack_len;
+}
+
+/* Hands crash i of those being built to core. A live sandbox's init is
+ * told that one more full capture was taken (it keeps at most 8 in flight;
+ * a bare record past its cap announces no maps and takes no credit). */
+static void flush_one(struct sandbox *sb, size_t i)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+    struct sbvm_crash *c = ps->building[i];
+    struct bev ev = { .kind = BEV_CRASH };
+    bool wait;
+
+    memmove(&ps->building[i], &ps->building[i + 1],
+            (ps->nbuilding - i - 1) * sizeof(ps->building[0]));
+    ps->nbuilding--;
+    if (sb->live && c->raw.maps_len)
+        proc_command(ps, CMD_CAPTURE_CREDIT, 0, 1);
+    ev.job = record_job(ps, c->raw.job, &wait);
+    ev.u.crash = c;
+    sandbox_event(sb, &ev);
+}
+
 /* Crashes whose chunks have all come, or all of one job's (or all:
  * NULL), handed to core. */
 static void flush_crashes(struct sandbox *sb, bool all, int32_t job)
 {
     struct proc_sandbox *ps = proc_of(sb);
-    size_t keep = 0;
 
-    for (size_t i = 0; i < ps->nbuilding; i++) {
-        struct sbvm_crash *c = ps->building[i];
-        bool wait;
-        struct job *j;
-        struct bev ev = { .kind = BEV_CRASH };
+    for (size_t i = 0; i < ps->nbuilding;)
+        if (all || ps->building[i]->raw.job == job)
+            flush_one(sb, i);
+        else
+            i++;
+}
 
-        if (!all && c->raw.job != job) {
-            ps->building[keep++] = c;
-            continue;
-        }
-        j = record_job(ps, c->raw.job, &wait);
-        ev.job = j;
-        ev.u.crash = c;
-        sandbox_event(sb, &ev);
-    }
-    ps->nbuilding = keep;
+/* Live: a crash is handed over as soon as it is whole, when its job is
+ * known: a process that is not its job's first (a fork of a library's
+ * zygote) ends no job, so its crash would otherwise wait for its job's. */
+static void flush_if_complete(struct sandbox *sb, size_t i)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+    bool wait = false;
+
+    if (!sb->live || i >= ps->nbuilding || !crash_complete(ps->building[i]))
+        return;
+    record_job(ps, ps->building[i]->raw.job, &wait);
+    if (!wait)
+        flush_one(sb, i);
 }
 
 static bool take_fault(struct sandbox *sb, const struct proc_fault *f)
@@ -232,14 +261,21 @@ static bool take_fault(struct sandbox *sb, const struct proc_fault *f)
         return true; /* out of memory: the crash goes unexplained */
     c->is_guest = f->pid == f->job;
     ps->building[ps->nbuilding++] = c;
+    flush_if_complete(sb, ps->nbuilding - 1);
     return true;
 }
 
-static bool take_chunk(struct proc_sandbox *ps, const struct prec *r)
+static bool take_chunk(struct sandbox *sb, const struct prec *r)
 {
+    struct proc_sandbox *ps = proc_of(sb);
+
     for (size_t i = 0; i < ps->nbuilding; i++)
-        if (ps->building[i]->raw.seq == r->u.chunk.h.seq)
-            return crash_add_chunk(ps->building[i], &r->u.chunk.h, r->u.chunk.data);
+        if (ps->building[i]->raw.seq == r->u.chunk.h.seq) {
+            if (!crash_add_chunk(ps->building[i], &r->u.chunk.h, r->u.chunk.data))
+                return false;
+            flush_if_complete(sb, i);
+            return true;
+        }
     return true; /* a crash dropped for lack of room */
 }
 
@@ -408,7 +444,7 @@ static bool apply(struct sandbox *sb, const struct prec *r, int fds[2])
     case REC_FAULT:
         return take_fault(sb, &r->u.fault);
     case REC_FAULT_DATA:
-        return take_chunk(ps, r);
+        return take_chunk(sb, r);
     case REC_SYSCALLS:
         ev.kind = BEV_REFUSALS;
         ev.job = record_job(ps, r->u.syscalls.job, &wait);
