@@ -262,6 +262,7 @@ struct sbvm_lib_stats {
     uint64_t started; /* workers started */
     unsigned live;    /* workers alive now (idle, busy or starting) */
     unsigned idle;    /* of which idle */
+    unsigned busy;    /* of which serving a call */
     int zygote;       /* 1 when workers are forked from a zygote */
 };
 SBVM_API void sbvm_lib_stats(sbvm_lib *lib, struct sbvm_lib_stats *st);

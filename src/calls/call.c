@@ -322,7 +322,10 @@ static int rt_lost(struct rt *c, enum sbvm_call_outcome *outcome, sbvm_result **
         break;
     }
     if (!r) {
-        e = error_set(err, EPIPE, "the worker is gone and its end was not reported%s", tail);
+        pthread_mutex_lock(&lib->mu);
+        e = error_set(err, EPIPE, "the worker is gone: %s%s",
+                      w->fail_text ? w->fail_text : "its end was not reported", tail);
+        pthread_mutex_unlock(&lib->mu);
         goto out;
     }
     switch (sbvm_result_outcome(r)) {

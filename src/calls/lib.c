@@ -14,7 +14,9 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,8 @@
 #include "calls/proto.h"
 #include "core/config.h"
 #include "core/job.h"
+#include "core/outcome.h"
+#include "forensics/forensics.h"
 #include "core/sandbox.h"
 #include "sandboxvm/guest.h"
 #include "util/array.h"
@@ -51,6 +55,8 @@ extern const size_t sbvm_worker_image_len;
 #define END_TIMEOUT_NS   (10LL * 1000000000)
 /* Workers that die before READY, in a row, before the library gives up. */
 #define START_FAILURES_MAX 3
+/* How long a forked worker's crash report may take to follow its end. */
+#define CRASH_WAIT_NS (2LL * 1000000000)
 
 /* Handles: tag (8 bits) | worker (24) | generation (16) | slot (16). */
 #define H_WORKER_BITS 24
@@ -59,6 +65,7 @@ extern const size_t sbvm_worker_image_len;
 
 static void *manager_main(void *arg);
 static int take_ready(struct sbvm_lib *lib, struct worker *w);
+static void lib_break(struct sbvm_lib *lib, sbvm_error *why);
 
 /* ---- the worker program ----------------------------------------------------- */
 
@@ -266,15 +273,13 @@ static int add_env(struct job *j, const char *key, unsigned long long v)
     return strv_push(&j->env_extra, s);
 }
 
-/* Starts a worker (manager, lib->mu held); 0 or -errno with *err. */
-static int worker_start(struct sbvm_lib *lib, sbvm_error **err)
+/* A worker's channel and object, not yet started (lib->mu held). */
+static int worker_new(struct sbvm_lib *lib, struct worker **out, sbvm_error **err)
 {
-    const char *argv[] = { "sbvm-worker", "serve", lib->dlname };
     struct worker *w;
-    struct job *j = NULL;
-    char name[32];
     int r;
 
+    *out = NULL;
     if (ARRAY_GROW(lib->workers, lib->nworkers + 1, &lib->workers_alloc) < 0 ||
         !(w = calloc(1, sizeof(*w))))
         return error_set(err, ENOMEM, "out of memory");
@@ -284,37 +289,109 @@ static int worker_start(struct sbvm_lib *lib, sbvm_error **err)
     w->state = W_STARTING;
     w->start_ns = now_mono_ns();
     r = sbvm_channel_new(lib->chcfg, &w->ch, err);
-    if (r < 0)
-        goto fail;
-    if ((r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_GUEST, CALLS_RING_BYTES, CALLS_MSG_MAX,
-                                   err)) != CALLS_RING_REQ ||
-        (r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_HOST, CALLS_RING_BYTES,
-                                   sizeof(struct calls_rep) + CALLS_TEXT_MAX, err)) !=
-            CALLS_RING_REP) {
+    if (r == 0 && ((r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_GUEST, CALLS_RING_BYTES,
+                                              CALLS_MSG_MAX, err)) != CALLS_RING_REQ ||
+                   (r = sbvm_channel_ring_add(w->ch, SBVM_RING_TO_HOST, CALLS_RING_BYTES,
+                                              sizeof(struct calls_rep) + CALLS_TEXT_MAX, err)) !=
+                       CALLS_RING_REP))
         r = r < 0 ? r : error_set(err, EPROTO, "the worker's rings");
-        goto fail;
+    if (r < 0) {
+        worker_free(w);
+        return r;
     }
-    snprintf(name, sizeof(name), "worker-%llu", (unsigned long long)w->id);
-    j = job_new(3, argv, name);
+    *out = w;
+    return 0;
+}
+
+/* The worker program's job: argv[1] is its mode; fd is what it gets as 3. */
+static struct job *worker_job(struct sbvm_lib *lib, const char *mode, const char *name, int fd,
+                              bool channel, sbvm_error **err)
+{
+    const char *argv[] = { "sbvm-worker", mode, lib->dlname };
+    struct job *j = job_new(3, argv, name);
+    int r;
+
     if (!j) {
-        r = error_set(err, ENOMEM, "out of memory");
-        goto fail;
+        error_set(err, ENOMEM, "out of memory");
+        return NULL;
     }
-    j->exec_fd = fcntl(image_fd, F_DUPFD_CLOEXEC, 3);
-    if (j->exec_fd < 0 || (r = job_pass_fd(j, sbvm_channel_guest_fd(w->ch))) < 0 ||
-        (r = strv_push(&j->env_extra, SBVM_CHANNEL_ENV "=3")) < 0 ||
+    j->exec_fd = fcntl(lib->image_fd, F_DUPFD_CLOEXEC, 3);
+    if (j->exec_fd < 0 || (r = job_pass_fd(j, fd)) < 0 ||
+        (channel && (r = strv_push(&j->env_extra, SBVM_CHANNEL_ENV "=3")) < 0) ||
         (r = add_env(j, "SBVM_SPIN_NS", lib->spin_ns)) < 0 ||
         (r = add_env(j, "SBVM_YIELDS", lib->yields)) < 0) {
-        r = error_sys(err, j->exec_fd < 0 ? errno : -r, "preparing a worker");
-        goto fail;
+        error_sys(err, j->exec_fd < 0 ? errno : -r, "preparing a worker");
+        job_free(j);
+        return NULL;
     }
+    return j;
+}
+
+/* Starts w as a job of its own, exec'd afresh (lib->mu held). */
+static int worker_exec(struct sbvm_lib *lib, struct worker *w, sbvm_error **err)
+{
+    char name[32];
+    struct job *j;
+    int r;
+
+    snprintf(name, sizeof(name), "worker-%llu", (unsigned long long)w->id);
+    j = worker_job(lib, "serve", name, sbvm_channel_guest_fd(w->ch), true, err);
+    if (!j)
+        return -ENOMEM;
     j->hooks.ctx = w;
     j->hooks.on_end = on_job_end;
     r = sandbox_exec(lib->sb, j, -1, err);
-    if (r < 0)
-        goto fail;
+    if (r < 0) {
+        job_free(j);
+        return r;
+    }
     w->job = j;
-    j = NULL;
+    return 0;
+}
+
+/* Asks the zygote to fork w (lib->mu held). */
+static int worker_fork(struct sbvm_lib *lib, struct worker *w, sbvm_error **err)
+{
+    struct calls_zmsg m = { .op = ZOP_FORK, .seq = ++lib->zseq };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { &m, sizeof(m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct cmsghdr *c;
+    int fd = sbvm_channel_guest_fd(w->ch);
+
+    memset(&u, 0, sizeof(u));
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof(u.buf);
+    c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(lib->zfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(m))
+        return error_sys(err, errno, "asking the zygote for a worker");
+    w->forked = true;
+    w->zseq = m.seq;
+    return 0;
+}
+
+/* Starts a worker: forked from the zygote, or exec'd (lib->mu held); 0 or
+ * -errno with *err. */
+static int worker_start(struct sbvm_lib *lib, sbvm_error **err)
+{
+    struct worker *w;
+    int r;
+
+    r = worker_new(lib, &w, err);
+    if (r < 0)
+        return r;
+    r = lib->zygote ? worker_fork(lib, w, err) : worker_exec(lib, w, err);
+    if (r < 0) {
+        worker_free(w);
+        return r;
+    }
     /* Only the worker holds its end now: its death hangs the socket up. */
     sbvm_channel_close_guest_fd(w->ch);
     r = loop_fd_add(lib->loop, &w->chsrc, sbvm_channel_fd(w->ch), EPOLLIN, on_worker_channel, w);
@@ -326,10 +403,255 @@ static int worker_start(struct sbvm_lib *lib, sbvm_error **err)
     lib->workers[lib->nworkers++] = w;
     lib->started++;
     return r;
-fail:
-    job_free(j);
-    worker_free(w);
-    return r;
+}
+
+/* ---- the zygote ------------------------------------------------------------------ */
+
+static bool crash_signal(int sig)
+{
+    return sig == SIGQUIT || sig == SIGILL || sig == SIGTRAP || sig == SIGABRT || sig == SIGBUS ||
+           sig == SIGFPE || sig == SIGSEGV || sig == SIGXCPU || sig == SIGXFSZ || sig == SIGSYS;
+}
+
+/* Takes the crashes of the zygote's forks out of its job's facts (which
+ * keep eight), as they come (lib->mu held). */
+static void harvest_crashes(struct sbvm_lib *lib)
+{
+    struct job_facts *f;
+
+    if (!lib->zjob)
+        return;
+    f = &lib->zjob->facts;
+    for (size_t i = 0; i < f->ncrashes; i++) {
+        if (lib->nzcrashes == 64) {
+            /* Nobody's: a fork that was never a worker of ours. */
+            crash_free(lib->zcrashes[0]);
+            memmove(lib->zcrashes, lib->zcrashes + 1, 63 * sizeof(lib->zcrashes[0]));
+            lib->nzcrashes--;
+        }
+        if (ARRAY_GROW(lib->zcrashes, lib->nzcrashes + 1, &lib->zcrashes_alloc) == 0)
+            lib->zcrashes[lib->nzcrashes++] = f->crashes[i];
+        else
+            crash_free(f->crashes[i]);
+        f->crashes[i] = NULL;
+    }
+    f->ncrashes = 0;
+    f->crashes_dropped = 0;
+}
+
+static struct sbvm_crash *take_zcrash(struct sbvm_lib *lib, int pid)
+{
+    for (size_t i = 0; i < lib->nzcrashes; i++)
+        if (lib->zcrashes[i]->raw.pid == pid) {
+            struct sbvm_crash *c = lib->zcrashes[i];
+            memmove(&lib->zcrashes[i], &lib->zcrashes[i + 1],
+                    (lib->nzcrashes - i - 1) * sizeof(lib->zcrashes[0]));
+            lib->nzcrashes--;
+            return c;
+        }
+    return NULL;
+}
+
+/*
+ * A forked worker's end, its result built as a job's would be: its wait
+ * status, and its crash as the init captured it. A crash's report is on
+ * its way before the process dies; when a crash signal's is not in yet,
+ * it is waited for a while (manager; lib->mu held, dropped while the crash
+ * is explained, which reads debug information).
+ */
+static void finish_forked(struct sbvm_lib *lib, struct worker *w)
+{
+    const char *argv[] = { "sbvm-worker", "serve", lib->dlname };
+    struct outcome_in in = { 0 };
+    struct job_facts f;
+    struct sbvm_crash *c;
+    struct strv av = STRV_INIT;
+    sbvm_result *r;
+    char name[32];
+    bool sig = WIFSIGNALED(w->zstatus);
+
+    harvest_crashes(lib);
+    c = take_zcrash(lib, w->pid);
+    if (!c && sig && crash_signal(WTERMSIG(w->zstatus)) &&
+        now_mono_ns() - w->zexit_ns < CRASH_WAIT_NS)
+        return;          /* its report is still on its way */
+    w->finishing = true; /* nothing else finishes it meanwhile */
+    pthread_mutex_unlock(&lib->mu);
+    job_facts_init(&f);
+    f.have_exit = true;
+    f.exit.signaled = sig;
+    f.exit.status = sig ? WTERMSIG(w->zstatus) : WEXITSTATUS(w->zstatus);
+    if (c) {
+        crash_analyse(c, lib->cfg->symbolize, lib->sb->ops->open_module, lib->sb);
+        job_facts_add_crash(&f, c);
+    }
+    snprintf(name, sizeof(name), "worker-%llu", (unsigned long long)w->id);
+    for (size_t i = 0; i < 3; i++)
+        strv_push(&av, argv[i]);
+    r = result_new(name, &av);
+    if (r) {
+        in.job = &f;
+        in.limits = lib->sb->cfg->limits;
+        in.mechanisms = lib->sb->mechanisms;
+        outcome_build(&in, r);
+    }
+    job_facts_release(&f);
+    strv_release(&av);
+    pthread_mutex_lock(&lib->mu);
+    w->result = r;
+    w->ended = true;
+    if (w->state == W_STARTING) {
+        if (!w->fail_text)
+            take_ready(lib, w);
+        if (!w->fail_text && r) {
+            w->fail_text = strdup(sbvm_result_message(r));
+            w->fail_err = EIO;
+        }
+        lib->start_failures++;
+    } else if (w->state == W_IDLE && !w->counted) {
+        w->counted = true;
+        lib->losses++;
+    }
+    worker_dead(lib, w);
+    pthread_cond_broadcast(&lib->cv);
+}
+
+/* The zygote's messages (manager, from the loop). */
+static void on_zygote(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct sbvm_lib *lib = ctx;
+    unsigned char buf[sizeof(struct calls_zmsg) + CALLS_TEXT_MAX + 1];
+
+    (void)src;
+    (void)events;
+    pthread_mutex_lock(&lib->mu);
+    for (;;) {
+        struct calls_zmsg m;
+        struct worker *w = NULL;
+        ssize_t n = recv(lib->zfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < (ssize_t)sizeof(m)) {
+            /* Its end (the job's) says the rest. */
+            loop_fd_del(&lib->zsrc);
+            break;
+        }
+        memcpy(&m, buf, sizeof(m));
+        for (size_t i = 0; i < lib->nworkers && !w; i++) {
+            struct worker *x = lib->workers[i];
+            if (x->forked && !x->zexit &&
+                (m.op == ZOP_FORKED ? x->zseq == m.seq : x->pid > 0 && x->pid == m.a))
+                w = x;
+        }
+        if (m.op == ZOP_READY && lib->zstate == Z_STARTING) {
+            if (m.a == 0) {
+                lib->zstate = Z_READY;
+                continue;
+            }
+            /* The library does not load. */
+            struct strbuf t = STRBUF_INIT;
+            for (ssize_t i = (ssize_t)sizeof(m); i < n; i++)
+                strbuf_addch(&t, buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '?');
+            sbvm_error *e = NULL;
+            error_set(&e, m.a < 0 && m.a > -4096 ? -m.a : EIO,
+                      "%s: the worker could not load it: %s", lib->shown,
+                      strbuf_failed(&t) ? "?" : t.buf);
+            strbuf_release(&t);
+            lib_break(lib, e);
+        } else if (m.op == ZOP_FORKED && w) {
+            if (m.a > 0) {
+                w->pid = m.a;
+            } else {
+                w->fail_text = strdup("the zygote could not fork a worker");
+                w->fail_err = m.a < 0 && m.a > -4096 ? -m.a : EIO;
+                lib->start_failures++;
+                w->ended = true;
+                worker_dead(lib, w);
+            }
+        } else if (m.op == ZOP_EXIT && w) {
+            w->zexit = true;
+            w->zstatus = m.b;
+            w->zexit_ns = now_mono_ns();
+        }
+    }
+    pthread_mutex_unlock(&lib->mu);
+    loop_wake(lib->loop);
+}
+
+/* The zygote ended: its forks can no longer be reported on, so they end
+ * too; a new zygote is started, unless they keep ending (manager). */
+static void on_zygote_end(void *ctx, struct job *j)
+{
+    struct sbvm_lib *lib = ctx;
+
+    pthread_mutex_lock(&lib->mu);
+    loop_fd_del(&lib->zsrc);
+    close_fd(&lib->zfd);
+    harvest_crashes(lib);
+    lib->zstate = Z_NONE;
+    if (++lib->zfailures >= START_FAILURES_MAX)
+        lib->zygote = false; /* exec each worker instead */
+    for (size_t i = 0; i < lib->nworkers; i++) {
+        struct worker *w = lib->workers[i];
+        if (!w->forked || w->ended)
+            continue;
+        if (w->procfd >= 0)
+            syscall(SYS_pidfd_send_signal, w->procfd, SIGKILL, NULL, 0);
+        w->kill = w->kill ? w->kill : KILL_CLOSE;
+        w->ended = true;
+        free(w->fail_text);
+        w->fail_text = strdup("its zygote ended");
+        if (j->result) {
+            struct strbuf t = STRBUF_INIT;
+            strbuf_addf(&t, "its zygote ended (%s)", sbvm_result_message(j->result));
+            if (!strbuf_failed(&t)) {
+                free(w->fail_text);
+                w->fail_text = strbuf_detach(&t, NULL);
+            }
+            strbuf_release(&t);
+        }
+        worker_dead(lib, w);
+    }
+    pthread_cond_broadcast(&lib->cv);
+    pthread_mutex_unlock(&lib->mu);
+    loop_wake(lib->loop);
+}
+
+/* Starts the zygote (manager, lib->mu held). */
+static int zygote_start(struct sbvm_lib *lib, sbvm_error **err)
+{
+    int sp[2];
+    struct job *j;
+    int r;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return error_sys(err, errno, "making the zygote's socket");
+    j = worker_job(lib, "zygote", "zygote", sp[1], false, err);
+    close(sp[1]);
+    if (!j) {
+        close(sp[0]);
+        return -ENOMEM;
+    }
+    j->hooks.ctx = lib;
+    j->hooks.on_end = on_zygote_end;
+    r = sandbox_exec(lib->sb, j, -1, err);
+    if (r < 0) {
+        job_free(j);
+        close(sp[0]);
+        return r;
+    }
+    if (lib->zjob)
+        sbvm_job_free((sbvm_job *)lib->zjob); /* the one before, ended */
+    lib->zjob = j;
+    lib->zfd = sp[0];
+    lib->zstate = Z_STARTING;
+    r = loop_fd_add(lib->loop, &lib->zsrc, lib->zfd, EPOLLIN, on_zygote, lib);
+    if (r < 0)
+        return error_sys(err, -r, "watching the zygote");
+    return 0;
 }
 
 /* The library can no longer call anything (manager, lib->mu held). */
@@ -366,7 +688,7 @@ static void manage(struct sbvm_lib *lib)
         struct worker *w = lib->workers[i];
         if (w->state == W_DEAD && !w->held && w->kill && !w->ended)
             send_kill(lib, w);
-        if (w->state == W_DEAD && !w->held && (w->ended || !w->job)) {
+        if (w->state == W_DEAD && !w->held && (w->ended || (!w->job && !w->forked))) {
             worker_free(w);
             continue;
         }
@@ -401,6 +723,15 @@ static void manage(struct sbvm_lib *lib)
         lib_break(lib, e);
         return;
     }
+    if (lib->zygote && lib->zstate == Z_NONE) {
+        sbvm_error *e = NULL;
+        if (zygote_start(lib, &e) < 0) {
+            lib_break(lib, e);
+            return;
+        }
+    }
+    if (lib->zygote && lib->zstate != Z_READY)
+        return; /* workers are forked once it is */
     /* Enough ready for those who wait, and the spares, within the cap. */
     want = lib->waiters + lib->spares;
     while (ready < want && live < lib->max_workers + lib->spares) {
@@ -433,6 +764,17 @@ static void *manager_main(void *arg)
     lib->loop = sandbox_loop(lib->sb);
     while (lib->state != LIB_CLOSING) {
         int timeout = -1;
+        /* Forked workers whose end came: their results (which may drop the
+         * lock while a crash is explained; only this thread changes the
+         * list). */
+        for (size_t i = 0; i < lib->nworkers; i++) {
+            struct worker *w = lib->workers[i];
+            if (w->forked && w->zexit && !w->ended && !w->finishing) {
+                finish_forked(lib, w);
+                if (!w->ended)
+                    timeout = 10; /* its crash report is still on its way */
+            }
+        }
         manage(lib);
         /* A worker slow to start is given up on. */
         for (size_t i = 0; i < lib->nworkers; i++) {
@@ -472,6 +814,11 @@ static void *manager_main(void *arg)
     for (size_t i = 0; i < lib->nworkers; i++)
         worker_free(lib->workers[i]);
     lib->nworkers = 0;
+    if (lib->zjob)
+        sbvm_job_free((sbvm_job *)lib->zjob);
+    lib->zjob = NULL;
+    loop_fd_del(&lib->zsrc);
+    close_fd(&lib->zfd);
     lib->sb = NULL;
     lib->loop = NULL;
     pthread_mutex_unlock(&lib->mu);
@@ -512,11 +859,17 @@ int lib_acquire(struct sbvm_lib *lib, uint64_t id, struct worker **out, sbvm_err
                               (unsigned long long)id);
                 break;
             }
-            if (w->state != W_IDLE)
-                w = NULL;
+            if (w->state != W_IDLE) {
+                /* Wait for it; meanwhile calls that may take any worker
+                 * leave it to us (else they could starve us). */
+                w->wanted++;
+                pthread_cond_wait(&lib->cv, &lib->mu);
+                w->wanted--;
+                continue;
+            }
         } else {
             for (size_t i = 0; i < lib->nworkers && !w; i++)
-                if (lib->workers[i]->state == W_IDLE)
+                if (lib->workers[i]->state == W_IDLE && !lib->workers[i]->wanted)
                     w = lib->workers[i];
         }
         if (w) {
@@ -525,13 +878,10 @@ int lib_acquire(struct sbvm_lib *lib, uint64_t id, struct worker **out, sbvm_err
             *out = w;
             break;
         }
-        if (!id) {
-            lib->waiters++;
-            loop_wake(lib->loop);
-        }
+        lib->waiters++;
+        loop_wake(lib->loop);
         pthread_cond_wait(&lib->cv, &lib->mu);
-        if (!id)
-            lib->waiters--;
+        lib->waiters--;
     }
     pthread_mutex_unlock(&lib->mu);
     /* The manager starts a spare to replace the one taken. */
@@ -604,6 +954,9 @@ static void lib_free(struct sbvm_lib *lib)
     }
     free(lib->fns);
     free(lib->workers);
+    for (size_t i = 0; i < lib->nzcrashes; i++)
+        crash_free(lib->zcrashes[i]);
+    free(lib->zcrashes);
     sbvm_error_free(lib->broken);
     sbvm_channel_config_free(lib->chcfg);
     sbvm_config_free(lib->cfg);
@@ -702,6 +1055,7 @@ SBVM_API int sbvm_lib_open(const char *path, const sbvm_config *cfg,
     }
     lib->state = LIB_OPENING;
     lib->image_fd = image_fd;
+    lib->zfd = -1;
     do {
         if (getrandom(&lib->tag, 1, 0) != 1)
             lib->tag = (uint8_t)(now_mono_ns() >> 10);
@@ -721,6 +1075,15 @@ SBVM_API int sbvm_lib_open(const char *path, const sbvm_config *cfg,
         lib_free(lib);
         return r;
     }
+    /* Calls have budgets of their own; the config's wall-clock and output
+     * limits would end every worker after that long, whatever it does. */
+    sbvm_config_set_limit(lib->cfg, SBVM_LIMIT_TIME, 0, NULL);
+    sbvm_config_set_limit(lib->cfg, SBVM_LIMIT_OUTPUT, 0, NULL);
+    /* The sandbox ends a job at a denied call or its own files limit: the
+     * zygote's forks are all one job, so that would end every worker.
+     * Each worker is then a job of its own. */
+    if (lib->cfg->deny.n || (lib->cfg->limits_set & (1u << SBVM_LIMIT_FILES)))
+        lib->zygote = false;
     r = pthread_create(&lib->thread, NULL, manager_main, lib);
     if (r != 0) {
         lib_free(lib);
@@ -808,6 +1171,7 @@ SBVM_API void sbvm_lib_stats(sbvm_lib *lib, struct sbvm_lib_stats *st)
     for (size_t i = 0; i < lib->nworkers; i++) {
         st->live += lib->workers[i]->state != W_DEAD;
         st->idle += lib->workers[i]->state == W_IDLE;
+        st->busy += lib->workers[i]->state == W_BUSY;
     }
     pthread_mutex_unlock(&lib->mu);
 }

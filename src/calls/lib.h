@@ -57,9 +57,10 @@ struct worker {
     uint64_t id; /* from 1, never reused in its library */
     /* lib->mu */
     enum worker_state state;
-    bool held;    /* a caller's thread uses it (W_BUSY, or dying in its hands) */
-    bool ended;   /* its process is gone and *result says how */
-    bool counted; /* among the library's losses */
+    bool held;       /* a caller's thread uses it (W_BUSY, or dying in its hands) */
+    unsigned wanted; /* callers waiting for this one (their handles are its) */
+    bool ended;      /* its process is gone and *result says how */
+    bool counted;    /* among the library's losses */
     enum worker_kill kill;
     sbvm_result *result; /* once ended: how (owned until a caller takes it) */
     char *fail_text;     /* it could not load the library: the loader's words */
@@ -67,6 +68,12 @@ struct worker {
     int64_t start_ns;
     /* The manager's */
     struct job *job;      /* an exec'd worker's job (freed once it ended) */
+    bool forked;          /* forked by the zygote (no job of its own) */
+    uint32_t zseq;        /* its ZOP_FORK's number */
+    bool zexit;           /* the zygote reported its end: */
+    bool finishing;       /* its result is being built */
+    int zstatus;          /* its wait status */
+    int64_t zexit_ns;     /* when */
     struct loop_fd chsrc; /* its channel, while it starts */
     /* Its holder's (or the manager's while it starts) */
     sbvm_channel *ch;
@@ -116,6 +123,15 @@ struct sbvm_lib {
 
     /* lib->mu */
     enum lib_state state;
+    /* The zygote, when workers are forked (lib->zygote). */
+    enum { Z_NONE, Z_STARTING, Z_READY } zstate;
+    struct job *zjob;
+    int zfd; /* our end of its socket */
+    struct loop_fd zsrc;
+    uint32_t zseq;
+    unsigned zfailures;           /* zygotes that ended, in a row */
+    struct sbvm_crash **zcrashes; /* crashes of its forks, taken from its job */
+    size_t nzcrashes, zcrashes_alloc;
     sbvm_error *broken; /* LIB_OPENING failed, or LIB_BROKEN: why */
     struct sandbox *sb;
     struct loop *loop;

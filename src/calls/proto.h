@@ -97,4 +97,24 @@ struct calls_rep {
     uint64_t a, b;
 };
 
+/*
+ * A zygote (sbvm-worker zygote) loads the library once and forks workers.
+ * It talks to the host over its own SOCK_SEQPACKET socket (fd 3), one
+ * struct calls_zmsg per message: ZOP_FORK comes with the new worker's
+ * channel (SCM_RIGHTS) and is answered by ZOP_FORKED; ZOP_READY (with the
+ * loader's words on failure) and ZOP_EXIT come unasked.
+ */
+enum calls_zop {
+    ZOP_READY = 1, /* zygote -> host: a = 0 or -errno, then text */
+    ZOP_FORK,      /* host -> zygote: seq, with one fd */
+    ZOP_FORKED,    /* zygote -> host: seq; a = the worker's pid, or -errno */
+    ZOP_EXIT,      /* zygote -> host: a = a worker's pid, b = its wait status */
+};
+
+struct calls_zmsg {
+    uint32_t op;
+    uint32_t seq;
+    int32_t a, b;
+};
+
 #endif

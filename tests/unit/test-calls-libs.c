@@ -25,8 +25,8 @@
 /* Bytes that compress somewhat: words, numbers and a little noise. */
 static uint8_t *make_data(size_t len, unsigned seed)
 {
-    static const char *const words[] = { "sandbox ", "worker ", "crash ", "report ", "zlib ",
-                                         "window ", "handle ", "call " };
+    static const char *const words[] = { "sandbox ", "worker ", "crash ",  "report ",
+                                         "zlib ",    "window ", "handle ", "call " };
     uint8_t *d = malloc(len);
 
     ck_assert_ptr_nonnull(d);
@@ -166,10 +166,10 @@ static int sb_inflate_stream(sbvm_lib *lib, const uint8_t *in, size_t in_len, ui
     ck_assert_int_eq(sbvm_lib_alloc(lib, sizeof(z_stream), 0, &zs, NULL), 0);
     ck_assert_int_eq(sbvm_lib_alloc(lib, in_chunk, zs, &ib, NULL), 0);
     ck_assert_int_eq(sbvm_lib_alloc(lib, out_chunk, zs, &ob, NULL), 0);
-    ck_assert_int_eq(calls_int(lib, "inflateInit_",
-                               ARGS(SBVM_HANDLE(zs), SBVM_STR(ZLIB_VERSION),
-                                    SBVM_INT(sizeof(z_stream)))),
-                     Z_OK);
+    ck_assert_int_eq(
+        calls_int(lib, "inflateInit_",
+                  ARGS(SBVM_HANDLE(zs), SBVM_STR(ZLIB_VERSION), SBVM_INT(sizeof(z_stream)))),
+        Z_OK);
     do {
         n = (uint32_t)(in_len - pos < in_chunk ? in_len - pos : in_chunk);
         if (n == 0)
@@ -180,10 +180,9 @@ static int sb_inflate_stream(sbvm_lib *lib, const uint8_t *in, size_t in_len, ui
         ck_assert_int_eq(sbvm_lib_write(lib, zs, offsetof(z_stream, avail_in), &n, 4, NULL), 0);
         do {
             uint32_t oc = (uint32_t)out_chunk;
-            ck_assert_int_eq(sbvm_lib_poke(lib, zs, offsetof(z_stream, next_out), ob, 0, NULL),
+            ck_assert_int_eq(sbvm_lib_poke(lib, zs, offsetof(z_stream, next_out), ob, 0, NULL), 0);
+            ck_assert_int_eq(sbvm_lib_write(lib, zs, offsetof(z_stream, avail_out), &oc, 4, NULL),
                              0);
-            ck_assert_int_eq(
-                sbvm_lib_write(lib, zs, offsetof(z_stream, avail_out), &oc, 4, NULL), 0);
             r = (int)calls_int(lib, "inflate", ARGS(SBVM_HANDLE(zs), SBVM_INT(Z_NO_FLUSH)));
             ck_assert_int_eq(sbvm_lib_read(lib, zs, offsetof(z_stream, avail_out), &avail, 4, NULL),
                              0);
@@ -275,10 +274,10 @@ static void bunzip_agrees(sbvm_lib *lib, const uint8_t *in, size_t in_len, size_
     int ra, rb;
 
     ra = (int)calls_int(lib, "BZ2_bzBuffToBuffDecompress",
-                        ARGS(SBVM_OUT(a, cap), SBVM_INOUT(&alen, sizeof(alen)),
-                             SBVM_IN(in, in_len), SBVM_INT(in_len), SBVM_INT(0), SBVM_INT(0)));
-    rb = BZ2_bzBuffToBuffDecompress((char *)b, &blen, (char *)(uintptr_t)in, (unsigned)in_len, 0,
-                                    0);
+                        ARGS(SBVM_OUT(a, cap), SBVM_INOUT(&alen, sizeof(alen)), SBVM_IN(in, in_len),
+                             SBVM_INT(in_len), SBVM_INT(0), SBVM_INT(0)));
+    rb =
+        BZ2_bzBuffToBuffDecompress((char *)b, &blen, (char *)(uintptr_t)in, (unsigned)in_len, 0, 0);
     ck_assert_msg(ra == rb, "%s: %d in the sandbox, %d directly", what, ra, rb);
     if (ra == BZ_OK) {
         ck_assert_uint_eq(alen, blen);
@@ -305,9 +304,8 @@ START_TEST(libbz2_gives_the_same_bytes_and_errors_as_a_direct_call)
                                     SBVM_IN(data, DATA_LEN), SBVM_INT(DATA_LEN), SBVM_INT(9),
                                     SBVM_INT(0), SBVM_INT(30))),
                      BZ_OK);
-    ck_assert_int_eq(BZ2_bzBuffToBuffCompress((char *)dcomp, &dlen, (char *)data, DATA_LEN, 9, 0,
-                                              30),
-                     BZ_OK);
+    ck_assert_int_eq(
+        BZ2_bzBuffToBuffCompress((char *)dcomp, &dlen, (char *)data, DATA_LEN, 9, 0, 30), BZ_OK);
     ck_assert_uint_eq(clen, dlen);
     ck_assert_int_eq(memcmp(comp, dcomp, clen), 0);
     bunzip_agrees(lib, comp, clen, DATA_LEN, "whole");
@@ -329,9 +327,9 @@ START_TEST(libbz2_gives_the_same_bytes_and_errors_as_a_direct_call)
     zeros = calloc(1, bomb);
     zlen = (unsigned)(bomb / 100 + 600);
     bad = malloc(zlen);
-    ck_assert_int_eq(BZ2_bzBuffToBuffCompress((char *)bad, &zlen, (char *)zeros, (unsigned)bomb, 9,
-                                              0, 30),
-                     BZ_OK);
+    ck_assert_int_eq(
+        BZ2_bzBuffToBuffCompress((char *)bad, &zlen, (char *)zeros, (unsigned)bomb, 9, 0, 30),
+        BZ_OK);
     bunzip_agrees(lib, bad, zlen, 1u << 20, "a bomb");
     free(bad);
     free(zeros);
@@ -382,11 +380,11 @@ static void xml_sandboxed(sbvm_lib *lib, const char *xml, size_t len, struct xml
     char msg[512];
 
     memset(f, 0, sizeof(*f));
-    ck_assert_int_eq(calls_call(lib, "xmlReadMemory", SBVM_PTR,
-                                ARGS(SBVM_IN(xml, len), SBVM_INT(len), SBVM_NULL, SBVM_NULL,
-                                     SBVM_INT(XML_OPTS)),
-                                &v, NULL, msg, sizeof(msg)),
-                     0);
+    ck_assert_int_eq(
+        calls_call(lib, "xmlReadMemory", SBVM_PTR,
+                   ARGS(SBVM_IN(xml, len), SBVM_INT(len), SBVM_NULL, SBVM_NULL, SBVM_INT(XML_OPTS)),
+                   &v, NULL, msg, sizeof(msg)),
+        0);
     if (!(doc = v.h))
         return;
     f->parsed = 1;
@@ -416,8 +414,8 @@ static void xml_sandboxed(sbvm_lib *lib, const char *xml, size_t len, struct xml
                     n = sizeof(f->x) - 1;
                 ck_assert_int_eq(sbvm_lib_read(lib, x, 0, f->x, (size_t)n, NULL), 0);
                 /* xmlFree is a variable in libxml2; what it points at is free(). */
-                ck_assert_int_eq(calls_call(lib, "free", SBVM_VOID, ARGS(SBVM_FREES(x)), NULL,
-                                            NULL, msg, sizeof(msg)),
+                ck_assert_int_eq(calls_call(lib, "free", SBVM_VOID, ARGS(SBVM_FREES(x)), NULL, NULL,
+                                            msg, sizeof(msg)),
                                  0);
             }
             ck_assert_int_eq(sbvm_lib_forget(lib, first, NULL), 0);
@@ -435,8 +433,8 @@ static void xml_agrees(sbvm_lib *lib, const char *xml, size_t len, const char *w
 
     xml_sandboxed(lib, xml, len, &a);
     xml_direct(xml, len, &b);
-    ck_assert_msg(a.parsed == b.parsed, "%s: parsed %d in the sandbox, %d directly", what,
-                  a.parsed, b.parsed);
+    ck_assert_msg(a.parsed == b.parsed, "%s: parsed %d in the sandbox, %d directly", what, a.parsed,
+                  b.parsed);
     ck_assert_msg(a.children == b.children, "%s: %lu children in the sandbox, %lu directly", what,
                   a.children, b.children);
     ck_assert_msg(!strcmp(a.x, b.x), "%s: x=[%s] in the sandbox, [%s] directly", what, a.x, b.x);

@@ -39,14 +39,39 @@ const char *calls_fixture(const char *name)
     return path;
 }
 
-sbvm_lib *calls_open(const char *path, const struct sbvm_lib_options *o)
+/* Workers exec'd afresh (the "exec" cases) or forked from a zygote. */
+bool calls_no_zygote;
+
+static void use_exec(void)
 {
+    calls_no_zygote = true;
+}
+
+static void use_zygote(void)
+{
+    calls_no_zygote = false;
+}
+
+sbvm_lib *calls_open_cfg(const char *path, const sbvm_config *cfg, const struct sbvm_lib_options *o)
+{
+    struct sbvm_lib_options opts = { .size = sizeof(opts) };
+    struct sbvm_lib_stats st;
     sbvm_lib *lib = NULL;
     sbvm_error *err = NULL;
 
-    ck_assert_msg(sbvm_lib_open(path, NULL, o, &lib, &err) == 0, "open %s: %s", path,
+    if (o)
+        opts = *o;
+    opts.no_zygote = calls_no_zygote;
+    ck_assert_msg(sbvm_lib_open(path, cfg, &opts, &lib, &err) == 0, "open %s: %s", path,
                   err ? sbvm_error_message(err) : "?");
+    sbvm_lib_stats(lib, &st);
+    ck_assert_int_eq(st.zygote, !calls_no_zygote && !cfg);
     return lib;
+}
+
+sbvm_lib *calls_open(const char *path, const struct sbvm_lib_options *o)
+{
+    return calls_open_cfg(path, NULL, o);
 }
 
 sbvm_fn *calls_sym(sbvm_lib *lib, const char *name)
@@ -321,13 +346,12 @@ START_TEST(a_worker_that_exits_or_reaches_a_limit_is_lost)
 {
     sbvm_config *cfg = sbvm_config_new();
     sbvm_lib *lib = NULL;
-    sbvm_error *err = NULL;
     char msg[1024];
     sbvm_result *res;
 
     ck_assert_int_eq(sbvm_config_set_limit(cfg, SBVM_LIMIT_FILES, 64, NULL), 0);
-    ck_assert_msg(sbvm_lib_open(calls_fixture("libbuggy.so"), cfg, NULL, &lib, &err) == 0, "%s",
-                  err ? sbvm_error_message(err) : "?");
+    /* (The sandbox ends a job at its files limit: each worker is one.) */
+    lib = calls_open_cfg(calls_fixture("libbuggy.so"), cfg, NULL);
     sbvm_config_free(cfg);
     res = call_ends(lib, "buggy_exit", ARGS(SBVM_INT(3)), -EPIPE, SBVM_CALL_LOST, msg, sizeof(msg));
     ck_assert_msg(strstr(msg, "exited with code 3"), "%s", msg);
@@ -616,12 +640,8 @@ START_TEST(crash_after_crash_each_comes_with_its_full_report)
 }
 END_TEST
 
-Suite *suite_calls(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("calls");
-    TCase *tc = tcase_create("calls");
-
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_library_is_called_with_every_kind_of_argument);
     tcase_add_test(tc, a_crash_comes_back_as_an_error_with_its_report_and_the_next_call_is_clean);
     tcase_add_test(tc, every_way_of_dying_is_a_crash_with_its_report);
@@ -635,6 +655,22 @@ Suite *suite_calls(void)
     tcase_add_test(tc, worker_memory_is_allocated_written_read_and_freed_once);
     tcase_add_test(tc, reset_gives_a_fresh_worker_on_request);
     tcase_add_test(tc, a_library_that_cannot_be_loaded_fails_to_open_with_the_loaders_words);
-    suite_add_tcase(s, tc);
+}
+
+Suite *suite_calls(void)
+{
+    Suite *s = suite_create("calls");
+    TCase *zyg = tcase_create("zygote"), *exec = tcase_create("exec");
+
+    /* Every case twice: workers forked from a zygote (the default), and
+     * exec'd each afresh. */
+    tcase_add_checked_fixture(zyg, use_zygote, NULL);
+    tcase_add_checked_fixture(exec, use_exec, NULL);
+    tcase_set_timeout(zyg, 120);
+    tcase_set_timeout(exec, 120);
+    add_tests(zyg);
+    add_tests(exec);
+    suite_add_tcase(s, zyg);
+    suite_add_tcase(s, exec);
     return s;
 }

@@ -3,6 +3,7 @@
 #ifndef SBVM_TESTS_UNIT_TEST_CALLS_H
 #define SBVM_TESTS_UNIT_TEST_CALLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,8 +11,12 @@
 
 /* The path of a fixture library (SBVM_CALLS, else beside the guests). */
 const char *calls_fixture(const char *name);
-/* Opens a library or fails the test. */
+/* Opens a library or fails the test, its workers forked from a zygote
+ * unless calls_no_zygote (and the config does not rule it out). */
+extern bool calls_no_zygote;
 sbvm_lib *calls_open(const char *path, const struct sbvm_lib_options *o);
+sbvm_lib *calls_open_cfg(const char *path, const sbvm_config *cfg,
+                         const struct sbvm_lib_options *o);
 /* Looks a symbol up or fails the test. */
 sbvm_fn *calls_sym(sbvm_lib *lib, const char *name);
 /* One call by name: its return; *msg gets the error's words ("" when none). */

@@ -27,6 +27,7 @@ Suite *suite_shm_hostile(void);
 Suite *suite_shm_threads(void);
 Suite *suite_calls(void);
 Suite *suite_calls_libs(void);
+Suite *suite_calls_threads(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

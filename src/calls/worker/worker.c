@@ -265,6 +265,139 @@ static void load(const char *path, bool connected)
     _exit(1);
 }
 
+/* ---- the zygote ------------------------------------------------------------- */
+
+#define ZFD 3
+
+static volatile sig_atomic_t child_ended;
+
+static void on_sigchld(int sig)
+{
+    (void)sig;
+    child_ended = 1;
+}
+
+static void zsend(uint32_t op, uint32_t seq, int32_t a, int32_t b, const char *text)
+{
+    unsigned char buf[sizeof(struct calls_zmsg) + CALLS_TEXT_MAX];
+    struct calls_zmsg m = { .op = op, .seq = seq, .a = a, .b = b };
+    size_t len = text ? strnlen(text, CALLS_TEXT_MAX) : 0;
+
+    memcpy(buf, &m, sizeof(m));
+    if (len)
+        memcpy(buf + sizeof(m), text, len);
+    while (send(ZFD, buf, sizeof(m) + len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+/* A new worker's channel, with its request; -1 when the host is gone. */
+static int zrecv(struct calls_zmsg *m, int *fd)
+{
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { m, sizeof(*m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    ssize_t n;
+
+    *fd = -1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof(u.buf);
+    n = recvmsg(ZFD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && i < k;
+             i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd < 0)
+                *fd = f;
+            else
+                close(f);
+        }
+    }
+    return n == (ssize_t)sizeof(*m) ? 1 : 0;
+}
+
+/* Forks a worker on the channel at fd: its pid, or -errno. */
+static int zfork(int fd)
+{
+    sigset_t none;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -errno;
+    if (pid > 0)
+        return (int)pid;
+    /* The worker: nothing of the zygote's but the library. */
+    close(ZFD);
+    signal(SIGCHLD, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (attach(fd) < 0)
+        _exit(1);
+    become_worker();
+}
+
+/* Loads the library once, then forks a worker for each channel it is sent
+ * and reports each one's end, until the host goes away. */
+static _Noreturn void zygote(const char *path)
+{
+    struct sigaction sa = { .sa_handler = on_sigchld };
+    sigset_t chld, none;
+    const char *e;
+    int r;
+
+    W.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!W.lib) {
+        e = dlerror();
+        zsend(ZOP_READY, 0, -ENOENT, 0, e ? e : "dlopen failed");
+        _exit(1);
+    }
+    if ((r = worker_filter(true)) < 0) {
+        zsend(ZOP_READY, 0, r, 0, "installing the zygote's filter failed");
+        _exit(1);
+    }
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigemptyset(&none);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    zsend(ZOP_READY, 0, 0, (int32_t)getpid(), NULL);
+    for (;;) {
+        struct pollfd p = { .fd = ZFD, .events = POLLIN };
+        struct calls_zmsg m;
+        int st, fd;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+            zsend(ZOP_EXIT, 0, (int32_t)pid, st, NULL);
+        child_ended = 0;
+        if (ppoll(&p, 1, NULL, &none) < 0 && errno != EINTR)
+            _exit(1);
+        if (p.revents & POLLIN) {
+            r = zrecv(&m, &fd);
+            if (r < 0)
+                _exit(0); /* the host is gone */
+            if (r == 0 || m.op != ZOP_FORK || fd < 0) {
+                if (fd >= 0)
+                    close(fd);
+                continue;
+            }
+            r = zfork(fd);
+            close(fd);
+            zsend(ZOP_FORKED, m.seq, r, 0, NULL);
+        } else if (p.revents & (POLLHUP | POLLERR)) {
+            _exit(0);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -280,6 +413,8 @@ int main(int argc, char **argv)
         load(argv[2], true);
         become_worker();
     }
+    if (!strcmp(argv[1], "zygote"))
+        zygote(argv[2]);
     fprintf(stderr, "sbvm-worker: unknown mode '%s'\n", argv[1]);
     return 2;
 }
