@@ -69,11 +69,13 @@ enum sbvm_lib_wait {
 
 /* Zero it, set `size` to sizeof(struct sbvm_lib_options) and what you
  * need: zero is the default everywhere. */
+#define SBVM_LIB_NO_SPARES 0xffffffffu
 struct sbvm_lib_options {
     size_t size;
     unsigned workers;      /* calls at once, at most (1..64; default 4) */
     unsigned spares;       /* idle workers kept ready for the next call and
-                              after a loss (0..8; default 1) */
+                              after a loss (1..8; default 1; SBVM_LIB_NO_SPARES:
+                              none, for a one-off call) */
     int no_zygote;         /* 1: exec each worker afresh instead of forking it
                               from a zygote that loaded the library once */
     uint64_t timeout_ms;   /* each call's wall-clock budget (0: none) */

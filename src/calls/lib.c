@@ -734,6 +734,8 @@ static void manage(struct sbvm_lib *lib)
         return; /* workers are forked once it is */
     /* Enough ready for those who wait, and the spares, within the cap. */
     want = lib->waiters + lib->spares;
+    if (lib->state == LIB_OPENING && want == 0)
+        want = 1; /* the one that shows the library loads */
     while (ready < want && live < lib->max_workers + lib->spares) {
         sbvm_error *e = NULL;
         if (worker_start(lib, &e) < 0) {
@@ -838,8 +840,19 @@ static int lib_unusable(struct sbvm_lib *lib, sbvm_error **err)
     return error_set(err, EPIPE, "%s: the library cannot be called", lib->shown);
 }
 
+/* Idle and starting workers (lib->mu held). */
+static unsigned idle_count(const struct sbvm_lib *lib)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < lib->nworkers; i++)
+        n += lib->workers[i]->state == W_IDLE || lib->workers[i]->state == W_STARTING;
+    return n;
+}
+
 int lib_acquire(struct sbvm_lib *lib, uint64_t id, struct worker **out, sbvm_error **err)
 {
+    bool wake;
     int r = 0;
 
     *out = NULL;
@@ -883,9 +896,11 @@ int lib_acquire(struct sbvm_lib *lib, uint64_t id, struct worker **out, sbvm_err
         pthread_cond_wait(&lib->cv, &lib->mu);
         lib->waiters--;
     }
+    /* The manager starts a spare to replace the one taken, when it is
+     * needed: not on every call (waking it costs a context switch). */
+    wake = *out && idle_count(lib) < lib->spares;
     pthread_mutex_unlock(&lib->mu);
-    /* The manager starts a spare to replace the one taken. */
-    if (*out)
+    if (wake)
         loop_wake(lib->loop);
     return r;
 }
@@ -980,12 +995,12 @@ static int options(struct sbvm_lib *lib, const struct sbvm_lib_options *opts, sb
     }
     if (o.workers > MAX_WORKERS)
         return error_set(err, EINVAL, "workers: at most %d", MAX_WORKERS);
-    if (o.spares > MAX_SPARES)
+    if (o.spares > MAX_SPARES && o.spares != SBVM_LIB_NO_SPARES)
         return error_set(err, EINVAL, "spares: at most %d", MAX_SPARES);
     if (o.buffer_bytes > MAX_BUFFER_BYTES)
         return error_set(err, EINVAL, "buffer_bytes: at most 1 GiB");
     lib->max_workers = o.workers ? o.workers : DEFAULT_WORKERS;
-    lib->spares = o.spares ? o.spares : DEFAULT_SPARES;
+    lib->spares = o.spares == SBVM_LIB_NO_SPARES ? 0 : o.spares ? o.spares : DEFAULT_SPARES;
     lib->zygote = !o.no_zygote;
     lib->timeout_ms = o.timeout_ms;
     lib->cpu_ms = o.cpu_ms;
