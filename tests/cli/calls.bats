@@ -126,3 +126,23 @@ workers_left() {
     run --separate-stderr "$SBVM" call libz.so.1 crc32 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
     assert_bad_input 125 "17 arguments: at most 16"
 }
+
+@test "the Python module's own tests pass (ctypes over libsandboxvm.so)" {
+    # The library beside the real binary (SBVM may be the pid-noting wrapper).
+    real="$SBVM_REAL"
+    if grep -q '^exec ' "$real" 2>/dev/null; then
+        real="$(sed -n 's/^exec "\([^"]*\)".*/\1/p' "$real")"
+    fi
+    lib="${SBVM_LIBRARY:-$(dirname "$real")/libsandboxvm.so}"
+    [ -e "$lib" ] || skip "no libsandboxvm.so beside $real"
+    if ldd "$lib" | grep -q libasan; then
+        skip "libsandboxvm.so is built with ASan: python3 cannot load it without its runtime"
+    fi
+    run env SBVM_LIBRARY="$lib" SBVM_CALLS="$CALLS" PYTHONDONTWRITEBYTECODE=1 \
+        python3 -m unittest discover -s "$TOP/python" -v
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Ran 8 tests"* ]]
+    [[ "$output" != *"skipped"* ]]
+    [ "$(workers_left)" -eq 0 ]
+}
