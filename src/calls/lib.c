@@ -229,9 +229,15 @@ static int take_ready(struct sbvm_lib *lib, struct worker *w)
         lib->start_failures = START_FAILURES_MAX;
         return -1;
     }
-    /* The pid a zygote's child says is its own is only a hint; an exec'd
-     * worker's comes from its job. */
-    w->pid = w->job && w->job->pid > 0 ? w->job->pid : (int)rep.a;
+    /* An exec'd worker's pid comes from its job; a forked one's from the
+     * zygote (ZOP_FORKED), or else from what it says itself: hints, used
+     * for its crash report and to end it, never naming the init, the exec
+     * server or the zygote. */
+    if (w->job && w->job->pid > 0)
+        w->pid = w->job->pid;
+    else if (!w->pid && rep.a > 2 && rep.a < INT32_MAX &&
+             (!lib->zjob || (int)rep.a != lib->zjob->pid))
+        w->pid = (int)rep.a;
     open_proc(lib, w);
     return 1;
 }
@@ -562,8 +568,12 @@ static void on_zygote(struct loop_fd *src, uint32_t events, void *ctx)
             strbuf_release(&t);
             lib_break(lib, e);
         } else if (m.op == ZOP_FORKED && w) {
-            if (m.a > 0) {
-                w->pid = m.a;
+            /* The pid it names is only a hint (the zygote ran the library's
+             * constructors): never the init's, the exec server's or its
+             * own, which a kill for a budget would otherwise reach. */
+            if (m.a > 2 && (!lib->zjob || m.a != lib->zjob->pid)) {
+                if (!w->pid)
+                    w->pid = m.a;
             } else {
                 w->fail_text = strdup("the zygote could not fork a worker");
                 w->fail_err = m.a < 0 && m.a > -4096 ? -m.a : EIO;
