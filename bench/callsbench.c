@@ -227,16 +227,27 @@ static void bench_null(void)
 
 /* ---- zlib ------------------------------------------------------------------------ */
 
-/* 4 MiB that deflate to about 1 MiB. */
+/* 4 MiB that deflate to about 1 MiB: words, and a little noise. */
 static uint8_t *zlib_input(size_t len)
 {
+    static const char *const words[] = { "sandbox ", "worker ",  "crash ", "report ",
+                                         "zlib ",    "window ",  "handle ", "call ",
+                                         "the ",     "of ",      "library ", "function " };
     uint8_t *d = malloc(len);
     uint32_t x = 12345;
 
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len;) {
         x = x * 1103515245 + 12345;
-        /* A small alphabet with runs: about 4:1. */
-        d[i] = (x >> 16) % 5 == 0 ? (uint8_t)(x >> 24) : (uint8_t)('a' + (x >> 20) % 6);
+        if ((x >> 16) % 100 < 18) {
+            for (int k = 0; k < 3 && i < len; k++) {
+                x = x * 1103515245 + 12345;
+                d[i++] = (uint8_t)(x >> 16);
+            }
+        } else {
+            const char *w = words[(x >> 8) % 12];
+            for (size_t k = 0; w[k] && i < len; k++)
+                d[i++] = (uint8_t)w[k];
+        }
     }
     return d;
 }

@@ -243,6 +243,64 @@ static int take_ready(struct sbvm_lib *lib, struct worker *w)
 }
 
 /* A starting worker's channel (manager, from the loop). */
+/*
+ * Warming a ready worker: it looks up every symbol the library's callers
+ * have used, in one batch, before it takes its first call, so that a
+ * fresh worker's first call (the one after a crash, say) is as quick as
+ * any other. 0 when sent (or nothing to send), -1 when it failed.
+ */
+static int warm_send(struct sbvm_lib *lib, struct worker *w)
+{
+    unsigned char msg[sizeof(struct calls_req) + CALLS_SYM_NAME_MAX];
+
+    w->warm_first = w->seq + 1;
+    w->warm_pending = 0;
+    w->warm_sent = 0;
+    for (size_t i = 0; i < lib->nfns && w->warm_pending < CALLS_WARM_MAX; i++) {
+        struct calls_req q = { .op = OP_SYM, .a = lib->fns[i]->id };
+        size_t len = strlen(lib->fns[i]->name);
+        if (!lib->fns[i]->found)
+            continue;
+        q.seq = ++w->seq;
+        q.b = len;
+        memcpy(msg, &q, sizeof(q));
+        memcpy(msg + sizeof(q), lib->fns[i]->name, len);
+        if (sbvm_channel_ring_write(w->ch, CALLS_RING_REQ, msg, sizeof(q) + len, 0, NULL) < 0)
+            return -1;
+        w->warm_ids[w->warm_pending++] = lib->fns[i]->id;
+    }
+    w->warm_sent = w->warm_pending;
+    return 0;
+}
+
+/* The warming's replies; 1 when all came, 0 not yet, -1 broken. */
+static int warm_take(struct worker *w)
+{
+    unsigned char buf[sizeof(struct calls_rep) + CALLS_TEXT_MAX];
+    struct calls_rep rep;
+
+    if (sbvm_channel_service(w->ch, NULL) < 0)
+        return 0; /* its end (the job's) says why */
+    while (w->warm_pending) {
+        long n = sbvm_channel_ring_read(w->ch, CALLS_RING_REP, buf, sizeof(buf), NULL, NULL);
+        uint32_t id;
+        if (n == -EAGAIN)
+            return 0;
+        /* In order: the reply to the next request sent. */
+        if (n < (long)sizeof(rep) || (memcpy(&rep, buf, sizeof(rep)), rep.op != OP_SYM) ||
+            rep.seq != w->warm_first + (w->warm_sent - w->warm_pending) ||
+            rep.len != (uint64_t)n - sizeof(rep))
+            return -1;
+        id = w->warm_ids[w->warm_sent - w->warm_pending];
+        w->warm_pending--;
+        if (rep.status == 0 && id < CALLS_SYMS_MAX)
+            w->known[id / 8] |= (uint8_t)(1u << (id % 8));
+    }
+    return 1;
+}
+
+/* A starting worker's channel (manager, from the loop): READY, then its
+ * warming. */
 static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
 {
     struct worker *w = ctx;
@@ -254,7 +312,17 @@ static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
     pthread_mutex_lock(&lib->mu);
     if (w->state != W_STARTING)
         goto out;
-    r = take_ready(lib, w);
+    if (!w->ready_seen) {
+        r = take_ready(lib, w);
+        if (r > 0) {
+            w->ready_seen = true;
+            r = warm_send(lib, w) < 0 ? -1 : 0;
+        }
+    } else {
+        r = 0;
+    }
+    if (r == 0 && w->ready_seen)
+        r = warm_take(w);
     if (r > 0) {
         loop_fd_del(&w->chsrc);
         w->state = W_IDLE;
@@ -263,6 +331,10 @@ static void on_worker_channel(struct loop_fd *src, uint32_t events, void *ctx)
             lib->state = LIB_OPEN;
         pthread_cond_broadcast(&lib->cv);
     } else if (r < 0) {
+        if (!w->fail_text) {
+            w->fail_text = strdup("the worker broke the protocol before it was ready");
+            w->fail_err = EPROTO;
+        }
         lib->start_failures++;
         w->kill = KILL_CLOSE;
         worker_dead(lib, w);
@@ -689,7 +761,7 @@ static void send_kill(struct sbvm_lib *lib, struct worker *w)
 /* What the manager does between loop iterations (lib->mu held). */
 static void manage(struct sbvm_lib *lib)
 {
-    unsigned live = 0, ready = 0, want;
+    unsigned live = 0, ready = 0, lost = 0, want;
     size_t keep = 0;
 
     /* Workers to end (a reset, a failed start), and those to free: dead,
@@ -705,6 +777,8 @@ static void manage(struct sbvm_lib *lib)
         lib->workers[keep++] = w;
         if (w->state != W_DEAD)
             live++;
+        else if (w->held)
+            lost++; /* its caller will want another */
         if (w->state == W_IDLE || w->state == W_STARTING)
             ready++;
     }
@@ -742,8 +816,10 @@ static void manage(struct sbvm_lib *lib)
     }
     if (lib->zygote && lib->zstate != Z_READY)
         return; /* workers are forked once it is */
-    /* Enough ready for those who wait, and the spares, within the cap. */
-    want = lib->waiters + lib->spares;
+    /* Enough ready for those who wait, the spares, and the callers whose
+     * worker was just lost (its replacement starts while the crash report
+     * is being made, so that the next call does not compete with it). */
+    want = lib->waiters + lib->spares + lost;
     if (lib->state == LIB_OPENING && want == 0)
         want = 1; /* the one that shows the library loads */
     while (ready < want && live < lib->max_workers + lib->spares) {
@@ -776,9 +852,10 @@ static void *manager_main(void *arg)
     lib->loop = sandbox_loop(lib->sb);
     while (lib->state != LIB_CLOSING) {
         int timeout = -1;
+        manage(lib);
         /* Forked workers whose end came: their results (which may drop the
          * lock while a crash is explained; only this thread changes the
-         * list). */
+         * list). Replacements were asked for first. */
         for (size_t i = 0; i < lib->nworkers; i++) {
             struct worker *w = lib->workers[i];
             if (w->forked && w->zexit && !w->ended && !w->finishing) {
@@ -787,7 +864,6 @@ static void *manager_main(void *arg)
                     timeout = 10; /* its crash report is still on its way */
             }
         }
-        manage(lib);
         /* A worker slow to start is given up on. */
         for (size_t i = 0; i < lib->nworkers; i++) {
             struct worker *w = lib->workers[i];
@@ -948,6 +1024,7 @@ void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
         w->kill = KILL_CLOSE;
     pthread_mutex_unlock(&lib->mu);
     send_kill(lib, w);
+    loop_wake(lib->loop); /* a replacement */
     pthread_mutex_lock(&lib->mu);
     while (!w->ended && lib->state != LIB_CLOSING)
         if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)

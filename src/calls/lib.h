@@ -28,6 +28,9 @@
 struct job;
 struct sandbox;
 
+/* Symbols a fresh worker looks up before its first call, at most. */
+#define CALLS_WARM_MAX 64
+
 /* One pointer of a worker's behind a handle. */
 struct handle {
     uint64_t ptr;  /* the worker's pointer value (never dereferenced here) */
@@ -80,6 +83,11 @@ struct worker {
     int pid;    /* in the sandbox */
     int procfd; /* its /proc/PID directory in the sandbox: signals, CPU time */
     uint32_t seq;
+    bool ready_seen;                   /* it said READY; now warming */
+    uint32_t warm_first;               /* the first warming request's seq */
+    unsigned warm_sent;                /* warming requests sent */
+    unsigned warm_pending;             /* of which not answered yet */
+    uint32_t warm_ids[CALLS_WARM_MAX]; /* their symbols, in order */
     uint64_t arena_off, arena_size;
     uint8_t known[CALLS_SYMS_MAX / 8]; /* symbols it has looked up */
     struct handle *handles;
