@@ -394,7 +394,7 @@ static struct job *worker_job(struct sbvm_lib *lib, const char *mode, const char
         return NULL;
     }
     j->exec_fd = fcntl(lib->image_fd, F_DUPFD_CLOEXEC, 3);
-    if (j->exec_fd < 0 || (r = job_pass_fd(j, fd)) < 0 ||
+    if (j->exec_fd < 0 || (r = job_set_fd3(j, fd)) < 0 ||
         (channel && (r = strv_push(&j->env_extra, SBVM_CHANNEL_ENV "=3")) < 0) ||
         (r = add_env(j, "SBVM_SPIN_NS", lib->spin_ns)) < 0 ||
         (r = add_env(j, "SBVM_YIELDS", lib->yields)) < 0) {

@@ -22,7 +22,9 @@
 
 #include "core/config.h"
 #include "core/sandbox.h"
+#include "sandboxvm/channel.h"
 #include "util/cleanup.h"
+#include "util/error.h"
 #include "util/util.h"
 
 #define READ_CHUNK 65536
@@ -38,7 +40,7 @@ struct job *job_new(size_t argc, const char *const *argv, const char *name)
         return NULL;
     j->out_fd = j->err_fd = j->in_fd = -1;
     j->child_in = j->child_out = j->child_err = -1;
-    j->exec_fd = -1;
+    j->exec_fd = j->fd3 = -1;
     j->stdin_src = -1;
     j->capture_limit = SBVM_DEFAULT_CAPTURE;
     j->symbolize = true;
@@ -59,6 +61,7 @@ void job_stop_io(struct job *j)
 {
     loop_fd_del(&j->out_src);
     loop_fd_del(&j->err_src);
+    loop_fd_del(&j->chan_src);
     loop_fd_del(&j->stdin_src_w);
     loop_fd_del(&j->stdin_pipe_w);
     loop_timer_cancel(&j->deadline);
@@ -74,22 +77,20 @@ void job_close_child_ends(struct job *j)
     close_fd(&j->child_in);
     close_fd(&j->child_out);
     close_fd(&j->child_err);
-    for (unsigned i = 0; i < j->npass_fds; i++)
-        close_fd(&j->pass_fds[i]);
-    j->npass_fds = 0;
+    close_fd(&j->fd3);
     close_fd(&j->exec_fd);
 }
 
-int job_pass_fd(struct job *j, int fd)
+int job_set_fd3(struct job *j, int fd)
 {
     int c;
 
-    if (j->npass_fds >= JOB_PASS_FDS_MAX)
-        return -E2BIG;
+    if (j->fd3 >= 0 || j->channel)
+        return -EBUSY;
     c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (c < 0)
         return -errno;
-    j->pass_fds[j->npass_fds++] = c;
+    j->fd3 = c;
     return 0;
 }
 
@@ -103,6 +104,8 @@ void job_free(struct job *j)
     close_fd(&j->err_fd);
     capture_release(&j->cap_out);
     capture_release(&j->cap_err);
+    if (j->own_channel)
+        sbvm_channel_free(j->channel);
     job_facts_release(&j->facts);
     sbvm_result_free(j->result);
     strv_release(&j->argv);
@@ -345,6 +348,28 @@ static void on_deadline(struct loop_timer *t, void *ctx)
     sandbox_job_stop(j);
 }
 
+/* Its host channel: what the guest asks is done here (host calls, logs,
+ * growth); a broken protocol ends the channel, not the job, and is told
+ * in its result. */
+static void on_channel(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct job *j = ctx;
+    sbvm_error *e = NULL;
+    int r;
+
+    (void)src;
+    (void)events;
+    r = sbvm_channel_service(j->channel, &e);
+    if (r > 0 && j->hooks.on_channel)
+        j->hooks.on_channel(j->hooks.ctx, j, r);
+    if (r < 0) {
+        loop_fd_del(&j->chan_src);
+        if (r != -EPIPE && !j->facts.channel_error)
+            j->facts.channel_error = strdup(e ? sbvm_error_message(e) : errno_text(-r));
+    }
+    sbvm_error_free(e);
+}
+
 int job_started(struct job *j, struct loop *l)
 {
     int r = 0;
@@ -359,6 +384,8 @@ int job_started(struct job *j, struct loop *l)
         r = loop_fd_add(l, &j->err_src, j->err_fd, EPOLLIN, on_output, j);
     else if (j->err_fd < 0)
         j->err_eof = true;
+    if (r == 0 && j->channel)
+        r = loop_fd_add(l, &j->chan_src, sbvm_channel_fd(j->channel), EPOLLIN, on_channel, j);
     if (r == 0 && j->limits[SBVM_LIMIT_TIME]) {
         uint64_t ms = j->limits[SBVM_LIMIT_TIME];
         int64_t left = (int64_t)ms * 1000000 - (now_mono_ns() - j->start_mono);

@@ -30,6 +30,7 @@ struct job_hooks {
     void *ctx;
     void (*on_output)(void *ctx, struct job *j, enum sbvm_stream s, const void *data, size_t len);
     void (*on_end)(void *ctx, struct job *j);
+    void (*on_channel)(void *ctx, struct job *j, int events);
 };
 
 enum job_state {
@@ -40,8 +41,7 @@ enum job_state {
     JOB_DONE,   /* its result is final */
 };
 
-#define JOB_STDIN_BUF    65536
-#define JOB_PASS_FDS_MAX 4
+#define JOB_STDIN_BUF 65536
 
 struct job {
     struct sandbox *sb; /* NULL once the sandbox is gone */
@@ -65,11 +65,11 @@ struct job {
     /* The ends its first process gets; closed once handed over. */
     int child_in, child_out, child_err;
     /* Owned copies of what else its first process gets, closed once
-     * handed over too: fds placed at 3, 4, ... (a host channel's guest
-     * end), and an fd of the file to run instead of looking argv[0] up
-     * (a sealed memfd), or -1. */
-    int pass_fds[JOB_PASS_FDS_MAX];
-    unsigned npass_fds;
+     * handed over too, or -1: its fd 3 when that is not a channel served
+     * here (`channel` below) but one its owner serves itself (library
+     * calls: a worker's channel, a zygote's socket), and an fd of the file
+     * to run instead of looking argv[0] up (a sealed memfd). */
+    int fd3;
     int exec_fd;
     struct loop_fd out_src, err_src;
     bool out_eof, err_eof;
@@ -84,6 +84,12 @@ struct job {
     struct loop_timer deadline, grace;
     uint64_t output_bytes;
     int64_t start_mono, start_real;
+
+    /* Its host channel, served in the loop while it runs: the caller's,
+     * or (own_channel) made from the config's and freed with the job. */
+    sbvm_channel *channel;
+    bool own_channel;
+    struct loop_fd chan_src;
 
     struct job_facts facts;
     sbvm_result *result; /* made when it starts; final at JOB_DONE */
@@ -104,9 +110,10 @@ int job_started(struct job *j, struct loop *l);
 int job_set_terminal(struct job *j, int master);
 /* Closes the child ends once the first process has them. */
 void job_close_child_ends(struct job *j);
-/* Gives the job's first process a copy of fd at 3 + (how many before it):
- * 0 or -errno (-E2BIG past JOB_PASS_FDS_MAX). */
-int job_pass_fd(struct job *j, int fd);
+/* Gives the job's first process a copy of fd as its fd 3, which nothing
+ * here serves (its owner does): 0 or -errno (-EBUSY when it has one, or a
+ * host channel). */
+int job_set_fd3(struct job *j, int fd);
 /* The first process ended (exited, or never started): the job ends once
  * its output is drained, or soon after in a live sandbox, whose other
  * processes may keep the pipes open. */

@@ -219,8 +219,8 @@ struct proc_cmd {
  * directory, the file to run (SPAWN_EXEC_PATH only), argc arguments and
  * envc "KEY=VALUE" strings, each
  * NUL-terminated; with SCM_RIGHTS stdin, stdout and stderr (or nothing, for
- * a terminal: SPAWN_PTY), then the file to run (SPAWN_EXEC_FD) and `npass`
- * fds to place at 3, 4, ... It answers with a struct spawn_reply (and, for a
+ * a terminal: SPAWN_PTY), then the file to run (SPAWN_EXEC_FD), then the
+ * job's fd 3 (SPAWN_CHANNEL). It answers with a struct spawn_reply (and, for a
  * terminal, its master side).
  */
 #define SPAWN_MAGIC     0x53425358U /* "SBSX" */
@@ -228,11 +228,10 @@ struct proc_cmd {
 #define SPAWN_ARGS_MAX  4096
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
-#define SPAWN_EXEC_FD   4U /* after stdio, an fd of the file to run (execveat) */
-/* Fds a job's first process gets at 3, 4, ... (a host channel, a control
- * socket), sent after stdio and the exec fd. */
-#define SPAWN_PASS_FDS_MAX 4
-#define SPAWN_FDS_MAX      (3 + 1 + SPAWN_PASS_FDS_MAX)
+#define SPAWN_CHANNEL   4U /* one more fd, last: the job's host channel, its fd 3 */
+/* After stdio, before the channel: the file to run (execveat), a sealed
+ * memfd (a library-call worker). */
+#define SPAWN_EXEC_FD 8U
 
 struct spawn_req {
     uint32_t magic;
@@ -244,8 +243,6 @@ struct spawn_req {
     uint32_t umask;
     /* Rlimits for the job's first process; 0 keeps the sandbox's. */
     uint64_t rl_nofile, rl_cpu, rl_as, rl_fsize;
-    uint32_t npass; /* fds for 3, 4, ... (at most SPAWN_PASS_FDS_MAX) */
-    uint32_t pad;
 };
 
 struct spawn_reply {
@@ -269,7 +266,8 @@ enum {
     FD_GUEST_IN = 9,
     FD_GUEST_OUT = 10,
     FD_GUEST_ERR = 11,
-    FD_BIND_BASE = 12, /* vetted program files, one per bind */
+    FD_GUEST_CHANNEL = 12, /* the guest's end of its host channel (its fd 3) */
+    FD_BIND_BASE = 13,     /* vetted program files, one per bind */
 };
 
 /*

@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/job.h"
 #include "policy/env.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -736,15 +737,14 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
+        char buf[CMSG_SPACE(5 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[2];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[SPAWN_FDS_MAX];
-    size_t nfds = 0;
+    int fds[5], nfds = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -770,7 +770,7 @@ static int send_next(struct sandbox *sb)
     memset(&q, 0, sizeof(q));
     q.magic = SPAWN_MAGIC;
     q.job = pj->id;
-    q.flags = j->terminal ? SPAWN_PTY : 0;
+    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel || j->fd3 >= 0 ? SPAWN_CHANNEL : 0);
     q.argc = (uint32_t)j->argv.n;
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
@@ -819,24 +819,27 @@ static int send_next(struct sandbox *sb)
         }
         nfds = 3;
     }
-    /* The file to run, then what goes to 3, 4, ... (a host channel). */
+    /* The file to run, then the job's fd 3: its host channel, or another
+     * fd it gets there (a library-call worker's channel, which the library
+     * serves itself; a zygote's socket). */
     if (j->exec_fd >= 0) {
         q.flags |= SPAWN_EXEC_FD;
         fds[nfds++] = j->exec_fd;
     }
-    for (unsigned i = 0; i < j->npass_fds && i < SPAWN_PASS_FDS_MAX; i++)
-        fds[nfds++] = j->pass_fds[i];
-    q.npass = j->npass_fds < SPAWN_PASS_FDS_MAX ? j->npass_fds : SPAWN_PASS_FDS_MAX;
+    if (j->channel)
+        fds[nfds++] = sbvm_channel_guest_fd(j->channel);
+    else if (j->fd3 >= 0)
+        fds[nfds++] = j->fd3;
     if (nfds) {
         struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);
@@ -851,8 +854,11 @@ static int send_next(struct sandbox *sb)
     }
     ps->spawn_busy = true;
     /* Its ends are the exec server's now (a copy each came with the
-     * message). */
+     * message); so is its channel's, which we must not keep (the guest's
+     * death hangs it up). */
     job_close_child_ends(j);
+    if (j->channel)
+        sbvm_channel_close_guest_fd(j->channel);
     return 0;
 }
 

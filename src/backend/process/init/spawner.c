@@ -41,7 +41,6 @@
 #define TIOCSWINSZ_       0x5414
 #define TIOCSCTTY_        0x540E
 #define SIG_DFL_          0
-#define F_DUPFD_CLOEXEC_  1030
 #define AT_EMPTY_PATH_    0x1000
 #define NR_execveat       322
 
@@ -211,7 +210,8 @@ static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path,
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
-/* Closes every fd from `from` on but keep1 and keep2. */
+/* Closes every fd from `from` on but keep1 and keep2 (which may be the
+ * same). */
 static void close_from_but(int from, int keep1, int keep2)
 {
     int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
@@ -229,54 +229,14 @@ static void close_from_but(int from, int keep1, int keep2)
     sys3(NR_close_range, from, ~0L, 0);
 }
 
-/*
- * In the child: stdio to 0-2, the passed fds to 3, 4, ..., and only those
- * (plus the error pipe and the file to run, both close-on-exec). Every
- * source is first copied above the targets, so that placing one never
- * overwrites another that is still to be placed. *errfd and *exec_fd are
- * moved too.
- */
-static void place_fds(const int *io, const int *pass, uint32_t npass, int *errfd, int *exec_fd)
-{
-    int top = 3 + (int)npass, tmp_io[3], tmp_pass[SPAWN_PASS_FDS_MAX];
-    long r;
-
-    for (int i = 0; i < 3; i++) {
-        if ((r = sys3(NR_fcntl, io[i], F_DUPFD_CLOEXEC_, top)) < 0)
-            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-        tmp_io[i] = (int)r;
-    }
-    for (uint32_t i = 0; i < npass; i++) {
-        if ((r = sys3(NR_fcntl, pass[i], F_DUPFD_CLOEXEC_, top)) < 0)
-            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-        tmp_pass[i] = (int)r;
-    }
-    if ((r = sys3(NR_fcntl, *errfd, F_DUPFD_CLOEXEC_, top)) < 0)
-        child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-    *errfd = (int)r;
-    if (*exec_fd >= 0) {
-        if ((r = sys3(NR_fcntl, *exec_fd, F_DUPFD_CLOEXEC_, top)) < 0)
-            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-        *exec_fd = (int)r;
-    }
-    for (int i = 0; i < 3; i++)
-        if ((r = sys2(NR_dup2, tmp_io[i], i)) < 0)
-            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-    for (uint32_t i = 0; i < npass; i++)
-        if ((r = sys2(NR_dup2, tmp_pass[i], 3 + (long)i)) < 0)
-            child_fail(*errfd, STAGE_GUEST_STDIO, (int)-r);
-    close_from_but(top, *errfd, *exec_fd >= 0 ? *exec_fd : *errfd);
-}
-
 /* Serves one request: fds[] are what came with it (stdin, stdout, stderr,
- * the file to run, the fds to pass). */
+ * the file to run, the channel). */
 static void serve(long n, const int *fds, int nfds)
 {
     struct spawn_req q;
     const char *s, *cwd, *exec_path = 0;
     uint32_t want, have = 0, lead;
-    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, exec_fd = -1, nstdio;
-    const int *pass;
+    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, nstdio;
     int32_t msg[2] = { 0, 0 };
     long r;
 
@@ -292,14 +252,10 @@ static void serve(long n, const int *fds, int nfds)
     nstdio = (q.flags & SPAWN_PTY) ? 0 : 3;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
         q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
-        q.npass > SPAWN_PASS_FDS_MAX ||
-        nfds != nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + (int)q.npass) {
+        nfds != nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
-    if (q.flags & SPAWN_EXEC_FD)
-        exec_fd = fds[nstdio];
-    pass = fds + nfds - q.npass;
     /* The strings: every one NUL-terminated, exactly as many as said. */
     s = (const char *)reqbuf + sizeof(q);
     cwd = s;
@@ -374,28 +330,55 @@ static void serve(long n, const int *fds, int nfds)
     if (pid == 0) {
         struct ksigaction dfl;
         uint64_t none = 0;
+        int chan = (q.flags & SPAWN_CHANNEL) ? fds[nfds - 1] : -1, ef = errp[1], keep = 3;
+        int xf = (q.flags & SPAWN_EXEC_FD) ? fds[nstdio] : -1;
 
         zero(&dfl, sizeof(dfl));
         dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
         sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
-        int errfd = errp[1];
-
         if (sys1(NR_setsid, 0) < 0)
-            child_fail(errfd, STAGE_GUEST_SESSION, E_PERM);
-        /* Nothing of ours but stdio, the passed fds, and the error pipe
-         * and the file to run (both close-on-exec). */
-        place_fds(io, pass, q.npass, &errfd, &exec_fd);
+            child_fail(ef, STAGE_GUEST_SESSION, E_PERM);
+        /* The file to run (close-on-exec) moves out of the way of stdio
+         * and fd 3 first: to the lowest free fd above them, as the error
+         * pipe below (a files limit may leave no fd as high as 64). */
+        if (xf >= 0) {
+            if ((r = sys3(NR_fcntl, xf, F_DUPFD_CLOEXEC_, 4)) < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            xf = (int)r;
+        }
+        for (int i = 0; i < 3; i++) {
+            r = sys2(NR_dup2, io[i], i);
+            if (r < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+        }
         if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
-            child_fail(errfd, STAGE_GUEST_STDIO, (int)-r);
-        set_limit(errfd, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
-        set_limit(errfd, 0 /* RLIMIT_CPU */, q.rl_cpu);
-        set_limit(errfd, 9 /* RLIMIT_AS */, q.rl_as);
-        set_limit(errfd, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+            child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+        if (chan >= 0) {
+            /* The channel is the job's fd 3, inherited; the error pipe
+             * moves out of its way first. */
+            if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 4)) < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            ef = (int)r;
+            if (chan == 3)
+                r = sys3(NR_fcntl, 3, F_SETFD_, 0);
+            else
+                r = sys2(NR_dup2, chan, 3);
+            if (r < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            keep = 4;
+        }
+        /* Nothing of ours but stdio, the channel, and the error pipe and
+         * the file to run (both close-on-exec). */
+        close_from_but(keep, ef, xf >= 0 ? xf : ef);
+        set_limit(ef, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
+        set_limit(ef, 0 /* RLIMIT_CPU */, q.rl_cpu);
+        set_limit(ef, 9 /* RLIMIT_AS */, q.rl_as);
+        set_limit(ef, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
         if ((r = sys1(NR_chdir, (long)cwd)) < 0)
-            child_fail(errfd, STAGE_GUEST_CWD, (int)-r);
+            child_fail(ef, STAGE_GUEST_CWD, (int)-r);
         sys1(NR_umask, q.umask & 0777);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-        run_program(errfd, exec_fd, exec_path, args, envs);
+        run_program(ef, xf, exec_path, args, envs);
     }
     sys1(NR_close, errp[1]);
     if (pid < 0) {
@@ -444,12 +427,12 @@ _Noreturn void spawner_run(void)
         r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
         if (r == 1 && (p.revents & POLLIN_)) {
             union {
-                unsigned char b[CMSG_SPACE_FDS(SPAWN_FDS_MAX + 1)];
+                unsigned char b[CMSG_SPACE_FDS(5)];
                 size_t align;
             } ctl;
             struct iov_ iov = { reqbuf, sizeof(reqbuf) };
             struct msghdr_ m;
-            int fds[SPAWN_FDS_MAX + 1], nfds = 0;
+            int fds[5], nfds = 0;
             long n;
 
             zero(&m, sizeof(m));
@@ -489,13 +472,5 @@ __attribute__((used)) _Noreturn void spawner_start_c(long *sp)
     spawner_run();
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    xor %rbp, %rbp\n"
-        "    mov %rsp, %rdi\n"
-        "    and $-16, %rsp\n"
-        "    call spawner_start_c\n"
-        "    hlt\n");
+SYS_ENTRY(spawner_start_c);
 #endif
