@@ -126,8 +126,7 @@ static void row_print(struct row *r, const struct row *base, const char *unit, d
     }
     printf("| %s | %.2f %s | %.2f / %.2f / %.2f | %.2f .. %.2f |", r->name,
            pct(r->all, r->n, 0.5) / scale, unit, pct(r->all, r->n, 0.1) / scale,
-           pct(r->all, r->n, 0.9) / scale, pct(r->all, r->n, 0.99) / scale, lo / scale,
-           hi / scale);
+           pct(r->all, r->n, 0.9) / scale, pct(r->all, r->n, 0.99) / scale, lo / scale, hi / scale);
     if (base) {
         for (int i = 0; i < rounds; i++)
             ratios[i] = r->round_med[i] / base->round_med[i];
@@ -230,9 +229,9 @@ static void bench_null(void)
 /* 4 MiB that deflate to about 1 MiB: words, and a little noise. */
 static uint8_t *zlib_input(size_t len)
 {
-    static const char *const words[] = { "sandbox ", "worker ",  "crash ", "report ",
-                                         "zlib ",    "window ",  "handle ", "call ",
-                                         "the ",     "of ",      "library ", "function " };
+    static const char *const words[] = { "sandbox ", "worker ", "crash ",   "report ",
+                                         "zlib ",    "window ", "handle ",  "call ",
+                                         "the ",     "of ",     "library ", "function " };
     uint8_t *d = malloc(len);
     uint32_t x = 12345;
 

@@ -252,7 +252,8 @@ static void serve(long n, const int *fds, int nfds)
     nstdio = (q.flags & SPAWN_PTY) ? 0 : 3;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
         q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
-        nfds != nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
+        nfds !=
+            nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
