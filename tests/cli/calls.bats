@@ -108,23 +108,34 @@ workers_left() {
     [ "$(workers_left)" -eq 0 ]
 }
 
+# Status 125 and exactly one line on stderr matching the pattern (what
+# assert_bad_input checks, but for leftovers, checked once after them all).
+refused() {
+    local pattern="$1"
+    [ "$status" -eq 125 ] || { echo "status $status, expected 125; stderr: $stderr"; return 1; }
+    [ "$(printf '%s\n' "$stderr" | grep -c .)" -eq 1 ] || { echo "expected one line, got: $stderr"; return 1; }
+    [[ "$stderr" =~ $pattern ]] || { echo "stderr '$stderr' does not match '$pattern'"; return 1; }
+}
+
 @test "what cannot be called is refused in one line" {
     run --separate-stderr "$SBVM" call libz.so.1 no_such_function
-    assert_bad_input 125 "no symbol no_such_function"
+    refused "no symbol no_such_function"
     run --separate-stderr "$SBVM" call libz.so.1 crc32 zz:1
-    assert_bad_input 125 "'zz:1': not an argument"
+    refused "'zz:1': not an argument"
     run --separate-stderr "$SBVM" call libz.so.1 crc32 0 len:1
-    assert_bad_input 125 "len:1: argument 1 is not a buffer"
+    refused "len:1: argument 1 is not a buffer"
     run --separate-stderr "$SBVM" call libz.so.1 crc32 in:hex:abc
-    assert_bad_input 125 "an odd number of digits"
+    refused "an odd number of digits"
     run --separate-stderr "$SBVM" call /sbvm/no/such/lib.so f
-    assert_bad_input 125 "/sbvm/no/such/lib.so: No such file or directory"
+    refused "/sbvm/no/such/lib.so: No such file or directory"
     run --separate-stderr "$SBVM" call libz.so.1
-    assert_bad_input 125 "name a library and a function"
+    refused "name a library and a function"
     run --separate-stderr "$SBVM" call --ret struct libz.so.1 crc32
-    assert_bad_input 125 "--ret struct: one of"
+    refused "--ret struct: one of"
     run --separate-stderr "$SBVM" call libz.so.1 crc32 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17
-    assert_bad_input 125 "17 arguments: at most 16"
+    refused "17 arguments: at most 16"
+    # Nothing left by any of them.
+    assert_nothing_left
 }
 
 @test "the Python module's own tests pass (ctypes over libsandboxvm.so)" {
