@@ -39,12 +39,7 @@
 #define DEPTH_MAX  8
 #define BINDS_MAX  16
 
-struct elf_deps {
-    struct strv needed;
-    struct strv dirs; /* RUNPATH, else RPATH: the search path, ':'-split */
-};
-
-static void elf_deps_release(struct elf_deps *d)
+void elf_deps_release(struct elf_deps *d)
 {
     strv_release(&d->needed);
     strv_release(&d->dirs);
@@ -101,11 +96,7 @@ static int split_dirs(struct strv *out, const char *list)
     return 0;
 }
 
-/*
- * Reads the DT_NEEDED names and the search path of the shared object open
- * at fd (`shown` for messages). 0, or -errno with *err.
- */
-static int elf_read_deps(int fd, const char *shown, struct elf_deps *d, sbvm_error **err)
+int elf_read_deps(int fd, const char *shown, struct elf_deps *d, sbvm_error **err)
 {
     _cleanup_free_ Elf64_Phdr *ph = NULL;
     _cleanup_free_ Elf64_Dyn *dyn = NULL;

@@ -24,6 +24,7 @@
 #include "core/loop.h"
 #include "sandboxvm/calls.h"
 #include "sandboxvm/channel.h"
+#include "util/strv.h"
 
 struct job;
 struct sandbox;
@@ -171,6 +172,17 @@ int lib_handle_split(const struct sbvm_lib *lib, sbvm_handle h, uint64_t *worker
                      uint32_t *gen);
 
 /* deps.c */
+/* What a shared object needs: its DT_NEEDED names, and its search path
+ * (RUNPATH, else RPATH), ':'-split. */
+struct elf_deps {
+    struct strv needed;
+    struct strv dirs;
+};
+/* Reads them from the ELF file open at fd (hostile: every offset, size
+ * and string bounded; `shown` names it in messages). 0, or -errno with
+ * *err. The fuzzer drives it (tests/fuzz/fuzz-calls-elf.c). */
+int elf_read_deps(int fd, const char *shown, struct elf_deps *d, sbvm_error **err);
+void elf_deps_release(struct elf_deps *d);
 /*
  * What the workers load for `path` (*dlname), and the read-only binds the
  * sandbox needs for it: the library itself and its dependencies found
