@@ -15,6 +15,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+void cmd_device_help(void);
 int cmd_call(int argc, char **argv);
 void cmd_call_help(void);
 
@@ -34,6 +36,8 @@ struct run_opts {
     bool net_allow_private;
     char **secrets;
     size_t nsecrets;
+    char **trust_ca; /* --trust-ca FILE */
+    size_t ntrust_ca;
     struct cli_mount {
         int kind; /* enum sbvm_mount_kind, or 100 + 0 copy-in, 100 + 1 copy-out */
         const char *arg;
@@ -56,7 +60,12 @@ struct run_opts {
     bool quiet;
     bool summary;
     bool one_sandbox; /* every guest a job of one live sandbox */
-    bool channel;     /* every guest gets a host channel */
+    /* Devices and drivers: --device, -r, --trace-devices. */
+    char **devices, **drivers;
+    size_t ndevices, ndrivers;
+    const char *trace_devices;
+    bool trace_json;
+    bool channel; /* every guest gets a host channel */
 };
 
 /* options.c: the options run and shell share. */

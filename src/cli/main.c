@@ -26,6 +26,7 @@ static void usage(FILE *f)
           "Commands:\n"
           "  run       run one or more programs, each in a sandbox of its own\n"
           "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
+          "  device    serve a device model to a vhost-user client (device serve --help)\n"
           "  call      call a function of a shared library in a sandbox\n"
           "  help      show help for a command (sandboxvm help run)\n"
           "  version   show the version and the libraries in use\n"
@@ -108,6 +109,10 @@ int main(int argc, char **argv)
             cmd_shell_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "device")) {
+            cmd_device_help();
+            return 0;
+        }
         if (argc > 2 && streq(argv[2], "call")) {
             cmd_call_help();
             return 0;
@@ -123,6 +128,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (streq(cmd, "shell"))
         return cmd_shell(argc - 1, argv + 1);
+    if (streq(cmd, "device"))
+        return cmd_device(argc - 1, argv + 1);
     if (streq(cmd, "call"))
         return cmd_call(argc - 1, argv + 1);
     if (cmd[0] == '-')

@@ -57,7 +57,8 @@ struct sbvm_config {
     enum sbvm_net net;
     struct strv net_rules; /* allow rules, checked */
     bool net_allow_private;
-    struct strv secrets; /* NAME=VALUE@HOST, checked */
+    struct strv secrets;  /* NAME=VALUE@HOST, checked */
+    struct strv trust_ca; /* --trust-ca: each file's certificates, validated and re-encoded */
     struct config_mount *mounts;
     size_t nmounts;
     struct config_copy *copies;
@@ -66,6 +67,11 @@ struct sbvm_config {
     /* A live sandbox: programs jobs may name that its view lacks, made
      * visible as run makes its program (argv[0] as given). */
     struct strv programs;
+    /* Devices and drivers (src/drivers): device descriptions, driver .so
+     * files (canonical paths), the device trace. */
+    struct strv devices, drivers;
+    char *device_trace;
+    bool device_trace_json;
     const sbvm_channel_config *channel; /* not owned: the caller's */
 };
 

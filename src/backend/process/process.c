@@ -23,6 +23,7 @@
 #include "backend/process/userns.h"
 #include "core/config.h"
 #include "core/job.h"
+#include "net/ca.h"
 #include "policy/env.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -194,6 +195,77 @@ static int take_binds(struct proc_sandbox *ps, struct program *prog, sbvm_error 
         b->fd = -1;
     }
     return 0;
+}
+
+static void drv_served(void *ctx, int events)
+{
+    drvhost_served(ctx, events);
+}
+
+/* Devices and drivers, first half: the driver host (device models and the
+ * channel to them). Its channel becomes the job's, so the job carries it
+ * as any host channel (the guest's fd 3, SBVM_CHANNEL=3) and serves it;
+ * the devices run after each service. */
+static int attach_drivers(struct proc_sandbox *ps, struct job *j, const struct sbvm_config *cfg,
+                          sbvm_error **err)
+{
+    int r;
+
+    if (!j || ps->sb->live)
+        return error_set(err, ENOTSUP,
+                         "devices and drivers are offered to a sandbox of one program, not yet "
+                         "to a live sandbox's jobs");
+    if (j->channel)
+        return error_set(err, EINVAL,
+                         "devices and drivers use the guest's host channel (fd 3): a sandbox "
+                         "with devices cannot have another channel as well");
+    r = drvhost_new(&cfg->devices, cfg->device_trace, cfg->device_trace_json, &ps->drv, err);
+    if (r < 0)
+        return r;
+    /* Not the job's to free: the driver host's callbacks live with it. */
+    j->channel = drvhost_channel(ps->drv);
+    j->own_channel = false;
+    j->chan_served = drv_served;
+    j->chan_served_ctx = ps->drv;
+    return 0;
+}
+
+/* Second half: the driver files bound read-only at their host paths, and
+ * named in SBVM_DRIVERS for the guest's sbvm_drivers_load(). */
+static int plan_drivers(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    struct strbuf list = STRBUF_INIT;
+    int r;
+
+    strbuf_addstr(&list, "SBVM_DRIVERS=");
+    for (size_t i = 0; i < cfg->drivers.n; i++) {
+        const char *path = cfg->drivers.v[i];
+        struct program one = { 0 };
+
+        strbuf_addf(&list, "%s%s", i ? ":" : "", path);
+        if (fsplan_path_visible(path))
+            continue;
+        one.binds[0].path = strdup(path);
+        one.binds[0].src = strdup(path);
+        one.binds[0].fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        one.nbinds = 1;
+        if (!one.binds[0].path || !one.binds[0].src || one.binds[0].fd < 0) {
+            r = one.binds[0].fd < 0 ? error_sys(err, errno, "driver %s", path)
+                                    : error_set(err, ENOMEM, "out of memory");
+            program_release(&one);
+            strbuf_release(&list);
+            return r;
+        }
+        r = take_binds(ps, &one, err);
+        program_release(&one);
+        if (r < 0) {
+            strbuf_release(&list);
+            return r;
+        }
+    }
+    r = strbuf_failed(&list) || env_put(&ps->envp, list.buf) < 0 ? -ENOMEM : 0;
+    strbuf_release(&list);
+    return r < 0 ? error_set(err, ENOMEM, "out of memory") : 0;
 }
 
 /* A live sandbox's programs (cfg->programs), resolved as an inline job's
@@ -419,7 +491,9 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
         if (r < 0)
             return error_set(err, ENOMEM, "out of memory");
     }
-    if (env_put(&ps->envp, "NO_PROXY=") < 0 || env_put(&ps->envp, "no_proxy=") < 0)
+    /* Node (22.21 and later) honours the variables above only when asked. */
+    if (env_put(&ps->envp, "NO_PROXY=") < 0 || env_put(&ps->envp, "no_proxy=") < 0 ||
+        env_put(&ps->envp, "NODE_USE_ENV_PROXY=1") < 0)
         return error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < ps->net.nsecrets; i++) {
         const struct net_secret *s = &ps->net.secrets[i];
@@ -427,10 +501,12 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
         /* The value must not reach the guest by another variable either
          * (--keep-env, --env): such a variable gets the placeholder too. */
         for (size_t k = 0; k < ps->envp.n; k++) {
-            if (!strstr(ps->envp.v[k], s->value))
+            const char *val = strchr(ps->envp.v[k], '=');
+            /* The value part only: a name is not the guest's to learn from. */
+            if (!val || !strstr(val + 1, s->value))
                 continue;
             {
-                const char *eq = strchr(ps->envp.v[k], '=');
+                const char *eq = val;
                 struct strbuf kv = STRBUF_INIT;
                 strbuf_add(&kv, ps->envp.v[k], eq ? (size_t)(eq - ps->envp.v[k]) : 0);
                 strbuf_addf(&kv, "=%s", s->placeholder);
@@ -452,6 +528,49 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
     return 0;
 }
 
+/*
+ * What the guest trusts for HTTPS besides the system's store: the --trust-ca
+ * certificates and, when the broker intercepts, the sandbox's own CA. They
+ * extend the bundle in the view (curl, wget, git and OpenSSL read it), and
+ * the variables of clients that read their own store point at them (unless
+ * the caller set one with --env). A --rootfs tree keeps its own store.
+ */
+static int plan_trust(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    static const struct {
+        const char *name, *path;
+    } vars[] = {
+        { "SSL_CERT_FILE", FSPLAN_TRUST_BUNDLE },      /* OpenSSL's, Go's, curl's override */
+        { "REQUESTS_CA_BUNDLE", FSPLAN_TRUST_BUNDLE }, /* requests with pip's certifi */
+        { "NODE_EXTRA_CA_CERTS", FSPLAN_TRUST_ADDED }, /* node: added to its own store */
+    };
+    struct strbuf pem = STRBUF_INIT;
+    int r = 0;
+
+    for (size_t i = 0; i < cfg->trust_ca.n; i++)
+        strbuf_addstr(&pem, cfg->trust_ca.v[i]);
+    if (ps->has_net && ps->net.ca)
+        strbuf_addstr(&pem, net_ca_pem(ps->net.ca));
+    if (strbuf_failed(&pem))
+        r = error_set(err, ENOMEM, "out of memory");
+    if (r < 0 || !pem.len || cfg->rootfs) {
+        strbuf_release(&pem);
+        return r;
+    }
+    r = fsplan_add_trust(&ps->extra, pem.buf, pem.len, err);
+    strbuf_release(&pem);
+    for (size_t i = 0; i < ARRAY_SIZE(vars) && r == 0; i++) {
+        struct strbuf kv = STRBUF_INIT;
+        if (env_lookup(cfg->env_set.v, vars[i].name))
+            continue;
+        strbuf_addf(&kv, "%s=%s", vars[i].name, vars[i].path);
+        if (strbuf_failed(&kv) || env_put(&ps->envp, kv.buf) < 0)
+            r = error_set(err, ENOMEM, "out of memory");
+        strbuf_release(&kv);
+    }
+    return r;
+}
+
 static void proc_release(struct sandbox *sb)
 {
     struct proc_sandbox *ps = proc_of(sb);
@@ -461,6 +580,7 @@ static void proc_release(struct sandbox *sb)
     loop_fd_del(&ps->status_src);
     loop_fd_del(&ps->exit_src);
     loop_fd_del(&ps->spawn_src);
+    drvhost_free(ps->drv);
     loop_timer_cancel(&ps->poll);
     loop_timer_cancel(&ps->freeze_timer);
     if (ps->pidfd >= 0 && !ps->exited)
@@ -553,6 +673,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     r = fsplan_add_tmp(&ps->extra, proc_scratch_size(cfg), &e);
     if (r < 0)
         goto fail_err;
+    if ((cfg->devices.n || cfg->drivers.n) && (r = attach_drivers(ps, j, cfg, &e)) < 0)
+        goto fail_err;
     r = env_build(cfg, &ps->envp, &e);
     if (r == 0 && j && j->channel && env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
         r = error_set(&e, ENOMEM, "out of memory");
@@ -560,6 +682,12 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
         goto fail_err;
     r = plan_network(ps, cfg, &e);
     if (r < 0)
+        goto fail_err;
+    /* --net host: the host's resolver and names, which mean something on
+     * the host's network (the base view's are loopback-only). */
+    if (cfg->net == SBVM_NET_HOST && !cfg->rootfs && (r = fsplan_add_host_net(&ps->extra, &e)) < 0)
+        goto fail_err;
+    if ((r = plan_trust(ps, cfg, &e)) < 0)
         goto fail_err;
     if (cfg->rootfs && (r = open_rootfs(ps, cfg->rootfs, &e)) < 0)
         goto fail_err;
@@ -579,6 +707,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     } else if ((r = view_only(ps, cfg, &e)) < 0 || (r = resolve_programs(ps, cfg, &e)) < 0) {
         goto fail_err;
     }
+    if ((cfg->devices.n || cfg->drivers.n) && (r = plan_drivers(ps, cfg, &e)) < 0)
+        goto fail_err;
     r = plan_mounts(ps, cfg, &e);
     if (r < 0)
         goto fail_err;
