@@ -131,7 +131,7 @@ static void print_details(sbvm_runner *rn, size_t nguests)
 }
 
 static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
-                          size_t nguests, bool stdout_closed)
+                          size_t nguests, bool output_lost)
 {
     sbvm_error *err = NULL;
     int status = 0;
@@ -153,7 +153,7 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
     if (!o->quiet && (nguests > 1 || o->summary)) {
         fflush(stdout);
         sbvm_report_summary(rn, stderr, NULL);
-    } else if (!o->quiet && nguests == 1 && !stdout_closed) {
+    } else if (!o->quiet && nguests == 1 && !output_lost) {
         /* (When our reader went away, the guest ending of SIGPIPE is what
          * was asked for, as in any pipeline: no message.) */
         const sbvm_result *r = sbvm_runner_result(rn, 0);
@@ -302,7 +302,7 @@ int cmd_run(int argc, char **argv)
     FILE *json = NULL, *junit = NULL;
     sbvm_sandbox *shared = NULL;
     sbvm_result *final = NULL;
-    int dir_fd = -1, sig_r = -1, status;
+    int dir_fd = -1, sig_r = -1, status, lost = 0, lost_fd = 0;
 
     status = cli_run_prepare(argc, argv, &p);
     if (status != 0 || p.help)
@@ -335,7 +335,7 @@ int cmd_run(int argc, char **argv)
         cli_error("cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
-    output_set_signal_fd(out, pipe_w);
+    output_set_runner(out, rn);
     sbvm_runner_set_signal_fd(rn, sig_r);
     if (o.one_sandbox) {
         /* Every guest a job of one live sandbox, in the order given (with
@@ -368,6 +368,17 @@ int cmd_run(int argc, char **argv)
         sbvm_sandbox_destroy(shared, &final, NULL);
         shared = NULL;
     }
+    lost = output_lost(out, &lost_fd);
+    if (lost == EPIPE && status == 0) {
+        /* Our reader left before all was written: a pipeline's writer
+         * would have died of SIGPIPE; no message, as in any pipeline. */
+        status = 128 + SIGPIPE;
+    } else if (lost && lost != EPIPE) {
+        cli_error("writing the guests' output to standard %s: %s; the rest was lost",
+                  lost_fd == 1 ? "output" : "error", strerror(lost));
+        if (status == 0)
+            status = EXIT_USAGE;
+    }
     output_report_cuts(out, o.output_dir);
     if (output_file_error(out)) {
         /* The guests ran, but what they wrote was not all saved. */
@@ -375,7 +386,7 @@ int cmd_run(int argc, char **argv)
         if (status == 0)
             status = EXIT_USAGE;
     }
-    if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 && status == 0)
+    if (finish_reports(&o, rn, json, junit, nguests, lost != 0) != 0 && status == 0)
         status = EXIT_USAGE;
     if (final && !o.quiet) {
         char *d = sbvm_result_details(final, "  ");

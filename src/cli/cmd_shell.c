@@ -53,7 +53,9 @@ static int install_signals(int *rfd)
     return 0;
 }
 
-static void write_all(int fd, const void *data, size_t len)
+static int out_error; /* the first error writing the terminal's output */
+
+static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 
@@ -66,19 +68,29 @@ static void write_all(int fd, const void *data, size_t len)
             (void)poll(&pfd, 1, 1000);
             continue;
         }
-        if (n <= 0)
-            return; /* our reader is gone: the guest's output goes nowhere */
+        if (n < 0)
+            return -errno;
         p += n;
         len -= (size_t)n;
     }
+    return 0;
 }
 
 static void on_output(void *ctx, sbvm_job *j, enum sbvm_stream s, const void *data, size_t len)
 {
+    int r;
+
     (void)ctx;
-    (void)j;
     (void)s;
-    write_all(1, data, len);
+    if (out_error)
+        return;
+    r = write_all(1, data, len);
+    if (r < 0) {
+        /* Our reader is gone or the disk is full: the guest's terminal is
+         * hung up, as a terminal whose window closed would be. */
+        out_error = -r;
+        (void)sbvm_job_close_stream(j, SBVM_STDOUT);
+    }
 }
 
 static void window_size(unsigned short *rows, unsigned short *cols)
@@ -209,7 +221,13 @@ int cmd_shell(int argc, char **argv)
         const sbvm_result *res = sbvm_job_result(job);
         char *d = sbvm_result_details(res, "  ");
         status = sbvm_result_exit_status(res);
-        if (sbvm_result_outcome(res) != SBVM_OUTCOME_EXITED)
+        if (out_error && out_error != EPIPE)
+            cli_error("writing the terminal's output: %s; the rest was lost", strerror(out_error));
+        if (out_error && status == 0)
+            status = out_error == EPIPE ? 128 + SIGPIPE : EXIT_USAGE;
+        /* (A guest ending of its hung-up terminal after our reader left
+         * is what was asked for, as in any pipeline: no message.) */
+        if (sbvm_result_outcome(res) != SBVM_OUTCOME_EXITED && out_error != EPIPE)
             cli_error("%s: %s", sbvm_result_name(res), sbvm_result_message(res));
         if (d && *d)
             cli_text(2, "%s:\n%s", sbvm_result_name(res), d);

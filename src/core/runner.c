@@ -73,8 +73,10 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     for (size_t i = 0; i < rn->nguests; i++)
         guest_free(rn->guests[i]);
     free(rn->guests);
-    if (rn->loop)
+    if (rn->loop) {
         loop_fd_del(&rn->signal_src);
+        loop_timer_cancel(&rn->user_timer);
+    }
     if (!rn->shared)
         loop_free(rn->loop);
     free(rn);
@@ -292,6 +294,9 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
     if (!g->job)
         return error_set(err, ENOMEM, "out of memory");
     g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end };
+    for (int k = 0; k < 2; k++)
+        if (g->gone[k])
+            job_close_stream(g->job, k ? SBVM_STDERR : SBVM_STDOUT);
     if (rn->shared) {
         /* A job of the run's one sandbox: its own program, name, working
          * directory and stdin. */
@@ -332,6 +337,47 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
         rn->events.on_start(rn->events.ctx, g->index, g->name);
     sandbox_start_inline(g->sb, g->job, g->cfg->stdin_fd);
     return 0;
+}
+
+SBVM_API int sbvm_runner_close_stream(sbvm_runner *rn, size_t index, enum sbvm_stream s)
+{
+    int k = s == SBVM_STDERR ? 1 : 0;
+
+    if ((s != SBVM_STDOUT && s != SBVM_STDERR) ||
+        (index != SBVM_ALL_GUESTS && index >= rn->nguests))
+        return -EINVAL;
+    for (size_t i = 0; i < rn->nguests; i++) {
+        struct runner_guest *g = rn->guests[i];
+        if (index != SBVM_ALL_GUESTS && i != index)
+            continue;
+        g->gone[k] = true;
+        if (g->state == RG_RUNNING && g->job)
+            job_close_stream(g->job, s);
+    }
+    return 0;
+}
+
+static void on_user_timer(struct loop_timer *t, void *ctx)
+{
+    sbvm_runner *rn = ctx;
+
+    (void)t;
+    if (rn->timer_fn)
+        rn->timer_fn(rn->timer_ctx);
+}
+
+SBVM_API int sbvm_runner_set_timer(sbvm_runner *rn, int delay_ms, void (*fn)(void *ctx), void *ctx)
+{
+    if (!rn->running_now || !rn->loop)
+        return -EINVAL;
+    if (!fn) {
+        loop_timer_cancel(&rn->user_timer);
+        return 0;
+    }
+    rn->timer_fn = fn;
+    rn->timer_ctx = ctx;
+    return loop_timer_arm(rn->loop, &rn->user_timer,
+                          (int64_t)(delay_ms < 0 ? 0 : delay_ms) * 1000000, on_user_timer, rn);
 }
 
 static void signal_all(sbvm_runner *rn, int sig)
@@ -418,6 +464,7 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     if (rn->signal_fd >= 0 && (r = loop_fd_add(rn->loop, &rn->signal_src, rn->signal_fd, EPOLLIN,
                                                on_host_signal, rn)) < 0)
         return error_sys(err, -r, "watching the signal fd");
+    rn->running_now = true;
 
     for (;;) {
         while (!rn->cancel_signal && rn->running < rn->parallel && next < rn->nguests) {
@@ -438,9 +485,13 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
         if (r < 0) {
             r = error_sys(err, -r, "waiting for events (epoll)");
             signal_all(rn, SIGKILL);
+            rn->running_now = false;
+            loop_timer_cancel(&rn->user_timer);
             return r;
         }
     }
+    rn->running_now = false;
+    loop_timer_cancel(&rn->user_timer);
     rn->duration_ns = now_mono_ns() - rn->start_mono;
     return err && *err ? -EIO : 0;
 }
