@@ -528,11 +528,15 @@ SBVM_API void sbvm_runner_set_events(sbvm_runner *rn, const struct sbvm_events *
 /*
  * A file descriptor (typically a pipe's read end written by the caller's
  * signal handler) from which the runner reads signal numbers, one byte each.
- * For the first of a given signal it forwards that signal to every running
- * guest and starts no further ones; the guests that then die of it are
- * KILLED. A second identical signal kills every guest with SIGKILL.
+ * The first signal is forwarded to every running guest and no further
+ * guest starts; the guests that then die of it are KILLED. A second signal,
+ * of any kind, kills every guest with SIGKILL, and so does the end of the
+ * grace period (sbvm_runner_set_kill_after) after the first.
  */
 SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd);
+/* How long guests may take to end after the first signal (ms) before they
+ * are killed with SIGKILL; 0 (the default): as long as they like. */
+SBVM_API void sbvm_runner_set_kill_after(sbvm_runner *rn, uint64_t ms);
 
 /*
  * The reader of a guest's stream is gone (a pipe whose reader left, a full

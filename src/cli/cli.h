@@ -53,8 +53,15 @@ struct run_opts {
     bool no_stdin;
     bool quiet;
     bool summary;
-    bool one_sandbox; /* every guest a job of one live sandbox */
+    bool one_sandbox;       /* every guest a job of one live sandbox */
+    uint64_t kill_after_ms; /* after the first host signal, then SIGKILL */
+    bool raw;               /* guests' bytes as they are, even to a terminal */
 };
+
+/* How long guests get to end after a Ctrl-C or SIGTERM before they are
+ * killed (--kill-after): a CI system's cancellation waits about as long
+ * before its own SIGKILL, and a guest must not outlive it. */
+#define KILL_AFTER_DEFAULT_MS 10000
 
 /* options.c: the options run and shell share. */
 int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o, int *first);

@@ -324,7 +324,8 @@ int cmd_run(int argc, char **argv)
     out = output_new(
         nguests,
         &(struct output_opts){
-            .tag = !o.no_tag,
+            .tag = !o.no_tag && !o.raw,
+            .raw = o.raw,
             .dir_fd = dir_fd,
             .file_cap = o.output_dir_limit ? o.output_dir_limit : OUTPUT_DIR_LIMIT_DEFAULT,
             .stdout_fd = (o.json && streq(o.json, "-")) || (o.junit && streq(o.junit, "-")) ? 2 : 1,
@@ -337,6 +338,7 @@ int cmd_run(int argc, char **argv)
     }
     output_set_runner(out, rn);
     sbvm_runner_set_signal_fd(rn, sig_r);
+    sbvm_runner_set_kill_after(rn, o.kill_after_ms);
     if (o.one_sandbox) {
         /* Every guest a job of one live sandbox, in the order given (with
          * -j, side by side): what one leaves in /tmp the next one finds. */

@@ -105,20 +105,28 @@ static void window_size(unsigned short *rows, unsigned short *cols)
 
 /*
  * Relays until the job ends. Signals arrive as bytes on sig_r: a window
- * change is passed on; SIGINT and SIGQUIT reach us only when our terminal
- * is not raw (or from kill), and go to the job, as would the keys; SIGTERM
- * and SIGHUP mean we are asked to go, and end the job with them.
+ * change is passed on. Any other signal reaches us only from kill (our
+ * terminal is raw: its keys go to the guest's terminal) or from a closed
+ * terminal: the first is passed on to the job; a second, of any kind, or
+ * the end of the grace period (--kill-after) kills it.
  */
-static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r)
+static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r, uint64_t kill_after_ms)
 {
+    int64_t deadline = -1; /* ms, monotonic; -1: no signal yet */
+
     for (;;) {
         struct pollfd p[2] = {
             { .fd = sbvm_loop_fd(loop), .events = POLLIN },
             { .fd = sig_r, .events = POLLIN },
         };
+        int timeout = -1;
         if (sbvm_job_result(job))
             return 0;
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (deadline >= 0) {
+            int64_t left = deadline - now_mono_ns() / 1000000;
+            timeout = left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
+        }
+        if (poll(p, 2, timeout) < 0 && errno != EINTR)
             return -errno;
         if (p[1].revents & POLLIN) {
             unsigned char b;
@@ -128,10 +136,17 @@ static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r)
                     window_size(&rows, &cols);
                     if (rows)
                         (void)sbvm_job_resize(job, rows, cols);
+                } else if (deadline >= 0) {
+                    (void)sbvm_job_signal(job, SIGKILL);
                 } else {
                     (void)sbvm_job_signal(job, b);
+                    deadline = now_mono_ns() / 1000000 + (int64_t)kill_after_ms;
                 }
             }
+        }
+        if (deadline >= 0 && now_mono_ns() / 1000000 >= deadline) {
+            (void)sbvm_job_signal(job, SIGKILL);
+            deadline = INT64_MAX; /* once */
         }
         if (sbvm_loop_run(loop, 0) < 0)
             return -EIO;
@@ -209,7 +224,7 @@ int cmd_shell(int argc, char **argv)
     }
     if (sbvm_sandbox_exec(sb, &ex, &job, &err) < 0)
         goto lib_error;
-    if (relay(loop, job, sig_r) < 0) {
+    if (relay(loop, job, sig_r, o.kill_after_ms) < 0) {
         cli_error("shell: the event loop failed");
         goto done;
     }

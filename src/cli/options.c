@@ -348,6 +348,8 @@ enum cli_opt {
     OPT_NET_ALLOW_PRIVATE,
     OPT_SECRET,
     OPT_ONE_SANDBOX,
+    OPT_KILL_AFTER,
+    OPT_RAW,
 };
 
 /* What only `run` takes: several guests, their names and reports. */
@@ -355,7 +357,7 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX;
+           c == OPT_ONE_SANDBOX || c == OPT_RAW;
 }
 
 /*
@@ -402,6 +404,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
+        { "kill-after", required_argument, NULL, OPT_KILL_AFTER },
+        { "raw", no_argument, NULL, OPT_RAW },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -411,6 +415,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
     memset(o, 0, sizeof(*o));
     o->jobs = 1;
     o->net = -1;
+    o->kill_after_ms = KILL_AFTER_DEFAULT_MS;
 
     opterr = 0;
     /* 0, not 1: glibc then also forgets where it was inside a cluster of
@@ -569,6 +574,13 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_ONE_SANDBOX:
             o->one_sandbox = true;
+            break;
+        case OPT_KILL_AFTER:
+            if (parse_seconds("--kill-after", optarg, &o->kill_after_ms) < 0)
+                goto done;
+            break;
+        case OPT_RAW:
+            o->raw = true;
             break;
         case 'h':
             if (shell)

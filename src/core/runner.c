@@ -76,6 +76,7 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     if (rn->loop) {
         loop_fd_del(&rn->signal_src);
         loop_timer_cancel(&rn->user_timer);
+        loop_timer_cancel(&rn->kill_timer);
     }
     if (!rn->shared)
         loop_free(rn->loop);
@@ -102,6 +103,11 @@ SBVM_API void sbvm_runner_set_events(sbvm_runner *rn, const struct sbvm_events *
 SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd)
 {
     rn->signal_fd = fd;
+}
+
+SBVM_API void sbvm_runner_set_kill_after(sbvm_runner *rn, uint64_t ms)
+{
+    rn->kill_after_ms = ms;
 }
 
 /* Options that only mean something together, however they were set
@@ -395,6 +401,13 @@ static void signal_all(sbvm_runner *rn, int sig)
     }
 }
 
+static void on_kill_after(struct loop_timer *t, void *ctx)
+{
+    (void)t;
+    /* The grace period is over: what still runs is killed. */
+    signal_all(ctx, SIGKILL);
+}
+
 static void on_host_signal(struct loop_fd *src, uint32_t events, void *ctx)
 {
     sbvm_runner *rn = ctx;
@@ -411,12 +424,18 @@ static void on_host_signal(struct loop_fd *src, uint32_t events, void *ctx)
         int sig = sigs[i];
         if (sig <= 0 || sig >= NSIG)
             continue;
-        if (rn->cancel_signal == sig || sig == SIGKILL) {
+        if (rn->cancel_signal || sig == SIGKILL) {
+            /* A second signal, whichever: a CI system's cancellation
+             * (SIGINT, then SIGTERM, then SIGKILL to us) must not leave
+             * guests behind that ignore the first. */
+            loop_timer_cancel(&rn->kill_timer);
             signal_all(rn, SIGKILL);
         } else {
-            if (!rn->cancel_signal)
-                rn->cancel_signal = sig;
+            rn->cancel_signal = sig;
             signal_all(rn, sig);
+            if (rn->kill_after_ms)
+                loop_timer_arm(rn->loop, &rn->kill_timer, (int64_t)rn->kill_after_ms * 1000000,
+                               on_kill_after, rn);
         }
     }
 }
@@ -487,11 +506,13 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
             signal_all(rn, SIGKILL);
             rn->running_now = false;
             loop_timer_cancel(&rn->user_timer);
+            loop_timer_cancel(&rn->kill_timer);
             return r;
         }
     }
     rn->running_now = false;
     loop_timer_cancel(&rn->user_timer);
+    loop_timer_cancel(&rn->kill_timer);
     rn->duration_ns = now_mono_ns() - rn->start_mono;
     return err && *err ? -EIO : 0;
 }

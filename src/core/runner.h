@@ -38,7 +38,9 @@ struct sbvm_runner {
     struct sbvm_events events;
     int signal_fd;
     struct loop_fd signal_src;
-    int cancel_signal; /* the first host signal relayed; stops new starts */
+    int cancel_signal;      /* the first host signal relayed; stops new starts */
+    uint64_t kill_after_ms; /* then SIGKILL; 0: never */
+    struct loop_timer kill_timer;
     struct loop *loop;
     struct loop_timer user_timer; /* sbvm_runner_set_timer() */
     void (*timer_fn)(void *ctx);

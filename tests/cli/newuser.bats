@@ -132,3 +132,123 @@ expect hi bob
 STEPS
     [ "$status" -eq 0 ]
 }
+
+# --- item 2: the supervisor's death and host signals --------------------------
+
+# Whether process $1 ends within $2 seconds.
+ends_within() {
+    local i
+    for i in $(seq $(($2 * 20))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+    echo "process $1 still runs after $2 s"
+    return 1
+}
+
+# Waits (up to 10 s) for a line in a file.
+wait_for() {
+    local i
+    for i in $(seq 200); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
+    return 1
+}
+
+@test "SIGKILL to sandboxvm: no guest process and no cgroup outlives it" {
+    local d pid
+    d="$(scratch)"
+    # A limit that takes a cgroup where the host offers one (root: v1).
+    "$SBVM" run --timeout 100 --memory 256M --pids 64 -- sh -c \
+        'cp /bin/sleep "/tmp/$1"; "/tmp/$1" 1000 & echo started; wait' sh "$MARKER" >"$d/out" 2>&1 &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_for started "$d/out"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 100); do
+        [ "$(pgrep -f "$MARKER" | wc -l)" -eq 0 ] && [ "$(stale_cgroups)" -eq 0 ] && break
+        sleep 0.1
+    done
+    assert_nothing_left
+}
+
+@test "SIGTERM to a guest that ignores it: killed after --kill-after" {
+    local d pid rc=0
+    d="$(scratch)"
+    "$SBVM" run --kill-after 0.5 --json "$d/r.json" -- sh -c \
+        'trap "" TERM; echo started; while :; do sleep 0.1; done' >"$d/out" 2>&1 &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_for started "$d/out"
+    kill -TERM "$pid"
+    # Within the grace period and a margin, not forever.
+    ends_within "$pid" 5
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 137 ]
+    jcheck "$d/r.json" 'g["outcome"] == "killed" and g["signal"]["name"] == "SIGKILL"'
+    assert_nothing_left
+}
+
+@test "SIGTERM then SIGINT: the second signal, of another kind, kills at once" {
+    local d pid rc=0
+    d="$(scratch)"
+    "$SBVM" run -- sh -c 'trap "" TERM INT; echo started; while :; do sleep 0.1; done' \
+        >"$d/out" 2>&1 &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_for started "$d/out"
+    kill -TERM "$pid"
+    sleep 0.3
+    kill -0 "$pid"
+    kill -INT "$pid"
+    # Long before the default grace period (10 s) would have ended it.
+    ends_within "$pid" 5
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 137 ]
+    assert_nothing_left
+}
+
+@test "shell: SIGTERM to a job that ignores it: killed after --kill-after" {
+    local d pid rc=0
+    d="$(scratch)"
+    "$SBVM" shell --kill-after 0.5 -- sh -c 'trap "" TERM HUP; echo started; while :; do sleep 0.1; done' \
+        </dev/null >"$d/out" 2>&1 &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_for started "$d/out"
+    kill -TERM "$pid"
+    ends_within "$pid" 5
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 137 ]
+}
+
+@test "--kill-after takes seconds, like --timeout" {
+    run --separate-stderr "$SBVM" run --kill-after soon -- true
+    assert_bad_input 125 "--kill-after expects a positive number of seconds"
+}
+
+@test "SIGQUIT forwarded to the guest: killed by the host, no crash report" {
+    local d pid rc=0
+    d="$(scratch)"
+    "$SBVM" run --json "$d/r.json" -- sh -c 'echo started; exec sleep 100' >"$d/out" 2>"$d/err" &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_for started "$d/out"
+    kill -QUIT "$pid"
+    ends_within "$pid" 10
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 131 ]
+    jcheck "$d/r.json" 'g["outcome"] == "killed" and g["signal"]["name"] == "SIGQUIT" and not g.get("crashes")'
+    ! grep -qi "crash" "$d/err"
+}
+
+# --- smaller: raw output on request -----------------------------------------
+
+@test "--raw passes control characters to a terminal; --no-tag alone shows them" {
+    command -v python3 >/dev/null || skip "python3 is needed to drive a terminal"
+    run python3 "$DRIVE" 24 80 -- "$SBVM" run --raw -- printf 'a\rb\033[1mc\n' <<'STEPS'
+expect a\rb\x1b\[1mc
+STEPS
+    [ "$status" -eq 0 ]
+    run python3 "$DRIVE" 24 80 -- "$SBVM" run --no-tag -- printf 'a\rb\033[1mc\n' <<'STEPS'
+expect a\\x0db\\x1b\[1mc
+STEPS
+    [ "$status" -eq 0 ]
+}

@@ -27,8 +27,11 @@ void proc_choose_mechanisms(struct proc_sandbox *ps, const struct sbvm_config *c
     if (cfg->limits_set & cg_limits) {
         pthread_mutex_lock(&st->lock);
         if (!st->cgroups_detected) {
+            const uint64_t area[4] = { st->args_start, st->args_end, st->env_start, st->env_end };
             cgroup_detect(&st->cgroups);
             st->cgroups_detected = true;
+            /* Our groups are removed however we end. */
+            cgroup_janitor_start(&st->cgroups, area);
         }
         pthread_mutex_unlock(&st->lock);
     }
