@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +188,63 @@ static int check_keep_dirs(const sbvm_runner *rn, sbvm_error **err)
         strbuf_release(&sb);
     }
     return 0;
+}
+
+/*
+ * What the supervisor holds open for each guest running (its pipes, status
+ * and control sockets, exit handle, its root and /tmp, the output files of
+ * --output-dir) and, while it is being built, the child's ends, the
+ * program's and the mounts' sources: measured at about 8 once running, so
+ * twice that for the build. Plus sandboxvm's own (stdio, the loop, reports).
+ */
+#define FDS_PER_GUEST  16
+#define FDS_PER_JOB    6 /* a job of a live sandbox: its pipes */
+#define FDS_OWN        32
+#define FDS_BROKER_MIN 128 /* the brokers leave the rest a quarter (net/broker.c) */
+
+/* Refuses, before anything runs, a run that would run out of file
+ * descriptors midway: guests would fail to start for a reason that has
+ * nothing to do with them. */
+static int check_fd_budget(const sbvm_runner *rn, sbvm_error **err)
+{
+    struct rlimit rl;
+    uint64_t at_once = rn->parallel < rn->nguests ? rn->parallel : rn->nguests;
+    uint64_t per = rn->shared ? FDS_PER_JOB : FDS_PER_GUEST, need, have, most;
+    bool net = false;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || !at_once)
+        return 0;
+    for (size_t i = 0; i < rn->nguests; i++) {
+        const sbvm_config *c = rn->guests[i]->cfg;
+        uint64_t p = (rn->shared ? FDS_PER_JOB : FDS_PER_GUEST + c->nmounts + c->ncopies);
+        if (p > per)
+            per = p;
+        net |= c->net == SBVM_NET_ALLOW;
+    }
+    need = FDS_OWN + at_once * per;
+    have = rl.rlim_cur;
+    /* With --net allow, the brokers may take all but a quarter. */
+    if (net)
+        have = have / 4 > FDS_BROKER_MIN ? have / 4 : have < FDS_BROKER_MIN ? have : FDS_BROKER_MIN;
+    if (need <= have)
+        return 0;
+    most = have > FDS_OWN ? (have - FDS_OWN) / per : 0;
+    if (most == 0)
+        return error_set(err, EMFILE,
+                         "a guest needs about %llu open files, but this process may have only "
+                         "%llu open (RLIMIT_NOFILE%s; hard limit %llu): raise it (ulimit -n)",
+                         (unsigned long long)(FDS_OWN + per), (unsigned long long)rl.rlim_cur,
+                         net ? ", of which --net allow's brokers may use three quarters" : "",
+                         (unsigned long long)rl.rlim_max);
+    return error_set(err, EMFILE,
+                     "running %llu guests at once needs about %llu open files, but this process "
+                     "may have only %llu open (RLIMIT_NOFILE%s; hard limit %llu): run at most "
+                     "%llu at once (-j %llu), or raise the limit (ulimit -n %llu)",
+                     (unsigned long long)at_once, (unsigned long long)need,
+                     (unsigned long long)rl.rlim_cur,
+                     net ? ", of which --net allow's brokers may use three quarters" : "",
+                     (unsigned long long)rl.rlim_max, (unsigned long long)most,
+                     (unsigned long long)most, (unsigned long long)(net ? need * 4 : need));
 }
 
 /* Default names: the program's basename, with -N (the guest's position)
@@ -474,6 +532,9 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     if (r < 0)
         return r;
     r = check_keep_dirs(rn, err);
+    if (r < 0)
+        return r;
+    r = check_fd_budget(rn, err);
     if (r < 0)
         return r;
     if (rn->shared)

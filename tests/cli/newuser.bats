@@ -252,3 +252,32 @@ expect a\\x0db\\x1b\[1mc
 STEPS
     [ "$status" -eq 0 ]
 }
+
+# --- item 5: file descriptor limits -------------------------------------------
+
+@test "a hard open-file limit of 512: guests start, and get what the host allows" {
+    run --separate-stderr bash -c "ulimit -n 512; '$SBVM' run --no-tag -- sh -c 'ulimit -n'"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = 512 ]
+    run --separate-stderr bash -c "ulimit -n 512; '$SBVM' run --one-sandbox --no-tag -- sh -c 'ulimit -n' ::: true"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = 512 ]
+}
+
+@test "-j 200 with a hard limit of 512 is refused up front, naming what would fit" {
+    local args=() i
+    for i in $(seq 200); do args+=(true :::); done
+    unset 'args[${#args[@]}-1]'
+    run --separate-stderr bash -c 'ulimit -n 512; exec "$0" run -j 200 -- "$@"' "$SBVM" "${args[@]}"
+    assert_bad_input 125 "running 200 guests at once needs about [0-9]+ open files, but this process may have only 512 open .* run at most [0-9]+ at once \(-j [0-9]+\)"
+}
+
+@test "a soft limit of 512 under a higher hard one: -j 60 runs every guest" {
+    local args=() i hard
+    hard="$(ulimit -Hn)"
+    [ "$hard" = unlimited ] || [ "$hard" -ge 2048 ] || skip "the hard limit ($hard) is too low to raise to"
+    for i in $(seq 60); do args+=(true :::); done
+    unset 'args[${#args[@]}-1]'
+    run --separate-stderr bash -c 'ulimit -Sn 512; exec "$0" run -q -j 60 -- "$@"' "$SBVM" "${args[@]}"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+}

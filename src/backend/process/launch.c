@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -95,8 +96,15 @@ static void plan_rlimits(const struct proc_sandbox *ps, const struct sbvm_config
                          struct child_args *a)
 {
     const uint64_t *l = cfg->limits;
+    struct rlimit hard;
 
     a->rl_nofile = l[SBVM_LIMIT_FILES];
+    /* The default may not be above what this host lets us give (a hard
+     * limit of 512): then the guest gets what there is. One asked for is
+     * refused as asked, with the reason. */
+    if (!(cfg->limits_set & (1u << SBVM_LIMIT_FILES)) && getrlimit(RLIMIT_NOFILE, &hard) == 0 &&
+        hard.rlim_max != RLIM_INFINITY && a->rl_nofile > hard.rlim_max)
+        a->rl_nofile = hard.rlim_max;
     a->rl_fsize = l[SBVM_LIMIT_DISK];
     if (l[SBVM_LIMIT_PIDS] && !ps->cg.dir[CG_PIDS])
         a->rl_nproc = l[SBVM_LIMIT_PIDS];

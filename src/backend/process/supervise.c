@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -707,6 +708,7 @@ static int send_next(struct sandbox *sb)
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
+    struct rlimit hard;
     int fds[3];
     ssize_t n;
 
@@ -741,6 +743,10 @@ static int send_next(struct sandbox *sb)
     q.umask = 022;
     if ((sb->cfg->limits_set & (1u << SBVM_LIMIT_FILES)) || j->limits[SBVM_LIMIT_FILES])
         q.rl_nofile = j->limits[SBVM_LIMIT_FILES];
+    /* As for an inline guest: the default, not above our hard limit. */
+    if (!(sb->cfg->limits_set & (1u << SBVM_LIMIT_FILES)) && getrlimit(RLIMIT_NOFILE, &hard) == 0 &&
+        hard.rlim_max != RLIM_INFINITY && q.rl_nofile > hard.rlim_max)
+        q.rl_nofile = hard.rlim_max;
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
     if (prog) {
