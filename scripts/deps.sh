@@ -14,6 +14,7 @@ set -euo pipefail
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3)
 test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux clang-format)
+test_pkgs+=(python3-venv) # tests/cli/newuser.bats: a virtual environment made by the test
 bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).
 fuzz_pkgs=(clang libclang-rt-14-dev)

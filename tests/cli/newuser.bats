@@ -281,3 +281,103 @@ STEPS
     run --separate-stderr bash -c 'ulimit -Sn 512; exec "$0" run -q -j 60 -- "$@"' "$SBVM" "${args[@]}"
     [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
 }
+
+# --- items 6 and 7: programs that need what lives next to them ----------------
+
+# A program that prints its library's answer, then runs itself again by
+# argv[0], as programs that re-execute themselves do.
+build_tool() {
+    local d="$1"
+    mkdir -p "$d/app/bin" "$d/app/lib"
+    cat >"$d/lib.c" <<'C'
+const char *zlibVersion(void) { return "its-own"; }
+C
+    cat >"$d/main.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+const char *zlibVersion(void);
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "again") == 0) {
+        printf("again as %s: %s\n", argv[0], zlibVersion());
+        return 0;
+    }
+    printf("%s\n", zlibVersion());
+    fflush(stdout);
+    execl(argv[0], argv[0], "again", (char *)0);
+    perror("execl");
+    return 1;
+}
+C
+    # Its own libz.so.1 next to it ($ORIGIN/../lib): the system has one
+    # of that name too, which the loader would take instead.
+    gcc -shared -fPIC -Wl,-soname,libz.so.1 -o "$d/app/lib/libz.so.1" "$d/lib.c"
+    gcc -o "$d/app/bin/tool" "$d/main.c" -Wl,-rpath,'$ORIGIN/../lib' "$d/app/lib/libz.so.1"
+}
+
+@test "a relative program path: the program can run itself again by argv[0], under the name it was given" {
+    command -v gcc >/dev/null || skip "gcc is needed"
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    build_tool "$d"
+    ln -s tool "$d/app/bin/alias"
+    cd "$d/app/bin"
+    run --separate-stderr "$SBVM" run --ro "$d/app/lib" --no-tag -- ./alias
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = "its-own"$'\n'"again as $d/app/bin/alias: its-own" ]
+    cd "$d/app"
+    run --separate-stderr "$SBVM" run --one-sandbox --ro "$d/app/lib" --no-tag -- bin/tool
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = "its-own"$'\n'"again as $d/app/bin/tool: its-own" ]
+}
+
+@test "a program whose RUNPATH finds its own library: refused, naming the --ro; never another copy" {
+    command -v gcc >/dev/null || skip "gcc is needed"
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    build_tool "$d"
+    # Outside, it is itself.
+    [ "$("$d/app/bin/tool" | head -1)" = its-own ]
+    run --separate-stderr "$SBVM" run -- "$d/app/bin/tool"
+    [ "$status" -eq 126 ]
+    [[ "$stderr" == *"its library libz.so.1 is in $d/app/lib (its RUNPATH), which the sandbox does not show"*"Add --ro $d/app/lib"* ]]
+    [[ "$output" != *1.2* ]]
+    # With what it said, it runs as itself.
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d/app/lib" -- "$d/app/bin/tool"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$(head -1 <<<"$output")" = its-own ]
+}
+
+@test "a venv's python is that venv: its prefix and executable, relative or absolute, and multiprocessing's spawn" {
+    /usr/bin/python3 -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    /usr/bin/python3 -m venv --without-pip "$d/venv"
+    run --separate-stderr "$SBVM" run --timeout 60 --no-tag -- "$d/venv/bin/python" -c 'import sys; print(sys.prefix); print(sys.executable)'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = "$d/venv"$'\n'"$d/venv/bin/python" ]
+    cd "$d"
+    run --separate-stderr "$SBVM" run --timeout 60 --no-tag -- ./venv/bin/python -c '
+import multiprocessing as mp
+with mp.get_context("spawn").Pool(1) as p:
+    print(p.apply(eval, ("__import__(\"sys\").prefix",)))
+'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$output" = "$d/venv" ]
+}
+
+@test "a venv whose base interpreter the sandbox does not show, or that is the home directory: refused, saying why" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    mkdir -p "$d/v/bin" "$d/base/bin"
+    ln -s /usr/bin/python3 "$d/v/bin/python"
+    printf 'home = %s/base/bin\n' "$d" >"$d/v/pyvenv.cfg"
+    run --separate-stderr "$SBVM" run -- "$d/v/bin/python" -c pass
+    [ "$status" -eq 126 ]
+    [[ "$stderr" == *"base interpreter is in $d/base/bin, which the sandbox does not show: add --ro $d/base"* ]]
+    printf 'home = /usr/bin\n' >"$d/v/pyvenv.cfg"
+    run --separate-stderr env HOME="$d/v" "$SBVM" run -- "$d/v/bin/python" -c pass
+    [ "$status" -eq 126 ]
+    [[ "$stderr" == *"is your home directory or holds it"* ]]
+}

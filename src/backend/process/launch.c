@@ -198,6 +198,16 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     if (j) {
         a.exec_path = ps->prog.exec_path;
         a.argv = j->argv.v;
+        if (ps->prog.argv0) {
+            /* The name a relative program path stands for (program.h). */
+            strv_release(&ps->exec_argv);
+            if (strv_push(&ps->exec_argv, ps->prog.argv0) < 0)
+                goto oom_argv;
+            for (size_t i = 1; i < j->argv.n; i++)
+                if (strv_push(&ps->exec_argv, j->argv.v[i]) < 0)
+                    goto oom_argv;
+            a.argv = ps->exec_argv.v;
+        }
         a.envp = ps->envp.v;
         a.cwd = j->cwd ? j->cwd : cfg->cwd ? cfg->cwd : SBVM_DEFAULT_CWD;
         a.fd_in = j->child_in;
@@ -289,6 +299,8 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     }
     return 0;
 
+oom_argv:
+    r = start_fail(fail, "prepare", ENOMEM, "out of memory");
 out_close:
     close_fd(&status[0]);
     close_fd(&status[1]);

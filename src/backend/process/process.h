@@ -81,7 +81,8 @@ struct proc_job {
 struct proc_sandbox {
     struct sandbox *sb;
     struct proc_state *st;
-    struct strv envp; /* the sandbox's environment */
+    struct strv envp;      /* the sandbox's environment */
+    struct strv exec_argv; /* an inline job's argv with the program's argv[0] */
     /* Inline: its job's program. */
     struct program prog;
     bool have_prog;
@@ -90,6 +91,7 @@ struct proc_sandbox {
     struct proc_program {
         const char *argv0; /* the config's */
         char *exec_path;   /* NULL: it did not resolve; then why: */
+        char *exec_argv0;  /* its job's argv[0], or NULL: as given */
         struct program_failure fail;
     } * progs;
     size_t nprogs;

@@ -754,8 +754,11 @@ static int send_next(struct sandbox *sb)
         q.flags |= SPAWN_EXEC_PATH;
         strbuf_add(&body, prog->exec_path, strlen(prog->exec_path) + 1);
     }
-    for (size_t i = 0; i < j->argv.n; i++)
-        strbuf_add(&body, j->argv.v[i], strlen(j->argv.v[i]) + 1);
+    for (size_t i = 0; i < j->argv.n; i++) {
+        /* A program named by a relative path runs as its absolute name. */
+        const char *arg = i == 0 && prog && prog->exec_argv0 ? prog->exec_argv0 : j->argv.v[i];
+        strbuf_add(&body, arg, strlen(arg) + 1);
+    }
     for (size_t i = 0; i < j->env.n; i++)
         strbuf_add(&body, j->env.v[i], strlen(j->env.v[i]) + 1);
     if (strbuf_failed(&body) || body.len + sizeof(q) > SPAWN_MSG_MAX) {
