@@ -194,50 +194,104 @@ static char *find_profile(const char *arg)
     return found;
 }
 
-/* "A:B" at the last ':' that leaves two non-empty sides, or no B. */
-static void split_pair(const char *arg, char **a, char **b)
+/*
+ * "A[:B]" with '\:' for a ':' that is part of a path and '\\' for a
+ * backslash before one: *a and *b (NULL when there is no second part),
+ * unescaped. -1 with *why (static) when there are more than two parts or
+ * one is empty.
+ */
+static int split_pair(const char *arg, char **a, char **b, const char **why)
 {
-    const char *colon = strrchr(arg, ':');
+    struct strbuf part[2] = { STRBUF_INIT, STRBUF_INIT };
+    int k = 0;
 
-    if (colon && colon != arg && colon[1]) {
-        *a = strndup(arg, (size_t)(colon - arg));
-        *b = strdup(colon + 1);
-    } else {
-        *a = strdup(arg);
-        *b = NULL;
+    *a = *b = NULL;
+    *why = NULL;
+    for (const char *p = arg; *p; p++) {
+        if (p[0] == '\\' && (p[1] == ':' || p[1] == '\\')) {
+            strbuf_addch(&part[k], *++p);
+        } else if (*p == ':') {
+            if (k == 1) {
+                *why = "more than one ':' (write a ':' that is part of a path as '\\:')";
+                goto fail;
+            }
+            k = 1;
+            strbuf_addstr(&part[1], ""); /* a second part, even if empty */
+        } else {
+            strbuf_addch(&part[k], *p);
+        }
     }
+    if (strbuf_failed(&part[0]) || strbuf_failed(&part[1])) {
+        *why = "out of memory";
+        goto fail;
+    }
+    if (!part[0].len || (k == 1 && !part[1].len)) {
+        *why = "an empty part around ':' (write a ':' that is part of a path as '\\:')";
+        goto fail;
+    }
+    *a = strbuf_detach(&part[0], NULL);
+    *b = k == 1 ? strbuf_detach(&part[1], NULL) : NULL;
+    strbuf_release(&part[1]);
+    return 0;
+fail:
+    strbuf_release(&part[0]);
+    strbuf_release(&part[1]);
+    return -1;
+}
+
+static const char *mount_opt_name(int kind)
+{
+    return kind == SBVM_MOUNT_RO      ? "--ro"
+           : kind == SBVM_MOUNT_RW    ? "--rw"
+           : kind == SBVM_MOUNT_TMPFS ? "--tmpfs"
+           : kind == SBVM_MOUNT_HIDE  ? "--hide"
+           : kind == 100              ? "--copy-in"
+                                      : "--copy-out";
 }
 
 /* One filesystem option into the config; errors name the option. */
 static int add_mount_opt(sbvm_config *cfg, const struct cli_mount *m, sbvm_error **err)
 {
+    const char *opt = mount_opt_name(m->kind);
     char *a = NULL, *b = NULL;
+    const char *why;
     uint64_t size = 0;
     int r;
 
-    split_pair(m->arg, &a, &b);
-    if (!a) {
-        free(b);
-        return error_set(err, ENOMEM, "out of memory");
-    }
+    if (m->kind == SBVM_MOUNT_HIDE)
+        return sbvm_config_add_mount(cfg, SBVM_MOUNT_HIDE, NULL, m->arg, 0, err);
+    if (split_pair(m->arg, &a, &b, &why) < 0)
+        return error_set(err, EINVAL, "%s %s: %s", opt, m->arg, why);
     switch (m->kind) {
     case SBVM_MOUNT_RO:
     case SBVM_MOUNT_RW:
         r = sbvm_config_add_mount(cfg, (enum sbvm_mount_kind)m->kind, a, b, 0, err);
+        if (r == -ENOENT && b && err && access(m->arg, F_OK) == 0) {
+            /* The whole argument names a path: its ':' was meant. */
+            struct strbuf esc = STRBUF_INIT;
+            for (const char *p = m->arg; *p; p++) {
+                if (*p == ':' || *p == '\\')
+                    strbuf_addch(&esc, '\\');
+                strbuf_addch(&esc, *p);
+            }
+            sbvm_error_free(*err);
+            *err = NULL;
+            r = error_set(err, ENOENT,
+                          "%s %s: %s does not exist; a ':' that is part of a path is written "
+                          "'\\:': %s %s",
+                          opt, m->arg, a, opt, esc.buf ? esc.buf : "?");
+            strbuf_release(&esc);
+        }
         break;
     case SBVM_MOUNT_TMPFS:
-        if (b && parse_size(b, &size) < 0) {
-            /* Not a size: the whole argument is the path (it holds ':'). */
-            free(a);
-            a = strdup(m->arg);
-            free(b);
-            b = NULL;
+        if (b && (parse_size(b, &size) < 0 || size == 0)) {
+            r = error_set(err, EINVAL,
+                          "--tmpfs %s: '%s' is not a size: a whole number of bytes, or with K, M, "
+                          "G or T (like 512M or 2G; not 0)%s",
+                          m->arg, b, strchr(b, '.') ? "; no fractions: 1536M, not 1.5G" : "");
+            break;
         }
-        r = a ? sbvm_config_add_mount(cfg, SBVM_MOUNT_TMPFS, NULL, a, size, err)
-              : error_set(err, ENOMEM, "out of memory");
-        break;
-    case SBVM_MOUNT_HIDE:
-        r = sbvm_config_add_mount(cfg, SBVM_MOUNT_HIDE, NULL, m->arg, 0, err);
+        r = sbvm_config_add_mount(cfg, SBVM_MOUNT_TMPFS, NULL, a, size, err);
         break;
     case 100:
         r = b ? sbvm_config_add_copy_in(cfg, a, b, err)

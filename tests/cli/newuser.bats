@@ -381,3 +381,53 @@ with mp.get_context("spawn").Pool(1) as p:
     [ "$status" -eq 126 ]
     [[ "$stderr" == *"is your home directory or holds it"* ]]
 }
+
+# --- item 8 and the ':' of paths -------------------------------------------------
+
+@test "--tmpfs DST:SIZE with a size that is not one is refused, not made a mount point named so" {
+    local v
+    for v in 1.5G 1Z -5 0 abc; do
+        run --separate-stderr "$SBVM" run --tmpfs "/tmp/x:$v" -- true
+        assert_bad_input 125 "--tmpfs /tmp/x:$v: '$v' is not a size"
+    done
+    run --separate-stderr "$SBVM" run --tmpfs /tmp/x:1.5G -- true
+    [[ "$stderr" == *"1536M"* ]]
+    run --separate-stderr "$SBVM" run --no-tag --tmpfs /tmp/x:2M -- sh -c 'df -k /tmp/x | tail -1'
+    [ "$status" -eq 0 ]
+    [ "$(awk '{print $2}' <<<"$output")" -eq 2048 ]
+}
+
+@test "a ':' in a path is written '\\:' in --ro, --tmpfs and --copy-in; a bare one is pointed at" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    mkdir "$d/a:b"
+    echo inside >"$d/a:b/f"
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d/a\\:b:/data" -- cat /data/f
+    [ "$status" -eq 0 ] && [ "$output" = inside ]
+    run --separate-stderr "$SBVM" run --no-tag --ro "$d/a\\:b" -- cat "$d/a:b/f"
+    [ "$status" -eq 0 ] && [ "$output" = inside ]
+    run --separate-stderr "$SBVM" run --no-tag --tmpfs '/tmp/c\:d:1M' -- sh -c 'ls -d /tmp/c*'
+    [ "$status" -eq 0 ] && [ "$output" = "/tmp/c:d" ]
+    run --separate-stderr "$SBVM" run --no-tag --copy-in "$d/a\\:b/f:/tmp/g\\:h" -- cat /tmp/g:h
+    [ "$status" -eq 0 ] && [ "$output" = inside ]
+    run --separate-stderr "$SBVM" run --ro "$d/a:b" -- true
+    assert_bad_input 125 "a ':' that is part of a path is written '\\\\:': --ro .*/a\\\\:b"
+    run --separate-stderr "$SBVM" run --ro "$d/a:b:c:/x" -- true
+    assert_bad_input 125 "more than one ':'"
+}
+
+# --- item 11: --disk counts what was written ------------------------------------
+
+@test "--disk: exactly the limit is allowed, one byte more is the limit" {
+    run --separate-stderr "$SBVM" run --disk 64K -- sh -c 'head -c 65536 /dev/zero >/tmp/f'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    run --separate-stderr "$SBVM" run --disk 4K -- sh -c 'printf abc >/tmp/f'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    run --separate-stderr "$SBVM" run --disk 64K -- sh -c 'head -c 65537 /dev/zero >/tmp/f'
+    [ "$status" -eq 137 ]
+    [[ "$stderr" == *"limit disk"* ]]
+    # Two files of a page each under a one-page limit: pages are what a
+    # tmpfs counts.
+    run --separate-stderr "$SBVM" run --disk 4K -- sh -c 'echo a >/tmp/f; echo b >/tmp/g'
+    [ "$status" -eq 137 ]
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "backend/process/process.h"
@@ -25,6 +26,29 @@
 uint64_t proc_scratch_size(const struct sbvm_config *cfg)
 {
     return cfg->limits[SBVM_LIMIT_DISK] ? cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+}
+
+/* The scratch's tmpfs is one page larger than the limit (rounded up to
+ * whole pages, which is what a tmpfs counts): a guest that writes exactly
+ * what it was allowed fills its limit without being refused anything, and
+ * only one that goes past it is stopped (proc_scratch_over). */
+uint64_t proc_scratch_mount_size(const struct sbvm_config *cfg)
+{
+    uint64_t d = proc_scratch_size(cfg);
+
+    if (d > UINT64_MAX - 2 * 4096)
+        return d;
+    return (d + 4095) / 4096 * 4096 + 4096;
+}
+
+bool proc_scratch_over(const struct sbvm_config *cfg, int tmpfd, uint64_t *used)
+{
+    struct statfs sfs;
+
+    if (tmpfd < 0 || !cfg->limits[SBVM_LIMIT_DISK] || fstatfs(tmpfd, &sfs) < 0)
+        return false;
+    *used = (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
+    return *used > cfg->limits[SBVM_LIMIT_DISK] || sfs.f_bavail == 0;
 }
 
 bool proc_has_copies(const struct sbvm_config *cfg, bool out)

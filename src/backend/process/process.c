@@ -564,7 +564,7 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
      * (a program may live under /tmp). */
     if (cfg->rootfs && (r = fsplan_build_rootfs(&ps->extra, &e)) < 0)
         goto fail_err;
-    r = fsplan_add_tmp(&ps->extra, proc_scratch_size(cfg), &e);
+    r = fsplan_add_tmp(&ps->extra, proc_scratch_mount_size(cfg), &e);
     if (r < 0)
         goto fail_err;
     r = env_build(cfg, &ps->envp, &e);

@@ -215,6 +215,10 @@ int proc_get(struct sandbox *sb, const char *guest, const char *host, unsigned f
 int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err);
 /* The scratch's size: the disk limit, never unlimited. */
 uint64_t proc_scratch_size(const struct sbvm_config *cfg);
+/* The size its tmpfs is made with, and whether the guest has gone past
+ * its disk limit (*used: the bytes in use, in whole pages). */
+uint64_t proc_scratch_mount_size(const struct sbvm_config *cfg);
+bool proc_scratch_over(const struct sbvm_config *cfg, int tmpfd, uint64_t *used);
 bool proc_has_copies(const struct sbvm_config *cfg, bool out);
 
 /* limits.c */
