@@ -431,3 +431,27 @@ with mp.get_context("spawn").Pool(1) as p:
     run --separate-stderr "$SBVM" run --disk 4K -- sh -c 'echo a >/tmp/f; echo b >/tmp/g'
     [ "$status" -eq 137 ]
 }
+
+# --- item 9: --deny execve ---------------------------------------------------------
+
+@test "--deny execve lets the program start, and denies its own execs" {
+    local d
+    d="$(scratch)"
+    run --separate-stderr "$SBVM" run --no-tag --deny execve -- /bin/echo started
+    [ "$status" -eq 0 ] && [ "$output" = started ]
+    run --separate-stderr "$SBVM" run --no-tag --deny execve --json "$d/r.json" -- sh -c 'echo started; /bin/true; echo after'
+    [ "$status" -eq 159 ]
+    [ "$output" = started ]
+    [[ "$stderr" == *"denied: syscall execve (59)"* ]]
+    # The guest is named by its own command line, never sandboxvm's.
+    [[ "$stderr" != *"sandboxvm run"* ]] && [[ "$stderr" != *"--deny"* ]]
+    jcheck "$d/r.json" 'g["outcome"] == "denied" and g["denied"]["syscall"] == "execve"'
+    run --separate-stderr "$SBVM" run --no-tag --deny execveat -- sh -c 'echo started; exec 3</bin/true; /bin/true; echo after-execve'
+    [ "$status" -eq 0 ] && [ "$output" = $'started\nafter-execve' ]
+}
+
+@test "--deny execve in one sandbox: each job starts, a job's own exec ends that job" {
+    run --separate-stderr "$SBVM" run --one-sandbox --no-tag --deny execve -- echo one ::: sh -c 'echo two; /bin/true; echo never' ::: echo three
+    [ "$status" -eq 159 ]
+    [ "$output" = $'one\ntwo\nthree' ]
+}
