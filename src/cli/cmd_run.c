@@ -130,6 +130,20 @@ static void print_details(sbvm_runner *rn, size_t nguests)
     }
 }
 
+/* Whether a copy of a guest's (or of the one sandbox's) failed. */
+static bool copies_failed(const sbvm_runner *rn, size_t nguests, const sbvm_result *final)
+{
+    for (size_t i = 0; i <= nguests; i++) {
+        const sbvm_result *r = i < nguests ? sbvm_runner_result(rn, i) : final;
+        const struct sbvm_copy *cv;
+        size_t n = r ? sbvm_result_copies(r, &cv) : 0;
+        for (size_t k = 0; k < n; k++)
+            if (cv[k].error)
+                return true;
+    }
+    return false;
+}
+
 static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
                           size_t nguests, bool output_lost)
 {
@@ -303,6 +317,7 @@ int cmd_run(int argc, char **argv)
     sbvm_sandbox *shared = NULL;
     sbvm_result *final = NULL;
     int dir_fd = -1, sig_r = -1, status, lost = 0, lost_fd = 0;
+    bool copy_failed = false;
 
     status = cli_run_prepare(argc, argv, &p);
     if (status != 0 || p.help)
@@ -370,6 +385,12 @@ int cmd_run(int argc, char **argv)
         sbvm_sandbox_destroy(shared, &final, NULL);
         shared = NULL;
     }
+    if (status == 0 && copies_failed(rn, nguests, final)) {
+        /* The guests ran, but what was to come out did not all come: the
+         * details below say which and why. */
+        status = EXIT_USAGE;
+        copy_failed = true;
+    }
     lost = output_lost(out, &lost_fd);
     if (lost == EPIPE && status == 0) {
         /* Our reader left before all was written: a pipeline's writer
@@ -396,6 +417,8 @@ int cmd_run(int argc, char **argv)
             cli_text(2, "the sandbox, when it ended:\n%s", d);
         free(d);
     }
+    if (copy_failed)
+        cli_error("a --copy-out failed (said above): exit status %d", EXIT_USAGE);
     goto done;
 
 oom:

@@ -190,6 +190,41 @@ static int check_keep_dirs(const sbvm_runner *rn, sbvm_error **err)
     return 0;
 }
 
+/* A --copy-out never replaces a host file: one that exists already is
+ * refused before anything runs, as --keep's directory is, rather than
+ * reported lost afterwards. */
+static int check_copy_out_dests(const sbvm_runner *rn, sbvm_error **err)
+{
+    for (size_t i = 0; i < rn->nguests; i++) {
+        const struct runner_guest *g = rn->guests[i];
+
+        for (size_t k = 0; k < g->cfg->ncopies; k++) {
+            const struct config_copy *c = &g->cfg->copies[k];
+            struct strbuf sb = STRBUF_INIT;
+            bool exists;
+
+            if (!c->out)
+                continue;
+            strbuf_addstr(&sb, c->host);
+            if (rn->nguests > 1 && !rn->shared)
+                strbuf_addf(&sb, ".%s", g->name);
+            if (strbuf_failed(&sb))
+                return error_set(err, ENOMEM, "out of memory");
+            exists = faccessat(AT_FDCWD, sb.buf, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+            if (exists) {
+                error_set(err, EEXIST,
+                          "--copy-out %s:%s: %s exists already; a copy never replaces a host "
+                          "file: remove it or copy elsewhere",
+                          c->guest, c->host, sb.buf);
+                strbuf_release(&sb);
+                return -EEXIST;
+            }
+            strbuf_release(&sb);
+        }
+    }
+    return 0;
+}
+
 /*
  * What the supervisor holds open for each guest running (its pipes, status
  * and control sockets, exit handle, its root and /tmp, the output files of
@@ -535,6 +570,9 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     if (r < 0)
         return r;
     r = check_fd_budget(rn, err);
+    if (r < 0)
+        return r;
+    r = check_copy_out_dests(rn, err);
     if (r < 0)
         return r;
     if (rn->shared)

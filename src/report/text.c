@@ -268,8 +268,9 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
             _cleanup_free_ char *gp = fld(cv[i].guest), *hp = fld(cv[i].host);
             if (cv[i].error) {
                 _cleanup_free_ char *why = fld(cv[i].error);
-                strbuf_addf(sb, "%s--copy-%s %s: %s\n", indent, cv[i].out ? "out" : "in",
-                            cv[i].out ? gp : hp, why);
+                /* Both sides: which of them is the trouble is in `why`. */
+                strbuf_addf(sb, "%s--copy-%s %s:%s: %s\n", indent, cv[i].out ? "out" : "in",
+                            cv[i].out ? gp : hp, cv[i].out ? hp : gp, why);
             } else if (cv[i].out) {
                 strbuf_addf(sb, "%scopied out %s to %s\n", indent, gp, hp);
             }

@@ -455,3 +455,41 @@ with mp.get_context("spawn").Pool(1) as p:
     [ "$status" -eq 159 ]
     [ "$output" = $'one\ntwo\nthree' ]
 }
+
+# --- item 12: failures after the run ----------------------------------------------
+
+@test "--copy-out onto an existing host path is refused before the guest runs, naming the path" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    echo old >"$d/exists"
+    run --separate-stderr "$SBVM" run --copy-out "/tmp/r:$d/exists" -- sh -c 'echo ran; echo new >/tmp/r'
+    assert_bad_input 125 "--copy-out /tmp/r:$d/exists: $d/exists exists already"
+    [ -z "$output" ]
+    [ "$(cat "$d/exists")" = old ]
+    # Several guests: each one's HOST.NAME.
+    touch "$d/o.b"
+    run --separate-stderr "$SBVM" run --name a --name b --copy-out "/tmp/o:$d/o" -- true ::: true
+    assert_bad_input 125 "$d/o.b exists already"
+}
+
+@test "--copy-out of a path the guest did not make: the run exits 125 and says which" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    run --separate-stderr "$SBVM" run --copy-out "/tmp/missing:$d/new" -- true
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"--copy-out /tmp/missing:$d/new: nothing there in the sandbox"* ]]
+    [[ "$stderr" == *"a --copy-out failed"* ]]
+    [ ! -e "$d/new" ]
+}
+
+@test "-o onto a full disk: the file is cut short and the run says so, exit 125" {
+    [ "$(id -u)" = 0 ] || skip "mounting a small tmpfs needs root"
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    mkdir "$d/full"
+    mount -t tmpfs -o size=64k tmpfs "$d/full" || skip "cannot mount a tmpfs here"
+    run --separate-stderr "$SBVM" run -o "$d/full" -- sh -c 'head -c 200000 /dev/zero'
+    umount "$d/full"
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"--output-dir: writing the output of sh: No space left on device"* ]]
+}

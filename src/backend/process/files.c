@@ -177,7 +177,9 @@ static int copy_one(struct proc_sandbox *ps, bool out, const char *guest, const 
     } else {
         r = out ? copy_entry_at(gfd, gname, hfd, hname, &lim)
                 : copy_entry_at(hfd, hname, gfd, gname, &lim);
-        *what = r == -EEXIST && out ? "the host path exists already" : "copying";
+        *what = r == -EEXIST && out   ? "the host path exists already (a copy never replaces it)"
+                : r == -ENOENT && out ? "nothing there in the sandbox"
+                                      : "copying";
         close(hfd);
     }
     close(gfd);
