@@ -345,7 +345,8 @@ struct sbvm_left_listener {
 
 struct sbvm_left_file {
     const char *path; /* inside the sandbox */
-    const char *kind; /* "file", "symlink", "fifo", "socket", "device" */
+    const char *kind; /* "file", "symlink", "fifo", "socket", "device", or
+                         "directory": one it left empty */
     uint64_t size;    /* bytes, for a regular file; else 0 */
 };
 

@@ -493,3 +493,90 @@ with mp.get_context("spawn").Pool(1) as p:
     [ "$status" -eq 125 ]
     [[ "$stderr" == *"--output-dir: writing the output of sh: No space left on device"* ]]
 }
+
+# --- item 10: the ledger lists exactly what the guest left -----------------------
+
+# The files of a report's first guest's ledger, as "kind path" lines.
+left_files() {
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["guests"][0]
+for f in g["ledger"]["files"]: print(f["kind"], f["path"])' "$1"
+}
+
+@test "ledger: a program and an --ro file under the host's /tmp are not the guest's; what it writes is" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    case "$d" in /tmp/*) ;; *) skip "the scratch is not under /tmp" ;; esac
+    printf '#!/bin/sh\necho "$@" >/tmp/mine\n' >"$d/prog"
+    chmod 755 "$d/prog"
+    echo data >"$d/data.txt"
+    run --separate-stderr "$SBVM" run --ro "$d/data.txt" --json "$d/r.json" -- "$d/prog" x
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$(left_files "$d/r.json")" = "file /tmp/mine" ]
+    [[ "$stderr" != *"$d/prog"* ]] && [[ "$stderr" != *"data.txt"* ]]
+    # --keep: no empty copy of the program file, the guest's file kept.
+    run --separate-stderr "$SBVM" run --keep "$d/kept" -- "$d/prog" y
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$(cd "$d/kept/prog" && find . | sort | tr '\n' ' ')" = ". ./mine " ]
+}
+
+@test "ledger: --copy-in files are not the guest's unless it changed them, nor a partial copy" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    echo in >"$d/in"
+    mkdir "$d/tree" && echo t >"$d/tree/t"
+    run --separate-stderr "$SBVM" run --json "$d/r.json" --copy-in "$d/in:/tmp/in" --copy-in "$d/tree:/tmp/tree" -- true
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ -z "$(left_files "$d/r.json")" ]
+    run --separate-stderr "$SBVM" run --json "$d/r.json" --copy-in "$d/in:/tmp/in" --copy-in "$d/tree:/tmp/tree" -- sh -c 'echo more >>/tmp/in; echo n >/tmp/tree/new'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$(left_files "$d/r.json" | sort)" = $'file /tmp/in\nfile /tmp/tree/new' ]
+    # The guest never ran: nothing is its.
+    head -c 2M /dev/zero >"$d/big"
+    run --separate-stderr "$SBVM" run --disk 1M --json "$d/r.json" --copy-in "$d/big:/tmp/big" -- true
+    [ "$status" -eq 125 ]
+    [ -z "$(left_files "$d/r.json")" ]
+}
+
+@test "ledger: empty directories the guest left, and files in --tmpfs mounts, are listed" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    run --separate-stderr "$SBVM" run --json "$d/r.json" --tmpfs /cache --tmpfs /tmp/sub -- sh -c '
+        mkdir /tmp/empty /tmp/full /cache/d; touch /tmp/full/f; echo x >/cache/f; echo y >/tmp/sub/g'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [ "$(left_files "$d/r.json" | sort)" = "$(printf '%s\n' 'directory /cache/d' 'directory /tmp/empty' 'file /cache/f' 'file /tmp/full/f' 'file /tmp/sub/g' | sort)" ]
+    jschema "$d/r.json"
+    # Nothing left: nothing listed (the mount points are sandboxvm's).
+    run --separate-stderr "$SBVM" run --json "$d/r.json" --tmpfs /cache --tmpfs /tmp/sub -- true
+    [ -z "$(left_files "$d/r.json")" ]
+}
+
+@test "ledger: a guest stopped before its exec is not shown as sandboxvm's command line (no --secret in the report)" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    run --separate-stderr "$SBVM" run --timeout 0.001 --json "$d/r.json" --net allow=example.com \
+        --secret TOKEN=sbvm-not-a-secret-42@example.com -- true
+    [[ "$stderr" != *"sbvm-not-a-secret-42"* ]] && [[ "$stderr" != *"--secret"* ]]
+    ! grep -q "sbvm-not-a-secret-42" "$d/r.json"
+}
+
+@test "ledger: one sandbox's --ro files under /tmp are not listed when it ends" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    case "$d" in /tmp/*) ;; *) skip "the scratch is not under /tmp" ;; esac
+    mkdir "$d/lib" && echo l >"$d/lib/l"
+    run --separate-stderr "$SBVM" run --one-sandbox --ro "$d/lib" -- cat "$d/lib/l" ::: sh -c 'echo j >/tmp/job'
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [[ "$stderr" != *"$d/lib"* ]]
+    [[ "$stderr" == *"file /tmp/job"* ]]
+}
+
+@test "ledger: a tcp6 listener is shown in the usual short form" {
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    run --separate-stderr "$SBVM" run --json "$d/r.json" -- /usr/bin/python3 -c '
+import os, socket, time
+s = socket.socket(socket.AF_INET6); s.bind(("::1", 8080)); s.listen()
+if os.fork() == 0: time.sleep(60)'
+    [[ "$stderr" == *"listening tcp6 [::1]:8080"* ]]
+    jcheck "$d/r.json" 'g["ledger"]["listeners"][0]["local"] == "[::1]:8080"'
+}

@@ -518,6 +518,9 @@ static void proc_release(struct sandbox *sb)
     close_fd(&ps->spawn_fd);
     close_fd(&ps->rootfd);
     close_fd(&ps->tmpfd);
+    for (size_t i = 0; i < ps->ntmpfs; i++)
+        close_fd(&ps->tmpfs_fds[i]);
+    free(ps->marks);
     for (size_t i = 0; i < ps->nbuilding; i++)
         crash_free(ps->building[i]);
     free(ps->pending);

@@ -295,9 +295,14 @@ static void view_ready(struct sandbox *sb, int rootfd, int tmpfd)
     ps->rootfd = rootfd;
     ps->tmpfd = tmpfd;
     ps->ready = true;
+    proc_hold_scratches(ps);
     if (proc_has_copies(sb->cfg, false)) {
         char c = SYNC_COPIED, what[512];
         int r = proc_copy_in(sb, what, sizeof(what));
+        /* What was copied in is ours, not what the guest left; the guest
+         * waits for us, so nothing of its own is there yet. (Even a
+         * partial copy, when the guest never runs.) */
+        proc_mark_scratches(ps);
         if (r < 0) {
             struct bev ev = { .kind = BEV_SETUP_FAILED };
             setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "copy-in", -r, "%s: %s", what,
