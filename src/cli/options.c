@@ -4,6 +4,7 @@
  * parsed and checked (every value is hostile until it passed), and turned
  * into an sbvm_config. The logic of each command is in its own file.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/escape.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/array.h"
 #include "util/cleanup.h"
@@ -45,6 +47,16 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
     errno = 0;
     v = strtod(s, &end);
+    if (*s && !*end && v > 0 && v < 0.001) {
+        cli_error("%s %s: less than a millisecond, the smallest it takes (and a limit counts "
+                  "from the sandbox's start: a few milliseconds go by before the program runs)",
+                  opt, s);
+        return -1;
+    }
+    if (*s && !*end && v > 1e7) {
+        cli_error("%s %s: at most 10000000 seconds (about 115 days)", opt, s);
+        return -1;
+    }
     if (!*s || *end || errno || seconds_to_ms(v, ms) < 0) {
         cli_error("%s expects a positive number of seconds (like 10 or 0.5), not '%s'", opt, s);
         return -1;
@@ -54,10 +66,27 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
 static int parse_size_opt(const char *opt, const char *s, uint64_t *bytes)
 {
-    if (parse_size(s, bytes) == 0)
+    int r = parse_size(s, bytes);
+
+    if (r == 0)
         return 0;
-    cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
+    if (r == -ERANGE)
+        cli_error("%s %s: larger than the largest size (16777215T, 2^64 - 1 bytes)", opt, s);
+    else
+        cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
     return -1;
+}
+
+/* An option that names one thing (a report, a directory): a second,
+ * different value contradicts the first rather than replacing it. */
+static int set_once(const char **slot, const char *opt, const char *val)
+{
+    if (*slot && !streq(*slot, val)) {
+        cli_error("%s given twice (%s, %s): give it once", opt, *slot, val);
+        return -1;
+    }
+    *slot = val;
+    return 0;
 }
 
 static int push(char ***v, size_t *n, char *s)
@@ -414,6 +443,15 @@ static bool run_only(int c)
            c == OPT_ONE_SANDBOX || c == OPT_RAW;
 }
 
+/* An argument as a message may quote it: its control bytes shown as \xNN
+ * wherever the message goes (a log, a CI page). */
+static const char *shown_arg(const char *arg, struct strbuf *buf)
+{
+    strbuf_reset(buf);
+    esc_append(buf, arg ? arg : "", arg ? strlen(arg) : 0, ESC_FIELD);
+    return buf->buf && !strbuf_failed(buf) ? buf->buf : "?";
+}
+
 /*
  * Parses the options of `cmd` ("run" or "shell") into o, up to the first
  * non-option (the program, for run). 0 and *first; 1 when help was shown;
@@ -464,7 +502,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { NULL, 0, NULL, 0 },
     };
     bool shell = streq(cmd, "shell");
-    int c, li;
+    struct strbuf shown = STRBUF_INIT;
+    int c, li, ret = -1;
 
     memset(o, 0, sizeof(*o));
     o->jobs = 1;
@@ -500,20 +539,24 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             o->keep_env = true;
             break;
         case 'C':
-            o->cwd = optarg;
+            if (set_once(&o->cwd, "--cwd", optarg) < 0)
+                goto done;
             break;
         case 'j':
             if (parse_uint("--jobs", optarg, 1024, &o->jobs) < 0)
                 goto done;
             break;
         case 'o':
-            o->output_dir = optarg;
+            if (set_once(&o->output_dir, "--output-dir", optarg) < 0)
+                goto done;
             break;
         case OPT_JSON:
-            o->json = optarg;
+            if (set_once(&o->json, "--json", optarg) < 0)
+                goto done;
             break;
         case OPT_JUNIT:
-            o->junit = optarg;
+            if (set_once(&o->junit, "--junit", optarg) < 0)
+                goto done;
             break;
         case OPT_NO_TAG:
             o->no_tag = true;
@@ -577,7 +620,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
                 goto oom;
             break;
         case OPT_KEEP:
-            o->keep = optarg;
+            if (set_once(&o->keep, "--keep", optarg) < 0)
+                goto done;
             break;
         case OPT_NET:
             if (parse_net(o, optarg) < 0)
@@ -604,7 +648,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         }
         case OPT_ROOTFS:
-            o->rootfs = optarg;
+            if (set_once(&o->rootfs, "--rootfs", optarg) < 0)
+                goto done;
             break;
         case OPT_PROFILE:
             if (o->profile) {
@@ -643,21 +688,41 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
                 cmd_run_help();
             return 1;
         case ':':
-            cli_error("option '%s' needs a value (see sandboxvm %s --help)", argv[optind - 1], cmd);
+            cli_error("option '%s' needs a value (see sandboxvm %s --help)",
+                      shown_arg(argv[optind - 1], &shown), cmd);
             goto done;
         default:
-            if (optopt)
+            if (optopt > 0 && optopt < 128 && isgraph(optopt)) {
                 cli_error("unknown option '-%c' (see sandboxvm %s --help)", optopt, cmd);
-            else
-                cli_error("unknown option '%s' (see sandboxvm %s --help)", argv[optind - 1], cmd);
+            } else if (optopt >= 256) {
+                /* One of ours, given a value it does not take
+                 * (--keep-env=x): its optopt is no character. */
+                const char *name = "?";
+                for (size_t i = 0; longopts[i].name; i++)
+                    if (longopts[i].val == optopt)
+                        name = longopts[i].name;
+                cli_error("--%s takes no value, but was given one: '%s' (see sandboxvm %s --help)",
+                          name, shown_arg(argv[optind - 1], &shown), cmd);
+            } else {
+                cli_error("unknown option '%s' (see sandboxvm %s --help)",
+                          shown_arg(argv[optind - 1], &shown), cmd);
+            }
             goto done;
         }
     }
+    for (size_t i = 0; i < o->ndeny; i++)
+        for (size_t k = 0; k < o->nallow; k++)
+            if (streq(o->deny[i], o->allow[k])) {
+                cli_error("--deny %s and --allow %s contradict each other: choose one", o->deny[i],
+                          o->allow[k]);
+                goto done;
+            }
     *first = optind;
-    return 0;
+    ret = 0;
+    goto done;
 oom:
     cli_error("out of memory");
-    return -1;
 done:
-    return -1;
+    strbuf_release(&shown);
+    return ret;
 }

@@ -21,6 +21,7 @@
 #include "core/job.h"
 #include "backend/backend.h"
 #include "core/sandbox.h"
+#include "net/policy.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -120,7 +121,7 @@ int config_check(const sbvm_config *cfg, sbvm_error **err)
                          "--secret works only through the broker: add --net allow=HOST");
     if (cfg->net_allow_private && cfg->net != SBVM_NET_ALLOW)
         return error_set(err, EINVAL, "--net-allow-private applies to --net allow=... only");
-    return 0;
+    return net_secrets_check(cfg, err);
 }
 
 SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err)

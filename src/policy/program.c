@@ -500,6 +500,13 @@ static int inspect(struct vet_ctx *c, const struct place *pl, const char *path, 
                              "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
         return parse_shebang(shown, head, (size_t)n, interp, fail);
     }
+    if (depth == 0 && n > 0 && !memchr(head, '\0', (size_t)n)) {
+        /* Text without #!: the kernel refuses it (ENOEXEC), a shell or
+         * execvp runs it with /bin/sh, and so do we (program.h). */
+        c->prog->sh_script = true;
+        *interp = strdup("/bin/sh");
+        return *interp ? 0 : fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    }
     return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
                      "%s: %s%sneither an ELF program nor a #! script%s", shown, depth ? what : "",
                      depth ? " is " : "", pl->where);

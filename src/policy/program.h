@@ -37,6 +37,10 @@ struct program {
      * it becomes absolute (its directory resolved, its name kept), and a
      * program that runs itself again by argv[0] finds itself. */
     char *argv0;
+    /* A text file without #!: it runs as a shell or execvp would run it,
+     * /bin/sh reading it (exec /bin/sh with argv "/bin/sh", the script's
+     * path, its arguments). */
+    bool sh_script;
     struct program_bind binds[PROGRAM_MAX_BINDS];
     size_t nbinds;
 };

@@ -123,10 +123,16 @@ START_TEST(file_without_execute_bit_is_refused)
 }
 END_TEST
 
-START_TEST(text_without_shebang_is_refused)
+START_TEST(text_without_shebang_runs_with_bin_sh_binary_junk_is_refused)
 {
+    /* As a shell or execvp would: /bin/sh reads a text file without #!. */
     unit_write_file(in_dir("notes"), "just some text\n", 15, 0755);
-    ck_assert_int_lt(resolve(in_dir("notes")), 0);
+    ck_assert_int_eq(resolve(in_dir("notes")), 0);
+    ck_assert(fx.prog.sh_script);
+    program_release(&fx.prog);
+    /* Bytes no shell reads as a script are not made one. */
+    unit_write_file(in_dir("junk"), "\x01\0\x02junk", 7, 0755);
+    ck_assert_int_lt(resolve(in_dir("junk")), 0);
     ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
     ck_assert_int_eq(fx.fail.err, ENOEXEC);
     ck_assert_ptr_nonnull(strstr(fx.fail.message, "neither an ELF program nor a #! script"));
@@ -353,7 +359,7 @@ START_TEST(a_mount_is_vetted_like_any_program)
     struct program_mount m[] = { { "/tools", fx.dir, -1 }, { "/one", NULL, -1 } };
     char file[600];
 
-    unit_write_file(in_dir("text"), "hello\n", 6, 0755);
+    unit_write_file(in_dir("text"), "\x01\0hello\n", 8, 0755);
     unit_write_file(in_dir("noexec"), "#!/bin/sh\n", 10, 0644);
     unit_write_file(in_dir("needs"), "#!/tools/missing\n", 17, 0755);
     ck_assert_int_lt(resolve_in(m, 1, "/tools/text", GUEST_PATH), 0);
@@ -545,7 +551,7 @@ Suite *suite_program(void)
     tcase_add_test(tc, path_entries_outside_the_view_are_skipped);
     tcase_add_test(tc, directory_is_not_executable);
     tcase_add_test(tc, file_without_execute_bit_is_refused);
-    tcase_add_test(tc, text_without_shebang_is_refused);
+    tcase_add_test(tc, text_without_shebang_runs_with_bin_sh_binary_junk_is_refused);
     tcase_add_test(tc, empty_file_is_refused);
     tcase_add_test(tc, script_outside_the_view_is_bound);
     tcase_add_test(tc, script_interpreter_outside_the_view_is_bound_too);

@@ -198,15 +198,20 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     if (j) {
         a.exec_path = ps->prog.exec_path;
         a.argv = j->argv.v;
-        if (ps->prog.argv0) {
-            /* The name a relative program path stands for (program.h). */
+        if (ps->prog.argv0 || ps->prog.sh_script) {
+            /* The name a relative program path stands for, or a script
+             * without #! given to /bin/sh (program.h). */
             strv_release(&ps->exec_argv);
-            if (strv_push(&ps->exec_argv, ps->prog.argv0) < 0)
+            if (ps->prog.sh_script && strv_push(&ps->exec_argv, "/bin/sh") < 0)
+                goto oom_argv;
+            if (strv_push(&ps->exec_argv, ps->prog.argv0 ? ps->prog.argv0 : ps->prog.exec_path) < 0)
                 goto oom_argv;
             for (size_t i = 1; i < j->argv.n; i++)
                 if (strv_push(&ps->exec_argv, j->argv.v[i]) < 0)
                     goto oom_argv;
             a.argv = ps->exec_argv.v;
+            if (ps->prog.sh_script)
+                a.exec_path = "/bin/sh";
         }
         a.envp = ps->envp.v;
         a.cwd = j->cwd ? j->cwd : cfg->cwd ? cfg->cwd : SBVM_DEFAULT_CWD;

@@ -158,6 +158,26 @@ static void set_limit(int errfd, int resource, uint64_t v)
         child_fail(errfd, STAGE_GUEST_RLIMIT, (int)-r);
 }
 
+static char binsh[] = "/bin/sh";
+static char *shargs[SPAWN_ARGS_MAX + 2];
+
+/* execve, and, for a file the kernel does not take (ENOEXEC: a script
+ * without #!), what execvp and a shell do: /bin/sh reads it. */
+static long exec_file(const char *file, char **argv, char **envp)
+{
+    long r = sys3(NR_execve, (long)file, (long)argv, (long)envp);
+    size_t n;
+
+    if (r != -E_NOEXEC)
+        return r;
+    shargs[0] = binsh;
+    shargs[1] = (char *)file;
+    for (n = 1; argv[n] && n < SPAWN_ARGS_MAX; n++)
+        shargs[n + 1] = argv[n];
+    shargs[n + 1] = 0;
+    return sys3(NR_execve, (long)binsh, (long)shargs, (long)envp);
+}
+
 /* execvp: a name without '/' is looked up in the job's PATH; exec_path,
  * when given, is run as it is. */
 static _Noreturn void run_program(int errfd, const char *exec_path, char **argv, char **envp)
@@ -167,12 +187,12 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
     long r;
 
     if (exec_path) {
-        r = sys3(NR_execve, (long)exec_path, (long)argv, (long)envp);
+        r = exec_file(exec_path, argv, envp);
         child_fail(errfd, STAGE_EXEC, (int)-r);
     }
     for (const char *p = argv[0]; *p; p++)
         if (*p == '/') {
-            r = sys3(NR_execve, (long)argv[0], (long)argv, (long)envp);
+            r = exec_file(argv[0], argv, envp);
             child_fail(errfd, STAGE_EXEC, (int)-r);
         }
     for (char **e = envp; *e; e++)
@@ -190,7 +210,7 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
                 dl = 1;
             pathbuf[dl] = '/';
             copy(pathbuf + dl + 1, argv[0], nl + 1);
-            r = sys3(NR_execve, (long)pathbuf, (long)argv, (long)envp);
+            r = exec_file(pathbuf, argv, envp);
             if (r == -E_ACCES)
                 seen_eacces = 1;
             else if (r != -E_NOENT && r != -E_NOTDIR)
