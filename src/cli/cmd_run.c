@@ -130,6 +130,48 @@ static void print_details(sbvm_runner *rn, size_t nguests)
     }
 }
 
+/* Whether the guest's captured stderr holds `needle`. */
+static bool said(const sbvm_result *r, const char *needle)
+{
+    const char *data;
+    size_t len, head;
+    uint64_t omitted;
+
+    sbvm_result_output(r, SBVM_STDERR, &data, &len, &head, &omitted);
+    return data && memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+/*
+ * As root, guests run as uid 65534 (nobody), by design: two failures
+ * that follow from it look like nothing of the kind. Said once, after the
+ * run, when a guest that failed said what they say.
+ */
+static void print_hints(const struct run_opts *o, sbvm_runner *rn, size_t nguests)
+{
+    bool rw = false, git = false, denied = false;
+
+    if (geteuid() != 0)
+        return;
+    for (size_t i = 0; i < o->nmounts; i++)
+        rw |= o->mounts[i].kind == SBVM_MOUNT_RW;
+    for (size_t i = 0; i < nguests; i++) {
+        const sbvm_result *r = sbvm_runner_result(rn, i);
+        if (!r || sbvm_result_exit_status(r) == 0)
+            continue;
+        git |= said(r, "detected dubious ownership");
+        denied |= rw && said(r, "Permission denied");
+    }
+    if (git)
+        cli_error("hint: as root, guests run as uid 65534 (nobody), so git takes a repository "
+                  "of yours for someone else's ('dubious ownership'): add --env GIT_CONFIG_COUNT=1 "
+                  "--env GIT_CONFIG_KEY_0=safe.directory --env 'GIT_CONFIG_VALUE_0=*', or run "
+                  "sandboxvm as the repository's owner");
+    if (denied)
+        cli_error("hint: as root, guests run as uid 65534 (nobody): an --rw directory must be "
+                  "writable by it (chown 65534 DIR, or chmod o+w DIR), or run sandboxvm as an "
+                  "ordinary user, whose guests run as that user");
+}
+
 /* Whether a copy of a guest's (or of the one sandbox's) failed. */
 static bool copies_failed(const sbvm_runner *rn, size_t nguests, const sbvm_result *final)
 {
@@ -178,8 +220,10 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
             cli_error("%s: %s", sbvm_result_name(r), sbvm_result_message(r));
         }
     }
-    if (!o->quiet)
+    if (!o->quiet) {
         print_details(rn, nguests);
+        print_hints(o, rn, nguests);
+    }
     return status;
 }
 

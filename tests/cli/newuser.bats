@@ -658,3 +658,26 @@ if os.fork() == 0: time.sleep(60)'
     run --separate-stderr "$SBVM" run -- /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).syscall(425, 8, 0)'
     [[ "$stderr" == *"refused syscalls: io_uring_setup"* ]]
 }
+
+@test "as root: git's 'dubious ownership' and an --rw 'Permission denied' come with the hint that fixes them" {
+    [ "$(id -u)" = 0 ] || skip "only root's guests run as another uid"
+    command -v git >/dev/null || skip "git is needed"
+    local d
+    d="$(cd "$(scratch)" && pwd -P)"
+    git init -q "$d/repo"
+    run --separate-stderr "$SBVM" run --ro "$d/repo" -- git -C "$d/repo" status
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *"hint: as root, guests run as uid 65534"*"--env GIT_CONFIG_COUNT=1 --env GIT_CONFIG_KEY_0=safe.directory --env 'GIT_CONFIG_VALUE_0=*'"* ]]
+    # What the hint says works.
+    run --separate-stderr "$SBVM" run --ro "$d/repo" --env GIT_CONFIG_COUNT=1 --env GIT_CONFIG_KEY_0=safe.directory \
+        --env 'GIT_CONFIG_VALUE_0=*' -- git -C "$d/repo" status --short
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    mkdir "$d/rw"
+    run --separate-stderr "$SBVM" run --rw "$d/rw" -- sh -c "echo x >$d/rw/f"
+    [ "$status" -ne 0 ]
+    [[ "$stderr" == *"hint: as root, guests run as uid 65534 (nobody): an --rw directory must be writable by it (chown 65534 DIR"* ]]
+    chown 65534 "$d/rw"
+    run --separate-stderr "$SBVM" run --rw "$d/rw" -- sh -c "echo x >$d/rw/f"
+    [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+    [[ "$stderr" != *hint* ]]
+}
