@@ -681,3 +681,21 @@ if os.fork() == 0: time.sleep(60)'
     [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
     [[ "$stderr" != *hint* ]]
 }
+
+@test "the man page names every option --help names, renders cleanly, and the build installs it" {
+    local page="$TOP/docs/sandboxvm.1" opt missing=""
+    [ -f "$page" ]
+    for opt in $( { "$SBVM" run --help; "$SBVM" shell --help; } | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        # roff writes each '-' of an option as '\-'.
+        grep -qF -- "$(sed 's/-/\\-/g' <<<"$opt")" "$page" || missing+=" $opt"
+    done
+    [ -z "$missing" ] || { echo "not in the man page:$missing"; return 1; }
+    if command -v groff >/dev/null; then
+        run groff -man -Tutf8 -ww -z "$page"
+        [ -z "$output" ] || { echo "$output"; return 1; }
+    fi
+    local info
+    info="$(dirname "$SBVM_REAL")/meson-info/intro-installed.json"
+    [ -f "$info" ] || skip "no meson build information next to $SBVM_REAL"
+    grep -q 'share/man/man1/sandboxvm.1' "$info"
+}
