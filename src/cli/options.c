@@ -129,7 +129,7 @@ static int parse_net(struct run_opts *o, const char *arg)
         return 0;
     arg += strlen("allow=");
     if (!*arg) {
-        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.pypi.org:443)");
+        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.example.org:443)");
         return -1;
     }
     for (;;) {
@@ -433,6 +433,7 @@ enum cli_opt {
     OPT_ONE_SANDBOX,
     OPT_KILL_AFTER,
     OPT_RAW,
+    OPT_CHANNEL,
 };
 
 /* What only `run` takes: several guests, their names and reports. */
@@ -440,7 +441,7 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX || c == OPT_RAW;
+           c == OPT_ONE_SANDBOX || c == OPT_RAW || c == OPT_CHANNEL;
 }
 
 /* An argument as a message may quote it: its control bytes shown as \xNN
@@ -498,6 +499,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
         { "kill-after", required_argument, NULL, OPT_KILL_AFTER },
         { "raw", no_argument, NULL, OPT_RAW },
+        { "channel", no_argument, NULL, OPT_CHANNEL },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -680,6 +682,9 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_RAW:
             o->raw = true;
+            break;
+        case OPT_CHANNEL:
+            o->channel = true;
             break;
         case 'h':
             if (shell)

@@ -22,6 +22,7 @@
 #include "backend/backend.h"
 #include "core/sandbox.h"
 #include "net/policy.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -75,13 +76,14 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     for (size_t i = 0; i < rn->nguests; i++)
         guest_free(rn->guests[i]);
     free(rn->guests);
-    if (rn->loop) {
+    if (!rn->shared) {
+        /* A shared sandbox's loop may be gone already: the run took its
+         * own out of it when it ended. */
         loop_fd_del(&rn->signal_src);
         loop_timer_cancel(&rn->user_timer);
         loop_timer_cancel(&rn->kill_timer);
-    }
-    if (!rn->shared)
         loop_free(rn->loop);
+    }
     free(rn);
 }
 
@@ -236,6 +238,7 @@ static int check_copy_out_dests(const sbvm_runner *rn, sbvm_error **err)
 #define FDS_PER_GUEST  16
 #define FDS_PER_JOB    6 /* a job of a live sandbox: its pipes */
 #define FDS_OWN        32
+#define FDS_CHANNEL    8   /* --channel: its window, sockets, timers (src/shm/chan.h) */
 #define FDS_BROKER_MIN 128 /* the brokers leave the rest a quarter (net/broker.c) */
 
 /* Refuses, before anything runs, a run that would run out of file
@@ -252,7 +255,8 @@ static int check_fd_budget(const sbvm_runner *rn, sbvm_error **err)
         return 0;
     for (size_t i = 0; i < rn->nguests; i++) {
         const sbvm_config *c = rn->guests[i]->cfg;
-        uint64_t p = (rn->shared ? FDS_PER_JOB : FDS_PER_GUEST + c->nmounts + c->ncopies);
+        uint64_t p = (rn->shared ? FDS_PER_JOB : FDS_PER_GUEST + c->nmounts + c->ncopies) +
+                     (c->channel ? FDS_CHANNEL : 0);
         if (p > per)
             per = p;
         net |= c->net == SBVM_NET_ALLOW;
@@ -366,6 +370,14 @@ static void on_job_output(void *ctx, struct job *j, enum sbvm_stream s, const vo
         g->rn->events.on_output(g->rn->events.ctx, g->index, s, data, len);
 }
 
+static void on_job_channel(void *ctx, struct job *j, int events)
+{
+    struct runner_guest *g = ctx;
+
+    if (g->rn->events.on_channel)
+        g->rn->events.on_channel(g->rn->events.ctx, g->index, j->channel, events);
+}
+
 static void on_job_end(void *ctx, struct job *j)
 {
     struct runner_guest *g = ctx;
@@ -393,10 +405,22 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
     g->job = job_new(g->cfg->argv.n, (const char *const *)g->cfg->argv.v, g->name);
     if (!g->job)
         return error_set(err, ENOMEM, "out of memory");
-    g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end };
+    g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end, on_job_channel };
     for (int k = 0; k < 2; k++)
         if (g->gone[k])
             job_close_stream(g->job, k ? SBVM_STDERR : SBVM_STDOUT);
+    if (g->cfg->channel) {
+        /* Its own channel, from the config's settings, told to the caller
+         * before the guest can use it. */
+        r = sbvm_channel_new(g->cfg->channel, &g->job->channel, err);
+        if (r < 0)
+            return error_wrap(err, r, "making %s's host channel", g->name);
+        g->job->own_channel = true;
+        if (rn->shared && strv_push(&g->job->env_extra, "SBVM_CHANNEL=3") < 0)
+            return error_set(err, ENOMEM, "out of memory");
+        if (rn->events.on_channel)
+            rn->events.on_channel(rn->events.ctx, g->index, g->job->channel, 0);
+    }
     if (rn->shared) {
         /* A job of the run's one sandbox: its own program, name, working
          * directory and stdin. */
@@ -607,6 +631,7 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
             rn->running_now = false;
             loop_timer_cancel(&rn->user_timer);
             loop_timer_cancel(&rn->kill_timer);
+            loop_fd_del(&rn->signal_src);
             return r;
         }
     }
@@ -614,6 +639,8 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     loop_timer_cancel(&rn->user_timer);
     loop_timer_cancel(&rn->kill_timer);
     rn->duration_ns = now_mono_ns() - rn->start_mono;
+    /* Nothing of ours stays in the loop: a shared sandbox's may go first. */
+    loop_fd_del(&rn->signal_src);
     return err && *err ? -EIO : 0;
 }
 
