@@ -235,8 +235,10 @@ static void flush_partial(struct output *out, size_t i, int k, bool nl)
     /* (Ended with nothing held: only its own open line needs ending.) */
     if (take || (nl && sk->mid && sk->mid_guest == i && sk->mid_stream == k))
         write_line(out, i, k, st->line, take, nl);
-    memmove(st->line, st->line + take, st->len - take);
-    st->len -= take;
+    if (take) { /* (nothing held may mean no buffer yet) */
+        memmove(st->line, st->line + take, st->len - take);
+        st->len -= take;
+    }
 }
 
 static void arm_idle(struct output *out, int64_t delay_ms);
