@@ -15,6 +15,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+void cmd_device_help(void);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {
@@ -53,7 +55,12 @@ struct run_opts {
     bool no_stdin;
     bool quiet;
     bool summary;
-    bool one_sandbox;       /* every guest a job of one live sandbox */
+    bool one_sandbox; /* every guest a job of one live sandbox */
+    /* Devices and drivers: --device, -r, --trace-devices. */
+    char **devices, **drivers;
+    size_t ndevices, ndrivers;
+    const char *trace_devices;
+    bool trace_json;
     bool channel;           /* every guest gets a host channel */
     uint64_t kill_after_ms; /* after the first host signal, then SIGKILL */
     bool raw;               /* guests' bytes as they are, even to a terminal */

@@ -26,6 +26,7 @@ static void usage(FILE *f)
           "Commands:\n"
           "  run       run one or more programs, each in a sandbox of its own\n"
           "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
+          "  device    serve a device model to a vhost-user client (device serve --help)\n"
           "  help      show help for a command (sandboxvm help run)\n"
           "  version   show the version and the libraries in use\n"
           "\n"
@@ -107,6 +108,10 @@ int main(int argc, char **argv)
             cmd_shell_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "device")) {
+            cmd_device_help();
+            return 0;
+        }
         if (argc > 2) {
             cli_error("no help for '%s': the commands are run, shell, help and version", argv[2]);
             return EXIT_USAGE;
@@ -118,6 +123,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (streq(cmd, "shell"))
         return cmd_shell(argc - 1, argv + 1);
+    if (streq(cmd, "device"))
+        return cmd_device(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else
