@@ -666,8 +666,8 @@ if os.fork() == 0: time.sleep(60)'
     refused 125 "--secret T: no --net allow rule lets the guest reach example.com"
     run --separate-stderr "$SBVM" run --net 'allow=*.example.com' --secret T=v@api.example.com -- true
     [ "$status" -eq 0 ]
-    run --separate-stderr "$SBVM" run --net allow=http://files.example.org -- true
-    refused 125 "a rule is HOST\[:PORT\], not a URL: write files.example.org"
+    run --separate-stderr "$SBVM" run --net allow=ftp://files.example.org -- true
+    refused 125 "a rule is HOST\[:PORT\], or an http:// or https:// URL: write files.example.org"
     assert_nothing_left
 }
 
