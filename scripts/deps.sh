@@ -40,6 +40,7 @@ check_pkgs=(check)
 check_pkgs+=(zlib1g-dev libbz2-dev libxml2-dev)
 test_pkgs=("${check_pkgs[@]}" bats busybox-static python3-jsonschema perl git time util-linux
     procps file curl wget netbase clang-format)
+test_pkgs+=(python3-venv) # tests/cli/newuser.bats: a virtual environment made by the test
 # https.bats: the openssl command makes its certificates; python3-requests is
 # one of the clients it intercepts.
 test_pkgs+=(openssl python3-requests)

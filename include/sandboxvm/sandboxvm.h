@@ -352,7 +352,8 @@ struct sbvm_left_listener {
 
 struct sbvm_left_file {
     const char *path; /* inside the sandbox */
-    const char *kind; /* "file", "symlink", "fifo", "socket", "device" */
+    const char *kind; /* "file", "symlink", "fifo", "socket", "device", or
+                         "directory": one it left empty */
     uint64_t size;    /* bytes, for a regular file; else 0 */
 };
 
@@ -569,11 +570,34 @@ SBVM_API void sbvm_runner_set_events(sbvm_runner *rn, const struct sbvm_events *
 /*
  * A file descriptor (typically a pipe's read end written by the caller's
  * signal handler) from which the runner reads signal numbers, one byte each.
- * For the first of a given signal it forwards that signal to every running
- * guest and starts no further ones; the guests that then die of it are
- * KILLED. A second identical signal kills every guest with SIGKILL.
+ * The first signal is forwarded to every running guest and no further
+ * guest starts; the guests that then die of it are KILLED. A second signal,
+ * of any kind, kills every guest with SIGKILL, and so does the end of the
+ * grace period (sbvm_runner_set_kill_after) after the first.
  */
 SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd);
+/* How long guests may take to end after the first signal (ms) before they
+ * are killed with SIGKILL; 0 (the default): as long as they like. */
+SBVM_API void sbvm_runner_set_kill_after(sbvm_runner *rn, uint64_t ms);
+
+/*
+ * The reader of a guest's stream is gone (a pipe whose reader left, a full
+ * disk): the runner stops reading that stream, so that the guest's own
+ * next write to it fails with EPIPE (SIGPIPE by default), as it would in
+ * a pipeline. `index` is the guest's, or SBVM_ALL_GUESTS: every guest, and
+ * those that start later. Safe inside on_output. 0, or -EINVAL.
+ */
+#define SBVM_ALL_GUESTS ((size_t)-1)
+SBVM_API int sbvm_runner_close_stream(sbvm_runner *rn, size_t index, enum sbvm_stream s);
+
+/*
+ * Calls fn(ctx) once, delay_ms from now, on the thread inside
+ * sbvm_runner_run() (for work of the caller's own between events: showing
+ * a partial line after a quiet moment). One timer per runner: a second call
+ * replaces the first; fn NULL cancels it. Only while the runner runs (from
+ * its callbacks): -EINVAL otherwise. It never fires after the run.
+ */
+SBVM_API int sbvm_runner_set_timer(sbvm_runner *rn, int delay_ms, void (*fn)(void *ctx), void *ctx);
 
 /*
  * Runs every guest as a job of the live sandbox sb (sbvm_sandbox_create)
@@ -710,6 +734,9 @@ SBVM_API int sbvm_job_wait(sbvm_job *j, int timeout_ms, sbvm_error **err);
 SBVM_API const sbvm_result *sbvm_job_result(const sbvm_job *j);
 /* A signal to the job's processes (its process group). */
 SBVM_API int sbvm_job_signal(sbvm_job *j, int sig);
+/* The reader of the job's stream is gone: as sbvm_runner_close_stream().
+ * For a terminal job, SBVM_STDOUT hangs its terminal up. */
+SBVM_API int sbvm_job_close_stream(sbvm_job *j, enum sbvm_stream s);
 /* A terminal job's window size. */
 SBVM_API int sbvm_job_resize(sbvm_job *j, unsigned short rows, unsigned short cols);
 /* Frees a job; one still running is killed first. */

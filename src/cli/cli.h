@@ -67,8 +67,15 @@ struct run_opts {
     size_t ndevices, ndrivers;
     const char *trace_devices;
     bool trace_json;
-    bool channel; /* every guest gets a host channel */
+    bool channel;           /* every guest gets a host channel */
+    uint64_t kill_after_ms; /* after the first host signal, then SIGKILL */
+    bool raw;               /* guests' bytes as they are, even to a terminal */
 };
+
+/* How long guests get to end after a Ctrl-C or SIGTERM before they are
+ * killed (--kill-after): a CI system's cancellation waits about as long
+ * before its own SIGKILL, and a guest must not outlive it. */
+#define KILL_AFTER_DEFAULT_MS 10000
 
 /* options.c: the options run and shell share. */
 int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o, int *first);

@@ -121,8 +121,64 @@ static void print_details(sbvm_runner *rn, size_t nguests)
     }
 }
 
+/* Whether the guest's captured stderr holds `needle`. */
+static bool said(const sbvm_result *r, const char *needle)
+{
+    const char *data;
+    size_t len, head;
+    uint64_t omitted;
+
+    sbvm_result_output(r, SBVM_STDERR, &data, &len, &head, &omitted);
+    return data && memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+/*
+ * As root, guests run as uid 65534 (nobody), by design: two failures
+ * that follow from it look like nothing of the kind. Said once, after the
+ * run, when a guest that failed said what they say.
+ */
+static void print_hints(const struct run_opts *o, sbvm_runner *rn, size_t nguests)
+{
+    bool rw = false, git = false, denied = false;
+
+    if (geteuid() != 0)
+        return;
+    for (size_t i = 0; i < o->nmounts; i++)
+        rw |= o->mounts[i].kind == SBVM_MOUNT_RW;
+    for (size_t i = 0; i < nguests; i++) {
+        const sbvm_result *r = sbvm_runner_result(rn, i);
+        if (!r || sbvm_result_exit_status(r) == 0)
+            continue;
+        git |= said(r, "detected dubious ownership");
+        denied |= rw && said(r, "Permission denied");
+    }
+    if (git)
+        cli_error("hint: as root, guests run as uid 65534 (nobody), so git takes a repository "
+                  "of yours for someone else's ('dubious ownership'): add --env GIT_CONFIG_COUNT=1 "
+                  "--env GIT_CONFIG_KEY_0=safe.directory --env 'GIT_CONFIG_VALUE_0=*', or run "
+                  "sandboxvm as the repository's owner");
+    if (denied)
+        cli_error("hint: as root, guests run as uid 65534 (nobody): an --rw directory must be "
+                  "writable by it (chown 65534 DIR, or chmod o+w DIR), or run sandboxvm as an "
+                  "ordinary user, whose guests run as that user");
+}
+
+/* Whether a copy of a guest's (or of the one sandbox's) failed. */
+static bool copies_failed(const sbvm_runner *rn, size_t nguests, const sbvm_result *final)
+{
+    for (size_t i = 0; i <= nguests; i++) {
+        const sbvm_result *r = i < nguests ? sbvm_runner_result(rn, i) : final;
+        const struct sbvm_copy *cv;
+        size_t n = r ? sbvm_result_copies(r, &cv) : 0;
+        for (size_t k = 0; k < n; k++)
+            if (cv[k].error)
+                return true;
+    }
+    return false;
+}
+
 static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json, FILE *junit,
-                          size_t nguests, bool stdout_closed)
+                          size_t nguests, bool output_lost)
 {
     sbvm_error *err = NULL;
     int status = 0;
@@ -144,7 +200,7 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
     if (!o->quiet && (nguests > 1 || o->summary)) {
         fflush(stdout);
         sbvm_report_summary(rn, stderr, NULL);
-    } else if (!o->quiet && nguests == 1 && !stdout_closed) {
+    } else if (!o->quiet && nguests == 1 && !output_lost) {
         /* (When our reader went away, the guest ending of SIGPIPE is what
          * was asked for, as in any pipeline: no message.) */
         const sbvm_result *r = sbvm_runner_result(rn, 0);
@@ -155,8 +211,10 @@ static int finish_reports(const struct run_opts *o, sbvm_runner *rn, FILE *json,
             cli_error("%s: %s", sbvm_result_name(r), sbvm_result_message(r));
         }
     }
-    if (!o->quiet)
+    if (!o->quiet) {
         print_details(rn, nguests);
+        print_hints(o, rn, nguests);
+    }
     return status;
 }
 
@@ -319,7 +377,8 @@ int cmd_run(int argc, char **argv)
     FILE *json = NULL, *junit = NULL;
     sbvm_sandbox *shared = NULL;
     sbvm_result *final = NULL;
-    int dir_fd = -1, sig_r = -1, sig_w = -1, status;
+    int dir_fd = -1, sig_r = -1, status, lost = 0, lost_fd = 0;
+    bool copy_failed = false;
 
     status = cli_run_prepare(argc, argv, &p);
     if (status != 0 || p.help)
@@ -341,19 +400,21 @@ int cmd_run(int argc, char **argv)
     out = output_new(
         nguests,
         &(struct output_opts){
-            .tag = !o.no_tag,
+            .tag = !o.no_tag && !o.raw,
+            .raw = o.raw,
             .dir_fd = dir_fd,
             .file_cap = o.output_dir_limit ? o.output_dir_limit : OUTPUT_DIR_LIMIT_DEFAULT,
             .stdout_fd = (o.json && streq(o.json, "-")) || (o.junit && streq(o.junit, "-")) ? 2 : 1,
         });
     if (!out)
         goto oom;
-    if (cli_signal_pipe((const int[]){ SIGINT, SIGTERM, SIGHUP, SIGQUIT }, 4, &sig_r, &sig_w) < 0) {
+    if (cli_signal_pipe((const int[]){ SIGINT, SIGTERM, SIGHUP, SIGQUIT }, 4, &sig_r, NULL) < 0) {
         cli_error("cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
-    output_set_signal_fd(out, sig_w);
+    output_set_runner(out, rn);
     sbvm_runner_set_signal_fd(rn, sig_r);
+    sbvm_runner_set_kill_after(rn, o.kill_after_ms);
     if (o.one_sandbox) {
         /* Every guest a job of one live sandbox, in the order given (with
          * -j, side by side): what one leaves in /tmp the next one finds. */
@@ -388,6 +449,23 @@ int cmd_run(int argc, char **argv)
         sbvm_sandbox_destroy(shared, &final, NULL);
         shared = NULL;
     }
+    if (status == 0 && copies_failed(rn, nguests, final)) {
+        /* The guests ran, but what was to come out did not all come: the
+         * details below say which and why. */
+        status = EXIT_USAGE;
+        copy_failed = true;
+    }
+    lost = output_lost(out, &lost_fd);
+    if (lost == EPIPE && status == 0) {
+        /* Our reader left before all was written: a pipeline's writer
+         * would have died of SIGPIPE; no message, as in any pipeline. */
+        status = 128 + SIGPIPE;
+    } else if (lost && lost != EPIPE) {
+        cli_error("writing the guests' output to standard %s: %s; the rest was lost",
+                  lost_fd == 1 ? "output" : "error", strerror(lost));
+        if (status == 0)
+            status = EXIT_USAGE;
+    }
     output_report_cuts(out, o.output_dir);
     if (output_file_error(out)) {
         /* The guests ran, but what they wrote was not all saved. */
@@ -395,7 +473,7 @@ int cmd_run(int argc, char **argv)
         if (status == 0)
             status = EXIT_USAGE;
     }
-    if (finish_reports(&o, rn, json, junit, nguests, output_stdout_closed(out)) != 0 && status == 0)
+    if (finish_reports(&o, rn, json, junit, nguests, lost != 0) != 0 && status == 0)
         status = EXIT_USAGE;
     if (final && !o.quiet) {
         char *d = sbvm_result_details(final, "  ");
@@ -403,6 +481,8 @@ int cmd_run(int argc, char **argv)
             cli_text(2, "the sandbox, when it ended:\n%s", d);
         free(d);
     }
+    if (copy_failed)
+        cli_error("a --copy-out failed (said above): exit status %d", EXIT_USAGE);
     goto done;
 
 oom:

@@ -21,7 +21,9 @@
 #include "sandboxvm/sandboxvm.h"
 #include "util/util.h"
 
-static void write_all(int fd, const void *data, size_t len)
+static int out_error; /* the first error writing the terminal's output */
+
+static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 
@@ -34,19 +36,29 @@ static void write_all(int fd, const void *data, size_t len)
             (void)poll(&pfd, 1, 1000);
             continue;
         }
-        if (n <= 0)
-            return; /* our reader is gone: the guest's output goes nowhere */
+        if (n < 0)
+            return -errno;
         p += n;
         len -= (size_t)n;
     }
+    return 0;
 }
 
 static void on_output(void *ctx, sbvm_job *j, enum sbvm_stream s, const void *data, size_t len)
 {
+    int r;
+
     (void)ctx;
-    (void)j;
     (void)s;
-    write_all(1, data, len);
+    if (out_error)
+        return;
+    r = write_all(1, data, len);
+    if (r < 0) {
+        /* Our reader is gone or the disk is full: the guest's terminal is
+         * hung up, as a terminal whose window closed would be. */
+        out_error = -r;
+        (void)sbvm_job_close_stream(j, SBVM_STDOUT);
+    }
 }
 
 static void window_size(unsigned short *rows, unsigned short *cols)
@@ -61,20 +73,28 @@ static void window_size(unsigned short *rows, unsigned short *cols)
 
 /*
  * Relays until the job ends. Signals arrive as bytes on sig_r: a window
- * change is passed on; SIGINT and SIGQUIT reach us only when our terminal
- * is not raw (or from kill), and go to the job, as would the keys; SIGTERM
- * and SIGHUP mean we are asked to go, and end the job with them.
+ * change is passed on. Any other signal reaches us only from kill (our
+ * terminal is raw: its keys go to the guest's terminal) or from a closed
+ * terminal: the first is passed on to the job; a second, of any kind, or
+ * the end of the grace period (--kill-after) kills it.
  */
-static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r)
+static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r, uint64_t kill_after_ms)
 {
+    int64_t deadline = -1; /* ms, monotonic; -1: no signal yet */
+
     for (;;) {
         struct pollfd p[2] = {
             { .fd = sbvm_loop_fd(loop), .events = POLLIN },
             { .fd = sig_r, .events = POLLIN },
         };
+        int timeout = -1;
         if (sbvm_job_result(job))
             return 0;
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (deadline >= 0) {
+            int64_t left = deadline - now_mono_ns() / 1000000;
+            timeout = left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
+        }
+        if (poll(p, 2, timeout) < 0 && errno != EINTR)
             return -errno;
         if (p[1].revents & POLLIN) {
             unsigned char b;
@@ -84,10 +104,17 @@ static int relay(sbvm_loop *loop, sbvm_job *job, int sig_r)
                     window_size(&rows, &cols);
                     if (rows)
                         (void)sbvm_job_resize(job, rows, cols);
+                } else if (deadline >= 0) {
+                    (void)sbvm_job_signal(job, SIGKILL);
                 } else {
                     (void)sbvm_job_signal(job, b);
+                    deadline = now_mono_ns() / 1000000 + (int64_t)kill_after_ms;
                 }
             }
+        }
+        if (deadline >= 0 && now_mono_ns() / 1000000 >= deadline) {
+            (void)sbvm_job_signal(job, SIGKILL);
+            deadline = INT64_MAX; /* once */
         }
         if (sbvm_loop_run(loop, 0) < 0)
             return -EIO;
@@ -166,7 +193,7 @@ int cmd_shell(int argc, char **argv)
     }
     if (sbvm_sandbox_exec(sb, &ex, &job, &err) < 0)
         goto lib_error;
-    if (relay(loop, job, sig_r) < 0) {
+    if (relay(loop, job, sig_r, o.kill_after_ms) < 0) {
         cli_error("shell: the event loop failed");
         goto done;
     }
@@ -178,7 +205,13 @@ int cmd_shell(int argc, char **argv)
         const sbvm_result *res = sbvm_job_result(job);
         char *d = sbvm_result_details(res, "  ");
         status = sbvm_result_exit_status(res);
-        if (sbvm_result_outcome(res) != SBVM_OUTCOME_EXITED)
+        if (out_error && out_error != EPIPE)
+            cli_error("writing the terminal's output: %s; the rest was lost", strerror(out_error));
+        if (out_error && status == 0)
+            status = out_error == EPIPE ? 128 + SIGPIPE : EXIT_USAGE;
+        /* (A guest ending of its hung-up terminal after our reader left
+         * is what was asked for, as in any pipeline: no message.) */
+        if (sbvm_result_outcome(res) != SBVM_OUTCOME_EXITED && out_error != EPIPE)
             cli_error("%s: %s", sbvm_result_name(res), sbvm_result_message(res));
         if (d && *d)
             cli_text(2, "%s:\n%s", sbvm_result_name(res), d);

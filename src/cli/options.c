@@ -4,6 +4,7 @@
  * parsed and checked (every value is hostile until it passed), and turned
  * into an sbvm_config. The logic of each command is in its own file.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/escape.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/array.h"
 #include "util/cleanup.h"
@@ -45,6 +47,16 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
     errno = 0;
     v = strtod(s, &end);
+    if (*s && !*end && v > 0 && v < 0.001) {
+        cli_error("%s %s: less than a millisecond, the smallest it takes (and a limit counts "
+                  "from the sandbox's start: a few milliseconds go by before the program runs)",
+                  opt, s);
+        return -1;
+    }
+    if (*s && !*end && v > 1e7) {
+        cli_error("%s %s: at most 10000000 seconds (about 115 days)", opt, s);
+        return -1;
+    }
     if (!*s || *end || errno || seconds_to_ms(v, ms) < 0) {
         cli_error("%s expects a positive number of seconds (like 10 or 0.5), not '%s'", opt, s);
         return -1;
@@ -54,10 +66,27 @@ static int parse_seconds(const char *opt, const char *s, uint64_t *ms)
 
 static int parse_size_opt(const char *opt, const char *s, uint64_t *bytes)
 {
-    if (parse_size(s, bytes) == 0)
+    int r = parse_size(s, bytes);
+
+    if (r == 0)
         return 0;
-    cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
+    if (r == -ERANGE)
+        cli_error("%s %s: larger than the largest size (16777215T, 2^64 - 1 bytes)", opt, s);
+    else
+        cli_error("%s expects a size like 64K, 256M or 2G, not '%s'", opt, s);
     return -1;
+}
+
+/* An option that names one thing (a report, a directory): a second,
+ * different value contradicts the first rather than replacing it. */
+static int set_once(const char **slot, const char *opt, const char *val)
+{
+    if (*slot && !streq(*slot, val)) {
+        cli_error("%s given twice (%s, %s): give it once", opt, *slot, val);
+        return -1;
+    }
+    *slot = val;
+    return 0;
 }
 
 static int push(char ***v, size_t *n, char *s)
@@ -197,50 +226,104 @@ static char *find_profile(const char *arg)
     return found;
 }
 
-/* "A:B" at the last ':' that leaves two non-empty sides, or no B. */
-static void split_pair(const char *arg, char **a, char **b)
+/*
+ * "A[:B]" with '\:' for a ':' that is part of a path and '\\' for a
+ * backslash before one: *a and *b (NULL when there is no second part),
+ * unescaped. -1 with *why (static) when there are more than two parts or
+ * one is empty.
+ */
+static int split_pair(const char *arg, char **a, char **b, const char **why)
 {
-    const char *colon = strrchr(arg, ':');
+    struct strbuf part[2] = { STRBUF_INIT, STRBUF_INIT };
+    int k = 0;
 
-    if (colon && colon != arg && colon[1]) {
-        *a = strndup(arg, (size_t)(colon - arg));
-        *b = strdup(colon + 1);
-    } else {
-        *a = strdup(arg);
-        *b = NULL;
+    *a = *b = NULL;
+    *why = NULL;
+    for (const char *p = arg; *p; p++) {
+        if (p[0] == '\\' && (p[1] == ':' || p[1] == '\\')) {
+            strbuf_addch(&part[k], *++p);
+        } else if (*p == ':') {
+            if (k == 1) {
+                *why = "more than one ':' (write a ':' that is part of a path as '\\:')";
+                goto fail;
+            }
+            k = 1;
+            strbuf_addstr(&part[1], ""); /* a second part, even if empty */
+        } else {
+            strbuf_addch(&part[k], *p);
+        }
     }
+    if (strbuf_failed(&part[0]) || strbuf_failed(&part[1])) {
+        *why = "out of memory";
+        goto fail;
+    }
+    if (!part[0].len || (k == 1 && !part[1].len)) {
+        *why = "an empty part around ':' (write a ':' that is part of a path as '\\:')";
+        goto fail;
+    }
+    *a = strbuf_detach(&part[0], NULL);
+    *b = k == 1 ? strbuf_detach(&part[1], NULL) : NULL;
+    strbuf_release(&part[1]);
+    return 0;
+fail:
+    strbuf_release(&part[0]);
+    strbuf_release(&part[1]);
+    return -1;
+}
+
+static const char *mount_opt_name(int kind)
+{
+    return kind == SBVM_MOUNT_RO      ? "--ro"
+           : kind == SBVM_MOUNT_RW    ? "--rw"
+           : kind == SBVM_MOUNT_TMPFS ? "--tmpfs"
+           : kind == SBVM_MOUNT_HIDE  ? "--hide"
+           : kind == 100              ? "--copy-in"
+                                      : "--copy-out";
 }
 
 /* One filesystem option into the config; errors name the option. */
 static int add_mount_opt(sbvm_config *cfg, const struct cli_mount *m, sbvm_error **err)
 {
+    const char *opt = mount_opt_name(m->kind);
     char *a = NULL, *b = NULL;
+    const char *why;
     uint64_t size = 0;
     int r;
 
-    split_pair(m->arg, &a, &b);
-    if (!a) {
-        free(b);
-        return error_set(err, ENOMEM, "out of memory");
-    }
+    if (m->kind == SBVM_MOUNT_HIDE)
+        return sbvm_config_add_mount(cfg, SBVM_MOUNT_HIDE, NULL, m->arg, 0, err);
+    if (split_pair(m->arg, &a, &b, &why) < 0)
+        return error_set(err, EINVAL, "%s %s: %s", opt, m->arg, why);
     switch (m->kind) {
     case SBVM_MOUNT_RO:
     case SBVM_MOUNT_RW:
         r = sbvm_config_add_mount(cfg, (enum sbvm_mount_kind)m->kind, a, b, 0, err);
+        if (r == -ENOENT && b && err && access(m->arg, F_OK) == 0) {
+            /* The whole argument names a path: its ':' was meant. */
+            struct strbuf esc = STRBUF_INIT;
+            for (const char *p = m->arg; *p; p++) {
+                if (*p == ':' || *p == '\\')
+                    strbuf_addch(&esc, '\\');
+                strbuf_addch(&esc, *p);
+            }
+            sbvm_error_free(*err);
+            *err = NULL;
+            r = error_set(err, ENOENT,
+                          "%s %s: %s does not exist; a ':' that is part of a path is written "
+                          "'\\:': %s %s",
+                          opt, m->arg, a, opt, esc.buf ? esc.buf : "?");
+            strbuf_release(&esc);
+        }
         break;
     case SBVM_MOUNT_TMPFS:
-        if (b && parse_size(b, &size) < 0) {
-            /* Not a size: the whole argument is the path (it holds ':'). */
-            free(a);
-            a = strdup(m->arg);
-            free(b);
-            b = NULL;
+        if (b && (parse_size(b, &size) < 0 || size == 0)) {
+            r = error_set(err, EINVAL,
+                          "--tmpfs %s: '%s' is not a size: a whole number of bytes, or with K, M, "
+                          "G or T (like 512M or 2G; not 0)%s",
+                          m->arg, b, strchr(b, '.') ? "; no fractions: 1536M, not 1.5G" : "");
+            break;
         }
-        r = a ? sbvm_config_add_mount(cfg, SBVM_MOUNT_TMPFS, NULL, a, size, err)
-              : error_set(err, ENOMEM, "out of memory");
-        break;
-    case SBVM_MOUNT_HIDE:
-        r = sbvm_config_add_mount(cfg, SBVM_MOUNT_HIDE, NULL, m->arg, 0, err);
+        r = sbvm_config_add_mount(cfg, SBVM_MOUNT_TMPFS, NULL, a, size, err);
         break;
     case 100:
         r = b ? sbvm_config_add_copy_in(cfg, a, b, err)
@@ -364,6 +447,8 @@ enum cli_opt {
     OPT_SECRET,
     OPT_TRUST_CA,
     OPT_ONE_SANDBOX,
+    OPT_KILL_AFTER,
+    OPT_RAW,
     OPT_CHANNEL,
     OPT_DEVICE,
     OPT_TRACE_DEVICES,
@@ -375,8 +460,17 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX || c == OPT_CHANNEL || c == OPT_DEVICE || c == 'r' || c == 't' ||
-           c == OPT_TRACE_DEVICES || c == OPT_TRACE_JSON;
+           c == OPT_ONE_SANDBOX || c == OPT_RAW || c == OPT_CHANNEL || c == OPT_DEVICE ||
+           c == 'r' || c == 't' || c == OPT_TRACE_DEVICES || c == OPT_TRACE_JSON;
+}
+
+/* An argument as a message may quote it: its control bytes shown as \xNN
+ * wherever the message goes (a log, a CI page). */
+static const char *shown_arg(const char *arg, struct strbuf *buf)
+{
+    strbuf_reset(buf);
+    esc_append(buf, arg ? arg : "", arg ? strlen(arg) : 0, ESC_FIELD);
+    return buf->buf && !strbuf_failed(buf) ? buf->buf : "?";
 }
 
 /*
@@ -424,6 +518,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "secret", required_argument, NULL, OPT_SECRET },
         { "trust-ca", required_argument, NULL, OPT_TRUST_CA },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
+        { "kill-after", required_argument, NULL, OPT_KILL_AFTER },
+        { "raw", no_argument, NULL, OPT_RAW },
         { "channel", no_argument, NULL, OPT_CHANNEL },
         { "device", required_argument, NULL, OPT_DEVICE },
         { "driver", required_argument, NULL, 'r' },
@@ -433,11 +529,13 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { NULL, 0, NULL, 0 },
     };
     bool shell = streq(cmd, "shell");
-    int c, li;
+    struct strbuf shown = STRBUF_INIT;
+    int c, li, ret = -1;
 
     memset(o, 0, sizeof(*o));
     o->jobs = 1;
     o->net = -1;
+    o->kill_after_ms = KILL_AFTER_DEFAULT_MS;
 
     opterr = 0;
     /* 0, not 1: glibc then also forgets where it was inside a cluster of
@@ -468,20 +566,24 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             o->keep_env = true;
             break;
         case 'C':
-            o->cwd = optarg;
+            if (set_once(&o->cwd, "--cwd", optarg) < 0)
+                goto done;
             break;
         case 'j':
             if (parse_uint("--jobs", optarg, 1024, &o->jobs) < 0)
                 goto done;
             break;
         case 'o':
-            o->output_dir = optarg;
+            if (set_once(&o->output_dir, "--output-dir", optarg) < 0)
+                goto done;
             break;
         case OPT_JSON:
-            o->json = optarg;
+            if (set_once(&o->json, "--json", optarg) < 0)
+                goto done;
             break;
         case OPT_JUNIT:
-            o->junit = optarg;
+            if (set_once(&o->junit, "--junit", optarg) < 0)
+                goto done;
             break;
         case OPT_NO_TAG:
             o->no_tag = true;
@@ -545,7 +647,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
                 goto oom;
             break;
         case OPT_KEEP:
-            o->keep = optarg;
+            if (set_once(&o->keep, "--keep", optarg) < 0)
+                goto done;
             break;
         case OPT_NET:
             if (parse_net(o, optarg) < 0)
@@ -572,7 +675,8 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         }
         case OPT_ROOTFS:
-            o->rootfs = optarg;
+            if (set_once(&o->rootfs, "--rootfs", optarg) < 0)
+                goto done;
             break;
         case OPT_PROFILE:
             if (o->profile) {
@@ -600,6 +704,13 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_ONE_SANDBOX:
             o->one_sandbox = true;
+            break;
+        case OPT_KILL_AFTER:
+            if (parse_seconds("--kill-after", optarg, &o->kill_after_ms) < 0)
+                goto done;
+            break;
+        case OPT_RAW:
+            o->raw = true;
             break;
         case OPT_CHANNEL:
             o->channel = true;
@@ -629,21 +740,41 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
                 cmd_run_help();
             return 1;
         case ':':
-            cli_error("option '%s' needs a value (see sandboxvm %s --help)", argv[optind - 1], cmd);
+            cli_error("option '%s' needs a value (see sandboxvm %s --help)",
+                      shown_arg(argv[optind - 1], &shown), cmd);
             goto done;
         default:
-            if (optopt)
+            if (optopt > 0 && optopt < 128 && isgraph(optopt)) {
                 cli_error("unknown option '-%c' (see sandboxvm %s --help)", optopt, cmd);
-            else
-                cli_error("unknown option '%s' (see sandboxvm %s --help)", argv[optind - 1], cmd);
+            } else if (optopt >= 256) {
+                /* One of ours, given a value it does not take
+                 * (--keep-env=x): its optopt is no character. */
+                const char *name = "?";
+                for (size_t i = 0; longopts[i].name; i++)
+                    if (longopts[i].val == optopt)
+                        name = longopts[i].name;
+                cli_error("--%s takes no value, but was given one: '%s' (see sandboxvm %s --help)",
+                          name, shown_arg(argv[optind - 1], &shown), cmd);
+            } else {
+                cli_error("unknown option '%s' (see sandboxvm %s --help)",
+                          shown_arg(argv[optind - 1], &shown), cmd);
+            }
             goto done;
         }
     }
+    for (size_t i = 0; i < o->ndeny; i++)
+        for (size_t k = 0; k < o->nallow; k++)
+            if (streq(o->deny[i], o->allow[k])) {
+                cli_error("--deny %s and --allow %s contradict each other: choose one", o->deny[i],
+                          o->allow[k]);
+                goto done;
+            }
     *first = optind;
-    return 0;
+    ret = 0;
+    goto done;
 oom:
     cli_error("out of memory");
-    return -1;
 done:
-    return -1;
+    strbuf_release(&shown);
+    return ret;
 }

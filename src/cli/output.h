@@ -26,6 +26,7 @@ struct output_opts {
     int dir_fd;        /* --output-dir, or -1 */
     uint64_t file_cap; /* bytes saved per --output-dir file */
     int stdout_fd;     /* where guests' stdout goes: 1, or 2 when a report uses 1 */
+    bool raw;          /* the bytes as they come, even on a terminal (--raw) */
 };
 
 struct output *output_new(size_t nguests, const struct output_opts *o);
@@ -34,13 +35,17 @@ void output_free(struct output *out);
 void output_on_start(void *ctx, size_t index, const char *name);
 void output_on_data(void *ctx, size_t index, enum sbvm_stream s, const void *data, size_t len);
 void output_on_end(void *ctx, size_t index, const sbvm_result *r);
-/* True once writing to our stdout failed with EPIPE. */
-bool output_stdout_closed(const struct output *out);
+/* The first error writing the guests' output to our stdout or stderr
+ * (a positive errno: EPIPE when the reader left), *which naming the fd;
+ * 0 when everything was written. Since then their output there is lost,
+ * and their own writes to that stream fail with EPIPE. */
+int output_lost(const struct output *out, int *which);
 /* An error that happened while writing the output files, or NULL. */
 const char *output_file_error(const struct output *out);
 /* Warns, on stderr, of every --output-dir file cut at its cap. */
 void output_report_cuts(const struct output *out, const char *dir);
-/* Fd to which the runner's signal byte is written when stdout closes. */
-void output_set_signal_fd(struct output *out, int fd);
+/* The runner whose guests' streams are closed when their reader is gone,
+ * and whose timer shows partial lines after a quiet moment. */
+void output_set_runner(struct output *out, sbvm_runner *rn);
 
 #endif

@@ -352,6 +352,16 @@ SBVM_API int sbvm_job_signal(sbvm_job *jj, int sig)
     return j->sb->ops->signal(j->sb, j, sig);
 }
 
+SBVM_API int sbvm_job_close_stream(sbvm_job *jj, enum sbvm_stream s)
+{
+    struct job *j = JOB(jj);
+
+    if (s != SBVM_STDOUT && s != SBVM_STDERR)
+        return -EINVAL;
+    job_close_stream(j, s);
+    return 0;
+}
+
 SBVM_API int sbvm_job_resize(sbvm_job *jj, unsigned short rows, unsigned short cols)
 {
     struct job *j = JOB(jj);

@@ -67,6 +67,7 @@ void job_stop_io(struct job *j)
     loop_fd_del(&j->stdin_pipe_w);
     loop_timer_cancel(&j->deadline);
     loop_timer_cancel(&j->grace);
+    loop_timer_cancel(&j->gone);
     close_fd(&j->stdin_src);
     close_fd(&j->in_fd);
     free(j->stdin_buf);
@@ -240,6 +241,50 @@ static void end_stream(struct job *j, bool out)
     }
 }
 
+/* Our read ends of the streams whose reader is gone. What is still in
+ * the pipe is dropped with it; the guest's next write fails with EPIPE. */
+static void close_gone_streams(struct job *j)
+{
+    if (j->out_gone && !j->out_eof) {
+        if (j->terminal) {
+            /* The terminal's master is its one stream, and our input's
+             * way in too: closing both hangs it up. */
+            loop_fd_del(&j->stdin_src_w);
+            loop_fd_del(&j->stdin_pipe_w);
+            close_fd(&j->stdin_src);
+            close_fd(&j->in_fd);
+        }
+        end_stream(j, true);
+    }
+    if (j->err_gone && !j->err_eof)
+        end_stream(j, false);
+}
+
+static void on_gone(struct loop_timer *t, void *ctx)
+{
+    (void)t;
+    sandbox_job_progress(ctx);
+}
+
+void job_close_stream(struct job *j, enum sbvm_stream s)
+{
+    struct loop *l = j->sb ? sandbox_loop(j->sb) : NULL;
+
+    if (s == SBVM_STDERR)
+        j->err_gone = true;
+    else
+        j->out_gone = true;
+    /* Before it runs, our ends are not watched yet (job_started closes
+     * them); inside the hook, on_output closes them after it returns. */
+    if (j->state < JOB_RUNNING || j->state == JOB_DONE || j->in_output_hook)
+        return;
+    close_gone_streams(j);
+    /* Its end may have waited only for this stream. It is decided from
+     * the loop, not here: the caller may be in another job's callback. */
+    if (l && job_drained(j) && !loop_timer_armed(&j->gone))
+        loop_timer_arm(l, &j->gone, 0, on_gone, j);
+}
+
 static void on_output(struct loop_fd *src, uint32_t events, void *ctx)
 {
     static char buf[READ_CHUNK];
@@ -272,8 +317,17 @@ static void on_output(struct loop_fd *src, uint32_t events, void *ctx)
             return;
     }
     capture_add(out ? &j->cap_out : &j->cap_err, buf, (size_t)n);
-    if (j->hooks.on_output)
+    if (j->hooks.on_output) {
+        j->in_output_hook = true;
         j->hooks.on_output(j->hooks.ctx, j, out ? SBVM_STDOUT : SBVM_STDERR, buf, (size_t)n);
+        j->in_output_hook = false;
+        /* The hook found the stream's reader gone: end it now that
+         * nothing of ours uses it any more. */
+        if ((j->out_gone && !j->out_eof) || (j->err_gone && !j->err_eof)) {
+            close_gone_streams(j);
+            sandbox_job_progress(j);
+        }
+    }
 }
 
 static void stdin_stop(struct job *j)
@@ -426,6 +480,9 @@ int job_started(struct job *j, struct loop *l)
     }
     if (r < 0)
         return r;
+    /* Its reader went away before it started (an earlier guest's output
+     * found our stdout closed): its first write fails, as in a pipeline. */
+    close_gone_streams(j);
     if (j->in_fd < 0 || j->stdin_src < 0)
         stdin_stop(j);
     else if (!j->stdin_src_pollable)

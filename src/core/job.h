@@ -78,6 +78,11 @@ struct job {
     int exec_fd;
     struct loop_fd out_src, err_src;
     bool out_eof, err_eof;
+    /* Streams whose reader is gone (job_close_stream): our read end is
+     * closed as soon as the job runs, so its next write there fails
+     * with EPIPE (or SIGPIPE), as it would in a pipeline. */
+    bool out_gone, err_gone;
+    bool in_output_hook; /* inside hooks.on_output: closing waits for its return */
 
     int stdin_src; /* our own reopening of the caller's stdin, or -1 */
     bool stdin_src_pollable;
@@ -86,7 +91,7 @@ struct job {
     struct loop_fd stdin_src_w, stdin_pipe_w;
 
     struct capture cap_out, cap_err;
-    struct loop_timer deadline, grace;
+    struct loop_timer deadline, grace, gone;
     uint64_t output_bytes;
     int64_t start_mono, start_real;
 
@@ -134,6 +139,12 @@ void job_exited(struct job *j);
 void job_stop_io(struct job *j);
 /* Whether all that must happen before its result is final has. */
 bool job_drained(const struct job *j);
+/* The reader of one of its streams is gone (a closed pipe, a full disk):
+ * stop reading it, so that the guest's own next write there fails as it
+ * would outside. Works before the job runs (the stream is closed as soon
+ * as it does) and from inside its on_output hook. For a terminal, whose
+ * one stream is the terminal, stdout hangs it up. */
+void job_close_stream(struct job *j, enum sbvm_stream s);
 /* A limit reached for this job (the first one found is the one reported). */
 void job_limit(struct job *j, enum sbvm_limit l, uint64_t observed, const char *note);
 

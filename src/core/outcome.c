@@ -340,7 +340,16 @@ void outcome_build(const struct outcome_in *in, sbvm_result *r)
     }
     take_refusals(f, r);
     for (size_t i = 0; i < f->ncrashes; i++) {
-        r->crashes[r->ncrashes++] = f->crashes[i];
+        const struct proc_fault *raw = &f->crashes[i]->raw;
+        /* A signal the host sent on request (SIGQUIT's default action is
+         * a core dump) is a kill, not a crash: the init forwarded it
+         * (si_code SI_USER from pid 1); nothing faulted. */
+        if (f->host_signal && raw->signo == f->host_signal && raw->code == SI_USER &&
+            raw->sender_pid == 1) {
+            crash_free(f->crashes[i]);
+        } else {
+            r->crashes[r->ncrashes++] = f->crashes[i];
+        }
         f->crashes[i] = NULL;
     }
     f->ncrashes = 0;

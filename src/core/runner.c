@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/job.h"
 #include "backend/backend.h"
 #include "core/sandbox.h"
+#include "net/policy.h"
 #include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
@@ -75,7 +77,11 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
         guest_free(rn->guests[i]);
     free(rn->guests);
     if (!rn->shared) {
+        /* A shared sandbox's loop may be gone already: the run took its
+         * own out of it when it ended. */
         loop_fd_del(&rn->signal_src);
+        loop_timer_cancel(&rn->user_timer);
+        loop_timer_cancel(&rn->kill_timer);
         loop_free(rn->loop);
     }
     free(rn);
@@ -103,6 +109,11 @@ SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd)
     rn->signal_fd = fd;
 }
 
+SBVM_API void sbvm_runner_set_kill_after(sbvm_runner *rn, uint64_t ms)
+{
+    rn->kill_after_ms = ms;
+}
+
 /* Options that only mean something together, however they were set
  * (flags, a profile, the library). */
 int config_check(const sbvm_config *cfg, sbvm_error **err)
@@ -112,7 +123,7 @@ int config_check(const sbvm_config *cfg, sbvm_error **err)
                          "--secret works only through the broker: add --net allow=HOST");
     if (cfg->net_allow_private && cfg->net != SBVM_NET_ALLOW)
         return error_set(err, EINVAL, "--net-allow-private applies to --net allow=... only");
-    return 0;
+    return net_secrets_check(cfg, err);
 }
 
 SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err)
@@ -180,6 +191,100 @@ static int check_keep_dirs(const sbvm_runner *rn, sbvm_error **err)
         strbuf_release(&sb);
     }
     return 0;
+}
+
+/* A --copy-out never replaces a host file: one that exists already is
+ * refused before anything runs, as --keep's directory is, rather than
+ * reported lost afterwards. */
+static int check_copy_out_dests(const sbvm_runner *rn, sbvm_error **err)
+{
+    for (size_t i = 0; i < rn->nguests; i++) {
+        const struct runner_guest *g = rn->guests[i];
+
+        for (size_t k = 0; k < g->cfg->ncopies; k++) {
+            const struct config_copy *c = &g->cfg->copies[k];
+            struct strbuf sb = STRBUF_INIT;
+            bool exists;
+
+            if (!c->out)
+                continue;
+            strbuf_addstr(&sb, c->host);
+            if (rn->nguests > 1 && !rn->shared)
+                strbuf_addf(&sb, ".%s", g->name);
+            if (strbuf_failed(&sb))
+                return error_set(err, ENOMEM, "out of memory");
+            exists = faccessat(AT_FDCWD, sb.buf, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+            if (exists) {
+                error_set(err, EEXIST,
+                          "--copy-out %s:%s: %s exists already; a copy never replaces a host "
+                          "file: remove it or copy elsewhere",
+                          c->guest, c->host, sb.buf);
+                strbuf_release(&sb);
+                return -EEXIST;
+            }
+            strbuf_release(&sb);
+        }
+    }
+    return 0;
+}
+
+/*
+ * What the supervisor holds open for each guest running (its pipes, status
+ * and control sockets, exit handle, its root and /tmp, the output files of
+ * --output-dir) and, while it is being built, the child's ends, the
+ * program's and the mounts' sources: measured at about 8 once running, so
+ * twice that for the build. Plus sandboxvm's own (stdio, the loop, reports).
+ */
+#define FDS_PER_GUEST  16
+#define FDS_PER_JOB    6 /* a job of a live sandbox: its pipes */
+#define FDS_OWN        32
+#define FDS_CHANNEL    8   /* --channel: its window, sockets, timers (src/shm/chan.h) */
+#define FDS_BROKER_MIN 128 /* the brokers leave the rest a quarter (net/broker.c) */
+
+/* Refuses, before anything runs, a run that would run out of file
+ * descriptors midway: guests would fail to start for a reason that has
+ * nothing to do with them. */
+static int check_fd_budget(const sbvm_runner *rn, sbvm_error **err)
+{
+    struct rlimit rl;
+    uint64_t at_once = rn->parallel < rn->nguests ? rn->parallel : rn->nguests;
+    uint64_t per = rn->shared ? FDS_PER_JOB : FDS_PER_GUEST, need, have, most;
+    bool net = false;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || !at_once)
+        return 0;
+    for (size_t i = 0; i < rn->nguests; i++) {
+        const sbvm_config *c = rn->guests[i]->cfg;
+        uint64_t p = (rn->shared ? FDS_PER_JOB : FDS_PER_GUEST + c->nmounts + c->ncopies) +
+                     (c->channel ? FDS_CHANNEL : 0);
+        if (p > per)
+            per = p;
+        net |= c->net == SBVM_NET_ALLOW;
+    }
+    need = FDS_OWN + at_once * per;
+    have = rl.rlim_cur;
+    /* With --net allow, the brokers may take all but a quarter. */
+    if (net)
+        have = have / 4 > FDS_BROKER_MIN ? have / 4 : have < FDS_BROKER_MIN ? have : FDS_BROKER_MIN;
+    if (need <= have)
+        return 0;
+    most = have > FDS_OWN ? (have - FDS_OWN) / per : 0;
+    if (most == 0)
+        return error_set(err, EMFILE,
+                         "a guest needs about %llu open files, but this process may have only "
+                         "%llu open (RLIMIT_NOFILE%s; hard limit %llu): raise it (ulimit -n)",
+                         (unsigned long long)(FDS_OWN + per), (unsigned long long)rl.rlim_cur,
+                         net ? ", of which --net allow's brokers may use three quarters" : "",
+                         (unsigned long long)rl.rlim_max);
+    return error_set(err, EMFILE,
+                     "running %llu guests at once needs about %llu open files, but this process "
+                     "may have only %llu open (RLIMIT_NOFILE%s; hard limit %llu): run at most "
+                     "%llu at once (-j %llu), or raise the limit (ulimit -n %llu)",
+                     (unsigned long long)at_once, (unsigned long long)need,
+                     (unsigned long long)rl.rlim_cur,
+                     net ? ", of which --net allow's brokers may use three quarters" : "",
+                     (unsigned long long)rl.rlim_max, (unsigned long long)most,
+                     (unsigned long long)most, (unsigned long long)(net ? need * 4 : need));
 }
 
 /* Default names: the program's basename, with -N (the guest's position)
@@ -301,6 +406,9 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
     if (!g->job)
         return error_set(err, ENOMEM, "out of memory");
     g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end, on_job_channel };
+    for (int k = 0; k < 2; k++)
+        if (g->gone[k])
+            job_close_stream(g->job, k ? SBVM_STDERR : SBVM_STDOUT);
     if (g->cfg->channel) {
         /* Its own channel, from the config's settings, told to the caller
          * before the guest can use it. */
@@ -355,6 +463,47 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
     return 0;
 }
 
+SBVM_API int sbvm_runner_close_stream(sbvm_runner *rn, size_t index, enum sbvm_stream s)
+{
+    int k = s == SBVM_STDERR ? 1 : 0;
+
+    if ((s != SBVM_STDOUT && s != SBVM_STDERR) ||
+        (index != SBVM_ALL_GUESTS && index >= rn->nguests))
+        return -EINVAL;
+    for (size_t i = 0; i < rn->nguests; i++) {
+        struct runner_guest *g = rn->guests[i];
+        if (index != SBVM_ALL_GUESTS && i != index)
+            continue;
+        g->gone[k] = true;
+        if (g->state == RG_RUNNING && g->job)
+            job_close_stream(g->job, s);
+    }
+    return 0;
+}
+
+static void on_user_timer(struct loop_timer *t, void *ctx)
+{
+    sbvm_runner *rn = ctx;
+
+    (void)t;
+    if (rn->timer_fn)
+        rn->timer_fn(rn->timer_ctx);
+}
+
+SBVM_API int sbvm_runner_set_timer(sbvm_runner *rn, int delay_ms, void (*fn)(void *ctx), void *ctx)
+{
+    if (!rn->running_now || !rn->loop)
+        return -EINVAL;
+    if (!fn) {
+        loop_timer_cancel(&rn->user_timer);
+        return 0;
+    }
+    rn->timer_fn = fn;
+    rn->timer_ctx = ctx;
+    return loop_timer_arm(rn->loop, &rn->user_timer,
+                          (int64_t)(delay_ms < 0 ? 0 : delay_ms) * 1000000, on_user_timer, rn);
+}
+
 static void signal_all(sbvm_runner *rn, int sig)
 {
     for (size_t i = 0; i < rn->nguests; i++) {
@@ -368,6 +517,13 @@ static void signal_all(sbvm_runner *rn, int sig)
             g->job->sb->ops->signal(g->job->sb, g->job, sig);
         }
     }
+}
+
+static void on_kill_after(struct loop_timer *t, void *ctx)
+{
+    (void)t;
+    /* The grace period is over: what still runs is killed. */
+    signal_all(ctx, SIGKILL);
 }
 
 static void on_host_signal(struct loop_fd *src, uint32_t events, void *ctx)
@@ -386,12 +542,18 @@ static void on_host_signal(struct loop_fd *src, uint32_t events, void *ctx)
         int sig = sigs[i];
         if (sig <= 0 || sig >= NSIG)
             continue;
-        if (rn->cancel_signal == sig || sig == SIGKILL) {
+        if (rn->cancel_signal || sig == SIGKILL) {
+            /* A second signal, whichever: a CI system's cancellation
+             * (SIGINT, then SIGTERM, then SIGKILL to us) must not leave
+             * guests behind that ignore the first. */
+            loop_timer_cancel(&rn->kill_timer);
             signal_all(rn, SIGKILL);
         } else {
-            if (!rn->cancel_signal)
-                rn->cancel_signal = sig;
+            rn->cancel_signal = sig;
             signal_all(rn, sig);
+            if (rn->kill_after_ms)
+                loop_timer_arm(rn->loop, &rn->kill_timer, (int64_t)rn->kill_after_ms * 1000000,
+                               on_kill_after, rn);
         }
     }
 }
@@ -432,6 +594,12 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     r = check_keep_dirs(rn, err);
     if (r < 0)
         return r;
+    r = check_fd_budget(rn, err);
+    if (r < 0)
+        return r;
+    r = check_copy_out_dests(rn, err);
+    if (r < 0)
+        return r;
     if (rn->shared)
         rn->loop = rn->shared->loop;
     else if ((r = loop_new(&rn->loop, err)) < 0)
@@ -439,6 +607,7 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
     if (rn->signal_fd >= 0 && (r = loop_fd_add(rn->loop, &rn->signal_src, rn->signal_fd, EPOLLIN,
                                                on_host_signal, rn)) < 0)
         return error_sys(err, -r, "watching the signal fd");
+    rn->running_now = true;
 
     for (;;) {
         while (!rn->cancel_signal && rn->running < rn->parallel && next < rn->nguests) {
@@ -459,10 +628,16 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
         if (r < 0) {
             r = error_sys(err, -r, "waiting for events (epoll)");
             signal_all(rn, SIGKILL);
+            rn->running_now = false;
+            loop_timer_cancel(&rn->user_timer);
+            loop_timer_cancel(&rn->kill_timer);
             loop_fd_del(&rn->signal_src);
             return r;
         }
     }
+    rn->running_now = false;
+    loop_timer_cancel(&rn->user_timer);
+    loop_timer_cancel(&rn->kill_timer);
     rn->duration_ns = now_mono_ns() - rn->start_mono;
     /* Nothing of ours stays in the loop: a shared sandbox's may go first. */
     loop_fd_del(&rn->signal_src);

@@ -26,6 +26,7 @@ struct runner_guest {
     struct sandbox *sb;
     struct job *job;
     bool job_done, sb_done;
+    bool gone[2]; /* its stdout, stderr have no reader any more */
     sbvm_result *result;
 };
 
@@ -37,8 +38,14 @@ struct sbvm_runner {
     struct sbvm_events events;
     int signal_fd;
     struct loop_fd signal_src;
-    int cancel_signal; /* the first host signal relayed; stops new starts */
+    int cancel_signal;      /* the first host signal relayed; stops new starts */
+    uint64_t kill_after_ms; /* then SIGKILL; 0: never */
+    struct loop_timer kill_timer;
     struct loop *loop;
+    struct loop_timer user_timer; /* sbvm_runner_set_timer() */
+    void (*timer_fn)(void *ctx);
+    void *timer_ctx;
+    bool running_now;       /* inside sbvm_runner_run() */
     struct sandbox *shared; /* every guest a job of this live sandbox */
     bool started;
     int64_t start_real, start_mono, duration_ns;

@@ -3,6 +3,7 @@
 #include "ledger/ledger.h"
 #include "util/copytree.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -82,6 +83,33 @@ static void take_fds(struct ledger *l, int pdir, int pid, size_t *alloc)
     closedir(d);
 }
 
+/* Whether the process (pdir; its command line cmd[0..n)) is still the
+ * copy of the supervisor that the sandbox's first process is until it
+ * execs the guest's program: our executable (when we may look: a process
+ * that is not dumpable hides it from an ordinary user), and our command
+ * line, or none when pid 1 wiped the memory they share. */
+static bool before_exec(int pdir, const char *cmd, long n)
+{
+    char own[4096];
+    long own_n;
+    struct stat st, self;
+    bool same_exe, blank = true;
+
+    if (fstatat(pdir, "exe", &st, 0) == 0)
+        same_exe = stat("/proc/self/exe", &self) == 0 && st.st_dev == self.st_dev &&
+                   st.st_ino == self.st_ino;
+    else if (errno == EACCES || errno == EPERM)
+        same_exe = false;
+    else
+        return false;
+    for (long i = 0; i < n; i++)
+        blank &= cmd[i] == '\0';
+    if (blank)
+        return same_exe;
+    own_n = read_small_at(AT_FDCWD, "/proc/self/cmdline", own, sizeof(own));
+    return n == own_n && memcmp(cmd, own, (size_t)n) == 0;
+}
+
 static void take_process(struct ledger *l, int procfd, int pid, int own_pids, size_t *palloc,
                          size_t *falloc)
 {
@@ -111,6 +139,13 @@ static void take_process(struct ledger *l, int procfd, int pid, int own_pids, si
         return;
     }
     n = read_small_at(pdir, "cmdline", buf, sizeof(buf));
+    if (before_exec(pdir, buf, n)) {
+        /* Stopped before it ran the program: what it holds is ours (the
+         * sandbox's sockets), and its command line would be the
+         * supervisor's, --secret values and all. */
+        p->argv = "(sandboxvm, before it ran the guest's program)";
+        return;
+    }
     if (n > 0) {
         while (n > 0 && buf[n - 1] == '\0')
             n--;
@@ -146,6 +181,11 @@ static void add_listener(struct ledger *l, size_t *alloc, int pid, const char *p
                          const char *local)
 {
     struct sbvm_left_listener *s;
+
+    /* No process of the sandbox holds it: sandboxvm's own (the proxy
+     * --net allow listens on, which the supervisor holds). */
+    if (pid < 0)
+        return;
 
     if (l->nlisteners >= 1024) {
         l->truncated = true;
@@ -199,9 +239,11 @@ static void take_inet(struct ledger *l, int netfd, const char *file, const char 
                 for (int k = 0; k < 4; k++)
                     b[w * 4 + k] = (unsigned char)(v >> (8 * k));
             }
-            snprintf(addr, sizeof(addr), "[%x:%x:%x:%x:%x:%x:%x:%x]:%u", b[0] << 8 | b[1],
-                     b[2] << 8 | b[3], b[4] << 8 | b[5], b[6] << 8 | b[7], b[8] << 8 | b[9],
-                     b[10] << 8 | b[11], b[12] << 8 | b[13], b[14] << 8 | b[15], port);
+            /* The usual short form ([::1], [::ffff:127.0.0.1]). */
+            char text[INET6_ADDRSTRLEN];
+            if (!inet_ntop(AF_INET6, b, text, sizeof(text)))
+                continue;
+            snprintf(addr, sizeof(addr), "[%s]:%u", text, port);
         } else {
             continue;
         }
@@ -237,53 +279,111 @@ static void take_unix(struct ledger *l, int netfd, size_t *alloc)
     fclose(f);
 }
 
-static void walk_files(struct ledger *l, int dfd, struct strbuf *path, int depth, size_t *alloc)
+/* Walking a scratch: what is the guest's, and what is sandboxvm's. */
+struct walk {
+    struct ledger *l;
+    const struct ledger_skip *skip;
+    dev_t dev; /* the scratch's own filesystem */
+    size_t *alloc;
+};
+
+static bool is_mount_point(const struct ledger_skip *s, const char *path)
+{
+    for (size_t i = 0; s && i < s->nmount_points; i++)
+        if (streq(s->mount_points[i], path))
+            return true;
+    return false;
+}
+
+static bool is_marked(const struct ledger_skip *s, const struct stat *st)
+{
+    for (size_t i = 0; s && i < s->nmarks; i++) {
+        const struct ledger_mark *m = &s->marks[i];
+        if (m->ino == (uint64_t)st->st_ino && m->dev == (uint64_t)st->st_dev &&
+            m->ctime_sec == (int64_t)st->st_ctim.tv_sec &&
+            m->ctime_nsec == (int64_t)st->st_ctim.tv_nsec)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the entry at path is sandboxvm's and beyond the guest's: a mount
+ * point, or what lies beyond one (another filesystem). */
+static bool not_the_guests(const struct ledger_skip *s, dev_t dev, const char *path,
+                           const struct stat *st)
+{
+    return st->st_dev != dev || is_mount_point(s, path);
+}
+
+static void add_file(struct walk *w, const char *path, size_t len, const char *kind, uint64_t size)
+{
+    struct ledger *l = w->l;
+
+    if (l->nfiles >= LEDGER_FILES_MAX) {
+        l->truncated = true;
+        return;
+    }
+    if (ARRAY_GROW(l->files, l->nfiles + 1, w->alloc) < 0)
+        return;
+    l->files[l->nfiles].path = keep(l, path, len);
+    l->files[l->nfiles].kind = kind;
+    l->files[l->nfiles].size = size;
+    l->nfiles++;
+}
+
+/* Lists what the guest left below dfd (taken over); the number of entries
+ * the directory holds, whoever's they are. */
+static size_t walk_files(struct walk *w, int dfd, struct strbuf *path, int depth)
 {
     DIR *d;
     struct dirent *e;
-    size_t base = path->len;
+    size_t base = path->len, entries = 0;
 
     if (depth > LEDGER_DEPTH_MAX || !(d = fdopendir(dfd))) {
         close(dfd);
-        l->truncated |= depth > LEDGER_DEPTH_MAX;
-        return;
+        w->l->truncated |= depth > LEDGER_DEPTH_MAX;
+        return 1; /* not known to be empty */
     }
     while ((e = readdir(d))) {
         struct stat st;
 
         if (streq(e->d_name, ".") || streq(e->d_name, ".."))
             continue;
+        entries++;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         strbuf_truncate(path, base);
         strbuf_addch(path, '/');
         strbuf_addstr(path, e->d_name);
+        if (not_the_guests(w->skip, w->dev, path->buf, &st))
+            continue;
         if (S_ISDIR(st.st_mode)) {
             int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0)
-                walk_files(l, sub, path, depth + 1, alloc);
+            size_t held = sub >= 0 ? walk_files(w, sub, path, depth + 1) : 1;
+            /* An empty directory the guest left (a marked one is ours). */
+            if (held == 0 && !is_marked(w->skip, &st))
+                add_file(w, path->buf, path->len, "directory", 0);
             continue;
         }
-        if (l->nfiles >= LEDGER_FILES_MAX) {
-            l->truncated = true;
+        if (is_marked(w->skip, &st))
+            continue;
+        if (w->l->truncated && w->l->nfiles >= LEDGER_FILES_MAX)
             break;
-        }
-        if (ARRAY_GROW(l->files, l->nfiles + 1, alloc) < 0)
-            break;
-        l->files[l->nfiles].path = keep(l, path->buf, path->len);
-        l->files[l->nfiles].kind = S_ISREG(st.st_mode)    ? "file"
-                                   : S_ISLNK(st.st_mode)  ? "symlink"
-                                   : S_ISFIFO(st.st_mode) ? "fifo"
-                                   : S_ISSOCK(st.st_mode) ? "socket"
-                                                          : "device";
-        l->files[l->nfiles].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-        l->nfiles++;
+        add_file(w, path->buf, path->len,
+                 S_ISREG(st.st_mode)    ? "file"
+                 : S_ISLNK(st.st_mode)  ? "symlink"
+                 : S_ISFIFO(st.st_mode) ? "fifo"
+                 : S_ISSOCK(st.st_mode) ? "socket"
+                                        : "device",
+                 S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
     }
     strbuf_truncate(path, base);
     closedir(d);
+    return entries;
 }
 
-int ledger_take(int rootfd, int tmpfd, int own_pids, struct ledger **out)
+int ledger_take(int rootfd, const struct ledger_scratch *sc, size_t nsc,
+                const struct ledger_skip *skip, int own_pids, struct ledger **out)
 {
     struct ledger *l = calloc(1, sizeof(*l));
     size_t palloc = 0, falloc = 0, salloc = 0, filealloc = 0;
@@ -330,12 +430,70 @@ int ledger_take(int rootfd, int tmpfd, int own_pids, struct ledger **out)
         take_unix(l, netfd, &salloc);
         close(netfd);
     }
-    if (tmpfd >= 0 && (dfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        strbuf_addstr(&path, "/tmp");
-        walk_files(l, dfd, &path, 0, &filealloc);
-        strbuf_release(&path);
+    for (size_t i = 0; i < nsc; i++) {
+        struct walk w = { l, skip, 0, &filealloc };
+        struct stat st;
+        if (sc[i].fd < 0 || fstat(sc[i].fd, &st) < 0 ||
+            (dfd = openat(sc[i].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            continue;
+        w.dev = st.st_dev;
+        strbuf_reset(&path);
+        strbuf_addstr(&path, sc[i].path);
+        walk_files(&w, dfd, &path, 0);
     }
+    strbuf_release(&path);
     *out = l;
+    return 0;
+}
+
+static int mark_dir(int dfd, dev_t dev, int depth, struct ledger_mark **v, size_t *n, size_t *alloc)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int r = 0;
+
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    while (r == 0 && (e = readdir(d))) {
+        struct stat st;
+        if (streq(e->d_name, ".") || streq(e->d_name, "..") ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+            continue;
+        if (*n >= LEDGER_FILES_MAX)
+            break; /* beyond what the ledger would list anyway */
+        if (ARRAY_GROW(*v, *n + 1, alloc) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        (*v)[(*n)++] =
+            (struct ledger_mark){ (uint64_t)st.st_dev, (uint64_t)st.st_ino,
+                                  (int64_t)st.st_ctim.tv_sec, (int64_t)st.st_ctim.tv_nsec };
+        if (S_ISDIR(st.st_mode) && depth < LEDGER_DEPTH_MAX) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                r = mark_dir(sub, dev, depth + 1, v, n, alloc);
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+int ledger_mark(const struct ledger_scratch *sc, size_t nsc, struct ledger_mark **v, size_t *n)
+{
+    size_t alloc = *n;
+
+    for (size_t i = 0; i < nsc; i++) {
+        struct stat st;
+        int dfd, r;
+        if (sc[i].fd < 0 || fstat(sc[i].fd, &st) < 0 ||
+            (dfd = openat(sc[i].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+            continue;
+        r = mark_dir(dfd, st.st_dev, 0, v, n, &alloc);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -383,10 +541,99 @@ SBVM_API int sbvm_result_left_truncated(const sbvm_result *r)
 
 /* ---- keeping the scratch ------------------------------------------------ */
 
-int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_error **err)
+struct keep_walk {
+    const struct ledger_skip *skip;
+    dev_t dev;
+    struct copy_limits lim;
+};
+
+/* Copies what the guest left in sdir (taken over) into ddir: how many
+ * entries were copied, or a negative errno; *seen: how many it holds. */
+static long keep_dir(struct keep_walk *k, int sdir, int ddir, struct strbuf *path, int depth,
+                     size_t *seen)
 {
-    int sdir, ddir, r;
-    uint64_t budget = max_bytes;
+    DIR *d = fdopendir(sdir);
+    struct dirent *e;
+    size_t base = path->len;
+    long copied = 0;
+
+    *seen = 0;
+    if (!d) {
+        close(sdir);
+        return -errno;
+    }
+    while ((e = readdir(d))) {
+        struct stat st;
+        long r;
+
+        if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+            continue;
+        (*seen)++;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        strbuf_truncate(path, base);
+        strbuf_addch(path, '/');
+        strbuf_addstr(path, e->d_name);
+        if (not_the_guests(k->skip, k->dev, path->buf, &st))
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            size_t held = 0;
+            int s2, d2;
+            if (depth >= COPYTREE_DEPTH_MAX) {
+                copied = -ELOOP;
+                break;
+            }
+            s2 = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 < 0)
+                continue;
+            if (mkdirat(ddir, e->d_name, 0755) < 0 ||
+                (d2 = openat(ddir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+                    0) {
+                copied = -errno;
+                close(s2);
+                break;
+            }
+            r = keep_dir(k, s2, d2, path, depth + 1, &held);
+            close(d2);
+            if (r < 0) {
+                copied = r;
+                break;
+            }
+            /* Kept when something of the guest's is in it, or when the
+             * guest left it empty; not when it held only sandboxvm's (the
+             * directories leading to a mount point). */
+            if (r == 0 && !(held == 0 && !is_marked(k->skip, &st))) {
+                unlinkat(ddir, e->d_name, AT_REMOVEDIR);
+                continue;
+            }
+            copied++;
+            continue;
+        }
+        if (is_marked(k->skip, &st))
+            continue;
+        r = copy_entry_at(dirfd(d), e->d_name, ddir, e->d_name, &k->lim);
+        if (r == -EINVAL || r == -ENOENT)
+            continue; /* not a file, or gone meanwhile */
+        if (r < 0) {
+            copied = r;
+            break;
+        }
+        copied++;
+    }
+    strbuf_truncate(path, base);
+    closedir(d);
+    return copied;
+}
+
+int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes,
+                        const struct ledger_skip *skip, sbvm_error **err)
+{
+    struct keep_walk k = { skip, 0, { max_bytes, max_bytes, (uid_t)-1, (gid_t)-1 } };
+    struct strbuf path = STRBUF_INIT;
+    struct stat st;
+    size_t held;
+    int sdir, ddir;
+    long r;
 
     if (mkdir(dest, 0700) < 0)
         return error_sys(err, errno, "keeping the scratch in %s", dest);
@@ -394,18 +641,19 @@ int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_er
     if (ddir < 0)
         return error_sys(err, errno, "keeping the scratch in %s", dest);
     sdir = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (sdir < 0) {
+    if (sdir < 0 || fstat(sdir, &st) < 0) {
         r = -errno;
+        if (sdir >= 0)
+            close(sdir);
         close(ddir);
-        return error_sys(err, -r, "reading the guest's /tmp");
+        return error_sys(err, (int)-r, "reading the guest's /tmp");
     }
-    {
-        struct copy_limits lim = { budget, budget, (uid_t)-1, (gid_t)-1 };
-        r = copy_contents_at(sdir, ddir, &lim);
-        close(sdir);
-    }
+    k.dev = st.st_dev;
+    strbuf_addstr(&path, "/tmp");
+    r = keep_dir(&k, sdir, ddir, &path, 0, &held);
+    strbuf_release(&path);
     close(ddir);
     if (r < 0)
-        return error_sys(err, -r, "copying the guest's /tmp to %s", dest);
+        return error_sys(err, (int)-r, "copying the guest's /tmp to %s", dest);
     return 0;
 }

@@ -38,21 +38,56 @@ struct ledger {
     struct strv strings;
 };
 
+/* A writable filesystem of the sandbox whose files are the guest's to
+ * leave: its /tmp, a --tmpfs. fd: an O_PATH fd of its top (which keeps a
+ * tmpfs alive after the sandbox is gone); path: where the guest sees it. */
+struct ledger_scratch {
+    int fd;
+    const char *path;
+};
+
+/* An entry sandboxvm put in a scratch itself (a --copy-in), as it was when
+ * the guest started: one the guest changed since (its change time moved)
+ * is the guest's. */
+struct ledger_mark {
+    uint64_t dev, ino;
+    int64_t ctime_sec, ctime_nsec;
+};
+
+/* What is sandboxvm's, not the guest's: the places it mounted something
+ * over (the program's files, --ro and --rw sources, --tmpfs: absolute
+ * paths in the sandbox), and the marks. Neither is listed nor kept; nor is
+ * what lies beyond a mount of another filesystem; nor a directory that
+ * holds only such things. */
+struct ledger_skip {
+    const char *const *mount_points;
+    size_t nmount_points;
+    const struct ledger_mark *marks;
+    size_t nmarks;
+};
+
 /*
  * Inventories a sandbox: its processes, their fds and listening sockets
  * through `rootfd` (an O_PATH fd of /proc/<init>/root, -1 to skip them: no
- * process was left), and the files of its scratch through `tmpfd` (an O_PATH
- * fd of its /tmp, which keeps the tmpfs alive after the sandbox is gone).
- * Returns 0 and a ledger (free with ledger_free) or -ENOMEM.
+ * process was left), and what the guest left in its scratches: files,
+ * symlinks, and directories left empty. `skip` may be NULL. Returns 0 and a
+ * ledger (free with ledger_free) or -ENOMEM.
  */
-int ledger_take(int rootfd, int tmpfd, int own_pids, struct ledger **out);
+int ledger_take(int rootfd, const struct ledger_scratch *sc, size_t nsc,
+                const struct ledger_skip *skip, int own_pids, struct ledger **out);
 void ledger_free(struct ledger *l);
 
+/* Marks everything in the scratches as sandboxvm's (ARRAY_GROW'n into *v);
+ * 0 or -ENOMEM. */
+int ledger_mark(const struct ledger_scratch *sc, size_t nsc, struct ledger_mark **v, size_t *n);
+
 /*
- * Copies the sandbox's /tmp (tmpfd) into `dest` (which must not exist; it is made
+ * Copies what the guest left in the sandbox's /tmp (tmpfd; by the rules of
+ * `skip`, which may be NULL) into `dest` (which must not exist; it is made
  * with mode 0700), regular files and directories as they are, symlinks as
  * symlinks (never followed), other kinds skipped. At most `max_bytes`.
  */
-int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes, sbvm_error **err);
+int ledger_keep_scratch(int tmpfd, const char *dest, uint64_t max_bytes,
+                        const struct ledger_skip *skip, sbvm_error **err);
 
 #endif

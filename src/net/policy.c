@@ -242,6 +242,16 @@ int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
     if (!text || !*text)
         return error_set(err, EINVAL, "%s an empty rule (write HOST[:PORT], e.g. example.com:443)",
                          what);
+    if (strstr(text, "://")) {
+        /* Another scheme's URL: say what the rule for it is, not that its
+         * port is bad. */
+        const char *h = strstr(text, "://") + 3;
+        int n = (int)strcspn(h, "/?#"), name = (int)strcspn(h, ":/?#");
+        return error_set(
+            err, EINVAL,
+            "%s %s: a rule is HOST[:PORT], or an http:// or https:// URL: write %.*s%s", what, text,
+            n, h, n == name ? " (ports 80 and 443)" : "");
+    }
     r = split_port(text, &hlen, &out->port, err, what);
     if (r < 0)
         return r;
@@ -512,6 +522,53 @@ int net_secret_parse(const char *text, struct net_secret *out, sbvm_error **err)
         return error_set(err, ENOMEM, "out of memory");
     }
     return 0;
+}
+
+/* Whether some rule lets the guest reach the secret's host (any port:
+ * secrets go into plain HTTP to that host at whatever port). */
+static bool secret_reachable(const struct net_rule *rules, size_t n, const struct net_rule *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct net_rule *r = &rules[i];
+        int port = r->port > 0 ? r->port : 80;
+        if (!h->wildcard) {
+            if (net_rule_match(r, h->host, port))
+                return true;
+            continue;
+        }
+        /* "*.suffix" or "*": reachable through a wildcard that covers a
+         * name under it, or a name under it a rule names exactly. */
+        {
+            char probe[HOST_MAX + 16];
+            size_t rl = strlen(r->host), hl = strlen(h->host);
+            snprintf(probe, sizeof(probe), "sbvm-probe%s", h->host[0] ? h->host : ".example");
+            if (net_rule_match(r, probe, port) ||
+                (!r->wildcard && (hl == 0 || (rl > hl && streq(r->host + rl - hl, h->host)))))
+                return true;
+        }
+    }
+    return false;
+}
+
+int net_secrets_check(const struct sbvm_config *cfg, sbvm_error **err)
+{
+    struct net_policy p;
+    int r = 0;
+
+    if (!cfg->secrets.n || cfg->net != SBVM_NET_ALLOW)
+        return 0;
+    if (net_policy_build(&p, cfg, err) < 0)
+        return -EINVAL;
+    for (size_t i = 0; i < p.nsecrets && r == 0; i++)
+        if (!secret_reachable(p.rules, p.nrules, &p.secrets[i].host))
+            r = error_set(err, EINVAL,
+                          "--secret %s: no --net allow rule lets the guest reach %s%s, so it "
+                          "would never be sent: add --net allow=%s%s",
+                          p.secrets[i].name, p.secrets[i].host.wildcard ? "*" : "",
+                          p.secrets[i].host.host, p.secrets[i].host.wildcard ? "*" : "",
+                          p.secrets[i].host.host);
+    net_policy_release(&p);
+    return r;
 }
 
 void net_secret_release(struct net_secret *s)

@@ -104,6 +104,9 @@ struct sbvm_config;
  * placeholder. */
 int net_policy_build(struct net_policy *p, const struct sbvm_config *cfg, sbvm_error **err);
 void net_policy_release(struct net_policy *p);
+/* Refuses (-EINVAL, saying which) a secret for a host no allow rule lets
+ * the guest reach: it could never be sent. */
+int net_secrets_check(const struct sbvm_config *cfg, sbvm_error **err);
 
 /* Parses NAME=VALUE@HOST (HOST as a rule without a port). The placeholder is
  * made by the caller. */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/elfdyn.h"
 #include "policy/fsplan.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -95,6 +96,8 @@ void program_release(struct program *prog)
 {
     free(prog->exec_path);
     prog->exec_path = NULL;
+    free(prog->argv0);
+    prog->argv0 = NULL;
     for (size_t i = 0; i < prog->nbinds; i++) {
         free(prog->binds[i].path);
         free(prog->binds[i].src);
@@ -103,8 +106,8 @@ void program_release(struct program *prog)
     prog->nbinds = 0;
 }
 
-static int add_bind(struct program *prog, const char *path, const char *src, int fd,
-                    struct program_failure *fail)
+static int add_bind_as(struct program *prog, const char *path, const char *src, int fd, bool dir,
+                       struct program_failure *fail)
 {
     struct program_bind *b;
     int dupfd;
@@ -129,8 +132,15 @@ static int add_bind(struct program *prog, const char *path, const char *src, int
         return fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
     }
     b->fd = dupfd;
+    b->dir = dir;
     prog->nbinds++;
     return 0;
+}
+
+static int add_bind(struct program *prog, const char *path, const char *src, int fd,
+                    struct program_failure *fail)
+{
+    return add_bind_as(prog, path, src, fd, false, fail);
 }
 
 /* The outcome for an errno met while looking at the program file itself. */
@@ -259,6 +269,13 @@ struct vet_ctx {
     const struct program_view *view; /* NULL: the default view */
     struct program *prog;
     struct program_failure *fail;
+    /* The program itself (depth 0): its loader's needs when it is a
+     * dynamic ELF, and where it is (a canonical host path, or the guest's
+     * path for one in a mount or the rootfs). */
+    struct elf_dyn dyn;
+    bool have_dyn;
+    char *where0;
+    bool placed0;
 };
 
 static int vet_any(struct vet_ctx *c, const char *path, const char *shown, int depth);
@@ -405,6 +422,11 @@ static int place_of(struct vet_ctx *c, const char *path, const char *shown, int 
     return 0;
 }
 
+static ssize_t read_at(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    return off > INT64_MAX ? -1 : pread(*(int *)ctx, buf, len, (off_t)off);
+}
+
 /*
  * Checks one file of the exec chain where pl says it is: a regular file with
  * an execute bit, still the same file when opened for reading, and reads
@@ -462,13 +484,28 @@ static int inspect(struct vet_ctx *c, const struct place *pl, const char *path, 
         return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, e, "%s: cannot read %s: %s", shown,
                          what, errno_text(e));
     }
-    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0)
-        return check_elf(rfd, shown, head, (size_t)n, interp, fail);
+    if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        int r = check_elf(rfd, shown, head, (size_t)n, interp, fail);
+        if (r == 0 && depth == 0) {
+            /* What its loader will look for; a dynamic section we cannot
+             * read is the loader's to refuse, not ours. */
+            int fd = rfd;
+            c->have_dyn = elfdyn_read(read_at, &fd, (uint64_t)st2.st_size, &c->dyn) == 0;
+        }
+        return r;
+    }
     if (n >= 2 && head[0] == '#' && head[1] == '!') {
         if (depth >= MAX_INTERP_DEPTH)
             return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ELOOP,
                              "%s: more than %d nested #! interpreters", shown, MAX_INTERP_DEPTH);
         return parse_shebang(shown, head, (size_t)n, interp, fail);
+    }
+    if (depth == 0 && n > 0 && !memchr(head, '\0', (size_t)n)) {
+        /* Text without #!: the kernel refuses it (ENOEXEC), a shell or
+         * execvp runs it with /bin/sh, and so do we (program.h). */
+        c->prog->sh_script = true;
+        *interp = strdup("/bin/sh");
+        return *interp ? 0 : fail_with(fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
     }
     return fail_with(fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOEXEC,
                      "%s: %s%sneither an ELF program nor a #! script%s", shown, depth ? what : "",
@@ -512,7 +549,7 @@ static int vet_file(struct vet_ctx *c, const char *path, const char *shown, int 
     r = inspect(c, &pl, path, shown, depth, &pfd, &interp);
     if (r < 0)
         return r;
-    if (depth == 0 && !(c->prog->exec_path = strdup(canon)))
+    if (depth == 0 && (!(c->prog->exec_path = strdup(canon)) || !(c->where0 = strdup(canon))))
         return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
     if (!fsplan_path_visible(canon) && (r = add_bind(c->prog, canon, canon, pfd, c->fail)) < 0)
         return r;
@@ -535,8 +572,9 @@ static int vet_placed(struct vet_ctx *c, const struct place *pl, const char *pat
 
     if (r < 0)
         return r;
-    if (depth == 0 && !(c->prog->exec_path = strdup(path)))
+    if (depth == 0 && (!(c->prog->exec_path = strdup(path)) || !(c->where0 = strdup(path))))
         return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    c->placed0 |= depth == 0;
     return r == 1 ? 0 : vet_interp(c, interp, shown, depth);
 }
 
@@ -664,6 +702,265 @@ static int search_path(struct vet_ctx *c, const char *name, const char *path_env
                      what, path_env && *path_env ? path_env : "empty");
 }
 
+/* ---- what the program needs to be itself ------------------------------ */
+
+/* Whether the guest will see the host directory or file at absolute
+ * `path`: through a mount of its own, in the rootfs, or among the system
+ * directories of the default view. (A path that does not exist on the host
+ * is shown as not existing either way.) */
+static bool view_shows(const struct vet_ctx *c, const char *path)
+{
+    _cleanup_free_ char *tidy = tidy_path(path), *canon = NULL;
+    const struct program_mount *m;
+    const char *rest;
+
+    if (!tidy)
+        return false;
+    if (c->view && c->view->rootfd >= 0)
+        return true;
+    /* ("..", symlinks: the host's names for it, which the view keeps.) */
+    canon = realpath(tidy, NULL);
+    m = mount_for(c->view, canon ? canon : tidy, &rest);
+    if (!m && canon)
+        m = mount_for(c->view, tidy, &rest);
+    if (m)
+        return m->src != NULL;
+    return canon ? fsplan_path_visible(canon) : true;
+}
+
+/* dirname(p) resolved, plus its last component as given: the absolute
+ * name of p that keeps the name it was called by (a multi-call program
+ * reads it). NULL when its directory does not resolve. */
+static char *absolute_keep_name(const char *p)
+{
+    const char *slash = strrchr(p, '/');
+    _cleanup_free_ char *dir = NULL, *rdir = NULL;
+    struct strbuf sb = STRBUF_INIT;
+
+    if (!slash)
+        return NULL;
+    dir = slash == p ? strdup("/") : strndup(p, (size_t)(slash - p));
+    if (!dir || !(rdir = realpath(dir, NULL)))
+        return NULL;
+    strbuf_addstr(&sb, rdir);
+    if (!streq(rdir, "/"))
+        strbuf_addch(&sb, '/');
+    strbuf_addstr(&sb, slash + 1);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* A relative program path becomes absolute for the guest's argv[0], and
+ * is made to exist in the view under that name. */
+static int fix_argv0(struct vet_ctx *c, const char *argv0)
+{
+    _cleanup_free_ char *abs = NULL;
+    _cleanup_close_ int fd = -1;
+
+    if (!strchr(argv0, '/') || argv0[0] == '/' || c->placed0 || !c->where0)
+        return 0;
+    abs = absolute_keep_name(argv0);
+    if (!abs)
+        return 0; /* as given: the exec by its canonical path still works */
+    if (!streq(abs, c->where0) && !view_shows(c, abs)) {
+        int r;
+        fd = open(c->where0, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+            return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, errno, "%s: %s", argv0,
+                             errno_text(errno));
+        r = add_bind(c->prog, abs, c->where0, fd, c->fail);
+        if (r < 0)
+            return r;
+    }
+    c->prog->argv0 = steal_pointer(&abs);
+    return 0;
+}
+
+/* Whether dir is the home directory or one of its parents. */
+static bool covers_home(const char *dir)
+{
+    const char *home = getenv("HOME");
+    _cleanup_free_ char *rhome = home && *home ? realpath(home, NULL) : NULL;
+    size_t n = strlen(dir);
+
+    if (streq(dir, "/"))
+        return true;
+    return rhome && strncmp(rhome, dir, n) == 0 && (rhome[n] == '\0' || rhome[n] == '/');
+}
+
+/* The value of `key = value` in a pyvenv.cfg text (malloc'd), or NULL. */
+static char *cfg_value(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *q = p;
+        while (q < p + len && (*q == ' ' || *q == '\t'))
+            q++;
+        if ((size_t)(p + len - q) > klen && strncmp(q, key, klen) == 0) {
+            const char *v = q + klen;
+            while (v < p + len && (*v == ' ' || *v == '\t'))
+                v++;
+            if (v < p + len && *v == '=') {
+                const char *e = p + len;
+                v++;
+                while (v < e && (*v == ' ' || *v == '\t'))
+                    v++;
+                while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                    e--;
+                return strndup(v, (size_t)(e - v));
+            }
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return NULL;
+}
+
+/*
+ * A Python interpreter run by a virtual environment's name (venv/bin/python,
+ * a symlink to the base interpreter) is that environment only when it sees
+ * its pyvenv.cfg, next to it or one level up, and its site-packages: the
+ * environment's directory is shown read-only, at its path.
+ */
+static int give_venv(struct vet_ctx *c, const char *given, const char *shown)
+{
+    _cleanup_free_ char *abs = NULL, *text = NULL, *home = NULL, *rhome = NULL;
+    char root[PATH_MAX], cfgp[PATH_MAX + 16];
+    const char *base;
+    _cleanup_close_ int fd = -1;
+    int r;
+
+    if (c->placed0 || !c->where0 || (c->view && c->view->rootfd >= 0))
+        return 0;
+    base = strrchr(c->where0, '/');
+    if (!base || strncmp(base + 1, "python", 6) != 0)
+        return 0;
+    abs = given[0] == '/' ? tidy_path(given) : absolute_keep_name(given);
+    if (!abs)
+        return 0;
+    /* Where CPython looks: the executable's directory, then its parent. */
+    snprintf(root, sizeof(root), "%s", abs);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(root, '/');
+        if (!slash)
+            return 0;
+        *slash = '\0';
+        if (!root[0])
+            return 0;
+        snprintf(cfgp, sizeof(cfgp), "%s/pyvenv.cfg", root);
+        if (read_file_at(AT_FDCWD, cfgp, 64 * 1024, &text, NULL) == 0)
+            break;
+        if (up == 1)
+            return 0;
+    }
+    {
+        _cleanup_free_ char *rroot = realpath(root, NULL);
+        if (!rroot)
+            return 0;
+        snprintf(root, sizeof(root), "%s", rroot);
+    }
+    /* Its base interpreter, and the prefix around it, must be the guest's
+     * too, or Python runs without its standard library. */
+    home = cfg_value(text, "home");
+    if (home && home[0] == '/' && (rhome = realpath(home, NULL)) && !view_shows(c, rhome)) {
+        char *slash = strrchr(rhome, '/');
+        if (slash && slash != rhome)
+            *slash = '\0'; /* the prefix: home is its bin/ */
+        return fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOENT,
+                         "%s: a Python virtual environment (%s) whose base interpreter is in %s, "
+                         "which the sandbox does not show: add --ro %s",
+                         shown, root, home, rhome);
+    }
+    if (view_shows(c, root)) {
+        free(c->prog->argv0);
+        c->prog->argv0 = steal_pointer(&abs);
+        return 0;
+    }
+    if (covers_home(root))
+        return fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, EACCES,
+                         "%s: a Python virtual environment whose directory, %s, is your home "
+                         "directory or holds it: it is not shown on its own; show what it needs "
+                         "with --ro",
+                         shown, root);
+    fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, errno, "%s: %s: %s", shown, root,
+                         errno_text(errno));
+    r = add_bind_as(c->prog, root, root, fd, true, c->fail);
+    if (r < 0)
+        return r;
+    /* Python finds its environment from argv[0]: the venv's name. */
+    free(c->prog->argv0);
+    c->prog->argv0 = steal_pointer(&abs);
+    return 0;
+}
+
+/*
+ * A dynamic program whose RUNPATH (or RPATH) finds its libraries in a
+ * directory the guest does not see would load another copy from the
+ * system's directories, or none: refused, naming the --ro that shows it.
+ */
+static int check_runpath(struct vet_ctx *c, const char *shown)
+{
+    _cleanup_free_ char *origin = NULL;
+    const char *rp, *slash;
+    struct strbuf dir = STRBUF_INIT, lib = STRBUF_INIT;
+    int r = 0;
+
+    if (!c->have_dyn || !c->dyn.runpath || !c->dyn.needed.n || !c->where0 ||
+        (c->view && c->view->rootfd >= 0))
+        return 0;
+    slash = strrchr(c->where0, '/');
+    origin = slash == c->where0 ? strdup("/") : strndup(c->where0, (size_t)(slash - c->where0));
+    if (!origin)
+        return fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+    for (rp = c->dyn.runpath; *rp && r == 0;) {
+        size_t len = strcspn(rp, ":");
+        const char *e = rp, *end = rp + len;
+
+        strbuf_reset(&dir);
+        /* $ORIGIN and ${ORIGIN}: the program's directory. Other tokens
+         * ($LIB, $PLATFORM) are the loader's; such entries are skipped. */
+        while (e < end) {
+            if (end - e >= 7 && strncmp(e, "$ORIGIN", 7) == 0) {
+                strbuf_addstr(&dir, origin);
+                e += 7;
+            } else if (end - e >= 9 && strncmp(e, "${ORIGIN}", 9) == 0) {
+                strbuf_addstr(&dir, origin);
+                e += 9;
+            } else {
+                strbuf_addch(&dir, *e++);
+            }
+        }
+        rp = *end ? end + 1 : end;
+        if (strbuf_failed(&dir)) {
+            r = fail_with(c->fail, SBVM_OUTCOME_SETUP_FAILED, ENOMEM, "out of memory");
+            break;
+        }
+        if (!dir.len || dir.buf[0] != '/' || strchr(dir.buf, '$') || view_shows(c, dir.buf))
+            continue;
+        for (size_t i = 0; i < c->dyn.needed.n && r == 0; i++) {
+            const char *need = c->dyn.needed.v[i];
+            if (strchr(need, '/'))
+                continue;
+            strbuf_reset(&lib);
+            strbuf_addf(&lib, "%s/%s", dir.buf, need);
+            if (!strbuf_failed(&lib) && access(lib.buf, F_OK) == 0) {
+                _cleanup_free_ char *canon = realpath(dir.buf, NULL);
+                r = fail_with(c->fail, SBVM_OUTCOME_NOT_EXECUTABLE, ENOENT,
+                              "%s: its library %s is in %s (its %s), which the sandbox does not "
+                              "show: it would run with another copy or none. Add --ro %s",
+                              shown, need, canon ? canon : dir.buf,
+                              c->dyn.is_rpath ? "RPATH" : "RUNPATH", canon ? canon : dir.buf);
+            }
+        }
+    }
+    strbuf_release(&dir);
+    strbuf_release(&lib);
+    return r;
+}
+
 int program_resolve_view(const struct program_view *view, const char *argv0, const char *path_env,
                          struct program *prog, struct program_failure *fail)
 {
@@ -692,8 +989,16 @@ int program_resolve_view(const struct program_view *view, const char *argv0, con
             return r;
     }
     r = vet_any(&c, path, argv0, 0);
+    if (r == 0)
+        r = check_runpath(&c, argv0);
+    if (r == 0)
+        r = fix_argv0(&c, argv0);
+    if (r == 0)
+        r = give_venv(&c, path, argv0);
     if (r < 0)
         program_release(prog);
+    elfdyn_release(&c.dyn);
+    free(c.where0);
     return r;
 }
 

@@ -27,10 +27,20 @@ struct program_bind {
     char *path; /* absolute path inside the sandbox */
     char *src;  /* canonical host path of the file */
     int fd;     /* O_PATH|O_CLOEXEC fd of the checked file */
+    bool dir;   /* a directory the program needs (a venv), shown read-only */
 };
 
 struct program {
     char *exec_path; /* canonical absolute path to execve() inside the guest */
+    /* What the guest's argv[0] becomes, or NULL: as given. A relative path
+     * ("./tool") would name nothing from the guest's working directory, so
+     * it becomes absolute (its directory resolved, its name kept), and a
+     * program that runs itself again by argv[0] finds itself. */
+    char *argv0;
+    /* A text file without #!: it runs as a shell or execvp would run it,
+     * /bin/sh reading it (exec /bin/sh with argv "/bin/sh", the script's
+     * path, its arguments). */
+    bool sh_script;
     struct program_bind binds[PROGRAM_MAX_BINDS];
     size_t nbinds;
 };
@@ -47,6 +57,15 @@ struct program_failure {
 };
 
 /*
+ * What a program needs to be itself is checked too: the libraries its
+ * RUNPATH (or RPATH) finds next to it must be visible, or the loader would
+ * silently take another copy (the run is refused, naming the --ro that
+ * shows them: which directories a binary names is its author's choice, and
+ * it is not ours to show the host's); a Python virtual environment's
+ * interpreter gets its environment's directory, read-only (refused when
+ * that would be the home directory or above it), and its base interpreter
+ * must be visible.
+ *
  * Resolves argv0 against `path_env` (the guest's PATH; may be NULL) and the
  * caller's working directory. Returns 0 and fills `prog`, or a negative errno
  * and fills `fail` (which the caller releases).

@@ -674,8 +674,12 @@ static int build_allowlist(struct seccomp_plan *plan, const struct strv *deny,
     /* Denied calls kill: the one action no filter the guest stacks on top
      * can outrank or turn into a mere error (docs/SECURITY.md). */
     for (size_t i = 0; deny && i < deny->n; i++) {
-        r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, seccomp_syscall_resolve_name(deny->v[i]),
-                             0);
+        /* An exec: the guest's own exec of its program must pass (proto.h,
+         * INIT_TRACE_DENY_EXEC); every other still ends it, by the init. */
+        bool exec = streq(deny->v[i], "execve") || streq(deny->v[i], "execveat");
+        r = seccomp_rule_add(ctx,
+                             exec ? SCMP_ACT_TRACE(INIT_TRACE_DENY_EXEC) : SCMP_ACT_KILL_PROCESS,
+                             seccomp_syscall_resolve_name(deny->v[i]), 0);
         if (r < 0)
             return error_sys(err, -r, "seccomp: denying %s", deny->v[i]);
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* util.c: clocks and full reads/writes. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
@@ -124,8 +125,10 @@ int parse_size(const char *s, uint64_t *bytes)
         return -EINVAL;
     errno = 0;
     v = strtoull(s, &end, 10);
-    if (end == s || errno)
+    if (end == s || (errno && errno != ERANGE))
         return -EINVAL;
+    if (errno == ERANGE)
+        v = ULLONG_MAX; /* too large: said as such below, if the rest is right */
     switch (*end) {
     case 'k':
     case 'K':
@@ -152,8 +155,10 @@ int parse_size(const char *s, uint64_t *bytes)
         end++;
     if (*end == 'B' || *end == 'b')
         end++;
-    if (*end || v == 0 || ckd_mul(bytes, (uint64_t)v, mult))
+    if (*end || v == 0)
         return -EINVAL;
+    if (v == ULLONG_MAX || ckd_mul(bytes, (uint64_t)v, mult))
+        return -ERANGE;
     return 0;
 }
 

@@ -56,7 +56,8 @@ load helpers
 @test "a file that is neither ELF nor script is 126" {
     local d
     d="$(scratch)"
-    printf 'hello\n' >"$d/data"
+    # Binary: text without #! is a script for /bin/sh (newuser.bats).
+    printf '\001\000hello\n' >"$d/data"
     chmod 755 "$d/data"
     run --separate-stderr "$SBVM" run -- "$d/data"
     assert_bad_input 126 "neither an ELF program nor a #! script"

@@ -208,7 +208,9 @@ except OSError as e:
 
 @test "a secret bound for another host is not injected" {
     start_httpd "$(www)"
-    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT" \
+    # (api.example.com allowed too: a secret for a host no rule lets the
+    # guest reach is refused up front.)
+    run --separate-stderr timeout 60 "$SBVM" run --no-tag --net "allow=127.0.0.1:$HTTPD_PORT,api.example.com" \
         --net-allow-private --secret "API_TOKEN=real-value@api.example.com" -- \
         sh -c "curl -sS -H \"X-Token: \$API_TOKEN\" http://127.0.0.1:$HTTPD_PORT/echo-headers"
     [ "$status" -eq 0 ]

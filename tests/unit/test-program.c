@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/elfdyn.h"
 #include "policy/program.h"
 #include "unit.h"
 
@@ -122,10 +123,16 @@ START_TEST(file_without_execute_bit_is_refused)
 }
 END_TEST
 
-START_TEST(text_without_shebang_is_refused)
+START_TEST(text_without_shebang_runs_with_bin_sh_binary_junk_is_refused)
 {
+    /* As a shell or execvp would: /bin/sh reads a text file without #!. */
     unit_write_file(in_dir("notes"), "just some text\n", 15, 0755);
-    ck_assert_int_lt(resolve(in_dir("notes")), 0);
+    ck_assert_int_eq(resolve(in_dir("notes")), 0);
+    ck_assert(fx.prog.sh_script);
+    program_release(&fx.prog);
+    /* Bytes no shell reads as a script are not made one. */
+    unit_write_file(in_dir("junk"), "\x01\0\x02junk", 7, 0755);
+    ck_assert_int_lt(resolve(in_dir("junk")), 0);
     ck_assert_int_eq(fx.fail.outcome, SBVM_OUTCOME_NOT_EXECUTABLE);
     ck_assert_int_eq(fx.fail.err, ENOEXEC);
     ck_assert_ptr_nonnull(strstr(fx.fail.message, "neither an ELF program nor a #! script"));
@@ -352,7 +359,7 @@ START_TEST(a_mount_is_vetted_like_any_program)
     struct program_mount m[] = { { "/tools", fx.dir, -1 }, { "/one", NULL, -1 } };
     char file[600];
 
-    unit_write_file(in_dir("text"), "hello\n", 6, 0755);
+    unit_write_file(in_dir("text"), "\x01\0hello\n", 8, 0755);
     unit_write_file(in_dir("noexec"), "#!/bin/sh\n", 10, 0644);
     unit_write_file(in_dir("needs"), "#!/tools/missing\n", 17, 0755);
     ck_assert_int_lt(resolve_in(m, 1, "/tools/text", GUEST_PATH), 0);
@@ -408,6 +415,130 @@ START_TEST(view_open_finds_files_as_the_guest_sees_them)
 }
 END_TEST
 
+/* ---- elfdyn: a program's DT_NEEDED and DT_RUNPATH, read with care ---- */
+
+struct image {
+    unsigned char b[4096];
+    size_t size;
+};
+
+static ssize_t image_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    const struct image *im = ctx;
+    if (off > im->size || len > im->size - off)
+        return -1;
+    memcpy(buf, im->b + off, len);
+    return (ssize_t)len;
+}
+
+/* An ELF with one PT_LOAD (file offset 0 at vaddr 0x400000), a PT_DYNAMIC
+ * at 0x200 and a string table at 0x400: "libz.so.1", "libc.so.6", and a
+ * runpath "$ORIGIN/../lib". `tag` is DT_RUNPATH or DT_RPATH. */
+static void make_image(struct image *im, int64_t tag, uint64_t strsz)
+{
+    static const char strs[] = "\0libz.so.1\0libc.so.6\0$ORIGIN/../lib";
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)im->b;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(im->b + 64);
+    Elf64_Dyn *dyn = (Elf64_Dyn *)(im->b + 0x200);
+
+    memset(im, 0, sizeof(*im));
+    im->size = 0x400 + sizeof(strs);
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_type = ET_DYN;
+    eh->e_machine = EM_X86_64;
+    eh->e_phoff = 64;
+    eh->e_phentsize = sizeof(Elf64_Phdr);
+    eh->e_phnum = 2;
+    ph[0].p_type = PT_LOAD;
+    ph[0].p_vaddr = 0x400000;
+    ph[0].p_filesz = im->size;
+    ph[1].p_type = PT_DYNAMIC;
+    ph[1].p_offset = 0x200;
+    ph[1].p_filesz = 6 * sizeof(Elf64_Dyn);
+    dyn[0] = (Elf64_Dyn){ DT_NEEDED, { 1 } };
+    dyn[1] = (Elf64_Dyn){ DT_NEEDED, { 11 } };
+    dyn[2] = (Elf64_Dyn){ DT_STRTAB, { 0x400400 } };
+    dyn[3] = (Elf64_Dyn){ DT_STRSZ, { strsz } };
+    dyn[4] = (Elf64_Dyn){ tag, { 21 } };
+    dyn[5] = (Elf64_Dyn){ DT_NULL, { 0 } };
+    memcpy(im->b + 0x400, strs, sizeof(strs));
+}
+
+START_TEST(elfdyn_reads_needed_and_runpath)
+{
+    struct image im;
+    struct elf_dyn d;
+
+    make_image(&im, DT_RUNPATH, 36);
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), 0);
+    ck_assert_str_eq(d.runpath, "$ORIGIN/../lib");
+    ck_assert(!d.is_rpath);
+    ck_assert_uint_eq(d.needed.n, 2);
+    ck_assert_str_eq(d.needed.v[0], "libz.so.1");
+    ck_assert_str_eq(d.needed.v[1], "libc.so.6");
+    elfdyn_release(&d);
+    make_image(&im, DT_RPATH, 36);
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), 0);
+    ck_assert(d.is_rpath);
+    elfdyn_release(&d);
+}
+END_TEST
+
+START_TEST(elfdyn_refuses_what_lies_outside_the_file)
+{
+    struct image im;
+    struct elf_dyn d;
+
+    /* The string table runs past the end of the file. */
+    make_image(&im, DT_RUNPATH, 4000);
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+    /* A string that is not terminated within the table. */
+    make_image(&im, DT_RUNPATH, 30);
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+    /* A string table at an address no segment maps. */
+    make_image(&im, DT_RUNPATH, 36);
+    ((Elf64_Dyn *)(im.b + 0x200))[2].d_un.d_ptr = UINT64_MAX - 2;
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+    /* A dynamic section past the end, and an absurd program header count. */
+    make_image(&im, DT_RUNPATH, 36);
+    ((Elf64_Phdr *)(im.b + 64))[1].p_offset = UINT64_MAX - 8;
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+    make_image(&im, DT_RUNPATH, 36);
+    ((Elf64_Ehdr *)im.b)->e_phnum = 60000;
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+    /* A needed name's offset past the table. */
+    make_image(&im, DT_RUNPATH, 36);
+    ((Elf64_Dyn *)(im.b + 0x200))[0].d_un.d_val = 1u << 30;
+    ck_assert_int_eq(elfdyn_read(image_read, &im, im.size, &d), -ENOEXEC);
+}
+END_TEST
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    return pread(*(int *)ctx, buf, len, (off_t)off);
+}
+
+START_TEST(elfdyn_reads_a_real_program)
+{
+    struct stat st;
+    struct elf_dyn d;
+    int fd = open("/bin/sh", O_RDONLY | O_CLOEXEC);
+    bool libc = false;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(elfdyn_read(fd_read, &fd, (uint64_t)st.st_size, &d), 0);
+    for (size_t i = 0; i < d.needed.n; i++)
+        libc |= strcmp(d.needed.v[i], "libc.so.6") == 0;
+    ck_assert(libc);
+    ck_assert_ptr_null(d.runpath);
+    elfdyn_release(&d);
+    close(fd);
+}
+END_TEST
+
 Suite *suite_program(void)
 {
     Suite *s = suite_create("program");
@@ -420,7 +551,7 @@ Suite *suite_program(void)
     tcase_add_test(tc, path_entries_outside_the_view_are_skipped);
     tcase_add_test(tc, directory_is_not_executable);
     tcase_add_test(tc, file_without_execute_bit_is_refused);
-    tcase_add_test(tc, text_without_shebang_is_refused);
+    tcase_add_test(tc, text_without_shebang_runs_with_bin_sh_binary_junk_is_refused);
     tcase_add_test(tc, empty_file_is_refused);
     tcase_add_test(tc, script_outside_the_view_is_bound);
     tcase_add_test(tc, script_interpreter_outside_the_view_is_bound_too);
@@ -440,6 +571,9 @@ Suite *suite_program(void)
     tcase_add_test(tc, a_mount_is_vetted_like_any_program);
     tcase_add_test(tc, a_symlink_out_of_a_mount_is_left_to_the_guest);
     tcase_add_test(tc, view_open_finds_files_as_the_guest_sees_them);
+    tcase_add_test(tc, elfdyn_reads_needed_and_runpath);
+    tcase_add_test(tc, elfdyn_refuses_what_lies_outside_the_file);
+    tcase_add_test(tc, elfdyn_reads_a_real_program);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -542,6 +542,41 @@ START_TEST(a_sandbox_wide_limit_ends_the_sandbox)
 }
 END_TEST
 
+/* A reader that leaves after the first bytes: the job's later writes to
+ * that stream must fail (EPIPE), even for a guest that ignores SIGPIPE. */
+static void leave_after_first(void *ctx, sbvm_job *j, enum sbvm_stream s, const void *data,
+                              size_t len)
+{
+    collect(ctx, j, s, data, len);
+    if (s == SBVM_STDOUT)
+        ck_assert_int_eq(sbvm_job_close_stream(j, SBVM_STDOUT), 0);
+}
+
+START_TEST(a_closed_stream_fails_the_jobs_next_write)
+{
+    sbvm_sandbox *sb = make(NULL);
+    struct out o = { 0 };
+    struct sbvm_job_events ev = { .ctx = &o, .on_output = leave_after_first };
+    const char *const argv[] = {
+        "sh", "-c",
+        "trap '' PIPE; echo first; sleep 0.2; if echo second 2>/dev/null; then echo wrote >&2; "
+        "else echo refused >&2; fi",
+        NULL
+    };
+    struct sbvm_exec ex = { .size = sizeof(ex), .argv = argv, .stdin_fd = -1, .events = &ev };
+    sbvm_job *j = NULL;
+    sbvm_error *err = NULL;
+
+    ck_assert_int_eq(sbvm_sandbox_exec(sb, &ex, &j, &err), 0);
+    ck_assert_int_eq(sbvm_job_wait(j, 30000, &err), 0);
+    ck_assert_str_eq(o.buf, "first\nrefused\n");
+    ck_assert_int_eq(sbvm_result_exit_status(sbvm_job_result(j)), 0);
+    ck_assert_int_eq(sbvm_job_close_stream(j, (enum sbvm_stream)7), -EINVAL);
+    sbvm_job_free(j);
+    destroy(sb);
+}
+END_TEST
+
 Suite *suite_sandbox(void)
 {
     Suite *s = suite_create("sandbox");
@@ -559,6 +594,7 @@ Suite *suite_sandbox(void)
     tcase_add_test(tc, a_sandbox_wide_limit_ends_the_sandbox);
     tcase_add_test(tc, programs_named_at_creation_run_by_their_name);
     tcase_add_test(tc, a_freed_jobs_late_exit_is_nobodys);
+    tcase_add_test(tc, a_closed_stream_fails_the_jobs_next_write);
     tcase_add_test(tc, a_job_gets_its_host_channel);
     tcase_add_test(tc, a_held_job_gets_its_host_channel_once_released);
     tcase_add_test(tc, a_runner_runs_its_guests_in_a_live_sandbox);

@@ -138,19 +138,11 @@ START_TEST(sizes_parse_the_way_the_options_document)
                  { "3mb", 3ULL << 20 },
                  { "1T", 1ULL << 40 },
                  { "100B", 100 } };
-    static const char *const bad[] = { "",
-                                       "0",
-                                       "-1",
-                                       "+5",
-                                       " 5M",
-                                       "5X",
-                                       "5 M",
-                                       "5MM",
-                                       "5iB",
-                                       "M",
-                                       "1e3",
-                                       "16777216T",
-                                       "99999999999999999999" };
+    static const char *const bad[] = { "",    "0",   "-1",  "+5", " 5M", "5X",
+                                       "5 M", "5MM", "5iB", "M",  "1e3" };
+    /* Well formed, but past 2^64 - 1 bytes: said as too large. */
+    static const char *const huge[] = { "16777216T", "99999999999999999999",
+                                        "99999999999999999999X" };
     uint64_t v;
 
     for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
@@ -159,6 +151,9 @@ START_TEST(sizes_parse_the_way_the_options_document)
     }
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         ck_assert_msg(parse_size(bad[i], &v) == -EINVAL, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(parse_size(huge[0], &v), -ERANGE);
+    ck_assert_int_eq(parse_size(huge[1], &v), -ERANGE);
+    ck_assert_int_eq(parse_size(huge[2], &v), -EINVAL);
 }
 END_TEST
 

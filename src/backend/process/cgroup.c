@@ -4,11 +4,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,6 +265,144 @@ void cgroup_detect(struct cgroup_host *h)
     for (int c = 0; c < CG__COUNT; c++)
         if (h->base[c] && (c == 0 || h->mode == CGROUP_V1))
             remove_stale(h->base[c]);
+}
+
+struct janitor {
+    int dirs[CG__COUNT];
+    size_t ndirs;
+    int pipe_r;
+    char prefix[32]; /* "sandboxvm-<our pid>-" */
+    size_t prefix_len;
+    uint64_t area[4];
+};
+
+/* Removes our groups in each directory: how many are still busy. Only
+ * system calls (we are a fork of a threaded process). */
+static int janitor_sweep(const struct janitor *jn)
+{
+    char buf[4096];
+    int busy = 0;
+
+    for (size_t i = 0; i < jn->ndirs; i++) {
+        long n;
+        lseek(jn->dirs[i], 0, SEEK_SET);
+        while ((n = syscall(SYS_getdents64, jn->dirs[i], buf, sizeof(buf))) > 0) {
+            for (long off = 0; off + 19 < n;) {
+                unsigned short reclen;
+                const char *name = buf + off + 19; /* d_ino, d_off, d_reclen, d_type */
+                memcpy(&reclen, buf + off + 16, sizeof(reclen));
+                if (reclen == 0 || off + reclen > n)
+                    break;
+                /* (Not the v2 leaf the supervisor moved into: we are in
+                 * it too. The next run removes it as stale.) */
+                if (strncmp(name, jn->prefix, jn->prefix_len) == 0 &&
+                    strcmp(name + jn->prefix_len, "sup") != 0 &&
+                    unlinkat(jn->dirs[i], name, AT_REMOVEDIR) < 0 && errno == EBUSY)
+                    busy++;
+                off += reclen;
+            }
+        }
+    }
+    return busy;
+}
+
+static _Noreturn void janitor_main(const struct janitor *jn)
+{
+    int keep[CG__COUNT + 1], nkeep = 0, next = 0;
+    char c;
+
+    /* Nothing of the supervisor's: above all not its end of a sandbox's
+     * control socket, whose EOF is what ends that sandbox's init. */
+    keep[nkeep++] = jn->pipe_r;
+    for (size_t i = 0; i < jn->ndirs; i++)
+        keep[nkeep++] = jn->dirs[i];
+    for (int i = 1; i < nkeep; i++)
+        for (int k = i; k > 0 && keep[k] < keep[k - 1]; k--) {
+            int t = keep[k];
+            keep[k] = keep[k - 1];
+            keep[k - 1] = t;
+        }
+    for (int i = 0; i < nkeep; i++) {
+        if (keep[i] > next)
+            syscall(SYS_close_range, next, keep[i] - 1, 0);
+        next = keep[i] + 1;
+    }
+    syscall(SYS_close_range, next, ~0U, 0);
+    /* Out of the terminal's process group: a Ctrl-C to the run is not
+     * for us. Named for ps; our copy of the command line and environment
+     * (any --secret value) wiped, which /proc/<pid>/cmdline then shows. */
+    setsid();
+    prctl(PR_SET_NAME, "sbvm-cgclean", 0, 0, 0);
+    for (int i = 0; i < 4; i += 2)
+        if (jn->area[i] && jn->area[i + 1] > jn->area[i] &&
+            jn->area[i + 1] - jn->area[i] < (64u << 20))
+            explicit_bzero((void *)(uintptr_t)jn->area[i], jn->area[i + 1] - jn->area[i]);
+    /* EOF: the supervisor is gone. (Nothing else is ever read.) */
+    for (;;) {
+        ssize_t n = read(jn->pipe_r, &c, 1);
+        if (n == 0)
+            break;
+        if (n < 0 && errno != EINTR)
+            _exit(1);
+    }
+    /* Its sandboxes end with it (their inits see EOF too): their groups
+     * empty within moments. */
+    for (int tries = 0; tries < 100 && janitor_sweep(jn) > 0; tries++)
+        nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
+    _exit(0);
+}
+
+void cgroup_janitor_start(const struct cgroup_host *h, const uint64_t area[4])
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool started;
+    static int pipe_w = -1; /* ours, for the rest of our life */
+    struct janitor jn = { .ndirs = 0, .pipe_r = -1 };
+    int p[2];
+    pid_t pid;
+
+    pthread_mutex_lock(&lock);
+    if (started || h->mode == CGROUP_NONE)
+        goto out;
+    started = true;
+    for (int c = 0; c < CG__COUNT; c++) {
+        bool dup = false;
+        for (int k = 0; k < c; k++)
+            dup |= h->base[k] && h->base[c] && streq(h->base[k], h->base[c]);
+        if (!h->base[c] || dup)
+            continue;
+        jn.dirs[jn.ndirs] = open(h->base[c], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (jn.dirs[jn.ndirs] >= 0)
+            jn.ndirs++;
+    }
+    jn.prefix_len = (size_t)snprintf(jn.prefix, sizeof(jn.prefix), "sandboxvm-%d-", (int)getpid());
+    memcpy(jn.area, area, sizeof(jn.area));
+    if (jn.ndirs == 0 || pipe2(p, O_CLOEXEC) < 0)
+        goto close_dirs;
+    jn.pipe_r = p[0];
+    /* Twice forked: it is not our child (no zombie of ours, no SIGCHLD a
+     * caller's program did not expect), and outlives us. */
+    pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        if (fork() == 0)
+            janitor_main(&jn);
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+    } else {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        pipe_w = p[1];
+    }
+close_dirs:
+    for (size_t i = 0; i < jn.ndirs; i++)
+        close(jn.dirs[i]);
+out:
+    pthread_mutex_unlock(&lock);
+    (void)pipe_w;
 }
 
 void cgroup_host_release(struct cgroup_host *h)

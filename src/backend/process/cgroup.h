@@ -43,6 +43,15 @@ struct cgroup_guest {
 
 /* Finds what this host offers; never fails (mode NONE when nothing). */
 void cgroup_detect(struct cgroup_host *h);
+/*
+ * Starts, once per process, the janitor: a small process of the host that
+ * outlives us and removes the groups we made when we are gone however we
+ * went (SIGKILL included: nothing of ours can run then). It holds nothing
+ * of ours but the groups' parent directories and a pipe whose other end
+ * closes with us; `area` is where our command line and environment are
+ * (arg_start, arg_end, env_start, env_end), scrubbed in its copy.
+ */
+void cgroup_janitor_start(const struct cgroup_host *h, const uint64_t area[4]);
 void cgroup_host_release(struct cgroup_host *h);
 const char *cgroup_mode_name(enum cgroup_mode m);
 

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <signal.h>
@@ -429,6 +430,26 @@ static bool start_apart(pid_t pid, cpu_set_t *given)
     return CPU_COUNT(&other) > 0 && sched_setaffinity(pid, sizeof(other), &other) == 0;
 }
 
+/*
+ * The kernel clears the parent-death signal at a change of the effective
+ * or filesystem ids, which is what root's sandboxes do in
+ * contain_privileges(): set it again. It still names the supervisor's thread
+ * that cloned us, unless that thread died while it was cleared and we were
+ * handed to another parent: then the supervisor's end of the control
+ * socket is closed (a process's files go before its children are
+ * reparented), and we end as its death would have ended us. (The init
+ * also ends at EOF on that socket; this covers the set-up before it.)
+ */
+static void rearm_parent_death(void)
+{
+    struct pollfd p = { .fd = FD_CONTROL, .events = POLLIN };
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        child_fail(STAGE_CAPS, errno, -1);
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+        _exit(125);
+}
+
 /* The guest process's own stack: it shares pid 1's memory until its exec. */
 #define GUEST_EARLY_STACK (256 * 1024)
 
@@ -547,6 +568,7 @@ _Noreturn void child_main(const struct child_args *a)
     contain_privileges(a);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         child_fail(STAGE_CAPS, errno, -1);
+    rearm_parent_death();
     /* The view is complete and pid 1 is locked down: the guest may get
      * ready; it runs nothing of its own before our exec closes view[1]. */
     signal_peer(view[1], 'V', STAGE_FORK);

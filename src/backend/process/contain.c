@@ -573,6 +573,30 @@ static int run_op(const struct fsop *op)
     }
 }
 
+/* Closes every fd but the n in keep[] (-1: none); system calls only. */
+static void close_all_but(const int *keep, size_t n)
+{
+    int sorted[FD_BIND_BASE + CHILD_SLOTS_MAX];
+    size_t k = 0;
+    unsigned next = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (keep[i] < 0)
+            continue;
+        for (j = k; j > 0 && sorted[j - 1] > keep[i]; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = keep[i];
+        k++;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if ((unsigned)sorted[i] > next)
+            syscall(SYS_close_range, next, (unsigned)sorted[i] - 1, 0);
+        next = (unsigned)sorted[i] + 1;
+    }
+    syscall(SYS_close_range, next, ~0U, 0);
+}
+
 void contain_fds(const struct child_args *a)
 {
     int src[FD_BIND_BASE + CHILD_SLOTS_MAX], tmp[FD_BIND_BASE + CHILD_SLOTS_MAX];
@@ -596,11 +620,15 @@ void contain_fds(const struct child_args *a)
     for (size_t i = 0; i < nbinds; i++)
         src[FD_BIND_BASE + i] = a->bind_fds[i];
 
-    /* Two passes through a high range, so that no target clobbers a source
-     * that has not moved yet. */
+    /* Everything else the supervisor had open (the host's stdio, other
+     * guests' pipes) goes first: with a low RLIMIT_NOFILE, or many guests
+     * at once, the table may have no room left for the moves. */
+    close_all_but(src, n);
+    /* Two passes through the range above the slots, so that no target
+     * clobbers a source that has not moved yet. */
     for (size_t i = 0; i < n; i++) {
         tmp[i] = -1;
-        if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 512)) < 0)
+        if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, (int)n)) < 0)
             child_fail(STAGE_FDS, errno, (int)i);
     }
     for (size_t i = 0; i < n; i++) {

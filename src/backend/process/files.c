@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "backend/process/process.h"
@@ -25,6 +26,29 @@
 uint64_t proc_scratch_size(const struct sbvm_config *cfg)
 {
     return cfg->limits[SBVM_LIMIT_DISK] ? cfg->limits[SBVM_LIMIT_DISK] : SBVM_DEFAULT_DISK;
+}
+
+/* The scratch's tmpfs is one page larger than the limit (rounded up to
+ * whole pages, which is what a tmpfs counts): a guest that writes exactly
+ * what it was allowed fills its limit without being refused anything, and
+ * only one that goes past it is stopped (proc_scratch_over). */
+uint64_t proc_scratch_mount_size(const struct sbvm_config *cfg)
+{
+    uint64_t d = proc_scratch_size(cfg);
+
+    if (d > UINT64_MAX - 2 * 4096)
+        return d;
+    return (d + 4095) / 4096 * 4096 + 4096;
+}
+
+bool proc_scratch_over(const struct sbvm_config *cfg, int tmpfd, uint64_t *used)
+{
+    struct statfs sfs;
+
+    if (tmpfd < 0 || !cfg->limits[SBVM_LIMIT_DISK] || fstatfs(tmpfd, &sfs) < 0)
+        return false;
+    *used = (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
+    return *used > cfg->limits[SBVM_LIMIT_DISK] || sfs.f_bavail == 0;
 }
 
 bool proc_has_copies(const struct sbvm_config *cfg, bool out)
@@ -153,7 +177,9 @@ static int copy_one(struct proc_sandbox *ps, bool out, const char *guest, const 
     } else {
         r = out ? copy_entry_at(gfd, gname, hfd, hname, &lim)
                 : copy_entry_at(hfd, hname, gfd, gname, &lim);
-        *what = r == -EEXIST && out ? "the host path exists already" : "copying";
+        *what = r == -EEXIST && out   ? "the host path exists already (a copy never replaces it)"
+                : r == -ENOENT && out ? "nothing there in the sandbox"
+                                      : "copying";
         close(hfd);
     }
     close(gfd);
@@ -221,6 +247,92 @@ void proc_copy_out(struct sandbox *sb, bool via_tmp)
     }
 }
 
+void proc_hold_scratches(struct proc_sandbox *ps)
+{
+    const struct sbvm_config *cfg = ps->sb->cfg;
+
+    for (size_t i = 0; i < cfg->nmounts && ps->ntmpfs < CONFIG_MOUNTS_MAX; i++) {
+        const struct config_mount *m = &cfg->mounts[i];
+        int fd;
+        if (m->kind != SBVM_MOUNT_TMPFS)
+            continue;
+        /* Reached as the guest would, before it runs: no symlink on the
+         * way, inside the sandbox's root. */
+        fd = openat2_at(ps->rootfd, m->dst + 1, O_PATH | O_DIRECTORY,
+                        RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0)
+            continue;
+        ps->tmpfs_fds[ps->ntmpfs] = fd;
+        ps->tmpfs_paths[ps->ntmpfs++] = m->dst;
+    }
+}
+
+/* The sandbox's scratches: its /tmp, then its --tmpfs mounts. */
+static size_t scratches(const struct proc_sandbox *ps, struct ledger_scratch *sc)
+{
+    size_t n = 0;
+
+    if (ps->tmpfd >= 0)
+        sc[n++] = (struct ledger_scratch){ ps->tmpfd, "/tmp" };
+    for (size_t i = 0; i < ps->ntmpfs; i++)
+        sc[n++] = (struct ledger_scratch){ ps->tmpfs_fds[i], ps->tmpfs_paths[i] };
+    return n;
+}
+
+void proc_mark_scratches(struct proc_sandbox *ps)
+{
+    struct ledger_scratch sc[1 + CONFIG_MOUNTS_MAX];
+
+    if (ledger_mark(sc, scratches(ps, sc), &ps->marks, &ps->nmarks) < 0) {
+        /* Out of memory: the ledger may then list a --copy-in too. */
+    }
+}
+
+/* Where sandboxvm mounted something in the view (the program's files, the
+ * --ro, --rw, --tmpfs and --hide destinations): never the guest's. */
+static int mount_points(const struct proc_sandbox *ps, struct strv *out)
+{
+    for (size_t i = 0; i < ps->extra.nops; i++) {
+        const struct fsop *op = &ps->extra.ops[i];
+        struct strbuf sb = STRBUF_INIT;
+        if (op->kind != FSOP_BIND && op->kind != FSOP_MOUNT && op->kind != FSOP_TMPFS)
+            continue;
+        if (!op->dst)
+            continue;
+        strbuf_addf(&sb, "/%s", op->dst);
+        if (strbuf_failed(&sb) || strv_push_owned(out, strbuf_detach(&sb, NULL)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int take(struct proc_sandbox *ps, int rootfd, struct ledger **out)
+{
+    struct ledger_scratch sc[1 + CONFIG_MOUNTS_MAX];
+    struct strv mp = STRV_INIT;
+    struct ledger_skip skip;
+    int r = mount_points(ps, &mp);
+
+    skip = (struct ledger_skip){ (const char *const *)mp.v, mp.n, ps->marks, ps->nmarks };
+    if (r == 0)
+        r = ledger_take(rootfd, sc, scratches(ps, sc), &skip, proc_own_pids(ps), out);
+    strv_release(&mp);
+    return r;
+}
+
+static int keep(struct proc_sandbox *ps, const char *dest, sbvm_error **e)
+{
+    struct strv mp = STRV_INIT;
+    struct ledger_skip skip;
+    int r = mount_points(ps, &mp);
+
+    skip = (struct ledger_skip){ (const char *const *)mp.v, mp.n, ps->marks, ps->nmarks };
+    r = r < 0 ? error_set(e, ENOMEM, "out of memory")
+              : ledger_keep_scratch(ps->tmpfd, dest, proc_scratch_size(ps->sb->cfg), &skip, e);
+    strv_release(&mp);
+    return r;
+}
+
 /* The ledger: processes and fds only while the sandbox holds (something was
  * left running), scratch files in any case, and the copy for --keep. */
 void proc_take_ledger(struct sandbox *sb, bool processes)
@@ -230,15 +342,14 @@ void proc_take_ledger(struct sandbox *sb, bool processes)
 
     if (ps->ledger)
         return;
-    if (ledger_take(processes ? ps->rootfd : -1, ps->tmpfd, proc_own_pids(ps), &ps->ledger) < 0)
+    if (take(ps, processes ? ps->rootfd : -1, &ps->ledger) < 0)
         ps->ledger = NULL;
     if (sb->cfg->keep_dir && ps->tmpfd >= 0) {
         struct strbuf dest = STRBUF_INIT;
         strbuf_addf(&dest, "%s/%s", sb->cfg->keep_dir, sb->name);
         if (mkdir(sb->cfg->keep_dir, 0700) < 0 && errno != EEXIST)
             error_sys(&e, errno, "creating %s", sb->cfg->keep_dir);
-        else if (!strbuf_failed(&dest) &&
-                 ledger_keep_scratch(ps->tmpfd, dest.buf, proc_scratch_size(sb->cfg), &e) == 0)
+        else if (!strbuf_failed(&dest) && keep(ps, dest.buf, &e) == 0)
             ps->kept = strbuf_detach(&dest, NULL);
         strbuf_release(&dest);
         if (e) {
@@ -310,7 +421,7 @@ int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err)
     *out = NULL;
     if (ps->rootfd < 0)
         return error_set(err, ESRCH, "the sandbox is not running");
-    r = ledger_take(ps->rootfd, ps->tmpfd, proc_own_pids(ps), out);
+    r = take(ps, ps->rootfd, out);
     if (r < 0)
         return error_sys(err, -r, "taking the sandbox's inventory");
     return 0;

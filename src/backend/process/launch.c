@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -96,8 +97,15 @@ static void plan_rlimits(const struct proc_sandbox *ps, const struct sbvm_config
                          const struct job *j, struct child_args *a)
 {
     const uint64_t *l = cfg->limits;
+    struct rlimit hard;
 
     a->rl_nofile = l[SBVM_LIMIT_FILES];
+    /* The default may not be above what this host lets us give (a hard
+     * limit of 512): then the guest gets what there is. One asked for is
+     * refused as asked, with the reason. */
+    if (!(cfg->limits_set & (1u << SBVM_LIMIT_FILES)) && getrlimit(RLIMIT_NOFILE, &hard) == 0 &&
+        hard.rlim_max != RLIM_INFINITY && a->rl_nofile > hard.rlim_max)
+        a->rl_nofile = hard.rlim_max;
     a->rl_fsize = l[SBVM_LIMIT_DISK];
     if (l[SBVM_LIMIT_PIDS] && !ps->cg.dir[CG_PIDS])
         a->rl_nproc = l[SBVM_LIMIT_PIDS];
@@ -211,6 +219,21 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     if (j) {
         a.exec_path = ps->prog.exec_path;
         a.argv = j->argv.v;
+        if (ps->prog.argv0 || ps->prog.sh_script) {
+            /* The name a relative program path stands for, or a script
+             * without #! given to /bin/sh (program.h). */
+            strv_release(&ps->exec_argv);
+            if (ps->prog.sh_script && strv_push(&ps->exec_argv, "/bin/sh") < 0)
+                goto oom_argv;
+            if (strv_push(&ps->exec_argv, ps->prog.argv0 ? ps->prog.argv0 : ps->prog.exec_path) < 0)
+                goto oom_argv;
+            for (size_t i = 1; i < j->argv.n; i++)
+                if (strv_push(&ps->exec_argv, j->argv.v[i]) < 0)
+                    goto oom_argv;
+            a.argv = ps->exec_argv.v;
+            if (ps->prog.sh_script)
+                a.exec_path = "/bin/sh";
+        }
         a.envp = ps->envp.v;
         a.cwd = j->cwd ? j->cwd : cfg->cwd ? cfg->cwd : SBVM_DEFAULT_CWD;
         a.fd_in = j->child_in;
@@ -310,6 +333,8 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     }
     return 0;
 
+oom_argv:
+    r = start_fail(fail, "prepare", ENOMEM, "out of memory");
 out_close:
     close_fd(&status[0]);
     close_fd(&status[1]);

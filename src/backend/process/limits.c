@@ -27,8 +27,11 @@ void proc_choose_mechanisms(struct proc_sandbox *ps, const struct sbvm_config *c
     if (cfg->limits_set & cg_limits) {
         pthread_mutex_lock(&st->lock);
         if (!st->cgroups_detected) {
+            const uint64_t area[4] = { st->args_start, st->args_end, st->env_start, st->env_end };
             cgroup_detect(&st->cgroups);
             st->cgroups_detected = true;
+            /* Our groups are removed however we end. */
+            cgroup_janitor_start(&st->cgroups, area);
         }
         pthread_mutex_unlock(&st->lock);
     }
@@ -121,12 +124,8 @@ void proc_poll_limits(struct sandbox *sb)
     }
     if (ps->stop_asked)
         return;
-    if (ps->tmpfd >= 0 && lim[SBVM_LIMIT_DISK]) {
-        struct statfs sfs;
-        if (fstatfs(ps->tmpfd, &sfs) == 0 && sfs.f_bavail == 0)
-            reached(sb, SBVM_LIMIT_DISK,
-                    (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize, NULL);
-    }
+    if (proc_scratch_over(sb->cfg, ps->tmpfd, &u))
+        reached(sb, SBVM_LIMIT_DISK, u, NULL);
     if (ps->stop_asked)
         return;
     /* The init watches for EMFILE; without a tracer, count: that means
@@ -144,15 +143,13 @@ void proc_final_limits(struct sandbox *sb)
 {
     struct proc_sandbox *ps = proc_of(sb);
     const uint64_t *lim = sb->cfg->limits;
-    struct statfs sfs;
+    uint64_t used;
 
     /* A limit that refused the guest something during its life (a fork at
      * the pids limit, a write into a full scratch) is its outcome, even
      * when it then ended by itself: that refusal is why it ended. */
     if (lim[SBVM_LIMIT_PIDS] && ps->cg.dir[CG_PIDS] && cgroup_pids_refused(&ps->cg) > 0)
         reached(sb, SBVM_LIMIT_PIDS, lim[SBVM_LIMIT_PIDS], NULL);
-    if (ps->tmpfd >= 0 && lim[SBVM_LIMIT_DISK] && fstatfs(ps->tmpfd, &sfs) == 0 &&
-        sfs.f_bavail == 0)
-        reached(sb, SBVM_LIMIT_DISK, (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize,
-                NULL);
+    if (proc_scratch_over(sb->cfg, ps->tmpfd, &used))
+        reached(sb, SBVM_LIMIT_DISK, used, NULL);
 }

@@ -174,26 +174,36 @@ const struct proc_program *proc_program_for(const struct proc_sandbox *ps, const
  * once (programs share interpreters), and plans their mounts. */
 static int take_binds(struct proc_sandbox *ps, struct program *prog, sbvm_error **err)
 {
-    for (size_t i = 0; i < prog->nbinds; i++) {
-        struct program_bind *b = &prog->binds[i];
-        bool dup = false;
-        int r;
-        for (size_t k = 0; k < ps->nbinds && !dup; k++)
-            dup = streq(ps->binds[k].path, b->path);
-        if (dup)
-            continue;
-        if (ps->nbinds == CHILD_PROGRAM_BINDS_MAX)
-            return error_set(err, E2BIG,
-                             "%s: too many program files to make visible in one sandbox (at "
-                             "most %d, interpreters included)",
-                             b->src, CHILD_PROGRAM_BINDS_MAX);
-        r = fsplan_add_file_bind(&ps->extra, b->path, FD_BIND_BASE + (int)ps->nbinds, err);
-        if (r < 0)
-            return r;
-        ps->binds[ps->nbinds++] = *b;
-        b->path = b->src = NULL;
-        b->fd = -1;
-    }
+    /* Directories first (a venv), then files, each file once and not
+     * again inside a directory already shown. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < prog->nbinds; i++) {
+            struct program_bind *b = &prog->binds[i];
+            bool dup = !b->path || b->dir != (pass == 0);
+            int r;
+            for (size_t k = 0; k < ps->nbinds && !dup; k++) {
+                size_t n = strlen(ps->binds[k].path);
+                dup = streq(ps->binds[k].path, b->path) ||
+                      (ps->binds[k].dir && strncmp(ps->binds[k].path, b->path, n) == 0 &&
+                       b->path[n] == '/');
+            }
+            if (dup)
+                continue;
+            if (ps->nbinds == CHILD_PROGRAM_BINDS_MAX)
+                return error_set(err, E2BIG,
+                                 "%s: too many program files to make visible in one sandbox (at "
+                                 "most %d, interpreters included)",
+                                 b->src, CHILD_PROGRAM_BINDS_MAX);
+            r = b->dir ? fsplan_add_mount(&ps->extra, SBVM_MOUNT_RO, b->path,
+                                          FD_BIND_BASE + (int)ps->nbinds, b->src, true, 0, err)
+                       : fsplan_add_file_bind(&ps->extra, b->path, FD_BIND_BASE + (int)ps->nbinds,
+                                              err);
+            if (r < 0)
+                return r;
+            ps->binds[ps->nbinds++] = *b;
+            b->path = b->src = NULL;
+            b->fd = -1;
+        }
     return 0;
 }
 
@@ -290,6 +300,8 @@ static int resolve_programs(struct proc_sandbox *ps, const struct sbvm_config *c
         r = take_binds(ps, &prog, err);
         pp->exec_path = prog.exec_path;
         prog.exec_path = NULL;
+        pp->exec_argv0 = prog.argv0;
+        prog.argv0 = NULL;
         program_release(&prog);
         if (r < 0)
             return r;
@@ -602,6 +614,7 @@ static void proc_release(struct sandbox *sb)
     if (ps->pidfd >= 0 && !ps->exited)
         proc_signal_init(ps, SIGKILL);
     strv_release(&ps->envp);
+    strv_release(&ps->exec_argv);
     if (ps->have_prog)
         program_release(&ps->prog);
     for (size_t i = 0; i < ps->nbinds; i++) {
@@ -611,6 +624,7 @@ static void proc_release(struct sandbox *sb)
     }
     for (size_t i = 0; i < ps->nprogs; i++) {
         free(ps->progs[i].exec_path);
+        free(ps->progs[i].exec_argv0);
         program_failure_release(&ps->progs[i].fail);
     }
     free(ps->progs);
@@ -640,6 +654,9 @@ static void proc_release(struct sandbox *sb)
     close_fd(&ps->spawn_fd);
     close_fd(&ps->rootfd);
     close_fd(&ps->tmpfd);
+    for (size_t i = 0; i < ps->ntmpfs; i++)
+        close_fd(&ps->tmpfs_fds[i]);
+    free(ps->marks);
     for (size_t i = 0; i < ps->nbuilding; i++)
         crash_free(ps->building[i]);
     free(ps->pending);
@@ -686,7 +703,7 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
      * (a program may live under /tmp). */
     if (cfg->rootfs && (r = fsplan_build_rootfs(&ps->extra, &e)) < 0)
         goto fail_err;
-    r = fsplan_add_tmp(&ps->extra, proc_scratch_size(cfg), &e);
+    r = fsplan_add_tmp(&ps->extra, proc_scratch_mount_size(cfg), &e);
     if (r < 0)
         goto fail_err;
     if ((cfg->devices.n || cfg->drivers.n) && (r = attach_drivers(ps, j, cfg, &e)) < 0)

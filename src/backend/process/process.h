@@ -82,7 +82,8 @@ struct proc_job {
 struct proc_sandbox {
     struct sandbox *sb;
     struct proc_state *st;
-    struct strv envp; /* the sandbox's environment */
+    struct strv envp;      /* the sandbox's environment */
+    struct strv exec_argv; /* an inline job's argv with the program's argv[0] */
     /* Inline: its job's program. */
     struct program prog;
     bool have_prog;
@@ -91,6 +92,7 @@ struct proc_sandbox {
     struct proc_program {
         const char *argv0; /* the config's */
         char *exec_path;   /* NULL: it did not resolve; then why: */
+        char *exec_argv0;  /* its job's argv[0], or NULL: as given */
         struct program_failure fail;
     } * progs;
     size_t nprogs;
@@ -120,6 +122,14 @@ struct proc_sandbox {
     int spawn_fd;   /* live: the exec server's socket */
     int rootfd;     /* O_PATH of the sandbox's root, once the view is ready */
     int tmpfd;      /* O_PATH of its /tmp: keeps the scratch readable after it ends */
+    /* Its --tmpfs mounts the same way (O_PATH, each keeps its tmpfs), and
+     * what sandboxvm itself put in them and in /tmp before the guest ran
+     * (--copy-in), for the ledger to tell from what the guest left. */
+    int tmpfs_fds[CONFIG_MOUNTS_MAX];
+    const char *tmpfs_paths[CONFIG_MOUNTS_MAX];
+    size_t ntmpfs;
+    struct ledger_mark *marks;
+    size_t nmarks;
     struct loop_fd status_src, exit_src, spawn_src;
     struct loop_timer poll, freeze_timer;
     bool status_eof, exited;
@@ -222,6 +232,15 @@ int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err);
 int proc_open_proc(struct sandbox *sb, int pid);
 /* The scratch's size: the disk limit, never unlimited. */
 uint64_t proc_scratch_size(const struct sbvm_config *cfg);
+/* The size its tmpfs is made with, and whether the guest has gone past
+ * its disk limit (*used: the bytes in use, in whole pages). */
+uint64_t proc_scratch_mount_size(const struct sbvm_config *cfg);
+/* The view is ready (rootfd, tmpfd held): hold its --tmpfs mounts too. */
+void proc_hold_scratches(struct proc_sandbox *ps);
+/* What is in its scratches now is sandboxvm's (called after --copy-in,
+ * while the guest waits). */
+void proc_mark_scratches(struct proc_sandbox *ps);
+bool proc_scratch_over(const struct sbvm_config *cfg, int tmpfd, uint64_t *used);
 bool proc_has_copies(const struct sbvm_config *cfg, bool out);
 
 /* limits.c */

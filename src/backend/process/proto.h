@@ -332,5 +332,12 @@ struct proc_policy {
  */
 #define INIT_TRACE_ERRNO_MASK 0x0fff
 #define INIT_TRACE_WATCH      0x4000
+/* --deny execve / execveat: the guest's own exec of its program (and a
+ * live sandbox's exec server's, and each job's) must pass, which no
+ * filter can tell from the program's own execs. So these are traced: the
+ * init lets a job's first process exec until one exec succeeds, and
+ * treats any other as the denial (the process stays stopped in the call,
+ * which never runs, until it is killed). */
+#define INIT_TRACE_DENY_EXEC 0x2000
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -333,9 +334,14 @@ static void view_ready(struct sandbox *sb, int rootfd, int tmpfd)
     ps->rootfd = rootfd;
     ps->tmpfd = tmpfd;
     ps->ready = true;
+    proc_hold_scratches(ps);
     if (proc_has_copies(sb->cfg, false)) {
         char c = SYNC_COPIED, what[512];
         int r = proc_copy_in(sb, what, sizeof(what));
+        /* What was copied in is ours, not what the guest left; the guest
+         * waits for us, so nothing of its own is there yet. (Even a
+         * partial copy, when the guest never runs.) */
+        proc_mark_scratches(ps);
         if (r < 0) {
             struct bev ev = { .kind = BEV_SETUP_FAILED };
             setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "copy-in", -r, "%s: %s", what,
@@ -749,6 +755,7 @@ static int send_next(struct sandbox *sb)
     const struct config_container *ct = sb->cfg->container;
     int fds[6];
     size_t nfds = 0, filter_bytes = 0;
+    struct rlimit hard;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -797,6 +804,10 @@ static int send_next(struct sandbox *sb)
     }
     if (j->hold)
         q.flags |= SPAWN_HOLD;
+    /* As for an inline guest: the default, not above our hard limit. */
+    if (!(sb->cfg->limits_set & (1u << SBVM_LIMIT_FILES)) && getrlimit(RLIMIT_NOFILE, &hard) == 0 &&
+        hard.rlim_max != RLIM_INFINITY && q.rl_nofile > hard.rlim_max)
+        q.rl_nofile = hard.rlim_max;
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
     if (prog && j->exec_fd < 0) {
@@ -804,8 +815,11 @@ static int send_next(struct sandbox *sb)
         q.flags |= SPAWN_EXEC_PATH;
         strbuf_add(&body, prog->exec_path, strlen(prog->exec_path) + 1);
     }
-    for (size_t i = 0; i < j->argv.n; i++)
-        strbuf_add(&body, j->argv.v[i], strlen(j->argv.v[i]) + 1);
+    for (size_t i = 0; i < j->argv.n; i++) {
+        /* A program named by a relative path runs as its absolute name. */
+        const char *arg = i == 0 && prog && prog->exec_argv0 ? prog->exec_argv0 : j->argv.v[i];
+        strbuf_add(&body, arg, strlen(arg) + 1);
+    }
     for (size_t i = 0; i < j->env.n; i++)
         strbuf_add(&body, j->env.v[i], strlen(j->env.v[i]) + 1);
     if (strbuf_failed(&body) || body.len + sizeof(q) + filter_bytes > SPAWN_MSG_MAX) {

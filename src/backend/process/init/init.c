@@ -81,6 +81,12 @@ static int hold_flag;
 static int hold_always;
 static int denied;
 static int limit_sent;
+/* --deny execve: the processes that may still exec their program (a job's
+ * first process until its exec succeeds: proto.h, INIT_TRACE_DENY_EXEC),
+ * and the thread whose exec is under way. */
+#define PREEXEC_MAX 64
+static int32_t preexec[PREEXEC_MAX];
+static int exec_pending;
 static uint32_t captures;
 /* Live: full captures the supervisor has not given credit back for. A live
  * sandbox's jobs are many and come and go (a library's workers), so its cap
@@ -206,6 +212,35 @@ static void kill_job(int32_t job)
     for (uint32_t s = 0; s < JOBMAP_SIZE; s++)
         if (jobmap[s].pid > 0 && jobmap[s].job == job)
             sys2(NR_kill, jobmap[s].pid, SIGKILL_);
+}
+
+static void preexec_add(int32_t pid)
+{
+    for (uint32_t i = 0; i < PREEXEC_MAX; i++)
+        if (preexec[i] == 0) {
+            preexec[i] = pid;
+            return;
+        }
+    /* Full (64 jobs starting at once): this one's exec is denied. */
+}
+
+/* Forgets pid (it exec'd, or is gone: its number may come back). */
+static int preexec_take(int32_t pid)
+{
+    for (uint32_t i = 0; i < PREEXEC_MAX; i++)
+        if (preexec[i] == pid) {
+            preexec[i] = 0;
+            return 1;
+        }
+    return 0;
+}
+
+static int preexec_has(int32_t pid)
+{
+    for (uint32_t i = 0; i < PREEXEC_MAX; i++)
+        if (preexec[i] == pid)
+            return 1;
+    return 0;
 }
 
 /* ---- reading /proc and guest memory --------------------------------------- */
@@ -537,6 +572,40 @@ static void send_counts(int32_t job)
 }
 
 /*
+ * A denied exec (--deny execve): a job's first process still starting its
+ * program may (until one exec succeeds: on_syscall_exit), any other call
+ * is the denial, reported as a killed call would be. The caller stays in
+ * this stop, the call not made: inline, the sandbox is frozen around it;
+ * live, its job is killed.
+ */
+static void deny_exec(int tid, const struct syscall_info *info)
+{
+    struct proc_denied d;
+
+    if (preexec_has(tgid_of(tid))) {
+        exec_pending = tid;
+        sys4(NR_ptrace, PTRACE_SYSCALL_, tid, 0, 0);
+        return;
+    }
+    zero(&d, sizeof(d));
+    d.pid = tgid_of(tid);
+    d.job = job_of(tid);
+    d.arch = info->arch;
+    d.nr = info->nr;
+    copy(d.args, info->args, sizeof(d.args));
+    d.ip = info->ip;
+    if (live) {
+        emit(REC_DENIED, &d, sizeof(d), 0, 0);
+        kill_job(d.job);
+        return;
+    }
+    if (!denied)
+        emit(REC_DENIED, &d, sizeof(d), 0, 0);
+    denied = 1;
+    freeze_requested = 1;
+}
+
+/*
  * A seccomp stop of tracee `tid`. Only our own filters' answer counts: when
  * a filter of the guest's also returns TRACE, the kernel hands us the
  * newest filter's data - the guest's. So the stop's data is ignored: a
@@ -565,6 +634,10 @@ static void on_seccomp(int tid)
     if ((ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_TRACE && (ours & INIT_TRACE_WATCH)) {
         /* Let it run, and stop again when it returns (on_syscall_exit). */
         sys4(NR_ptrace, PTRACE_SYSCALL_, tid, 0, 0);
+        return;
+    }
+    if ((ours & BPF_EVAL_ACTION_FULL) == BPF_EVAL_RET_TRACE && (ours & INIT_TRACE_DENY_EXEC)) {
+        deny_exec(tid, &info);
         return;
     }
     /* Refused. Anything but our TRACE cannot stop here (it outranks
@@ -729,6 +802,15 @@ static void on_syscall_exit(int tid)
     }
     nr = regs[R_ORIG_RAX];
     ret = (long)regs[R_RAX];
+    if (tid == exec_pending) {
+        /* A starting job's exec returned: when it worked, the program now
+         * runs, and its own execs are denied. */
+        exec_pending = 0;
+        if (ret == 0)
+            preexec_take(tgid_of(tid));
+        sys4(NR_ptrace, PTRACE_CONT_, tid, 0, 0);
+        return;
+    }
     zero(&l, sizeof(l));
     if (ret == -E_MFILE) {
         l.which = PROC_LIMIT_FILES;
@@ -905,8 +987,11 @@ static void on_stop(int pid, int st)
          * child (or thread) is of its parent's job. */
         uint64_t child = 0;
         if (live && sys4(NR_ptrace, PTRACE_GETEVENTMSG_, pid, 0, (long)&child) == 0 && child > 0 &&
-            child < 0x7fffffff)
+            child < 0x7fffffff) {
             job_set((int32_t)child, pid == guest_pid ? (int32_t)child : job_of(pid));
+            if (pid == guest_pid)
+                preexec_add((int32_t)child); /* a job, about to exec */
+        }
         sys4(NR_ptrace, PTRACE_CONT_, pid, 0, 0);
     } else if (sig == (SIGTRAP_ | 0x80)) {
         /* The return of a watched call (PTRACE_O_TRACESYSGOOD). */
@@ -926,6 +1011,7 @@ static void on_end(int pid, int wstatus, const struct krusage *ru)
 {
     int32_t job = job_of(pid);
 
+    preexec_take(pid);
     if (!live) {
         if (pid != guest_pid)
             return; /* an orphan reaped, or a traced child its parent reaps */
@@ -1033,7 +1119,8 @@ _Noreturn void init_run(int fd, int pid, int flags)
      * stop means: fail closed, which ends the sandbox. */
     if (load_policy() < 0)
         die(4);
-    job_set(pid, 0); /* the exec server belongs to no job */
+    job_set(pid, 0);  /* the exec server belongs to no job */
+    preexec_add(pid); /* pid 2's exec of the guest, or of the exec server */
 
     zero(&sa, sizeof(sa));
     sa.handler = forward;

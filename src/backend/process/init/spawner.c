@@ -165,6 +165,26 @@ static void set_limit(int errfd, int resource, uint64_t v)
         child_fail(errfd, STAGE_GUEST_RLIMIT, (int)-r);
 }
 
+static char binsh[] = "/bin/sh";
+static char *shargs[SPAWN_ARGS_MAX + 2];
+
+/* execve, and, for a file the kernel does not take (ENOEXEC: a script
+ * without #!), what execvp and a shell do: /bin/sh reads it. */
+static long exec_file(const char *file, char **argv, char **envp)
+{
+    long r = sys3(NR_execve, (long)file, (long)argv, (long)envp);
+    size_t n;
+
+    if (r != -E_NOEXEC)
+        return r;
+    shargs[0] = binsh;
+    shargs[1] = (char *)file;
+    for (n = 1; argv[n] && n < SPAWN_ARGS_MAX; n++)
+        shargs[n + 1] = argv[n];
+    shargs[n + 1] = 0;
+    return sys3(NR_execve, (long)binsh, (long)shargs, (long)envp);
+}
+
 /* A container's filter, stacked on the sandbox's: the kernel runs all of
  * them and the strictest answer wins, so it can only refuse more. */
 static void install_filter(int errfd, const void *insns, uint32_t n)
@@ -241,12 +261,12 @@ static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path,
         child_fail(errfd, STAGE_EXEC, (int)-r);
     }
     if (exec_path) {
-        r = sys3(NR_execve, (long)exec_path, (long)argv, (long)envp);
+        r = exec_file(exec_path, argv, envp);
         child_fail(errfd, STAGE_EXEC, (int)-r);
     }
     for (const char *p = argv[0]; *p; p++)
         if (*p == '/') {
-            r = sys3(NR_execve, (long)argv[0], (long)argv, (long)envp);
+            r = exec_file(argv[0], argv, envp);
             child_fail(errfd, STAGE_EXEC, (int)-r);
         }
     for (char **e = envp; *e; e++)
@@ -264,7 +284,7 @@ static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path,
                 dl = 1;
             pathbuf[dl] = '/';
             copy(pathbuf + dl + 1, argv[0], nl + 1);
-            r = sys3(NR_execve, (long)pathbuf, (long)argv, (long)envp);
+            r = exec_file(pathbuf, argv, envp);
             if (r == -E_ACCES)
                 seen_eacces = 1;
             else if (r != -E_NOENT && r != -E_NOTDIR)
@@ -488,7 +508,7 @@ static void serve(long n, const int *fds, int nfds)
             if (xf >= 0)
                 r = sys6(NR_execveat, xf, (long)"", (long)args, (long)envs, AT_EMPTY_PATH_, 0);
             else
-                r = sys3(NR_execve, (long)file, (long)args, (long)envs);
+                r = exec_file(file, args, envs);
             leave(r == -E_NOENT ? 127 : 126);
         }
         install_filter(ef, filter, q.filter_len);

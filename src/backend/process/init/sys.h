@@ -51,6 +51,7 @@
 #define E_INVAL  22
 #define E_NOTDIR 20
 #define E_2BIG   7
+#define E_NOEXEC 8
 
 #define AT_FDCWD_        (-100)
 #define O_RDONLY_        0
