@@ -12,7 +12,8 @@
 # needs no password); otherwise says exactly what to install and fails.
 set -euo pipefail
 
-build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3)
+build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev python3
+    libmicrohttpd-dev libarchive-dev)
 test_pkgs=(check bats busybox-static python3-jsonschema perl git time util-linux clang-format)
 bench_pkgs=(bubblewrap firejail time)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev).

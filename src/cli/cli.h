@@ -15,6 +15,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+void cmd_serve_help(void);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {

@@ -56,6 +56,11 @@ SBVM_API int sbvm_loop_fd(const sbvm_loop *l)
     return loop_fd((const struct loop *)l);
 }
 
+SBVM_API int sbvm_loop_timeout(const sbvm_loop *l)
+{
+    return loop_timeout_ms((const struct loop *)l);
+}
+
 /* Runs sb's loop until done(ctx) or timeout_ms passed: 0 or -ETIMEDOUT. */
 static int run_until(struct loop *l, bool (*done)(void *), void *ctx, int timeout_ms)
 {
