@@ -113,7 +113,8 @@ int main(int argc, char **argv)
             return 0;
         }
         if (argc > 2) {
-            cli_error("no help for '%s': the commands are run, shell, serve, help and version", argv[2]);
+            cli_error("no help for '%s': the commands are run, shell, serve, help and version",
+                      argv[2]);
             return EXIT_USAGE;
         }
         usage(stdout);
@@ -128,9 +129,8 @@ int main(int argc, char **argv)
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else
-        cli_error(
-            "unknown command '%s': the commands are run, shell, serve, help and version (did you mean "
-            "'sandboxvm run -- %s'?)",
-            cmd, cmd);
+        cli_error("unknown command '%s': the commands are run, shell, serve, help and version "
+                  "(did you mean 'sandboxvm run -- %s'?)",
+                  cmd, cmd);
     return EXIT_USAGE;
 }
