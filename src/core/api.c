@@ -283,6 +283,13 @@ SBVM_API int sbvm_job_signal(sbvm_job *jj, int sig)
     if (!j->sb || j->state >= JOB_EXITED)
         return -ESRCH;
     j->facts.host_signal = sig;
+    if (j->state < JOB_RUNNING) {
+        /* Not yet running: nobody to send it to before its start. */
+        if (sig == SIGKILL)
+            j->pending_kill = true;
+        j->pending_signal = sig;
+        return 0;
+    }
     return j->sb->ops->signal(j->sb, j, sig);
 }
 
@@ -305,7 +312,9 @@ SBVM_API void sbvm_job_free(sbvm_job *jj)
         return;
     sb = j->sb;
     if (sb && j->state != JOB_DONE) {
-        if (j->state < JOB_EXITED)
+        if (j->state < JOB_RUNNING)
+            j->pending_kill = true;
+        else if (j->state < JOB_EXITED)
             sb->ops->kill_job(sb, j);
         run_until(sb->loop, job_is_done, j, DESTROY_TIMEOUT_MS);
     }
