@@ -22,8 +22,9 @@
 #include "util/error.h"
 #include "util/util.h"
 
-/* A connection waiting for its request head, or idle between requests. */
-#define CONN_TIMEOUT_S 120
+/* A connection waiting for its request head, or idle between requests (a
+ * suspended one, streaming a job's events, never times out). */
+#define CONN_TIMEOUT_S 30
 #define CONN_MAX       512
 /* The head of one request, and MHD's working buffer for it. */
 #define CONN_MEMORY (64 * 1024)

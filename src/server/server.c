@@ -89,9 +89,13 @@ static void hup_disarm(struct server *s, struct stream *st)
 }
 
 /* Resumes, at the top (never inside MHD's or the library's callbacks),
- * the connections whose streams have something new. */
-static void flush_resumes(struct server *s)
+ * the connections whose streams have something new: whether it did. The
+ * caller runs MHD next: a resume does not make MHD's epoll fd readable in
+ * this mode, so nothing else would wake us for it. */
+static bool flush_resumes(struct server *s)
 {
+    bool any = s->nresume > 0;
+
     while (s->nresume) {
         struct stream *st = s->resume[--s->nresume];
         st->resume_queued = false;
@@ -101,6 +105,7 @@ static void flush_resumes(struct server *s)
         st->suspended = false;
         MHD_resume_connection(st->conn);
     }
+    return any;
 }
 
 void stream_hangup(struct server *s, struct stream *st)
@@ -361,7 +366,12 @@ static bool round_once(struct server *s, int timeout)
     struct epoll_event ev[32];
     int n;
 
-    flush_resumes(s);
+    /* What was queued outside a round (an ended sandbox's last events)
+     * goes out before we sleep. */
+    if (flush_resumes(s)) {
+        MHD_run(s->mhd);
+        timeout = 0;
+    }
     timeout = min_timeout(timeout, sbvm_loop_timeout(s->loop));
     timeout = min_timeout(timeout, mhd_timeout(s));
     n = epoll_wait(s->epfd, ev, (int)ARRAY_SIZE(ev), timeout);
