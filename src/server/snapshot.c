@@ -110,6 +110,14 @@ static int copy_file(int sdir, const char *name, int ddir, const struct stat *st
     return 0;
 }
 
+/* The guest's files stay the guest's: a root server copies their owners
+ * (an unprivileged one owns them all anyway, as its guests run as it). */
+static void copy_owner(int ddir, const char *name, const struct stat *st)
+{
+    if (geteuid() == 0)
+        (void)!fchownat(ddir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+}
+
 static int copy_tree(int sdir, int ddir, struct layer_copy *lc, int depth)
 {
     int fd = openat(sdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -164,6 +172,8 @@ static int copy_tree(int sdir, int ddir, struct layer_copy *lc, int depth)
             (void)fchmod(d2, st.st_mode & 0777);
         }
         /* FIFOs, sockets and devices are not kept. */
+        if (r == 0)
+            copy_owner(ddir, de->d_name, &st);
         if (r < 0)
             snprintf(lc->why, sizeof(lc->why), "%.200s: %s", de->d_name, errno_text(-r));
     }

@@ -441,3 +441,53 @@ PY
     [ "$status" -eq 125 ]
     [[ "$output" == *"only its owner may read"* ]]
 }
+
+# A small tree to be a sandbox's root: busybox and a few names for it.
+make_rootfs() {
+    local r="$1"
+    command -v busybox >/dev/null || skip "busybox is not installed (scripts/deps.sh test)"
+    mkdir -p "$r"/{bin,proc,dev,tmp,etc,data}
+    cp "$(command -v busybox)" "$r/bin/"
+    for c in sh ls cat rm echo mkdir sleep touch; do ln -s busybox "$r/bin/$c"; done
+    echo base >"$r/etc/motd"
+    # The guest (nobody, when we are root) may write there.
+    chmod 777 "$r/etc" "$r/data"
+}
+
+@test "serve: a persistent sandbox's writes outside /tmp live in its layer; snapshots keep them" {
+    start_server
+    local r="$BATS_TEST_TMPDIR/rootfs" sb again
+    make_rootfs "$r"
+    # Over the host's own view there is no layer: said, not ignored.
+    run api POST /v1/sandboxes -d '{"persistent": true}'
+    [ "$(status)" = 400 ]
+    [[ "$output" == *"a writable layer goes over a rootfs tree"* ]]
+    sb="$(create "{\"persistent\": true, \"settings\": {\"rootfs\": \"$r\", \"env\": {\"PATH\": \"/bin\"}}}")"
+    [ "$(status)" = 201 ] || { cat "$D/body"; return 1; }
+    run api POST "/v1/sandboxes/$sb/exec" -d '{"shell": "echo hi >/data/new && rm /etc/motd && mkdir /etc/conf.d && echo in-tmp >/tmp/t", "stream": false}'
+    [ "$(echo "$output" | json 'd["result"]["exit_status"]')" = 0 ] || { echo "$output"; return 1; }
+    # The tree itself is untouched.
+    [ ! -e "$r/data/new" ]
+    [ "$(cat "$r/etc/motd")" = base ]
+    run api POST "/v1/sandboxes/$sb/snapshot" -d '{"name": "layered"}'
+    [ "$(status)" = 201 ]
+    [ "$(echo "$output" | json 'd["persistent"], d["processes_saved"]')" = "(True, False)" ]
+    run api DELETE "/v1/sandboxes/$sb"
+    # Its layer goes with it; the snapshot stays.
+    [ -z "$(ls "$D/state/layers")" ]
+    for round in 1 2; do
+        again="$(create '{"snapshot": "layered"}')"
+        [ "$(status)" = 201 ] || { cat "$D/body"; return 1; }
+        run api POST "/v1/sandboxes/$again/exec" -d '{"shell": "cat /data/new /tmp/t; ls /etc; touch /etc/conf.d/mine && echo writable; echo changed >/data/new", "stream": false}'
+        [ "$(echo "$output" | json 'd["stdout"]')" = "hi
+in-tmp
+conf.d
+writable" ] || { echo "round $round: $output"; return 1; }
+        api DELETE "/v1/sandboxes/$again" >/dev/null
+    done
+    run api DELETE /v1/snapshots/layered
+    [ "$(status)" = 200 ]
+    [ ! -e "$D/state/snapshots/$(id -u)/layered" ]
+    stop_server
+    assert_nothing_left
+}

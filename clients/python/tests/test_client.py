@@ -348,8 +348,10 @@ class NetworkTest(unittest.TestCase):
                 attempts = d["network"]["attempts"]
                 _ = attempts
         finally:
+            srv.client.close()
             srv.stop()
             httpd.shutdown()
+            httpd.server_close()
 
 
 if __name__ == "__main__":
