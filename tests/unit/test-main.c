@@ -114,7 +114,7 @@ int main(void)
         suite_util,    suite_config,      suite_env,         suite_program, suite_fsplan,
         suite_seccomp, suite_capture,     suite_escape,      suite_result,  suite_runner,
         suite_report,  suite_forensics,   suite_procscan,    suite_net,     suite_sandbox,
-        suite_shm,     suite_shm_hostile, suite_shm_threads,
+        suite_shm,     suite_shm_hostile, suite_shm_threads, suite_server,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;

@@ -25,6 +25,7 @@ Suite *suite_sandbox(void);
 Suite *suite_shm(void);
 Suite *suite_shm_hostile(void);
 Suite *suite_shm_threads(void);
+Suite *suite_server(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);
