@@ -32,7 +32,7 @@ build-fuzz/tests/fuzz/seed-records build-fuzz/seeds/fuzz-records
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm)
+    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-serve)
 fi
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
