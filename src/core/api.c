@@ -408,6 +408,19 @@ SBVM_API int sbvm_sandbox_inventory(sbvm_sandbox *s, sbvm_result **out, sbvm_err
         return error_set(err, ENOMEM, "out of memory");
     }
     r->ledger = l;
+    if (l->live) {
+        /* What it uses now; and the connections so far, moved over. */
+        r->peak_memory = l->memory_bytes;
+        r->peak_source = "VmHWM (the largest of its processes alive now)";
+        r->cpu_user_us = l->cpu_user_ms * 1000;
+        r->cpu_system_us = l->cpu_system_ms * 1000;
+        r->net_mode = sb->cfg->net;
+        r->net_attempts = l->net;
+        r->nnet_attempts = l->nnet;
+        r->net_attempts_dropped = l->net_dropped;
+        l->net = NULL;
+        l->nnet = 0;
+    }
     r->start_ns = sb->start_real;
     r->duration_ns = now_mono_ns() - sb->start_mono;
     result_set_message(r, "running: %zu job%s so far", sb->njobs, sb->njobs == 1 ? "" : "s");

@@ -123,6 +123,24 @@ class ClientTest(unittest.TestCase):
             # "one" arrived before the sleep ended, not with the rest.
             self.assertLess(seen[1][2] + 0.25, seen[2][2])
 
+    def test_inspect_shows_what_runs_and_what_it_uses(self):
+        with self.c.create() as sb:
+            job = sb.start(["sh", "-c", "head -c 8000000 /dev/zero >/tmp/blob; exec sleep 100"])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                d = sb.inspect()
+                inv = d["inventory"]
+                if any(p["argv"].startswith("sleep 100") for p in inv["processes"]):
+                    break
+                time.sleep(0.05)
+            self.assertTrue(any(p["argv"].startswith("sleep 100") for p in inv["processes"]), inv)
+            self.assertIn({"path": "/tmp/blob", "kind": "file", "size": 8000000}, inv["files"])
+            self.assertGreater(inv["peak_memory_bytes"], 0)
+            self.assertGreaterEqual(inv["cpu_user_us"] + inv["cpu_system_us"], 0)
+            self.assertEqual(d["jobs"]["running"], 1)
+            self.assertEqual(d["state"], "ready")
+            job.cancel()
+
     def test_jobs_share_files_and_crashes_end_only_their_job(self):
         with self.c.create() as sb:
             sb.run("echo kept > /tmp/note")
@@ -345,8 +363,12 @@ class NetworkTest(unittest.TestCase):
                 # What the server keeps and shows has no secret value.
                 d = sb.inspect()
                 self.assertNotIn("s3cret-value", repr(d))
+                # The connections so far, while it lives.
                 attempts = d["network"]["attempts"]
-                _ = attempts
+                self.assertEqual(len(attempts), 1, attempts)
+                self.assertTrue(attempts[0]["allowed"])
+                self.assertEqual(attempts[0]["port"], port)
+                self.assertEqual(attempts[0]["secrets_injected"], 1)
         finally:
             srv.client.close()
             srv.stop()
