@@ -321,6 +321,36 @@ class ClientTest(unittest.TestCase):
                 sb.destroy()
 
 
+class OpenAPITest(unittest.TestCase):
+    """docs/openapi.json names the routes the server has, and only those."""
+
+    def test_every_documented_route_is_served(self):
+        import json
+
+        with open(os.path.join(TOP, "docs", "openapi.json")) as f:
+            doc = json.load(f)
+        srv = Server()
+        try:
+            c = srv.client
+            for path, item in doc["paths"].items():
+                for method in ("get", "post", "put", "delete"):
+                    if method not in item:
+                        continue
+                    p = path[len("/v1"):].format(id="sb-000000000000", job="j1", name="nosnap")
+                    try:
+                        c.request(method.upper(), p, b"{}" if method in ("post", "put") else None)
+                    except sandboxvm.SandboxvmError as e:
+                        self.assertNotEqual(e.status, 405, (method, path))
+                        self.assertNotIn("no such path", e.message, (method, path))
+            # And a route it does not document is not served.
+            with self.assertRaises(sandboxvm.SandboxvmError) as cm:
+                c.request("GET", "/sandboxes/sb-000000000000/secrets")
+            self.assertIn("no such path", cm.exception.message)
+        finally:
+            srv.client.close()
+            srv.stop()
+
+
 class NetworkTest(unittest.TestCase):
     """An allowlisted server on loopback, and a secret the guest never sees."""
 
