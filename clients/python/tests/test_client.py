@@ -321,6 +321,27 @@ class ClientTest(unittest.TestCase):
                 sb.destroy()
 
 
+class ExampleTest(unittest.TestCase):
+    def test_the_agent_example_runs_to_its_end(self):
+        srv = Server()
+        try:
+            p = subprocess.run(
+                [sys.executable, os.path.join(HERE, "..", "examples", "agent.py")],
+                env=dict(os.environ, SANDBOXVM_SOCKET=srv.socket),
+                capture_output=True,
+                timeout=120,
+            )
+            out = p.stdout.decode()
+            self.assertEqual(p.returncode, 0, out + p.stderr.decode())
+            self.assertIn("step 9/9: dog", out)
+            self.assertIn("result: {'words': 9, 'longest': 'quick'}", out)
+            self.assertIn("restored:", out)
+            self.assertNotIn("demo-token", out)
+        finally:
+            srv.client.close()
+            srv.stop()
+
+
 class OpenAPITest(unittest.TestCase):
     """docs/openapi.json names the routes the server has, and only those."""
 
