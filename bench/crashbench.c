@@ -3,8 +3,10 @@
  * crashbench.c: the crash-forensics figures of bench/run.sh, through the
  * library.
  *
- *   crashbench latency CRASHER N   fault-to-report time, with and without
- *                                  symbolisation, alternating, N of each
+ *   crashbench latency CRASHER N   fault-to-report time in N rounds, each in
+ *                                  a process of its own: without symbols,
+ *                                  the first symbolised crash (the module
+ *                                  cache empty) and the same crash again
  *   crashbench soak CRASHER N      N crashing guests, two at a time, in
  *                                  batches of 100; the host process's RSS
  *                                  and fd count before and after
@@ -17,11 +19,14 @@
  * namespace). Prints Markdown table rows.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sandboxvm/sandboxvm.h"
 
@@ -90,36 +95,117 @@ static int64_t one(const char *crasher, int symbolize)
     return d;
 }
 
-static void row(const char *what, int64_t *v, int n)
+static void row(const char *what, int64_t *v, const double *ratio, int n)
 {
     qsort(v, (size_t)n, sizeof(*v), cmp_i64);
-    printf("| %s | %.2f | %.2f | %.2f |\n", what, (double)v[n / 2] / 1e6, (double)v[0] / 1e6,
+    printf("| %s | %.2f | %.2f | %.2f |", what, (double)v[n / 2] / 1e6, (double)v[0] / 1e6,
            (double)v[n - 1] / 1e6);
+    if (ratio)
+        printf(" %.2f |", ratio[n / 2]);
+    printf("\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * One round in a process of its own, so that the first crash finds the
+ * module cache empty (the cache lives as long as the process): a warm-up
+ * guest (discarded), the floor (no symbols), the first symbolised crash,
+ * then the same crash again. The parent has libdw loaded (see latency),
+ * as a process that has analysed a crash before has.
+ */
+enum { FLOOR, FIRST, SECOND, NTIMES };
+
+static const char *const round_rows[NTIMES] = {
+    [FLOOR] = "without symbolisation (`--no-symbolize`)",
+    [FIRST] = "first crash in the process (nothing cached)",
+    [SECOND] = "second crash in the process (same program)",
+};
+
+static int round_in_child(const char *crasher, int64_t t[NTIMES])
+{
+    int p[2];
+    pid_t pid;
+    int status;
+    ssize_t n;
+
+    if (pipe(p) < 0)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int64_t v[NTIMES];
+        close(p[0]);
+        one(crasher, 0);
+        v[FLOOR] = one(crasher, 0);
+        v[FIRST] = one(crasher, 1);
+        v[SECOND] = one(crasher, 1);
+        _exit(write(p[1], v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : 1);
+    }
+    close(p[1]);
+    n = read(p[0], t, sizeof(int64_t) * NTIMES);
+    close(p[0]);
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        n != (ssize_t)(sizeof(int64_t) * NTIMES))
+        return -1;
+    for (int k = 0; k < NTIMES; k++)
+        if (t[k] < 0)
+            return -1;
+    return 0;
 }
 
 static int latency(const char *crasher, int n)
 {
-    int64_t *with = calloc((size_t)n, sizeof(int64_t)),
-            *without = calloc((size_t)n, sizeof(int64_t));
+    int64_t *v[NTIMES];
+    double *ratio[NTIMES];
 
-    if (!with || !without)
-        return 1;
-    /* Warm-up: libdw loaded, page cache filled. */
-    one(crasher, 1);
-    one(crasher, 0);
-    for (int i = 0; i < n; i++) {
-        with[i] = one(crasher, 1);
-        without[i] = one(crasher, 0);
-        if (with[i] < 0 || without[i] < 0) {
+    for (int k = 0; k < NTIMES; k++) {
+        v[k] = calloc((size_t)n, sizeof(int64_t));
+        ratio[k] = calloc((size_t)n, sizeof(double));
+        if (!v[k] || !ratio[k])
+            return 1;
+    }
+    /* libdw stays loaded in a process that has analysed a crash: the
+     * rounds' processes inherit it, and time the analysis, not dlopen. */
+    if (!dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL))
+        fprintf(stderr, "crashbench: libdw.so.1 is not installed: no symbols\n");
+    {
+        int64_t warm[NTIMES];
+        /* Warm-up: the page cache holds the files. */
+        if (round_in_child(crasher, warm) < 0) {
             fprintf(stderr, "crashbench: a run did not crash as expected\n");
             return 1;
         }
     }
-    printf("| fault to report | median ms | min ms | max ms |\n|---|---:|---:|---:|\n");
-    row("with symbolisation (default)", with, n);
-    row("without (`--no-symbolize`)", without, n);
-    free(with);
-    free(without);
+    for (int i = 0; i < n; i++) {
+        int64_t t[NTIMES];
+        if (round_in_child(crasher, t) < 0) {
+            fprintf(stderr, "crashbench: a run did not crash as expected\n");
+            return 1;
+        }
+        for (int k = 0; k < NTIMES; k++) {
+            v[k][i] = t[k];
+            ratio[k][i] = (double)t[k] / (double)t[FLOOR];
+        }
+    }
+    printf("| fault to report | median ms | min ms | max ms | median ratio to no symbols |\n"
+           "|---|---:|---:|---:|---:|\n");
+    for (int k = FIRST; k < NTIMES; k++) {
+        qsort(ratio[k], (size_t)n, sizeof(double), cmp_double);
+        row(round_rows[k], v[k], ratio[k], n);
+    }
+    qsort(ratio[FLOOR], (size_t)n, sizeof(double), cmp_double);
+    row(round_rows[FLOOR], v[FLOOR], ratio[FLOOR], n);
+    for (int k = 0; k < NTIMES; k++) {
+        free(v[k]);
+        free(ratio[k]);
+    }
     return 0;
 }
 

@@ -7,7 +7,7 @@
 #   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #   bench/run.sh --only network,crash    some sections only (with or without
-#       --quick): startup syscalls work many memory network crash
+#       --quick): startup jobs syscalls work many memory network crash
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
 # and prints Markdown tables; a copy goes to bench/results/. Kept out of the
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
-sections="startup syscalls work many memory network crash"
+sections="startup jobs syscalls work many memory network crash"
 quick=0
 only=""
 while [ $# -gt 0 ]; do
@@ -47,7 +47,8 @@ done
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 scripts/deps.sh bench
-scripts/build.sh build
+# The crash section runs the tests' crasher guest (built with tests/).
+scripts/build.sh build -Dtests=true -Dbench=true
 SBVM="$TOP/build/sandboxvm"
 B="$TOP/build/bench"
 ABTIME="$B/abtime"
@@ -57,8 +58,10 @@ out="bench/results/$(date +%Y%m%d-%H%M%S).md"
 
 if [ $quick -eq 1 ]; then
     rounds=9 launches=10 loop_n=1000000 work_rounds=5 multi_rounds=5 cpu_rounds=3 crash_n=10 soak_n=300
+    job_rounds=5 job_n=20
 else
     rounds=31 launches=20 loop_n=4000000 work_rounds=15 multi_rounds=15 cpu_rounds=5 crash_n=50 soak_n=10000
+    job_rounds=11 job_n=100
 fi
 
 # The same isolation for every sandbox: all namespaces, /usr read-only with
@@ -137,6 +140,18 @@ cpu_per_guest() {
         cmds+=("firejail-noprofile=$FJ /bin/true" "firejail-hardened=$FJ_HARD /bin/true")
     fi
     "$ABTIME" -m -r "$rounds" -w 3 -k "$launches" -b bwrap "${cmds[@]}"
+    echo
+
+    fi
+    if want jobs; then
+    echo "## Jobs in a live sandbox"
+    echo
+    echo "One process: $job_rounds rounds alternating, each the mean of $job_n operations"
+    echo "(build/bench/jobbench -r $job_rounds -n $job_n): a job of /bin/true in a sandbox made"
+    echo "once, against fork+exec+wait of /bin/true from the same process; an idle sandbox made"
+    echo "and destroyed, against sbvm_run() of /bin/true (a sandbox per program, as run does)."
+    echo
+    "$B/jobbench" -r "$job_rounds" -n "$job_n"
     echo
 
     fi
@@ -248,7 +263,8 @@ cpu_per_guest() {
     echo "## Crash reports"
     echo
     echo "From the guest's last clock reading before its faulting store to the finished result"
-    echo "(build/bench/crashbench latency, $crash_n of each, alternating):"
+    echo "(build/bench/crashbench latency, $crash_n rounds, each in a process of its own: the"
+    echo "first symbolised crash finds the module cache empty, the second finds what the first read):"
     echo
     "$B/crashbench" latency "$CRASHER" "$crash_n"
     echo

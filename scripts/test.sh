@@ -7,9 +7,13 @@
 #
 #   scripts/test.sh            everything (what CI runs), fuzzing included
 #   scripts/test.sh --quick    one pass as the current user, no sanitizer build
-#   scripts/test.sh --slow     only the slow tier (tests/slow): a debootstrap'd
-#                              Debian as --rootfs; needs root and the Debian
-#                              mirror, and is not part of CI
+#   scripts/test.sh --slow     only the slow tier, not part of CI (needs root
+#                              and the Debian mirror): a debootstrap'd Debian
+#                              as --rootfs (tests/slow), then the fresh-machine
+#                              rehearsal (--fresh)
+#   scripts/test.sh --fresh [OPTIONS]   only the rehearsal: both Quick-start
+#                              commands in a new minimal Debian 12 tree
+#                              (scripts/fresh-check.sh, about 25 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
@@ -18,13 +22,24 @@ case "${1:-}" in
 --quick) quick=1 ;;
 --slow)
     scripts/deps.sh slow
-    scripts/build.sh build
-    exec env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
-        SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow"
+    scripts/build.sh build -Dtests=true
+    slow_status=0
+    env SBVM="$TOP/build/sandboxvm" SBVM_GUESTS="$TOP/build/tests/guests" \
+        SBVM_EXAMPLES="$TOP/build/examples" bats "$TOP/tests/slow" || slow_status=1
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "(the fresh-machine rehearsal is skipped: it needs root)"
+        exit $slow_status
+    fi
+    scripts/fresh-check.sh || slow_status=1
+    exit $slow_status
+    ;;
+--fresh)
+    shift
+    exec scripts/fresh-check.sh "$@"
     ;;
 "") ;;
 *)
-    echo "test.sh: unknown option '$1' (try --quick or --slow)" >&2
+    echo "test.sh: unknown option '$1' (try --quick, --slow or --fresh)" >&2
     exit 2
     ;;
 esac
@@ -33,14 +48,17 @@ esac
 # created: setpriv switches to a bare uid/gid.
 TEST_UID=4242
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it began (seconds since the start), so that a slow
+# pass shows in CI's log.
+step() { printf '\n== %s  [%d s]\n' "$*" "$SECONDS"; }
 failures=()
 
 step "dependencies"
 scripts/deps.sh test
 
 step "build (build/, -Werror)"
-scripts/build.sh build
+# What CI builds, also when the demo configured build/ without the suite.
+scripts/build.sh build -Dtests=true -Dbench=true
 
 step "format (clang-format, .clang-format)"
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests tools examples -name '*.[ch]')
@@ -50,29 +68,32 @@ if ! clang-format --dry-run --Werror "${sources[@]}"; then
 fi
 
 # Runs the unit and CLI suites of one build directory as the current user,
-# or as $2 when given (a uid; needs root).
+# or as $2 when given (a uid; needs root), from the checkout $4 (default: this
+# one). The TAP files go to this checkout's build directory either way.
 suite() {
-    local dir="$1" as="${2:-}" label="$3"
+    local dir="$1" as="${2:-}" label="$3" top="${4:-$TOP}"
     local run=()
     if [ -n "$as" ]; then
-        run=(setpriv --reuid="$as" --regid="$as" --clear-groups env HOME=/tmp)
+        # From the checkout: bats goes back to its working directory,
+        # which must be one the user can enter.
+        run=(setpriv --reuid="$as" --regid="$as" --clear-groups env --chdir="$top" HOME=/tmp)
     fi
     step "unit tests: $label"
     if ! "${run[@]}" env CK_TAP_LOG_FILE_NAME=- CK_VERBOSITY=silent \
-        SBVM_GUESTS="$TOP/$dir/tests/guests" "$TOP/$dir/tests/unit/sbvm-unit" >"$TOP/$dir/unit.tap" 2>&1; then
+        SBVM_GUESTS="$top/$dir/tests/guests" "$top/$dir/tests/unit/sbvm-unit" >"$TOP/$dir/unit.tap" 2>&1; then
         grep -v '^ok' "$TOP/$dir/unit.tap" || true
         failures+=("unit: $label")
     fi
-    grep -c '^ok' "$TOP/$dir/unit.tap" | sed 's/$/ unit tests passed/'
+    { grep -c '^ok' "$TOP/$dir/unit.tap" || true; } | sed 's/$/ unit tests passed/'
     grep '^# SKIP' "$TOP/$dir/unit.tap" || true
     step "CLI tests and the escape battery (bats): $label"
-    if ! "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" SBVM_GUESTS="$TOP/$dir/tests/guests" \
-        SBVM_EXAMPLES="$TOP/$dir/examples" SBVM_ESCAPE="$TOP/$dir/tests/escape/escape" \
-        bats --tap "$TOP/tests/cli" "$TOP/tests/escape" >"$TOP/$dir/cli.tap" 2>&1; then
+    if ! "${run[@]}" env SBVM="$top/$dir/sandboxvm" SBVM_GUESTS="$top/$dir/tests/guests" \
+        SBVM_EXAMPLES="$top/$dir/examples" SBVM_ESCAPE="$top/$dir/tests/escape/escape" \
+        bats --tap "$top/tests/cli" "$top/tests/escape" >"$TOP/$dir/cli.tap" 2>&1; then
         grep -v '^ok' "$TOP/$dir/cli.tap" || true
         failures+=("bats: $label")
     fi
-    grep -c '^ok' "$TOP/$dir/cli.tap" | sed 's/$/ CLI tests passed/'
+    { grep -c '^ok' "$TOP/$dir/cli.tap" || true; } | sed 's/$/ CLI tests passed/'
     grep '# skip' "$TOP/$dir/cli.tap" || true
     # The session API's clients (clients/), each against a real sandboxvm serve.
     step "session clients (Python, Node): $label"
@@ -92,11 +113,29 @@ suite() {
     fi
 }
 
+# The ordinary user's pass needs to read the checkout. Where it cannot (a
+# clone in root's home, say: /root is closed to others), the pass runs from a
+# copy of the checkout and its build/ in a directory the user can read.
+user_copy=""
+remove_user_copy() { if [ -n "$user_copy" ]; then rm -rf "$user_copy"; fi; }
+trap remove_user_copy EXIT
+
 if [ "$(id -u)" -eq 0 ]; then
     suite build "" "root"
     if [ $quick -eq 0 ]; then
-        # The build tree must be readable by the ordinary user.
-        suite build "$TEST_UID" "ordinary user (uid $TEST_UID)"
+        user_top="$TOP"
+        if ! setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups \
+            test -r "$TOP/tests/cli/helpers.bash" -a -x "$TOP/build/sandboxvm" 2>/dev/null; then
+            user_copy="$(mktemp -d "${TMPDIR:-/var/tmp}/sbvm-uid$TEST_UID.XXXXXX")"
+            chmod 0755 "$user_copy"
+            tar -C "$TOP" --exclude=./.git --exclude='./build-*' --exclude=./build/slow -cf - . |
+                tar -C "$user_copy" -xf -
+            user_top="$user_copy"
+            printf '\n(uid %s cannot read %s: its pass runs from a copy, %s)\n' "$TEST_UID" "$TOP" "$user_copy"
+        fi
+        suite build "$TEST_UID" "ordinary user (uid $TEST_UID)" "$user_top"
+        remove_user_copy
+        user_copy=""
     fi
 else
     suite build "" "ordinary user ($(id -un))"
@@ -105,7 +144,7 @@ fi
 
 if [ $quick -eq 0 ]; then
     step "ASan+UBSan build (build-asan/)"
-    scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dbench=false
+    scripts/build.sh build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dtests=true -Dbench=false
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     suite build-asan "" "ASan+UBSan, $(id -un)"
 fi
@@ -131,13 +170,15 @@ if [ $quick -eq 0 ]; then
 fi
 
 if [ $quick -eq 0 ]; then
-    # Each libFuzzer target briefly (clang, ASan+UBSan): longer runs are
-    # scripts/fuzz.sh SECONDS, and their findings are in docs/SECURITY.md.
-    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-30} s per target)"
-    scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || failures+=("fuzz")
+    # Each libFuzzer target briefly (clang, ASan+UBSan), from its seeds:
+    # enough to catch a target that no longer builds or a regression its
+    # corpus reaches at once. Longer runs are scripts/fuzz.sh SECONDS, and
+    # their findings are in docs/SECURITY.md.
+    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || failures+=("fuzz")
 fi
 
-echo
+printf '\n(%d s in all)\n' "$SECONDS"
 if [ ${#failures[@]} -gt 0 ]; then
     echo "FAILED: ${failures[*]}"
     exit 1

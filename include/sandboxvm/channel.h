@@ -256,6 +256,9 @@ SBVM_API const char *sbvm_channel_error(const sbvm_channel *ch);
 SBVM_API uint32_t sbvm_channel_guest_abi(const sbvm_channel *ch);
 /* The window's size now. */
 SBVM_API uint64_t sbvm_channel_window_size(const sbvm_channel *ch);
+/* The most the window may grow to: what the guest reserves as address
+ * space at hello. */
+SBVM_API uint64_t sbvm_channel_window_max(const sbvm_channel *ch);
 
 struct sbvm_channel_stats {
     uint64_t calls;                       /* host calls answered (built-in ones included) */

@@ -67,6 +67,9 @@ SBVM_API void sbvm_error_free(sbvm_error *e);
 /* Guest configuration                                                      */
 
 typedef struct sbvm_config sbvm_config;
+/* The host channel (sandboxvm/channel.h), for guests that ask for one. */
+typedef struct sbvm_channel sbvm_channel;
+typedef struct sbvm_channel_config sbvm_channel_config;
 
 /* Returns NULL only when out of memory. */
 SBVM_API sbvm_config *sbvm_config_new(void);
@@ -161,6 +164,10 @@ SBVM_API int sbvm_result_exit_status(const sbvm_result *r);
 /* One line in words: "exited with code 3", "crashed: SIGSEGV (Segmentation
  * fault)", "not found: frob is not in the guest's PATH (...)". */
 SBVM_API const char *sbvm_result_message(const sbvm_result *r);
+/* How the guest's host channel ended when the guest broke its protocol
+ * ("the guest changed the window's header: ring_table"), else NULL. The
+ * channel ends; the guest runs on without it. */
+SBVM_API const char *sbvm_result_channel_error(const sbvm_result *r);
 /* For SETUP_FAILED, NOT_EXECUTABLE, NOT_FOUND: the stage that failed
  * ("resolve", "mount", "exec", ...) and its errno; NULL / 0 otherwise. */
 SBVM_API const char *sbvm_result_setup_stage(const sbvm_result *r);
@@ -451,6 +458,17 @@ SBVM_API int sbvm_config_set_layer(sbvm_config *cfg, const char *dir, sbvm_error
 SBVM_API int sbvm_config_add_program(sbvm_config *cfg, const char *argv0, sbvm_error **err);
 
 /*
+ * A host channel for each guest of sbvm_run() and the runner
+ * (sandboxvm/channel.h, docs/CHANNEL.md): a shared window with rings and
+ * host calls, made from cc, served in the runner's loop, and handed to the
+ * guest as an inherited fd named in its environment (SBVM_CHANNEL=3), so
+ * that a program built with the guest SDK finds it. Guests of a config
+ * without one get no fd, no variable and no new surface. cc is not copied:
+ * it must outlive every run of cfg (and of its copies). NULL removes it.
+ */
+SBVM_API void sbvm_config_set_channel(sbvm_config *cfg, const sbvm_channel_config *cc);
+
+/*
  * A profile file (JSON, docs/PROFILES.md) that says what the options say,
  * applied to cfg: scalars replace what cfg has, lists add to it. All or
  * nothing: a bad profile is refused with the field and the reason, and cfg
@@ -528,6 +546,11 @@ struct sbvm_events {
     void (*on_start)(void *ctx, size_t index, const char *name);
     void (*on_output)(void *ctx, size_t index, enum sbvm_stream s, const void *data, size_t len);
     void (*on_end)(void *ctx, size_t index, const sbvm_result *r);
+    /* Guests with a host channel (sbvm_config_set_channel): once with
+     * events 0 when the guest's channel is made (set its userdata here),
+     * then with the SBVM_CHANNEL_EV_* bits the runner's service of it
+     * reports. Host calls and logs go to the channel config's callbacks. */
+    void (*on_channel)(void *ctx, size_t index, sbvm_channel *ch, int events);
 };
 
 SBVM_API sbvm_runner *sbvm_runner_new(void);
@@ -551,7 +574,8 @@ SBVM_API void sbvm_runner_set_signal_fd(sbvm_runner *rn, int fd);
  * instead of each in a sandbox of its own: each keeps its program, name,
  * working directory and stdin; everything else is the sandbox's, and what
  * one guest leaves there the next one finds. The sandbox must outlive the
- * runner's run; the runner then uses its loop.
+ * runner's run (sbvm_runner_run); the runner uses its loop until then, and
+ * the sandbox may be destroyed before the runner is freed.
  */
 typedef struct sbvm_sandbox sbvm_sandbox; /* see "Live sandboxes and jobs" */
 SBVM_API int sbvm_runner_use_sandbox(sbvm_runner *rn, sbvm_sandbox *sb, sbvm_error **err);
@@ -636,6 +660,8 @@ struct sbvm_job_events {
     void (*on_output)(void *ctx, sbvm_job *j, enum sbvm_stream s, const void *data, size_t len);
     /* The job's result is final (sbvm_job_result()). */
     void (*on_end)(void *ctx, sbvm_job *j);
+    /* Its channel reported SBVM_CHANNEL_EV_* bits (sbvm_exec.channel). */
+    void (*on_channel)(void *ctx, sbvm_job *j, int events);
 };
 
 /* One job. Zero it, set `size` to sizeof(struct sbvm_exec) and what you
@@ -656,6 +682,11 @@ struct sbvm_exec {
     uint64_t timeout_ms;   /* 0: the config's time limit */
     uint64_t output_bytes; /* 0: the config's output limit */
     const struct sbvm_job_events *events;
+    /* A host channel (sbvm_channel_new) for this job: its guest end is the
+     * job's fd 3 (SBVM_CHANNEL=3 in its environment) and the library
+     * serves it in the loop while the job runs. The caller keeps it and
+     * frees it after the job. NULL: none. */
+    sbvm_channel *channel;
 };
 
 /* Starts a job; 0 and *out (free it with sbvm_job_free()). Its outcome,

@@ -56,6 +56,7 @@ struct run_opts {
     bool quiet;
     bool summary;
     bool one_sandbox; /* every guest a job of one live sandbox */
+    bool channel;     /* every guest gets a host channel */
 };
 
 /* options.c: the options run and shell share. */
@@ -70,7 +71,8 @@ void cli_free_opts(struct run_opts *o);
 struct run_prepared {
     struct run_opts o;
     sbvm_runner *rn;
-    sbvm_config *tmpl; /* the options as one config (--one-sandbox builds from it) */
+    sbvm_config *tmpl;         /* the options as one config (--one-sandbox builds from it) */
+    sbvm_channel_config *chan; /* --channel: the guests' channels' settings */
     size_t nguests;
     bool help;
 };
@@ -78,6 +80,11 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p);
 void cli_run_prepared_free(struct run_prepared *p);
 void cmd_run_help(void);
 void cmd_shell_help(void);
+
+/* signals.c: each of sigs[0..n) writes its number as a byte to a pipe
+ * (read end *rfd, write end *wfd, both the caller's to keep); they are
+ * unblocked, and SIGPIPE ignored. 0 or -errno. */
+int cli_signal_pipe(const int *sigs, size_t n, int *rfd, int *wfd);
 
 /* "sandboxvm: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

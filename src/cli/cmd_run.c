@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "sandboxvm/channel.h"
 #include "sandboxvm/sandboxvm.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -24,39 +26,6 @@
 #include "util/util.h"
 
 #define GUEST_SEPARATOR ":::"
-
-static int pipe_w = -1;
-
-static void on_signal(int sig)
-{
-    unsigned char b = (unsigned char)sig;
-    int saved = errno;
-
-    if (pipe_w >= 0)
-        (void)!write(pipe_w, &b, 1);
-    errno = saved;
-}
-
-static int install_signals(int *rfd)
-{
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    struct sigaction sa;
-    int p[2];
-
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
-    pipe_w = p[1];
-    *rfd = p[0];
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-        sigaction(sigs[i], &sa, NULL);
-    /* Write errors on a closed stdout come back as EPIPE instead. */
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
 
 /* Opens a report file before any guest runs, so a bad path costs nothing. */
 static FILE *open_report(const char *opt, const char *path)
@@ -114,6 +83,28 @@ static int split_guests(int argc, char **argv, int first, size_t *starts, size_t
     }
     *nguests = n;
     return 0;
+}
+
+/* --channel: a guest's sbvm_log() lines, shown as its stderr is (tagged,
+ * defused on a terminal), marked as logs. */
+static void on_channel(void *ctx, size_t index, sbvm_channel *ch, int events)
+{
+    (void)ctx;
+    if (events == 0)
+        sbvm_channel_set_userdata(ch, (void *)(uintptr_t)index);
+}
+
+static void on_channel_log(sbvm_channel *ch, unsigned level, const char *text, size_t len,
+                           void *ctx)
+{
+    size_t index = (size_t)(uintptr_t)sbvm_channel_userdata(ch);
+    struct strbuf line = STRBUF_INIT;
+
+    (void)level;
+    strbuf_addf(&line, "log: %.*s\n", (int)(len > 4096 ? 4096 : len), text);
+    if (!strbuf_failed(&line))
+        output_on_data(ctx, index, SBVM_STDERR, line.buf, line.len);
+    strbuf_release(&line);
 }
 
 /* Crashes, denials, refused calls and leftovers, after the run, on stderr. */
@@ -233,6 +224,13 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
             goto done; /* already explained */
         goto lib_error;
     }
+    if (o.channel) {
+        /* The channel's own calls only (hello, log, rings, growth): a
+         * program built with the guest SDK finds it; its logs are shown. */
+        if (!(p->chan = sbvm_channel_config_new()))
+            goto oom;
+        sbvm_config_set_channel(tmpl, p->chan);
+    }
     for (size_t i = 0; i < nguests; i++) {
         sbvm_config *cfg = sbvm_config_dup(tmpl);
         if (!cfg)
@@ -277,6 +275,8 @@ lib_error:
 done:
     sbvm_config_free(tmpl);
     sbvm_runner_free(rn);
+    sbvm_channel_config_free(p->chan);
+    p->chan = NULL;
     cli_free_opts(&o);
     free(starts);
     free(lens);
@@ -287,6 +287,7 @@ void cli_run_prepared_free(struct run_prepared *p)
 {
     sbvm_runner_free(p->rn);
     sbvm_config_free(p->tmpl);
+    sbvm_channel_config_free(p->chan);
     cli_free_opts(&p->o);
     memset(p, 0, sizeof(*p));
 }
@@ -302,7 +303,7 @@ int cmd_run(int argc, char **argv)
     FILE *json = NULL, *junit = NULL;
     sbvm_sandbox *shared = NULL;
     sbvm_result *final = NULL;
-    int dir_fd = -1, sig_r = -1, status;
+    int dir_fd = -1, sig_r = -1, sig_w = -1, status;
 
     status = cli_run_prepare(argc, argv, &p);
     if (status != 0 || p.help)
@@ -331,11 +332,11 @@ int cmd_run(int argc, char **argv)
         });
     if (!out)
         goto oom;
-    if (install_signals(&sig_r) < 0) {
+    if (cli_signal_pipe((const int[]){ SIGINT, SIGTERM, SIGHUP, SIGQUIT }, 4, &sig_r, &sig_w) < 0) {
         cli_error("cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
-    output_set_signal_fd(out, pipe_w);
+    output_set_signal_fd(out, sig_w);
     sbvm_runner_set_signal_fd(rn, sig_r);
     if (o.one_sandbox) {
         /* Every guest a job of one live sandbox, in the order given (with
@@ -349,11 +350,14 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    if (p.chan)
+        sbvm_channel_config_set_log(p.chan, on_channel_log, out);
     sbvm_runner_set_events(rn, &(struct sbvm_events){
                                    .ctx = out,
                                    .on_start = output_on_start,
                                    .on_output = output_on_data,
                                    .on_end = output_on_end,
+                                   .on_channel = on_channel,
                                });
     if (sbvm_runner_run(rn, &err) < 0) {
         cli_error("%s", sbvm_error_message(err));

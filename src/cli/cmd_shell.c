@@ -21,38 +21,6 @@
 #include "sandboxvm/sandboxvm.h"
 #include "util/util.h"
 
-static int sig_w = -1;
-
-static void on_signal(int sig)
-{
-    unsigned char b = (unsigned char)sig;
-    int saved = errno;
-
-    if (sig_w >= 0)
-        (void)!write(sig_w, &b, 1);
-    errno = saved;
-}
-
-static int install_signals(int *rfd)
-{
-    static const int sigs[] = { SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-    struct sigaction sa;
-    int p[2];
-
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
-    sig_w = p[1];
-    *rfd = p[0];
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-        sigaction(sigs[i], &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
-
 static void write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
@@ -150,7 +118,7 @@ int cmd_shell(int argc, char **argv)
     sbvm_error *err = NULL;
     const char *const *prog = default_argv;
     bool tty = isatty(0), restored = true;
-    int first, sig_r = -1, status = EXIT_USAGE, r;
+    int first, sig_r = -1, sig_w = -1, status = EXIT_USAGE, r;
 
     r = cli_parse_options(argc, argv, "shell", &o, &first);
     if (r != 0) {
@@ -168,7 +136,8 @@ int cmd_shell(int argc, char **argv)
     }
     if (cli_build_config(&o, cfg, &err) < 0)
         goto lib_error;
-    if (install_signals(&sig_r) < 0) {
+    if (cli_signal_pipe((const int[]){ SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT }, 5, &sig_r,
+                        &sig_w) < 0) {
         cli_error("cannot set up signal handling: %s", strerror(errno));
         goto done;
     }
@@ -247,7 +216,6 @@ done:
     if (sig_r >= 0) {
         close(sig_r);
         close(sig_w);
-        sig_w = -1;
     }
     return status;
 }

@@ -100,7 +100,7 @@ static int parse_net(struct run_opts *o, const char *arg)
         return 0;
     arg += strlen("allow=");
     if (!*arg) {
-        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.pypi.org:443)");
+        cli_error("--net allow=: no rule given (e.g. --net allow=example.com,*.example.org:443)");
         return -1;
     }
     for (;;) {
@@ -348,6 +348,7 @@ enum cli_opt {
     OPT_NET_ALLOW_PRIVATE,
     OPT_SECRET,
     OPT_ONE_SANDBOX,
+    OPT_CHANNEL,
 };
 
 /* What only `run` takes: several guests, their names and reports. */
@@ -355,7 +356,7 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX;
+           c == OPT_ONE_SANDBOX || c == OPT_CHANNEL;
 }
 
 /*
@@ -402,6 +403,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
+        { "channel", no_argument, NULL, OPT_CHANNEL },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -569,6 +571,9 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_ONE_SANDBOX:
             o->one_sandbox = true;
+            break;
+        case OPT_CHANNEL:
+            o->channel = true;
             break;
         case 'h':
             if (shell)

@@ -175,6 +175,13 @@ static void job_end(void *ctx, struct job *j)
         ev->on_end(ev->ctx, (sbvm_job *)j);
 }
 
+static void job_channel(void *ctx, struct job *j, int events)
+{
+    const struct sbvm_job_events *ev = ctx;
+    if (ev && ev->on_channel)
+        ev->on_channel(ev->ctx, (sbvm_job *)j, events);
+}
+
 SBVM_API int sbvm_sandbox_exec(sbvm_sandbox *s, const struct sbvm_exec *ex, sbvm_job **out,
                                sbvm_error **err)
 {
@@ -236,6 +243,15 @@ SBVM_API int sbvm_sandbox_exec(sbvm_sandbox *s, const struct sbvm_exec *ex, sbvm
         j->hooks.ctx = (void *)e.events;
         j->hooks.on_output = job_output;
         j->hooks.on_end = job_end;
+        j->hooks.on_channel = job_channel;
+    }
+    if (e.channel) {
+        /* Its guest end becomes the job's fd 3, named in its environment. */
+        j->channel = e.channel;
+        if (strv_push(&j->env_extra, "SBVM_CHANNEL=3") < 0) {
+            job_free(j);
+            return error_set(err, ENOMEM, "out of memory");
+        }
     }
     r = sandbox_exec(sb, j, e.stdin_fd, err);
     if (r < 0) {

@@ -120,6 +120,7 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     cfg->limits_set = src->limits_set;
     cfg->net = src->net;
     cfg->net_allow_private = src->net_allow_private;
+    cfg->channel = src->channel;
     if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0 ||
         strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0 ||
         strv_copy(&cfg->net_rules, &src->net_rules) < 0 ||
@@ -434,6 +435,11 @@ SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_err
     if (strv_push(&cfg->secrets, spec) < 0)
         return error_set(err, ENOMEM, "out of memory");
     return 0;
+}
+
+SBVM_API void sbvm_config_set_channel(sbvm_config *cfg, const sbvm_channel_config *cc)
+{
+    cfg->channel = cc;
 }
 
 SBVM_API int sbvm_config_add_program(sbvm_config *cfg, const char *argv0, sbvm_error **err)

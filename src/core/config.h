@@ -67,6 +67,7 @@ struct sbvm_config {
     /* A live sandbox: programs jobs may name that its view lacks, made
      * visible as run makes its program (argv[0] as given). */
     struct strv programs;
+    const sbvm_channel_config *channel; /* not owned: the caller's */
 };
 
 /* Settings that only mean something together, however they were set

@@ -76,6 +76,7 @@ struct job_facts {
     struct refusal_counts *refusals; /* NULL until one is counted */
     int host_signal;                 /* the last signal the host sent on request */
     bool sandbox_ended;              /* the sandbox ended under the job */
+    char *channel_error;             /* its host channel ended on a broken protocol */
 };
 
 /* What only the end of a whole sandbox tells: how its init ended, its

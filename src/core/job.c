@@ -22,7 +22,9 @@
 
 #include "core/config.h"
 #include "core/sandbox.h"
+#include "sandboxvm/channel.h"
 #include "util/cleanup.h"
+#include "util/error.h"
 #include "util/util.h"
 
 #define READ_CHUNK 65536
@@ -58,6 +60,7 @@ void job_stop_io(struct job *j)
 {
     loop_fd_del(&j->out_src);
     loop_fd_del(&j->err_src);
+    loop_fd_del(&j->chan_src);
     loop_fd_del(&j->stdin_src_w);
     loop_fd_del(&j->stdin_pipe_w);
     loop_timer_cancel(&j->deadline);
@@ -85,6 +88,8 @@ void job_free(struct job *j)
     close_fd(&j->err_fd);
     capture_release(&j->cap_out);
     capture_release(&j->cap_err);
+    if (j->own_channel)
+        sbvm_channel_free(j->channel);
     job_facts_release(&j->facts);
     sbvm_result_free(j->result);
     strv_release(&j->argv);
@@ -327,6 +332,28 @@ static void on_deadline(struct loop_timer *t, void *ctx)
     sandbox_job_stop(j);
 }
 
+/* Its host channel: what the guest asks is done here (host calls, logs,
+ * growth); a broken protocol ends the channel, not the job, and is told
+ * in its result. */
+static void on_channel(struct loop_fd *src, uint32_t events, void *ctx)
+{
+    struct job *j = ctx;
+    sbvm_error *e = NULL;
+    int r;
+
+    (void)src;
+    (void)events;
+    r = sbvm_channel_service(j->channel, &e);
+    if (r > 0 && j->hooks.on_channel)
+        j->hooks.on_channel(j->hooks.ctx, j, r);
+    if (r < 0) {
+        loop_fd_del(&j->chan_src);
+        if (r != -EPIPE && !j->facts.channel_error)
+            j->facts.channel_error = strdup(e ? sbvm_error_message(e) : errno_text(-r));
+    }
+    sbvm_error_free(e);
+}
+
 int job_started(struct job *j, struct loop *l)
 {
     int r = 0;
@@ -341,6 +368,8 @@ int job_started(struct job *j, struct loop *l)
         r = loop_fd_add(l, &j->err_src, j->err_fd, EPOLLIN, on_output, j);
     else if (j->err_fd < 0)
         j->err_eof = true;
+    if (r == 0 && j->channel)
+        r = loop_fd_add(l, &j->chan_src, sbvm_channel_fd(j->channel), EPOLLIN, on_channel, j);
     if (r == 0 && j->limits[SBVM_LIMIT_TIME]) {
         uint64_t ms = j->limits[SBVM_LIMIT_TIME];
         int64_t left = (int64_t)ms * 1000000 - (now_mono_ns() - j->start_mono);

@@ -30,6 +30,7 @@ struct job_hooks {
     void *ctx;
     void (*on_output)(void *ctx, struct job *j, enum sbvm_stream s, const void *data, size_t len);
     void (*on_end)(void *ctx, struct job *j);
+    void (*on_channel)(void *ctx, struct job *j, int events);
 };
 
 enum job_state {
@@ -80,6 +81,12 @@ struct job {
     struct loop_timer deadline, grace;
     uint64_t output_bytes;
     int64_t start_mono, start_real;
+
+    /* Its host channel, served in the loop while it runs: the caller's,
+     * or (own_channel) made from the config's and freed with the job. */
+    sbvm_channel *channel;
+    bool own_channel;
+    struct loop_fd chan_src;
 
     struct job_facts facts;
     sbvm_result *result; /* made when it starts; final at JOB_DONE */

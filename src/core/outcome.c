@@ -59,6 +59,7 @@ void job_facts_release(struct job_facts *f)
     for (size_t i = 0; i < f->ncrashes; i++)
         crash_free(f->crashes[i]);
     free(f->refusals);
+    free(f->channel_error);
     job_facts_init(f);
 }
 
@@ -338,6 +339,8 @@ void outcome_build(const struct outcome_in *in, sbvm_result *r)
     }
     f->ncrashes = 0;
     r->crashes_dropped = f->crashes_dropped;
+    r->channel_error = f->channel_error;
+    f->channel_error = NULL;
 
     if (f->have_setup) {
         r->outcome = f->setup.outcome;

@@ -134,6 +134,7 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
     for (size_t i = 0; i < r->ncrashes; i++)
         crash_free(r->crashes[i]);
     free(r->forensics_note);
+    free(r->channel_error);
     for (size_t i = 0; i < r->nrefusals; i++)
         free((char *)r->refusals[i].name);
     free(r->refusals);
@@ -206,6 +207,11 @@ SBVM_API unsigned sbvm_result_crashes_not_recorded(const sbvm_result *r)
 SBVM_API const sbvm_crash *sbvm_result_crash(const sbvm_result *r, size_t i)
 {
     return i < r->ncrashes ? r->crashes[i] : NULL;
+}
+
+SBVM_API const char *sbvm_result_channel_error(const sbvm_result *r)
+{
+    return r->channel_error;
 }
 
 SBVM_API const char *sbvm_result_forensics_note(const sbvm_result *r)

@@ -39,6 +39,7 @@ struct sbvm_result {
     size_t ncrashes;
     uint32_t crashes_dropped; /* past RESULT_CRASHES_MAX: counted only */
     char *forensics_note;
+    char *channel_error; /* the guest broke its channel's protocol: how */
     struct sbvm_refusal *refusals;
     size_t nrefusals;
     struct sbvm_denial denial;

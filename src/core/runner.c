@@ -20,6 +20,7 @@
 #include "core/job.h"
 #include "backend/backend.h"
 #include "core/sandbox.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -73,10 +74,10 @@ SBVM_API void sbvm_runner_free(sbvm_runner *rn)
     for (size_t i = 0; i < rn->nguests; i++)
         guest_free(rn->guests[i]);
     free(rn->guests);
-    if (rn->loop)
+    if (!rn->shared) {
         loop_fd_del(&rn->signal_src);
-    if (!rn->shared)
         loop_free(rn->loop);
+    }
     free(rn);
 }
 
@@ -268,6 +269,14 @@ static void on_job_output(void *ctx, struct job *j, enum sbvm_stream s, const vo
         g->rn->events.on_output(g->rn->events.ctx, g->index, s, data, len);
 }
 
+static void on_job_channel(void *ctx, struct job *j, int events)
+{
+    struct runner_guest *g = ctx;
+
+    if (g->rn->events.on_channel)
+        g->rn->events.on_channel(g->rn->events.ctx, g->index, j->channel, events);
+}
+
 static void on_job_end(void *ctx, struct job *j)
 {
     struct runner_guest *g = ctx;
@@ -295,7 +304,19 @@ static int start_guest(sbvm_runner *rn, struct runner_guest *g, sbvm_error **err
     g->job = job_new(g->cfg->argv.n, (const char *const *)g->cfg->argv.v, g->name);
     if (!g->job)
         return error_set(err, ENOMEM, "out of memory");
-    g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end };
+    g->job->hooks = (struct job_hooks){ g, on_job_output, on_job_end, on_job_channel };
+    if (g->cfg->channel) {
+        /* Its own channel, from the config's settings, told to the caller
+         * before the guest can use it. */
+        r = sbvm_channel_new(g->cfg->channel, &g->job->channel, err);
+        if (r < 0)
+            return error_wrap(err, r, "making %s's host channel", g->name);
+        g->job->own_channel = true;
+        if (rn->shared && strv_push(&g->job->env_extra, "SBVM_CHANNEL=3") < 0)
+            return error_set(err, ENOMEM, "out of memory");
+        if (rn->events.on_channel)
+            rn->events.on_channel(rn->events.ctx, g->index, g->job->channel, 0);
+    }
     if (rn->shared) {
         /* A job of the run's one sandbox: its own program, name, working
          * directory and stdin. */
@@ -442,10 +463,13 @@ SBVM_API int sbvm_runner_run(sbvm_runner *rn, sbvm_error **err)
         if (r < 0) {
             r = error_sys(err, -r, "waiting for events (epoll)");
             signal_all(rn, SIGKILL);
+            loop_fd_del(&rn->signal_src);
             return r;
         }
     }
     rn->duration_ns = now_mono_ns() - rn->start_mono;
+    /* Nothing of ours stays in the loop: a shared sandbox's may go first. */
+    loop_fd_del(&rn->signal_src);
     return err && *err ? -EIO : 0;
 }
 

@@ -3,7 +3,9 @@
  * crash.c: a captured crash, reassembled from the init's records, analysed
  * and symbolised. Unwinding runs libdwfl over the stack snapshot the init
  * took, with the ELF files the guest had mapped opened from the host's side
- * of the view (only those the view shares with the host).
+ * of the view (only those the view shares with the host); the files, and
+ * the names they give, come from the module cache (dw.h), which keeps what
+ * it read for the next crash.
  */
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
@@ -125,17 +127,18 @@ static bool path_plausible(const char *path)
  * named in its own view, as the backend finds it (a mount's source, the
  * --rootfs tree, a system directory the view shares, a program file the
  * host vetted). Anything else (the guest's own /tmp, files it made up) is
- * never opened: the host's file of that name is another.
+ * never opened: the host's file of that name is another. The file then
+ * goes through the module cache (dw.h), keyed by what the descriptor is,
+ * never by its path.
  */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                     char **file_name, Elf **elfp)
 {
-    struct stat st;
     int fd;
 
     (void)mod;
-    (void)userdata;
     (void)base;
+    (void)file_name;
     *elfp = NULL;
     if (!path_plausible(modname))
         return -1;
@@ -147,12 +150,30 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
         fd = -1;
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -1;
-    }
-    *file_name = strdup(modname);
-    return fd;
+    /* The module, and a reference to its ELF handle for this Dwfl. */
+    *userdata = dw_cache_module(fd, modname, elfp);
+    return -1;
+}
+
+/*
+ * Unwinding reads .eh_frame, which every module has in its own file; the
+ * debug files are read by the cache's own Dwfl of each module, once, not
+ * by every crash's. (A pc that .eh_frame does not cover falls back to a
+ * file's own .debug_frame, then to the frame pointer.)
+ */
+static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+                        const char *file_name, const char *debuglink, GElf_Word crc,
+                        char **debuginfo_file_name)
+{
+    (void)mod;
+    (void)userdata;
+    (void)modname;
+    (void)base;
+    (void)file_name;
+    (void)debuglink;
+    (void)crc;
+    (void)debuginfo_file_name;
+    return -1;
 }
 
 static char *no_debuginfo_path;
@@ -217,33 +238,37 @@ static const char *keep(struct sbvm_crash *c, const char *s)
     return k;
 }
 
+/* The frame's module from the crash's Dwfl (this guest's addresses); its
+ * names from the module's file in the cache, at the link-time address. */
 static void describe_frame(Dwfl *dwfl, struct sbvm_crash *c, Dwarf_Addr pc)
 {
     struct sbvm_frame *f = &c->frames[c->nframes++];
     Dwfl_Module *mod = dw->dwfl_addrmodule(dwfl, pc);
-    GElf_Off off = 0;
-    GElf_Sym sym;
-    const char *name, *mname, *src;
-    Dwarf_Addr start = 0;
-    Dwfl_Line *line;
-    int lineno = 0;
+    Dwarf_Addr start = 0, bias = 0;
+    struct dw_symbol sym;
+    const char *mname;
+    void **ud = NULL;
 
     memset(f, 0, sizeof(*f));
     f->pc = pc;
     if (!mod)
         return;
-    mname = dw->dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+    mname = dw->dwfl_module_info(mod, &ud, &start, NULL, NULL, NULL, NULL, NULL);
     f->module = keep(c, mname);
     f->module_offset = pc - start;
-    name = dw->dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
-    if (name) {
-        f->function = keep(c, name);
-        f->function_offset = off;
+    /* Opens the file (find_elf) if unwinding has not needed it yet. */
+    /* The bias is modular: a module loaded below its link-time address
+     * has one that wraps, and so does the subtraction. */
+    if (!dw->dwfl_module_getelf(mod, &bias) || !ud || !*ud ||
+        !dw_module_symbol(*ud, pc - bias, &sym))
+        return;
+    if (sym.function) {
+        f->function = keep(c, sym.function);
+        f->function_offset = sym.offset;
     }
-    line = dw->dwfl_module_getsrc(mod, pc);
-    if (line && (src = dw->dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL))) {
-        f->file = keep(c, src);
-        f->line = lineno;
+    if (sym.file) {
+        f->file = keep(c, sym.file);
+        f->line = sym.line;
     }
 }
 
@@ -265,54 +290,47 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
     return DWARF_CB_OK;
 }
 
-static void unwind(struct sbvm_crash *c, crash_open_fn open_module, void *actx)
+static char *dw_message(const char *what)
 {
-    struct unwind u = { c, open_module, actx, false };
+    struct strbuf sb = STRBUF_INIT;
+
+    strbuf_addf(&sb, "%s: %s", what, dw->dwfl_errmsg(-1));
+    return strbuf_detach(&sb, NULL);
+}
+
+/* Under the cache's lock (dw.h): the crash's Dwfl shares the cache's ELF
+ * handles, and the frames are named from the cache's modules. */
+static void unwind_locked(struct sbvm_crash *c, struct unwind *u)
+{
     Dwfl_Callbacks callbacks;
-    const char *why = NULL;
+    pid_t tid = c->raw.tid > 0 ? c->raw.tid : 1;
     Dwfl *dwfl;
     FILE *maps;
     int r;
 
-    if (!c->maps_got) {
-        c->unwind_error = strdup("no memory map was captured");
-        return;
-    }
-    dw = dw_load(&why);
-    if (!dw) {
-        c->unwind_error = strdup(why);
-        return;
-    }
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.find_elf = find_elf;
-    callbacks.find_debuginfo = dw->dwfl_standard_find_debuginfo;
+    callbacks.find_debuginfo = no_debuginfo;
     callbacks.debuginfo_path = &no_debuginfo_path;
     dwfl = dw->dwfl_begin(&callbacks);
     if (!dwfl) {
         c->unwind_error = strdup(dw->dwfl_errmsg(-1));
         return;
     }
-    current = &u;
     maps = fmemopen(c->maps, c->maps_got, "r");
     dw->dwfl_report_begin(dwfl);
     r = maps ? dw->dwfl_linux_proc_maps_report(dwfl, maps) : -1;
     dw->dwfl_report_end(dwfl, NULL, NULL);
     if (maps)
         fclose(maps);
-    if (r == 0 &&
-        dw->dwfl_attach_state(dwfl, NULL, c->raw.tid > 0 ? c->raw.tid : 1, &thread_callbacks, c)) {
-        r = dw->dwfl_getthread_frames(dwfl, c->raw.tid > 0 ? c->raw.tid : 1, frame_cb, &u);
-        if (r != 0 && c->nframes <= 1) {
-            struct strbuf sb = STRBUF_INIT;
-            strbuf_addf(&sb, "unwinding stopped: %s", dw->dwfl_errmsg(-1));
-            c->unwind_error = strbuf_detach(&sb, NULL);
-        }
+    if (r == 0 && dw->dwfl_attach_state(dwfl, NULL, tid, &thread_callbacks, c)) {
+        r = dw->dwfl_getthread_frames(dwfl, tid, frame_cb, u);
+        if (r != 0 && c->nframes <= 1)
+            c->unwind_error = dw_message("unwinding stopped");
     } else {
-        struct strbuf sb = STRBUF_INIT;
-        strbuf_addf(&sb, "cannot unwind: %s", dw->dwfl_errmsg(-1));
-        c->unwind_error = strbuf_detach(&sb, NULL);
+        c->unwind_error = dw_message("cannot unwind");
     }
-    if (u.truncated && !c->unwind_error) {
+    if (u->truncated && !c->unwind_error) {
         struct strbuf sb = STRBUF_INIT;
         strbuf_addf(&sb, "the backtrace is cut at %d frames", CRASH_FRAMES_MAX);
         c->unwind_error = strbuf_detach(&sb, NULL);
@@ -320,13 +338,40 @@ static void unwind(struct sbvm_crash *c, crash_open_fn open_module, void *actx)
     /* Whatever happened, frame 0 is the pc itself. */
     if (c->nframes == 0)
         describe_frame(dwfl, c, c->raw.regs[CRASH_REG_RIP]);
-    current = NULL;
     dw->dwfl_end(dwfl);
+}
+
+static void unwind(struct sbvm_crash *c, crash_open_fn open_module, void *actx)
+{
+    struct unwind u = { c, open_module, actx, false };
+    const struct dw_api *api;
+    const char *why = NULL;
+    bool changed;
+
+    if (!c->maps_got) {
+        c->unwind_error = strdup("no memory map was captured");
+        return;
+    }
+    api = dw_analysis_begin(&why);
+    if (!api) {
+        c->unwind_error = strdup(why);
+        return;
+    }
+    dw = api; /* under the lock, as everything that reads it */
+    current = &u;
+    unwind_locked(c, &u);
+    current = NULL;
+    changed = dw_analysis_end();
 #ifdef __GLIBC__
-    /* Reading debug info (the C library's alone is tens of MiB of DWARF)
-     * leaves the heap large and mostly free: give it back, so that a
-     * supervisor of many guests does not keep the peak of one crash. */
-    malloc_trim(0);
+    /* Reading a module's debug information (the C library's alone is tens
+     * of MiB of DWARF) leaves the heap large and mostly free once what is
+     * kept is kept: give it back, so that a supervisor of many guests does
+     * not keep the peak of one crash. Nothing to give when the analysis
+     * only used what the cache had. */
+    if (changed)
+        malloc_trim(0);
+#else
+    (void)changed;
 #endif
 }
 

@@ -857,12 +857,32 @@ static int build_guards(struct seccomp_plan *plan, sbvm_error **err)
 /* The init's own syscalls (init/init.c, and child.c after the filter is in
  * place: close_range, fcntl, execveat). Anything else kills it. */
 static const char *const init_syscalls[] = {
-    "read",         "write",          "openat",          "close",
-    "wait4",        "kill",           "ptrace",          "process_vm_readv",
-    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",    "exit_group",
-    "exit",         "prctl",          "restart_syscall", "close_range",
-    "fcntl",        "execveat",       "getdents64",      "pread64",
+    "read",
+    "write",
+    "openat",
+    "close",
+    "wait4",
+    "kill",
+    "ptrace",
+    "process_vm_readv",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "exit_group",
+    "exit",
+    "prctl",
+    "restart_syscall",
+    "close_range",
+    "fcntl",
+    "execveat",
+    "getdents64",
+    "pread64",
     "ppoll",
+#if defined(__SANITIZE_ADDRESS__)
+    /* A sanitized build's in-place init runs the sanitizer's runtime too
+     * (tests only: no release build is sanitized). */
+    "sigaltstack",
+#endif
 };
 
 static int build_init(struct seccomp_plan *plan, sbvm_error **err)

@@ -303,6 +303,7 @@ json_t *report_guest_json(size_t index, const sbvm_result *r)
         json_object_set_new(o, "crashes_not_recorded",
                             json_integer(sbvm_result_crashes_not_recorded(r)));
         json_object_set_new(o, "forensics_note", jcstr(sbvm_result_forensics_note(r)));
+        json_object_set_new(o, "channel_error", jcstr(sbvm_result_channel_error(r)));
         for (size_t i = 0; i < sbvm_result_refusal_count(r); i++) {
             const struct sbvm_refusal *f = sbvm_result_refusal(r, i);
             json_t *e = json_object();

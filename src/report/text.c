@@ -251,6 +251,8 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
                     sbvm_result_crashes_not_recorded(r));
     if (sbvm_result_forensics_note(r))
         strbuf_addf(sb, "%snote: %s\n", indent, sbvm_result_forensics_note(r));
+    if (sbvm_result_channel_error(r))
+        strbuf_addf(sb, "%shost channel ended: %s\n", indent, sbvm_result_channel_error(r));
     if (sbvm_result_refusal_count(r)) {
         strbuf_addf(sb, "%srefused syscalls:", indent);
         for (size_t i = 0; i < sbvm_result_refusal_count(r); i++) {

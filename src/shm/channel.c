@@ -484,6 +484,11 @@ SBVM_API uint64_t sbvm_channel_window_size(const sbvm_channel *ch)
     return ch ? ch->win.size : 0;
 }
 
+SBVM_API uint64_t sbvm_channel_window_max(const sbvm_channel *ch)
+{
+    return ch ? ch->cfg.max : 0;
+}
+
 SBVM_API void sbvm_channel_stats(const sbvm_channel *ch, struct sbvm_channel_stats *st)
 {
     if (!st)

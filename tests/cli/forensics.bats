@@ -208,3 +208,14 @@ for i in range(10050):
     jschema "$d/r.json"
     assert_nothing_left
 }
+
+@test "a program living under the host's /tmp is named in its backtrace (its bound file, not the scratch)" {
+    local d
+    d="$(scratch)"
+    [[ "$d" == /tmp/* ]] || skip "the test's scratch is not under /tmp here ($d)"
+    cp "$GUESTS/crasher" "$d/crasher"
+    run --separate-stderr "$SBVM" run -- "$d/crasher" null-write
+    [ "$status" -eq 139 ]
+    [[ "$stderr" == *"null_write+0x"*"crasher.c:"* ]] || { echo "$stderr"; return 1; }
+    assert_nothing_left
+}

@@ -6,11 +6,17 @@
 bats_require_minimum_version 1.5.0
 
 TOP="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-SBVM="${SBVM:-$TOP/build/sandboxvm}"
 # Every sandboxvm a test starts goes through a wrapper that notes its pid
 # (exec keeps it), so that what a supervisor leaves behind can be told
-# from what other runs on the machine leave (stale_cgroups).
-SBVM_REAL="$SBVM"
+# from what other runs on the machine leave (stale_cgroups). SBVM_REAL is
+# the binary itself, exported: where SBVM came from the environment (as
+# scripts/test.sh sets it), the wrapper's path below is exported with it,
+# and the next test file must not take the wrapper for the binary.
+if [ -z "${SBVM_REAL:-}" ]; then
+    SBVM_REAL="${SBVM:-$TOP/build/sandboxvm}"
+    export SBVM_REAL
+fi
+SBVM="$SBVM_REAL"
 SBVM_PIDS="${BATS_RUN_TMPDIR:-/tmp}/sbvm.pids"
 if [ -n "${BATS_RUN_TMPDIR:-}" ] && [ -x "$SBVM_REAL" ]; then
     if [ ! -x "$BATS_RUN_TMPDIR/sandboxvm" ]; then

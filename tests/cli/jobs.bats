@@ -72,8 +72,11 @@ load helpers
 }
 
 @test "one sandbox: what a job leaves running is the sandbox's, listed and killed at its end" {
+    # (The second job waits until the first one's sleeper has exec'd: under
+    # load the sandbox could otherwise end while it is still a shell.)
     run --separate-stderr "$SBVM" run --one-sandbox \
-        -- sh -c 'cp /bin/sleep "/tmp/$1"; "/tmp/$1" 100 >/dev/null 2>&1 &' sh "$MARKER" ::: true
+        -- sh -c 'cp /bin/sleep "/tmp/$1"; "/tmp/$1" 100 >/dev/null 2>&1 &' sh "$MARKER" \
+        ::: sh -c 'until pgrep -f "^/tmp/$1 100" >/dev/null; do sleep 0.05; done' sh "$MARKER"
     [ "$status" -eq 0 ] || { echo "$status $stderr"; return 1; }
     [[ "$stderr" == *"process "*": /tmp/$MARKER 100"* ]] || { echo "$stderr"; return 1; }
     # The sandbox's own exec server is not the guests' leftover.

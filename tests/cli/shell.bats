@@ -60,7 +60,7 @@ STEPS
 @test "shell: what the shell left running or in /tmp is listed when it ends, then removed" {
     # (HUP ignored, inherited: the terminal's hang-up would end it with the
     # shell.)
-    run --separate-stderr "$SBVM" shell -- sh -c 'echo x >/tmp/kept; cp /bin/sleep "/tmp/$1"; trap "" HUP; "/tmp/$1" 100 </dev/null >/dev/null 2>&1 & exit 0' sh "$MARKER" </dev/null
+    run --separate-stderr "$SBVM" shell -- sh -c 'echo x >/tmp/kept; cp /bin/sleep "/tmp/$1"; trap "" HUP; "/tmp/$1" 100 </dev/null >/dev/null 2>&1 & until pgrep -f "^/tmp/$1 100" >/dev/null; do sleep 0.05; done' sh "$MARKER" </dev/null
     [ "$status" -eq 0 ] || { echo "$status $stderr"; return 1; }
     [[ "$stderr" == *"the sandbox, when it ended:"* ]] || { echo "$stderr"; return 1; }
     [[ "$stderr" == *"/tmp/$MARKER 100"* ]] || { echo "$stderr"; return 1; }

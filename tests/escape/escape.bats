@@ -314,7 +314,17 @@ libc.syscall(110)'
 }
 
 @test "host files outside the view are not there, and /proc is the sandbox's" {
-    probe host-files "open(/etc/shadow): ENOENT" "open(/root): ENOENT" "open(/home): ENOENT" \
+    # A directory on the way to the probe itself exists in the sandbox (the
+    # program is shown at its own path), holding that one entry only.
+    local d want=()
+    for d in /root /home; do
+        if [[ "$(realpath "$ESCAPE")" == "$d"/* ]]; then
+            want+=("host-files: refused: $d holds only the way to this program")
+        else
+            want+=("open($d): ENOENT")
+        fi
+    done
+    probe host-files "open(/etc/shadow): ENOENT" "${want[@]}" \
         "open(/sys/kernel): ENOENT" "host-files: refused: /proc/1 is the sandbox's init"
 }
 

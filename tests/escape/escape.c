@@ -478,13 +478,46 @@ static int p_exe(const char *arg)
     bad |= FAIL("exe", "open(/proc/1/exe)", open("/proc/1/exe", O_RDONLY));
     n = readlink("/proc/self/exe", target, sizeof(target) - 1);
     target[n > 0 ? n : 0] = '\0';
-    if (strstr(target, "sandboxvm")) {
+    /* The host's binary is named sandboxvm; a checkout's directory may be
+     * too (/root/sandboxvm/build/...), which says nothing. */
+    if (!strcmp(strrchr(target, '/') ? strrchr(target, '/') + 1 : target, "sandboxvm")) {
         printf("exe: ESCAPED: /proc/self/exe is %s\n", target);
         bad = 1;
     } else {
         printf("exe: refused: /proc/self/exe is this program (%s)\n", target);
     }
     return bad;
+}
+
+/* A directory the sandbox made only to reach this program: one entry, the
+ * next name of `rest` (this program's path below the directory). */
+static int only_the_way(const char *dir, const char *rest)
+{
+    const char *slash = strchr(rest, '/');
+    size_t want = slash ? (size_t)(slash - rest) : strlen(rest);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0, other = 0;
+
+    if (!d) {
+        printf("host-files: refused: %s is not there\n", dir);
+        return 0;
+    }
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        n++;
+        if (strlen(e->d_name) != want || strncmp(e->d_name, rest, want))
+            other = 1;
+    }
+    closedir(d);
+    if (n != 1 || other) {
+        printf("host-files: ESCAPED: %s holds %d entries, not only the way to this program\n", dir,
+               n);
+        return 1;
+    }
+    printf("host-files: refused: %s holds only the way to this program\n", dir);
+    return 0;
 }
 
 static int p_host_files(const char *arg)
@@ -494,10 +527,22 @@ static int p_host_files(const char *arg)
     char cmd[64] = "";
     int bad = 0;
     FILE *f;
+    char self[512];
+    ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    self[sn > 0 ? sn : 0] = '\0';
     (void)arg;
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        size_t len = strlen(paths[i]);
         char what[64];
         snprintf(what, sizeof(what), "open(%s)", paths[i]);
+        if (!strncmp(self, paths[i], len) && self[len] == '/') {
+            /* The way to this program itself (the sandbox makes a program
+             * outside the system directories visible at its own path):
+             * the directory must hold that one entry and nothing else. */
+            bad |= only_the_way(paths[i], self + len + 1);
+            continue;
+        }
         bad |= FAIL("host-files", what, open(paths[i], O_RDONLY));
     }
     /* /proc is the sandbox's own: pid 1 is its init, not the host's. */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+#include "core/result.h"
 #include "core/runner.h"
 #include "util/strv.h"
 
@@ -62,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sbvm_runner *rn;
     sbvm_config *cfg;
     struct strv argv = STRV_INIT;
-    struct guest *g;
+    struct runner_guest *g;
     char *msg, *out, *err, *text;
     size_t mlen, olen, elen, tlen;
     json_t *root;
@@ -97,8 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sbvm_config_free(cfg);
     g = rn->guests[0];
+    free(g->name);
     g->name = strdup("fuzz");
-    g->state = GUEST_DONE;
+    g->state = RG_DONE;
     g->result = result_new(g->name, &g->cfg->argv);
     g->result->outcome = (enum sbvm_outcome)(data[0] % 8);
     g->result->exit_code = data[1];

@@ -3,7 +3,9 @@
 # The slow tier: a whole Debian (debootstrap --variant=minbase, ~200 MB,
 # about 30 s from a nearby mirror) as a guest's --rootfs. Run by
 # `scripts/test.sh --slow`, not by CI. The tree is built once and kept in
-# build/slow/ (delete it to rebuild); SBVM_DEBIAN_MIRROR picks the mirror.
+# build/slow/ (delete it to rebuild). The mirror is SBVM_DEBIAN_MIRROR, else
+# the one this machine's apt uses (scripts/apt-mirror.sh), else debootstrap's
+# own default.
 
 load ../cli/helpers
 
@@ -16,8 +18,8 @@ setup_file() {
         local tmp="$ROOT.partial" log="$TOP/build/slow/debootstrap.log"
         mkdir -p "$TOP/build/slow"
         rm -rf "$tmp"
-        if ! debootstrap --variant=minbase bookworm "$tmp" \
-            "${SBVM_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$log" 2>&1; then
+        local mirror="${SBVM_DEBIAN_MIRROR:-$("$TOP/scripts/apt-mirror.sh" bookworm || true)}"
+        if ! debootstrap --variant=minbase bookworm "$tmp" ${mirror:+"$mirror"} >"$log" 2>&1; then
             rm -rf "$tmp"
             skip "debootstrap could not build the tree (no mirror reachable?): see $log"
         fi
@@ -75,6 +77,10 @@ setup_file() {
             dpkg-query -W -f "\${Package}\n" >packages
             echo "made in $(pwd)" >/tmp/report
             sleep 100 &
+            # Until it has exec'"'"'d: caught in the middle of its execve, the
+            # ledger names it by its command name alone, "[sleep]".
+            i=0
+            until grep -aq "^sleep.100" /proc/$!/cmdline || [ $i -ge 100000 ]; do i=$((i + 1)); done
             echo done'
     echo "$stderr"
     [ "$status" -eq 0 ]

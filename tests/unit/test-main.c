@@ -90,6 +90,9 @@ int unit_host_allows_int80(void)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         long ret;
+        /* The kernel's own answer, not a sanitizer's handler (ASan turns
+         * the SIGSEGV into an abort). */
+        signal(SIGSEGV, SIG_DFL);
         __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");
         _exit(ret > 0 ? 0 : 1);
     }

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * child.c: the in-sandbox setup sequence, from clone3() to execve().
+ * child.c: the sandbox's first process, from clone3() to execve(): the
+ * order of the containment steps (contain.c: how a guest is contained),
+ * the two processes that take them (pid 1, which becomes the init, and
+ * pid 2), and what pid 2 then runs: a program (guest_main) or a live
+ * sandbox's exec server (spawner_main).
  *
  * Only system calls from here on (see child.h). Every failure is reported to
  * the supervisor as a {stage, errno, index} record and ends the child.
@@ -8,50 +12,30 @@
 #include "backend/process/child.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
-#include <linux/openat2.h>
-#include <linux/seccomp.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/sendfile.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "backend/process/contain.h"
 #include "backend/process/init/init.h"
 #include "backend/process/proto.h"
-#include "policy/program.h"
 #include "util/util.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-/* The new root: small, it only holds directories, mount points and /etc. */
-#define ROOT_TMPFS_OPTS "mode=0755,size=16m,nr_inodes=8192"
-/* Where the new root is staged before pivot_root; every Linux has it. */
-#define STAGING_DIR "/tmp"
-
-/* Root inside gains nothing by exec; uid changes always drop capabilities
- * (fix-up and keep-caps locked off); ambient capabilities cannot be raised. */
-#define SECBITS_LOCKED_DOWN                                                                        \
-    (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |                        \
-     SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
-
 static int status_fd = -1;
+
+void child_status_at(int fd)
+{
+    status_fd = fd;
+}
 
 /*
  * One record on the status socket: a proc_setup payload and, when nfds, the
@@ -121,8 +105,6 @@ static void report_ready(void)
         close(fds[1]);
 }
 
-static _Noreturn void fail(uint16_t stage, int err, int index);
-
 /* --net allow: the proxy's address inside the sandbox, 127.0.0.1:3128, is
  * a listening socket made here, in the guest's network namespace, and
  * handed to the supervisor, whose broker accepts on it. The guest keeps no
@@ -135,11 +117,11 @@ static void send_proxy_listener(void)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
         send_record(REC_NET_LISTENER, STAGE_NETNS, 0, 0, &fd, 1) < 0)
-        fail(STAGE_NETNS, errno, -1);
+        child_fail(STAGE_NETNS, errno, -1);
     close(fd);
 }
 
-static _Noreturn void fail(uint16_t stage, int err, int index)
+_Noreturn void child_fail(uint16_t stage, int err, int index)
 {
     report(REC_SETUP_FAILED, stage, err, index);
     _exit(125);
@@ -163,617 +145,6 @@ static void fmt_int(char *buf, int v)
     buf[i] = '\0';
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Creates a mount point: a directory, or an empty file for file binds. */
-static int make_point(const char *dst, bool dir)
-{
-    int fd;
-
-    if (dir)
-        return (mkdir(dst, 0755) == 0 || errno == EEXIST) ? 0 : -1;
-    fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
-/*
- * Makes a bind mount read-only, nosuid and nodev, recursively. mount_setattr
- * (5.12) changes only the bits asked for; the older remount must repeat the
- * flags the kernel locked on mounts inherited from the host, or it fails.
- */
-static int make_readonly(const char *dst)
-{
-    struct mount_attr attr;
-    struct statvfs sfs;
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
-
-    memset(&attr, 0, sizeof(attr));
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
-        return 0;
-    if (errno != ENOSYS)
-        return -1;
-    /* statvfs() is a plain statfs system call plus flag translation. */
-    if (statvfs(dst, &sfs) < 0)
-        return -1;
-    if (sfs.f_flag & ST_NOEXEC)
-        flags |= MS_NOEXEC;
-    if (sfs.f_flag & ST_NOATIME)
-        flags |= MS_NOATIME;
-    if (sfs.f_flag & ST_NODIRATIME)
-        flags |= MS_NODIRATIME;
-    if (sfs.f_flag & ST_RELATIME)
-        flags |= MS_RELATIME;
-    return mount("none", dst, NULL, flags, NULL);
-}
-
-/* Mount options "k=v,k=v" onto a filesystem context (fsopen), each as the
- * string mount(2) would have passed. */
-static int fs_set_options(int fs, const char *opts)
-{
-    char buf[128], *save = NULL;
-
-    if (strlen(opts) >= sizeof(buf)) {
-        errno = E2BIG;
-        return -1;
-    }
-    memcpy(buf, opts, strlen(opts) + 1);
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (eq)
-            *eq = '\0';
-        if (syscall(SYS_fsconfig, fs, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, kv,
-                    eq ? eq + 1 : NULL, 0) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* A host file into the view: copied by the kernel (sendfile), at most
- * op->len bytes. A source that cannot be opened is left out, as it would
- * be on the host for the same reason. */
-static int copy_in(const struct fsop *op)
-{
-    int in = open(op->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    int out, e = 0;
-    size_t done = 0;
-
-    if (in < 0)
-        return 0;
-    out = open(op->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, op->mode);
-    if (out < 0) {
-        e = errno;
-        close(in);
-        errno = e;
-        return -1;
-    }
-    while (done < op->len) {
-        ssize_t n = sendfile(out, in, NULL, op->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            e = errno;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    close(in);
-    close(out);
-    errno = e;
-    return e ? -1 : 0;
-}
-
-/*
- * The mount point of a user mount (FSOP_MOUNT): dst (relative to the view's
- * root, our cwd) reached without following any symlink - a directory bound
- * from the host may hold symlinks a guest planted there in an earlier run -
- * with missing parents created unless `create` is false. An O_PATH fd, or
- * -1 with errno set (ELOOP: a symlink on the way).
- */
-static int open_point(const char *dst, bool dir, bool create)
-{
-    const uint64_t how = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    char path[4096];
-    size_t len = strlen(dst);
-    int fd;
-
-    if (len >= sizeof(path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(path, dst, len + 1);
-    /* Parents first, each a directory reached without symlinks. */
-    for (size_t i = 0; create && i < len; i++) {
-        struct stat st;
-        if (path[i] != '/')
-            continue;
-        path[i] = '\0';
-        fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
-        if (fd < 0 && errno == ENOENT) {
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                return -1;
-            fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
-        }
-        if (fd < 0)
-            return -1;
-        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            close(fd);
-            errno = ENOTDIR;
-            return -1;
-        }
-        close(fd);
-        path[i] = '/';
-    }
-    fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
-    if (fd < 0 && errno == ENOENT && create) {
-        if (dir) {
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                return -1;
-        } else {
-            int f =
-                open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-            if (f < 0)
-                return -1;
-            close(f);
-        }
-        fd = openat2_at(AT_FDCWD, path, O_PATH | O_NOFOLLOW, how);
-    }
-    return fd;
-}
-
-/* Attributes on a detached mount tree, before it is put in place. */
-static int set_attr(int tree, uint64_t set)
-{
-    struct mount_attr attr;
-
-    memset(&attr, 0, sizeof(attr));
-    attr.attr_set = set;
-    return (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                        sizeof(attr));
-}
-
-/* --ro, --rw, --tmpfs, --hide: built detached with the new mount API, made
- * read-only (and always nosuid, nodev) before anything can see it, then
- * moved onto the mount point. */
-static int run_mount(const struct fsop *op)
-{
-    bool dir = op->flags & FSOP_DIR;
-    int point, tree = -1, e;
-    struct stat st;
-
-    point = open_point(op->dst, dir, !(op->flags & FSOP_M_HIDE));
-    if (point < 0)
-        return -1;
-    if (fstat(point, &st) < 0)
-        goto fail;
-    if (S_ISLNK(st.st_mode)) {
-        errno = ELOOP; /* a symlink where the mount point should be */
-        goto fail;
-    }
-    if (op->flags & FSOP_M_HIDE)
-        dir = S_ISDIR(st.st_mode);
-    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-        errno = dir ? ENOTDIR : EISDIR;
-        goto fail;
-    }
-    if (op->flags & FSOP_M_BIND) {
-        tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src,
-                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-        if (tree < 0 || set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                           ((op->flags & FSOP_RDONLY) ? MOUNT_ATTR_RDONLY : 0)) < 0)
-            goto fail;
-    } else if ((op->flags & FSOP_M_TMPFS) || dir) {
-        /* A tmpfs: the one asked for, or an empty read-only one to hide a
-         * directory. */
-        int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0)
-            goto fail;
-        if (fs_set_options(fs, (op->flags & FSOP_M_TMPFS) ? op->data : "mode=0555") < 0 ||
-            syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-            e = errno;
-            close(fs);
-            errno = e;
-            goto fail;
-        }
-        tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                ((op->flags & FSOP_M_HIDE) ? MOUNT_ATTR_RDONLY : 0));
-        e = errno;
-        close(fs);
-        errno = e;
-        if (tree < 0)
-            goto fail;
-    } else {
-        /* Hiding a file: /dev/null in its place, read-only. */
-        tree =
-            (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (tree < 0 || set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID) < 0)
-            goto fail;
-    }
-    if (syscall(SYS_move_mount, tree, "", point, "",
-                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        goto fail;
-    close(tree);
-    close(point);
-    return 0;
-fail:
-    e = errno;
-    if (tree >= 0)
-        close(tree);
-    close(point);
-    errno = e;
-    return -1;
-}
-
-/*
- * What the sandbox's /proc shows of the host that a guest has no use for:
- * the kernel's command line, every keyring the guest's uid can see, the
- * kernel's memory image and timer, scheduler and latency internals, ACPI,
- * sound and SCSI devices (runc masks the same list, for the same reasons).
- * Files are covered with /dev/null, directories with an empty read-only
- * tmpfs; what this kernel does not have is skipped.
- */
-static int mask_proc(const char *procdir)
-{
-    static const char *const masked[] = {
-        "cmdline",     "keys",          "key-users", "kcore",  "timer_list", "timer_stats",
-        "sched_debug", "latency_stats", "acpi",      "asound", "scsi",
-    };
-    char path[256];
-
-    for (size_t i = 0; i < ARRAY_SIZE(masked); i++) {
-        struct stat st;
-        int tree, point, fs, e;
-
-        if (strlen(procdir) + strlen(masked[i]) + 2 > sizeof(path)) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        memcpy(path, procdir, strlen(procdir));
-        path[strlen(procdir)] = '/';
-        memcpy(path + strlen(procdir) + 1, masked[i], strlen(masked[i]) + 1);
-        if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno == ENOENT)
-                continue;
-            return -1;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-            if (fs < 0)
-                return -1;
-            if (fs_set_options(fs, "mode=0555,size=4k,nr_inodes=1") < 0 ||
-                syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-                e = errno;
-                close(fs);
-                errno = e;
-                return -1;
-            }
-            tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                    MOUNT_ATTR_NOEXEC);
-            e = errno;
-            close(fs);
-            errno = e;
-        } else {
-            tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-            if (tree >= 0 && set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID) < 0) {
-                e = errno;
-                close(tree);
-                errno = e;
-                return -1;
-            }
-        }
-        if (tree < 0)
-            return -1;
-        point = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (point < 0 || syscall(SYS_move_mount, tree, "", point, "",
-                                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-            e = errno;
-            close(tree);
-            if (point >= 0)
-                close(point);
-            errno = e;
-            return -1;
-        }
-        close(point);
-        close(tree);
-    }
-    return 0;
-}
-
-static int run_op(const struct fsop *op)
-{
-    int fd;
-
-    switch (op->kind) {
-    case FSOP_MKDIR:
-        return (mkdir(op->dst, op->mode) == 0 || errno == EEXIST) ? 0 : -1;
-    case FSOP_SYMLINK:
-        return symlink(op->data, op->dst);
-    case FSOP_FILE:
-        fd = open(op->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                  op->mode);
-        if (fd < 0)
-            return -1;
-        if (write_all(fd, op->data, op->len) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        return close(fd);
-    case FSOP_BIND:
-        if (make_point(op->dst, op->flags & FSOP_DIR) < 0)
-            return -1;
-        if (mount(op->src, op->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-            return -1;
-        return (op->flags & FSOP_RDONLY) ? make_readonly(op->dst) : 0;
-    case FSOP_TMPFS:
-        if (make_point(op->dst, true) < 0)
-            return -1;
-        return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data);
-    case FSOP_PROC:
-        if (make_point(op->dst, true) < 0)
-            return -1;
-        if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            return -1;
-        return mask_proc(op->dst);
-    case FSOP_DEVPTS:
-        if (make_point(op->dst, true) < 0)
-            return -1;
-        return mount("devpts", op->dst, "devpts", MS_NOSUID | MS_NOEXEC,
-                     "newinstance,ptmxmode=0666,mode=0620");
-    case FSOP_COPY:
-        return copy_in(op);
-    case FSOP_MOUNT:
-        return run_mount(op);
-    default:
-        errno = EINVAL;
-        return -1;
-    }
-}
-
-static void arrange_fds(const struct child_args *a)
-{
-    int src[FD_BIND_BASE + CHILD_SLOTS_MAX], tmp[FD_BIND_BASE + CHILD_SLOTS_MAX];
-    size_t nbinds = a->nbinds < CHILD_SLOTS_MAX ? a->nbinds : CHILD_SLOTS_MAX;
-    size_t n = FD_BIND_BASE + nbinds;
-
-    for (size_t i = 0; i < ARRAY_SIZE(src); i++)
-        src[i] = -1;
-    src[FD_STATUS] = a->fd_status;
-    src[FD_CONTROL] = a->fd_control;
-    src[FD_INIT] = a->fd_init;
-    src[FD_POLICY] = a->fd_policy;
-    if (a->live) {
-        src[FD_SPAWNER] = a->fd_spawner;
-        src[FD_SPAWN] = a->fd_spawn;
-    }
-    src[FD_GUEST_IN] = a->fd_in;
-    src[FD_GUEST_OUT] = a->fd_out;
-    src[FD_GUEST_ERR] = a->fd_err;
-    for (size_t i = 0; i < nbinds; i++)
-        src[FD_BIND_BASE + i] = a->bind_fds[i];
-
-    /* Two passes through a high range, so that no target clobbers a source
-     * that has not moved yet. */
-    for (size_t i = 0; i < n; i++) {
-        tmp[i] = -1;
-        if (src[i] >= 0 && (tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 512)) < 0)
-            fail(STAGE_FDS, errno, (int)i);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (tmp[i] >= 0 && dup3(tmp[i], (int)i, O_CLOEXEC) < 0)
-            fail(STAGE_FDS, errno, (int)i);
-        if (i == FD_STATUS && tmp[i] >= 0)
-            status_fd = FD_STATUS;
-    }
-    /* Everything else the supervisor had open, including the host's stdio
-     * and other guests' pipes, is gone from here on. */
-    if (syscall(SYS_close_range, (unsigned)n, ~0U, 0) < 0)
-        fail(STAGE_FDS, errno, -1);
-    for (int fd = 0; fd < 3; fd++)
-        close(fd);
-    for (size_t i = FD_GUEST_IN; i <= FD_GUEST_ERR; i++)
-        if (src[i] < 0)
-            close((int)i);
-}
-
-/*
- * The supervisor vetted each program file through an fd, but a bind mount's
- * source must live in the caller's own mount namespace, which the
- * supervisor's fds do not. Reopen each file by its canonical path in our
- * namespace (before anything is mounted over it) and keep it only if it is
- * the very inode that was vetted.
- */
-static void reopen_binds(const struct child_args *a)
-{
-    for (size_t i = 0; i < a->nbinds && i < CHILD_SLOTS_MAX; i++) {
-        int slot = FD_BIND_BASE + (int)i;
-        struct stat want, got;
-        int fd = open(a->bind_srcs[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
-
-        if (fd < 0)
-            fail(STAGE_FSOP_REOPEN, errno, (int)i);
-        if (fstat(slot, &want) < 0 || fstat(fd, &got) < 0)
-            fail(STAGE_FSOP_REOPEN, errno, (int)i);
-        if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
-            fail(STAGE_FSOP_REOPEN, ESTALE, (int)i);
-        if (dup3(fd, slot, O_CLOEXEC) < 0)
-            fail(STAGE_FSOP_REOPEN, errno, (int)i);
-        close(fd);
-    }
-}
-
-static void loopback_up(void)
-{
-    struct ifreq ifr;
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    if (s < 0)
-        fail(STAGE_LOOPBACK, errno, -1);
-    memset(&ifr, 0, sizeof(ifr));
-    memcpy(ifr.ifr_name, "lo", 3);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        fail(STAGE_LOOPBACK, errno, -1);
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        fail(STAGE_LOOPBACK, errno, -1);
-    close(s);
-}
-
-/*
- * The root as an overlayfs: the rootfs tree below, read-only to the
- * overlay, and the caller's upper directory, where what the guest writes
- * goes. Mounted in the sandbox's user namespace (the kernel allows it
- * since 5.11), so it records its own metadata (whiteouts, opaque
- * directories) as user.overlay.* attributes ("userxattr"); nosuid and
- * nodev like every other mount of the view.
- */
-static void mount_overlay_root(const struct child_args *a)
-{
-    int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC), mnt;
-
-    if (fs < 0 ||
-        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", a->overlay_lower, 0) < 0 ||
-        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", a->overlay_upper, 0) < 0 ||
-        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", a->overlay_work, 0) < 0 ||
-        syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
-        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        fail(STAGE_OVERLAY, errno, -1);
-    mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-    if (mnt < 0 ||
-        syscall(SYS_move_mount, mnt, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
-        chdir(STAGING_DIR) < 0)
-        fail(STAGE_OVERLAY, errno, -1);
-    close(mnt);
-    close(fs);
-}
-
-static void enter_new_root(bool root_is_tmpfs)
-{
-    if (syscall(SYS_pivot_root, ".", ".") == 0) {
-        /* The old root is now stacked on the new one at "."; detach it. */
-        if (umount2(".", MNT_DETACH) < 0)
-            fail(STAGE_PIVOT, errno, -1);
-    } else if (errno == EINVAL) {
-        /* The host runs from an initramfs (rootfs), which cannot be pivoted
-         * away from; move the new root over it instead, as switch_root does.
-         * Without CAP_SYS_CHROOT the guest cannot climb out of the chroot. */
-        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
-            fail(STAGE_PIVOT, errno, -1);
-    } else {
-        fail(STAGE_PIVOT, errno, -1);
-    }
-    if (chdir("/") < 0)
-        fail(STAGE_PIVOT, errno, -1);
-    /* Our tmpfs root, now complete, becomes read-only; a --rootfs tree was
-     * bound read-only from the start. */
-    if (root_is_tmpfs &&
-        mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-        fail(STAGE_ROOT_RDONLY, errno, -1);
-}
-
-/* Writes a decimal value to a sysctl of the sandbox's own namespaces. */
-static int write_sysctl(const char *path, uint64_t v)
-{
-    char buf[24];
-    size_t n = 0;
-    int fd, r;
-
-    do {
-        buf[sizeof(buf) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && n < sizeof(buf));
-    fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -1;
-    r = write_all(fd, buf + sizeof(buf) - n, n);
-    close(fd);
-    return r;
-}
-
-/*
- * SysV shared memory and message queues live in the sandbox's IPC
- * namespace, whose defaults are the host's: unlimited shared memory, 32000
- * message queues of 16 KiB. A segment nobody has mapped is in no process's
- * memory, so neither the OOM killer's ranking nor a per-process limit sees
- * it: bound them like the scratch (the namespace's root may, before the
- * capabilities go).
- */
-static void bound_ipc(uint64_t bytes)
-{
-    if (!bytes)
-        return;
-    if (write_sysctl("/proc/sys/kernel/shmmax", bytes) < 0 ||
-        write_sysctl("/proc/sys/kernel/shmall", (bytes + 4095) / 4096) < 0 ||
-        write_sysctl("/proc/sys/kernel/shmmni", 64) < 0 ||
-        write_sysctl("/proc/sys/kernel/msgmni", 64) < 0)
-        fail(STAGE_IPC, errno, -1);
-}
-
-static void drop_privileges(const struct child_args *a)
-{
-    struct __user_cap_header_struct hdr;
-    struct __user_cap_data_struct data[2];
-
-    for (int cap = 0; cap < 64; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-            if (errno == EINVAL)
-                break; /* past the last capability this kernel knows */
-            fail(STAGE_CAPS, errno, cap);
-        }
-    if (prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_DOWN, 0, 0, 0) < 0)
-        fail(STAGE_CAPS, errno, -1);
-    if (a->host_root) {
-        /* Started as (mapped) root: become the guest. The uid change also
-         * clears every capability, since KEEP_CAPS is locked off. */
-        if (setgroups(0, NULL) < 0 || syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
-            fail(STAGE_IDS, errno, -1);
-        if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
-            fail(STAGE_IDS, errno, -1);
-    }
-    memset(&hdr, 0, sizeof(hdr));
-    memset(data, 0, sizeof(data));
-    hdr.version = _LINUX_CAPABILITY_VERSION_3;
-    if (syscall(SYS_capset, &hdr, data) < 0)
-        fail(STAGE_CAPS, errno, -1);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        fail(STAGE_CAPS, errno, -1);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        fail(STAGE_NNP, errno, -1);
-}
-
-static void install_filters(const struct child_args *a)
-{
-    for (size_t i = 0; i < a->seccomp->count; i++)
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->seccomp->progs[i]) < 0)
-            fail(STAGE_SECCOMP, errno, (int)i);
-}
-
-static void install_init_filter(const struct child_args *a)
-{
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->seccomp->init) < 0)
-        fail(STAGE_SECCOMP, errno, 9);
-}
-
 static _Noreturn void exec_fail(uint16_t stage, int err)
 {
     report(REC_EXEC_FAILED, stage, err, -1);
@@ -792,12 +163,11 @@ static void set_limit(int resource, uint64_t soft, uint64_t hard)
         exec_fail(STAGE_GUEST_RLIMIT, errno);
 }
 
-/* The guest process (pid 2): its own session, clean stdio, then exec. */
-static _Noreturn void guest_main(const struct child_args *a)
+/* What pid 2 is, whatever it runs: a session of its own, no core files,
+ * the sandbox's rlimits. */
+static void pid2_setup(const struct child_args *a)
 {
     struct rlimit nocore = { 0, 0 };
-    sigset_t none;
-    int fd;
 
     if (setsid() < 0)
         exec_fail(STAGE_GUEST_SESSION, errno);
@@ -811,6 +181,15 @@ static _Noreturn void guest_main(const struct child_args *a)
     set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
     /* SIGXCPU at the limit, SIGKILL a second later if it is ignored. */
     set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
+}
+
+/* The guest process (pid 2): its own session, clean stdio, then exec. */
+static _Noreturn void guest_main(const struct child_args *a)
+{
+    sigset_t none;
+    int fd;
+
+    pid2_setup(a);
 
     if (a->fd_in < 0) {
         fd = open("/dev/null", O_RDONLY | O_NOCTTY);
@@ -823,9 +202,22 @@ static _Noreturn void guest_main(const struct child_args *a)
     }
     if (dup2(FD_GUEST_OUT, 1) < 0 || dup2(FD_GUEST_ERR, 2) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);
-    /* Keep only stdio and the status fd, which closes itself on exec. */
-    if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0)
+    if (a->fd_channel >= 0) {
+        /* The channel takes fd 3 (inherited: dup2 clears close-on-exec);
+         * the status fd moves out of its way. */
+        fd = fcntl(FD_STATUS, F_DUPFD_CLOEXEC, FD_BIND_BASE + CHILD_SLOTS_MAX);
+        if (fd < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        status_fd = fd;
+        if (dup2(FD_GUEST_CHANNEL, 3) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+        if (syscall(SYS_close_range, 4, (unsigned)fd - 1, 0) < 0 ||
+            syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0) < 0)
+            exec_fail(STAGE_GUEST_STDIO, errno);
+    } else if (syscall(SYS_close_range, FD_STATUS + 1, ~0U, 0) < 0) {
+        /* Keep only stdio and the status fd, which closes itself on exec. */
         exec_fail(STAGE_GUEST_STDIO, errno);
+    }
 
     if (chdir(a->cwd) < 0)
         exec_fail(STAGE_GUEST_CWD, errno);
@@ -843,19 +235,10 @@ static _Noreturn void spawner_main(const struct child_args *a)
     static char name[] = "sbvm-exec";
     char *argv[] = { name, NULL };
     char *envp[] = { NULL };
-    struct rlimit nocore = { 0, 0 };
     sigset_t none;
     int fd;
 
-    if (setsid() < 0)
-        exec_fail(STAGE_GUEST_SESSION, errno);
-    if (setrlimit(RLIMIT_CORE, &nocore) < 0)
-        exec_fail(STAGE_GUEST_RLIMIT, errno);
-    set_limit(RLIMIT_NOFILE, a->rl_nofile, 0);
-    set_limit(RLIMIT_NPROC, a->rl_nproc, 0);
-    set_limit(RLIMIT_AS, a->rl_as, 0);
-    set_limit(RLIMIT_FSIZE, a->rl_fsize, 0);
-    set_limit(RLIMIT_CPU, a->rl_cpu, a->rl_cpu ? a->rl_cpu + 1 : 0);
+    pid2_setup(a);
     fd = open("/dev/null", O_RDWR | O_NOCTTY);
     if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
         exec_fail(STAGE_GUEST_STDIO, errno);
@@ -889,7 +272,7 @@ static void signal_peer(int fd, char c, uint16_t stage)
         if (errno == EPIPE)
             _exit(125);
         if (errno != EINTR)
-            fail(stage, errno, -1);
+            child_fail(stage, errno, -1);
     }
 }
 
@@ -967,8 +350,8 @@ static _Noreturn void guest_early(const struct early_args *e)
 
     if (a->net_mode != SBVM_NET_HOST) {
         if (unshare(CLONE_NEWNET) < 0)
-            fail(STAGE_NETNS, errno, -1);
-        loopback_up();
+            child_fail(STAGE_NETNS, errno, -1);
+        contain_loopback();
         if (a->net_mode == SBVM_NET_ALLOW)
             send_proxy_listener();
     }
@@ -980,14 +363,14 @@ static _Noreturn void guest_early(const struct early_args *e)
     /* pid 1 placed us away from its CPU before its 'V': the guest gets
      * back every CPU it was given. */
     if (e->apart && sched_setaffinity(0, sizeof(e->cpus), &e->cpus) < 0)
-        fail(STAGE_FORK, errno, -1);
-    drop_privileges(a);
+        child_fail(STAGE_FORK, errno, -1);
+    contain_privileges(a);
     /* Started as root, we were until now more privileged than the init
      * will be, which could not have forwarded a signal to us. */
     if (a->host_root)
         signal_peer(net_w, 'D', STAGE_CAPS);
     close(net_w);
-    install_filters(a);
+    contain_filters(a);
     /* Until pid 1 has become the init, it is a copy of the supervisor, whose
      * command line (secrets included) anyone may read in /proc/1/cmdline:
      * no guest code runs before that. Its exec closes the pipe. */
@@ -1058,7 +441,6 @@ _Noreturn void child_main(const struct child_args *a)
     char *init_envp[] = { NULL };
     int net[2], view[2], netfd;
     char netns[64] = "/proc/";
-    size_t idx = 0;
     sigset_t all;
     long pid;
 
@@ -1072,13 +454,13 @@ _Noreturn void child_main(const struct child_args *a)
     sigprocmask(SIG_SETMASK, &all, NULL);
     /* If the supervisor's thread dies, so does the sandbox. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        fail(STAGE_FDS, errno, -1);
-    arrange_fds(a);
+        child_fail(STAGE_FDS, errno, -1);
+    contain_fds(a);
     umask(0);
     /* Leave the host's session and process group: a Ctrl-C on the host's
      * terminal goes to the supervisor, which decides what to forward. */
     if (setsid() < 0)
-        fail(STAGE_FDS, errno, -1);
+        child_fail(STAGE_FDS, errno, -1);
     /* Handlers were reset by CLONE_CLEAR_SIGHAND; ignored signals were not,
      * and an ignored SIGPIPE would survive into the guest's exec. */
     for (int sig = 1; sig < NSIG; sig++)
@@ -1092,13 +474,13 @@ _Noreturn void child_main(const struct child_args *a)
     if (a->wait_go_before_fork)
         wait_control(SYNC_GO);
     if (pipe2(net, O_CLOEXEC) < 0 || pipe2(view, O_CLOEXEC) < 0)
-        fail(STAGE_FORK, errno, -1);
+        child_fail(STAGE_FORK, errno, -1);
     net[0] = high_fd(net[0]);
     net[1] = high_fd(net[1]);
     view[0] = high_fd(view[0]);
     view[1] = high_fd(view[1]);
     if (net[0] < 0 || net[1] < 0 || view[0] < 0 || view[1] < 0)
-        fail(STAGE_FORK, EMFILE, -1);
+        child_fail(STAGE_FORK, EMFILE, -1);
     /*
      * It shares pid 1's memory (CLONE_VM, like posix_spawn's child) on a
      * stack of its own: copying the address space - a copy of the
@@ -1110,7 +492,7 @@ _Noreturn void child_main(const struct child_args *a)
     stack = mmap(NULL, GUEST_EARLY_STACK, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED)
-        fail(STAGE_FORK, errno, -1);
+        child_fail(STAGE_FORK, errno, -1);
     early.a = a;
     early.net_w = net[1];
     early.view_r = view[0];
@@ -1118,7 +500,7 @@ _Noreturn void child_main(const struct child_args *a)
     early.view_w = view[1];
     pid = clone(guest_early_fn, stack + GUEST_EARLY_STACK, CLONE_VM | SIGCHLD, &early);
     if (pid < 0)
-        fail(STAGE_FORK, errno, -1);
+        child_fail(STAGE_FORK, errno, -1);
     early.apart = a->start_apart && start_apart((pid_t)pid, &early.cpus);
     close(net[1]);
     close(view[0]);
@@ -1135,35 +517,7 @@ _Noreturn void child_main(const struct child_args *a)
     if (!a->wait_go_before_fork)
         wait_control(SYNC_GO);
 
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        fail(STAGE_MOUNT_PRIVATE, errno, -1);
-    reopen_binds(a);
-    if (a->rootfs_slot >= 0 && a->overlay_upper) {
-        mount_overlay_root(a);
-    } else if (a->rootfs_slot >= 0) {
-        /* --rootfs: the tree itself, read-only, nosuid, nodev, as the root. */
-        int tree = (int)syscall(SYS_open_tree, FD_BIND_BASE + a->rootfs_slot, "",
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-        if (tree < 0 ||
-            set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0 ||
-            syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
-            chdir(STAGING_DIR) < 0)
-            fail(STAGE_ROOT_TMPFS, errno, -1);
-        close(tree);
-    } else if (mount("tmpfs", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS) < 0 ||
-               chdir(STAGING_DIR) < 0) {
-        fail(STAGE_ROOT_TMPFS, errno, -1);
-    }
-    for (size_t i = 0; i < a->nbase; i++, idx++)
-        if (run_op(&a->base_ops[i]) < 0)
-            fail(STAGE_FSOP, errno, (int)idx);
-    for (size_t i = 0; i < a->nextra; i++, idx++)
-        if (run_op(&a->extra_ops[i]) < 0)
-            fail(STAGE_FSOP, errno, (int)idx);
-    if (sethostname("sandbox", 7) < 0)
-        fail(STAGE_HOSTNAME, errno, -1);
-    enter_new_root(a->rootfs_slot < 0);
-    bound_ipc(a->ipc_bytes);
+    contain_view(a);
     /* The supervisor may now open our root (for its inventory and limits):
      * it is the sandbox's, not the host's. */
     report_ready();
@@ -1179,7 +533,7 @@ _Noreturn void child_main(const struct child_args *a)
         memcpy(netns + strlen(netns), "/ns/net", 8);
         netfd = open(netns, O_RDONLY | O_CLOEXEC);
         if (netfd < 0 || setns(netfd, CLONE_NEWNET) < 0)
-            fail(STAGE_NETNS, errno, -1);
+            child_fail(STAGE_NETNS, errno, -1);
         close(netfd);
     }
 
@@ -1188,14 +542,14 @@ _Noreturn void child_main(const struct child_args *a)
      * capability set) can never read its memory or its /proc entries.
      * Set again after the uid change, which resets it. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        fail(STAGE_CAPS, errno, -1);
-    drop_privileges(a);
+        child_fail(STAGE_CAPS, errno, -1);
+    contain_privileges(a);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        fail(STAGE_CAPS, errno, -1);
+        child_fail(STAGE_CAPS, errno, -1);
     /* The view is complete and pid 1 is locked down: the guest may get
      * ready; it runs nothing of its own before our exec closes view[1]. */
     signal_peer(view[1], 'V', STAGE_FORK);
-    install_init_filter(a);
+    contain_init_filter(a);
     /* The init forwards the host's signals with kill(2), which needs the
      * guest process to have our uid: as root, wait for its uid change (or
      * for its failure, which it reports). A signal sent meanwhile waits,

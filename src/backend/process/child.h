@@ -75,6 +75,7 @@ struct child_args {
      * the filters of `seccomp` for the init (seccomp_plan_memfd); live,
      * fd_spawner the exec server's executable and fd_spawn its socket. */
     int fd_status, fd_control, fd_init, fd_policy, fd_spawner, fd_spawn, fd_in, fd_out, fd_err;
+    int fd_channel; /* the guest's host channel (its fd 3), or -1 */
     /* Where the supervisor's command line and environment live in its
      * memory, which pid 1 copies: cleared when pid 1 must run the init in
      * place, since anyone in the sandbox may read /proc/1/cmdline (the

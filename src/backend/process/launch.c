@@ -22,6 +22,7 @@
 #include "backend/process/process.h"
 #include "backend/process/userns.h"
 #include "core/job.h"
+#include "sandboxvm/channel.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/util.h"
@@ -92,7 +93,7 @@ static void failed_after_clone(struct sandbox *sb, const char *stage, int e, con
 
 /* The rlimits the sandbox's first process sets before its exec. */
 static void plan_rlimits(const struct proc_sandbox *ps, const struct sbvm_config *cfg,
-                         struct child_args *a)
+                         const struct job *j, struct child_args *a)
 {
     const uint64_t *l = cfg->limits;
 
@@ -100,8 +101,12 @@ static void plan_rlimits(const struct proc_sandbox *ps, const struct sbvm_config
     a->rl_fsize = l[SBVM_LIMIT_DISK];
     if (l[SBVM_LIMIT_PIDS] && !ps->cg.dir[CG_PIDS])
         a->rl_nproc = l[SBVM_LIMIT_PIDS];
-    if (l[SBVM_LIMIT_MEMORY] && !ps->cg.dir[CG_MEMORY])
-        a->rl_as = l[SBVM_LIMIT_MEMORY];
+    if (l[SBVM_LIMIT_MEMORY] && !ps->cg.dir[CG_MEMORY]) {
+        /* The guest reserves its channel's largest window as address
+         * space at hello: address space, not memory, so it is added. */
+        uint64_t win = j && j->channel ? sbvm_channel_window_max(j->channel) : 0;
+        a->rl_as = l[SBVM_LIMIT_MEMORY] + win < win ? UINT64_MAX : l[SBVM_LIMIT_MEMORY] + win;
+    }
     if (l[SBVM_LIMIT_CPU] && !ps->cg.dir[CG_CPU])
         a->rl_cpu = (l[SBVM_LIMIT_CPU] + 999) / 1000;
 }
@@ -201,9 +206,10 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
         a.fd_in = j->child_in;
         a.fd_out = j->child_out;
         a.fd_err = j->child_err;
+        a.fd_channel = j->channel ? sbvm_channel_guest_fd(j->channel) : -1;
         a.init_flags = INIT_FLAG_HOLD | (proc_has_copies(cfg, true) ? INIT_FLAG_HOLD_ALWAYS : 0);
     } else {
-        a.fd_in = a.fd_out = a.fd_err = -1;
+        a.fd_in = a.fd_out = a.fd_err = a.fd_channel = -1;
         a.init_flags = INIT_FLAG_LIVE;
         a.fd_spawner = st->spawner_fd;
         a.fd_spawn = spawn[1];
@@ -221,7 +227,7 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     a.bind_fds = bind_fds;
     a.bind_srcs = bind_srcs;
     a.nbinds = proc_slot_count(ps);
-    plan_rlimits(ps, cfg, &a);
+    plan_rlimits(ps, cfg, j, &a);
     /* Only the namespace's root may: as an ordinary user, pid 1 keeps that
      * user's uid, not root's (docs/SECURITY.md). */
     a.ipc_bytes = st->ids.host_root ? proc_scratch_size(cfg) : 0;
@@ -252,6 +258,10 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     }
     ps->pid = (pid_t)pid;
     ps->pidfd = pidfd;
+    /* The guest holds its channel now: ours must go, or its death would
+     * never hang the channel up. */
+    if (j && j->channel)
+        sbvm_channel_close_guest_fd(j->channel);
     close_fd(&status[1]);
     close_fd(&control[0]);
     close_fd(&spawn[1]);

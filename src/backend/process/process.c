@@ -595,6 +595,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     if (r < 0)
         goto fail_err;
     r = env_build(cfg, &ps->envp, &e);
+    if (r == 0 && j && j->channel && env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
+        r = error_set(&e, ENOMEM, "out of memory");
     if (r < 0)
         goto fail_err;
     r = plan_network(ps, cfg, &e);
@@ -646,17 +648,16 @@ static int proc_open_module(const char *path, void *ctx)
 
     if (fd != -EREMOTE)
         return fd >= 0 ? fd : -1;
+    /* A program file bound at its host path comes first: under /tmp it
+     * covers the scratch at that path. */
+    for (size_t i = 0; i < ps->nbinds; i++)
+        if (streq(ps->binds[i].path, path))
+            return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (str_has_prefix(path, "/tmp/") && ps->tmpfd >= 0)
         return openat2_at(ps->tmpfd, path + 5, O_RDONLY | O_NONBLOCK | O_NOCTTY,
                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (!fsplan_path_visible(path)) {
-        size_t i;
-        for (i = 0; i < ps->nbinds; i++)
-            if (streq(ps->binds[i].path, path))
-                break;
-        if (i == ps->nbinds)
-            return -1;
-    }
+    if (!fsplan_path_visible(path))
+        return -1;
     return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 }
 

@@ -225,6 +225,7 @@ struct proc_cmd {
 #define SPAWN_ARGS_MAX  4096
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
+#define SPAWN_CHANNEL   4U /* one more fd, last: the job's host channel, its fd 3 */
 
 struct spawn_req {
     uint32_t magic;
@@ -259,7 +260,8 @@ enum {
     FD_GUEST_IN = 9,
     FD_GUEST_OUT = 10,
     FD_GUEST_ERR = 11,
-    FD_BIND_BASE = 12, /* vetted program files, one per bind */
+    FD_GUEST_CHANNEL = 12, /* the guest's end of its host channel (its fd 3) */
+    FD_BIND_BASE = 13,     /* vetted program files, one per bind */
 };
 
 /*

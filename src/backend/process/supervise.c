@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/job.h"
 #include "policy/env.h"
+#include "sandboxvm/channel.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -702,14 +703,14 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(3 * sizeof(int))];
+        char buf[CMSG_SPACE(4 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[2];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[3];
+    int fds[4], nfds = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -735,7 +736,7 @@ static int send_next(struct sandbox *sb)
     memset(&q, 0, sizeof(q));
     q.magic = SPAWN_MAGIC;
     q.job = pj->id;
-    q.flags = j->terminal ? SPAWN_PTY : 0;
+    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel ? SPAWN_CHANNEL : 0);
     q.argc = (uint32_t)j->argv.n;
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
@@ -773,7 +774,6 @@ static int send_next(struct sandbox *sb)
     m.msg_iov = iov;
     m.msg_iovlen = 2;
     if (!j->terminal) {
-        struct cmsghdr *c;
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
         fds[2] = j->child_err;
@@ -783,14 +783,20 @@ static int send_next(struct sandbox *sb)
             fds[0] = null;
             j->child_in = null;
         }
+        nfds = 3;
+    }
+    if (j->channel)
+        fds[nfds++] = sbvm_channel_guest_fd(j->channel);
+    if (nfds) {
+        struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(3 * sizeof(int));
+        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);
@@ -805,8 +811,11 @@ static int send_next(struct sandbox *sb)
     }
     ps->spawn_busy = true;
     /* Its ends are the exec server's now (a copy each came with the
-     * message). */
+     * message); so is its channel's, which we must not keep (the guest's
+     * death hangs it up). */
     job_close_child_ends(j);
+    if (j->channel)
+        sbvm_channel_close_guest_fd(j->channel);
     return 0;
 }
 

@@ -1085,13 +1085,5 @@ __attribute__((used)) _Noreturn void init_start_c(long *sp)
     init_run(FD_STATUS, pid, flags);
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    xor %rbp, %rbp\n"
-        "    mov %rsp, %rdi\n"
-        "    and $-16, %rsp\n"
-        "    call init_start_c\n"
-        "    hlt\n");
+SYS_ENTRY(init_start_c);
 #endif

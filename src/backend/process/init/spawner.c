@@ -224,7 +224,7 @@ static void serve(long n, const int *fds, int nfds)
     want = q.argc + q.envc + lead;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
         q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
-        ((q.flags & SPAWN_PTY) ? nfds != 0 : nfds != 3)) {
+        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
@@ -302,32 +302,48 @@ static void serve(long n, const int *fds, int nfds)
     if (pid == 0) {
         struct ksigaction dfl;
         uint64_t none = 0;
+        int chan = (q.flags & SPAWN_CHANNEL) ? fds[nfds - 1] : -1, ef = errp[1], keep = 3;
 
         zero(&dfl, sizeof(dfl));
         dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
         sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
         if (sys1(NR_setsid, 0) < 0)
-            child_fail(errp[1], STAGE_GUEST_SESSION, E_PERM);
+            child_fail(ef, STAGE_GUEST_SESSION, E_PERM);
         for (int i = 0; i < 3; i++) {
             r = sys2(NR_dup2, io[i], i);
             if (r < 0)
-                child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
         }
         if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
-            child_fail(errp[1], STAGE_GUEST_STDIO, (int)-r);
-        /* Nothing of ours but stdio and the error pipe (close-on-exec). */
-        if (errp[1] > 3)
-            sys3(NR_close_range, 3, (long)errp[1] - 1, 0);
-        sys3(NR_close_range, (long)errp[1] + 1, ~0L, 0);
-        set_limit(errp[1], 7 /* RLIMIT_NOFILE */, q.rl_nofile);
-        set_limit(errp[1], 0 /* RLIMIT_CPU */, q.rl_cpu);
-        set_limit(errp[1], 9 /* RLIMIT_AS */, q.rl_as);
-        set_limit(errp[1], 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+            child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+        if (chan >= 0) {
+            /* The channel is the job's fd 3, inherited; the error pipe
+             * moves out of its way first. */
+            if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 64)) < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            ef = (int)r;
+            if (chan == 3)
+                r = sys3(NR_fcntl, 3, F_SETFD_, 0);
+            else
+                r = sys2(NR_dup2, chan, 3);
+            if (r < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            keep = 4;
+        }
+        /* Nothing of ours but stdio, the channel and the error pipe
+         * (close-on-exec). */
+        if (ef > keep)
+            sys3(NR_close_range, keep, (long)ef - 1, 0);
+        sys3(NR_close_range, (long)ef + 1, ~0L, 0);
+        set_limit(ef, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
+        set_limit(ef, 0 /* RLIMIT_CPU */, q.rl_cpu);
+        set_limit(ef, 9 /* RLIMIT_AS */, q.rl_as);
+        set_limit(ef, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
         if ((r = sys1(NR_chdir, (long)cwd)) < 0)
-            child_fail(errp[1], STAGE_GUEST_CWD, (int)-r);
+            child_fail(ef, STAGE_GUEST_CWD, (int)-r);
         sys1(NR_umask, q.umask & 0777);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-        run_program(errp[1], exec_path, args, envs);
+        run_program(ef, exec_path, args, envs);
     }
     sys1(NR_close, errp[1]);
     if (pid < 0) {
@@ -421,13 +437,5 @@ __attribute__((used)) _Noreturn void spawner_start_c(long *sp)
     spawner_run();
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    xor %rbp, %rbp\n"
-        "    mov %rsp, %rdi\n"
-        "    and $-16, %rsp\n"
-        "    call spawner_start_c\n"
-        "    hlt\n");
+SYS_ENTRY(spawner_start_c);
 #endif

@@ -68,6 +68,8 @@
 #define POLLHUP_         0x10
 #define SI_USER_         0
 #define PR_SET_DUMPABLE_ 4
+#define F_SETFD_         2
+#define F_DUPFD_CLOEXEC_ 1030
 
 #define SIGTRAP_ 5
 #define SIGKILL_ 9
@@ -244,5 +246,18 @@ struct syscall_info {
     uint32_t ret_data;
     uint32_t pad2;
 };
+
+/* The entry point of a freestanding program: _start calls fn(sp) with the
+ * kernel's initial stack (argc, argv, envp), aligned for C. */
+#define SYS_ENTRY(fn)                                                                              \
+    __asm__(".text\n"                                                                              \
+            ".global _start\n"                                                                     \
+            ".type _start,@function\n"                                                             \
+            "_start:\n"                                                                            \
+            "    xor %rbp, %rbp\n"                                                                 \
+            "    mov %rsp, %rdi\n"                                                                 \
+            "    and $-16, %rsp\n"                                                                 \
+            "    call " #fn "\n"                                                                   \
+            "    hlt\n")
 
 #endif
