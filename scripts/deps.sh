@@ -34,6 +34,9 @@ build_pkgs+=(libmicrohttpd-dev libarchive-dev)
 check_pkgs=(check)
 test_pkgs=("${check_pkgs[@]}" bats busybox-static python3-jsonschema perl git time util-linux
     procps file curl wget netbase clang-format)
+# The device models checked by Linux's own drivers (tests/cli/devices.bats):
+# UML, and e2fsprogs for mkfs/e2fsck/debugfs on the host.
+test_pkgs+=(user-mode-linux e2fsprogs)
 # bench/run.sh uses the tests' crasher guest, so it builds with tests/ too.
 bench_pkgs=("${check_pkgs[@]}" bubblewrap firejail time curl)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev);

@@ -741,6 +741,57 @@ SBVM_API int sbvm_report_summary(const sbvm_runner *rn, FILE *f, sbvm_error **er
  * medium. Free with free(); NULL when out of memory. */
 SBVM_API char *sbvm_result_details(const sbvm_result *r, const char *indent);
 
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+
+/*
+ * A device model (virtio-blk, virtio-scsi) over disk images, served to any
+ * vhost-user client (User-Mode Linux, QEMU) on a unix socket. The back-end
+ * runs confined in a child process: its own namespaces, an empty read-only
+ * root, only the socket, the images and its log as descriptors, and a
+ * system-call allowlist (docs/DRIVERS.md). Zero it, set `size` to
+ * sizeof(struct sbvm_device_serve) and what you need.
+ */
+struct sbvm_device_serve {
+    size_t size;
+    const char *type;         /* "virtio-blk" or "virtio-scsi" */
+    const char *const *disks; /* "IMG[,ro][,size=N]" each, NULL-terminated;
+                                 a missing IMG is created at size N */
+    const char *socket;       /* where to listen; a stale socket is replaced */
+    int once;                 /* end after the first client hangs up */
+    const char *trace;        /* a device trace (--trace-devices), or NULL */
+    int trace_json;           /* the trace as JSON lines */
+    int log_fd;               /* where the back-end's messages go, or -1 */
+    int stop_fd;              /* readable: stop serving (a signal pipe), or -1 */
+};
+
+/* Serves until the client hangs up (once), stop_fd is readable, or the
+ * back-end fails: 0, or a negative errno with *err saying how it ended. */
+SBVM_API int sbvm_device_serve(const struct sbvm_device_serve *opts, sbvm_error **err);
+
+/*
+ * Drivers in a sandbox (include/sandboxvm/driver.h, docs/DRIVERS.md): the
+ * guest gets a synthetic PCI bus with these device models on it, reached
+ * through the host channel (fd 3, SBVM_CHANNEL=3), and the driver files,
+ * made visible read-only at their host paths and named in SBVM_DRIVERS for
+ * the guest's sbvm_drivers_load(). For a sandbox made by sbvm_run or a
+ * runner (not yet for a live sandbox's jobs).
+ */
+/* "virtio-blk,disk=IMG[,ro][,size=N][,transport=legacy|modern]", or
+ * "virtio-scsi,disk=A[,ro],disk=B..." (checked; at most 8 devices). */
+SBVM_API int sbvm_config_add_device(sbvm_config *cfg, const char *spec, sbvm_error **err);
+/* A driver .so, loaded in the order given (at most 16). */
+SBVM_API int sbvm_config_add_driver(sbvm_config *cfg, const char *path, sbvm_error **err);
+/* Records every configuration and BAR access and every request with its
+ * status in `path` (text, or JSON lines). */
+SBVM_API int sbvm_config_set_device_trace(sbvm_config *cfg, const char *path, int json,
+                                          sbvm_error **err);
+/* After the run: one line per device (requests, failures, bytes, and why it
+ * stopped trusting its driver, if it did), and what each driver left
+ * behind or closed that was not its own. */
+SBVM_API size_t sbvm_result_devices(const sbvm_result *r, const char *const **lines);
+SBVM_API size_t sbvm_result_driver_ledger(const sbvm_result *r, const char *const **lines);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,8 @@ int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 void cmd_serve_help(void);
+int cmd_device(int argc, char **argv);
+void cmd_device_help(void);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {
@@ -56,7 +58,12 @@ struct run_opts {
     bool quiet;
     bool summary;
     bool one_sandbox; /* every guest a job of one live sandbox */
-    bool channel;     /* every guest gets a host channel */
+    /* Devices and drivers: --device, -r, --trace-devices. */
+    char **devices, **drivers;
+    size_t ndevices, ndrivers;
+    const char *trace_devices;
+    bool trace_json;
+    bool channel; /* every guest gets a host channel */
 };
 
 /* options.c: the options run and shell share. */

@@ -176,6 +176,12 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         p->help = r > 0;
         return r > 0 ? 0 : EXIT_USAGE;
     }
+    if (optind >= argc && o.ndrivers) {
+        cli_error("run: -r needs a test program to load the drivers: -t PROGRAM [ARGS] (one "
+                  "linked with libsbvm-guest that calls sbvm_drivers_load(); see "
+                  "docs/DRIVERS.md)");
+        goto done;
+    }
     if (optind >= argc) {
         cli_error("run: no program given (usage: sandboxvm run [OPTIONS] [--] PROGRAM "
                   "[ARGS...]; see --help)");
@@ -196,6 +202,16 @@ int cli_run_prepare(int argc, char **argv, struct run_prepared *p)
         goto oom;
     if (split_guests(argc, argv, optind, starts, lens, &nguests) < 0)
         goto done;
+    if ((o.ndevices || o.ndrivers) && o.channel) {
+        cli_error("--device and -r use the guest's host channel (fd 3): --channel cannot be "
+                  "given with them");
+        goto done;
+    }
+    if ((o.ndevices || o.ndrivers) && (nguests > 1 || o.one_sandbox)) {
+        cli_error("--device and -r: one guest, in a sandbox of its own (its devices' images "
+                  "are not shared)");
+        goto done;
+    }
     if (o.nnames > nguests) {
         cli_error("%zu names given for %zu guest%s: give at most one --name per guest", o.nnames,
                   nguests, nguests == 1 ? "" : "s");

@@ -27,6 +27,7 @@ static void usage(FILE *f)
           "  run       run one or more programs, each in a sandbox of its own\n"
           "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
           "  serve     keep sandboxes alive for clients of an HTTP API on a unix socket\n"
+          "  device    serve a device model to a vhost-user client (device serve --help)\n"
           "  help      show help for a command (sandboxvm help run)\n"
           "  version   show the version and the libraries in use\n"
           "\n"
@@ -112,9 +113,14 @@ int main(int argc, char **argv)
             cmd_serve_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "device")) {
+            cmd_device_help();
+            return 0;
+        }
         if (argc > 2) {
-            cli_error("no help for '%s': the commands are run, shell, serve, help and version",
-                      argv[2]);
+            cli_error(
+                "no help for '%s': the commands are run, shell, serve, device, help and version",
+                argv[2]);
             return EXIT_USAGE;
         }
         usage(stdout);
@@ -126,11 +132,14 @@ int main(int argc, char **argv)
         return cmd_shell(argc - 1, argv + 1);
     if (streq(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (streq(cmd, "device"))
+        return cmd_device(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else
-        cli_error("unknown command '%s': the commands are run, shell, serve, help and version "
-                  "(did you mean 'sandboxvm run -- %s'?)",
-                  cmd, cmd);
+        cli_error(
+            "unknown command '%s': the commands are run, shell, serve, device, help and version "
+            "(did you mean 'sandboxvm run -- %s'?)",
+            cmd, cmd);
     return EXIT_USAGE;
 }

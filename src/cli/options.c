@@ -130,6 +130,8 @@ void cli_free_opts(struct run_opts *o)
     free(o->secrets);
     free(o->mounts);
     free(o->profile_path);
+    free(o->devices);
+    free(o->drivers);
 }
 
 /* --profile NAME or FILE: a path (it has a '/' or ends in .json), or a
@@ -277,6 +279,15 @@ int cli_build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error **er
             return r;
     if (o->keep && (r = sbvm_config_set_keep_dir(cfg, o->keep, err)) < 0)
         return r;
+    for (size_t i = 0; i < o->ndevices; i++)
+        if ((r = sbvm_config_add_device(cfg, o->devices[i], err)) < 0)
+            return r;
+    for (size_t i = 0; i < o->ndrivers; i++)
+        if ((r = sbvm_config_add_driver(cfg, o->drivers[i], err)) < 0)
+            return r;
+    if (o->trace_devices &&
+        (r = sbvm_config_set_device_trace(cfg, o->trace_devices, o->trace_json, err)) < 0)
+        return r;
     for (size_t i = 0; i < o->nmounts; i++)
         if ((r = add_mount_opt(cfg, &o->mounts[i], err)) < 0)
             return r;
@@ -349,6 +360,9 @@ enum cli_opt {
     OPT_SECRET,
     OPT_ONE_SANDBOX,
     OPT_CHANNEL,
+    OPT_DEVICE,
+    OPT_TRACE_DEVICES,
+    OPT_TRACE_JSON,
 };
 
 /* What only `run` takes: several guests, their names and reports. */
@@ -356,7 +370,8 @@ static bool run_only(int c)
 {
     return c == 'n' || c == 'j' || c == 'o' || c == 'q' || c == OPT_JSON || c == OPT_JUNIT ||
            c == OPT_NO_TAG || c == OPT_NO_STDIN || c == OPT_SUMMARY || c == OPT_OUTPUT_DIR_LIMIT ||
-           c == OPT_ONE_SANDBOX || c == OPT_CHANNEL;
+           c == OPT_ONE_SANDBOX || c == OPT_CHANNEL || c == OPT_DEVICE || c == 'r' || c == 't' ||
+           c == OPT_TRACE_DEVICES || c == OPT_TRACE_JSON;
 }
 
 /*
@@ -404,6 +419,10 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "secret", required_argument, NULL, OPT_SECRET },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
         { "channel", no_argument, NULL, OPT_CHANNEL },
+        { "device", required_argument, NULL, OPT_DEVICE },
+        { "driver", required_argument, NULL, 'r' },
+        { "trace-devices", required_argument, NULL, OPT_TRACE_DEVICES },
+        { "trace-json", no_argument, NULL, OPT_TRACE_JSON },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -420,7 +439,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
      * earlier parse (found by fuzz-cli). */
     optind = 0;
     /* '+': the first non-option is the program; its options are its own. */
-    while ((c = getopt_long(argc, argv, "+:n:e:C:j:o:qh", longopts, &li)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:n:e:C:j:o:qhr:t", longopts, &li)) != -1) {
         if (shell && run_only(c)) {
             const char *name = "?";
             for (size_t i = 0; longopts[i].name; i++)
@@ -574,6 +593,24 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_CHANNEL:
             o->channel = true;
+            break;
+        case OPT_DEVICE:
+            if (push(&o->devices, &o->ndevices, optarg) < 0)
+                goto oom;
+            break;
+        case 'r':
+            if (push(&o->drivers, &o->ndrivers, optarg) < 0)
+                goto oom;
+            break;
+        case 't':
+            /* The test program and its arguments follow, whatever they look like. */
+            *first = optind;
+            return 0;
+        case OPT_TRACE_DEVICES:
+            o->trace_devices = optarg;
+            break;
+        case OPT_TRACE_JSON:
+            o->trace_json = true;
             break;
         case 'h':
             if (shell)

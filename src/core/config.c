@@ -87,6 +87,9 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     for (size_t i = 0; i < cfg->secrets.n; i++)
         explicit_bzero(cfg->secrets.v[i], strlen(cfg->secrets.v[i]));
     strv_release(&cfg->secrets);
+    strv_release(&cfg->devices);
+    strv_release(&cfg->drivers);
+    free(cfg->device_trace);
     strv_release(&cfg->programs);
     for (size_t i = 0; i < cfg->nmounts; i++) {
         free(cfg->mounts[i].src);
@@ -120,12 +123,16 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     cfg->limits_set = src->limits_set;
     cfg->net = src->net;
     cfg->net_allow_private = src->net_allow_private;
+    cfg->device_trace_json = src->device_trace_json;
     cfg->channel = src->channel;
     if (strv_copy(&cfg->argv, &src->argv) < 0 || strv_copy(&cfg->env_set, &src->env_set) < 0 ||
         strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0 ||
         strv_copy(&cfg->net_rules, &src->net_rules) < 0 ||
         strv_copy(&cfg->secrets, &src->secrets) < 0 ||
-        strv_copy(&cfg->programs, &src->programs) < 0)
+        strv_copy(&cfg->programs, &src->programs) < 0 ||
+        strv_copy(&cfg->devices, &src->devices) < 0 ||
+        strv_copy(&cfg->drivers, &src->drivers) < 0 ||
+        (src->device_trace && !(cfg->device_trace = strdup(src->device_trace))))
         goto fail;
     if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;

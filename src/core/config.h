@@ -67,6 +67,11 @@ struct sbvm_config {
     /* A live sandbox: programs jobs may name that its view lacks, made
      * visible as run makes its program (argv[0] as given). */
     struct strv programs;
+    /* Devices and drivers (src/drivers): device descriptions, driver .so
+     * files (canonical paths), the device trace. */
+    struct strv devices, drivers;
+    char *device_trace;
+    bool device_trace_json;
     const sbvm_channel_config *channel; /* not owned: the caller's */
 };
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/result.h"
+#include "util/strv.h"
 #include "sandboxvm/sandboxvm.h"
 
 #define FACTS_SYSCALLS 1024 /* refusals counted by number below this */
@@ -102,6 +103,8 @@ struct sandbox_report {
     size_t nnet_attempts;
     uint64_t net_attempts_dropped;
     char *kept, *keep_error;
+    /* Devices (src/drivers): a line per device, the drivers' ledgers. */
+    struct strv devices, driver_ledger;
 };
 
 void setup_fact_release(struct setup_fact *s);

@@ -344,6 +344,8 @@ static void on_channel(struct loop_fd *src, uint32_t events, void *ctx)
     (void)src;
     (void)events;
     r = sbvm_channel_service(j->channel, &e);
+    if (r >= 0 && j->chan_served)
+        j->chan_served(j->chan_served_ctx, r);
     if (r > 0 && j->hooks.on_channel)
         j->hooks.on_channel(j->hooks.ctx, j, r);
     if (r < 0) {

@@ -87,6 +87,10 @@ struct job {
     sbvm_channel *channel;
     bool own_channel;
     struct loop_fd chan_src;
+    /* A backend's own work once each service has answered the guest (the
+     * driver host's device models run then), or NULL; events as served. */
+    void (*chan_served)(void *ctx, int events);
+    void *chan_served_ctx;
 
     struct job_facts facts;
     sbvm_result *result; /* made when it starts; final at JOB_DONE */

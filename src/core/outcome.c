@@ -93,6 +93,8 @@ void sandbox_report_release(struct sandbox_report *r)
     net_attempts_free(r->net_attempts, r->nnet_attempts);
     free(r->kept);
     free(r->keep_error);
+    strv_release(&r->devices);
+    strv_release(&r->driver_ledger);
     memset(r, 0, sizeof(*r));
 }
 
@@ -288,6 +290,10 @@ static void take_sandbox(struct sandbox_report *sb, const struct job_facts *f, s
     r->kept = sb->kept;
     r->keep_error = sb->keep_error;
     sb->kept = sb->keep_error = NULL;
+    r->devices = sb->devices;
+    r->driver_ledger = sb->driver_ledger;
+    memset(&sb->devices, 0, sizeof(sb->devices));
+    memset(&sb->driver_ledger, 0, sizeof(sb->driver_ledger));
     if (sb->trace_off) {
         struct strbuf m = STRBUF_INIT;
         strbuf_addf(&m,

@@ -150,6 +150,8 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
     }
     free(r->net_attempts);
     result_copies_free(r->copies, r->ncopies);
+    strv_release(&r->devices);
+    strv_release(&r->driver_ledger);
     free(r);
 }
 

@@ -66,6 +66,9 @@ struct sbvm_result {
     struct sbvm_net_attempt *net_attempts;
     size_t nnet_attempts;
     uint64_t net_attempts_dropped;
+
+    /* Devices and drivers: a line per device, what drivers left behind. */
+    struct strv devices, driver_ledger;
 };
 
 sbvm_result *result_new(const char *name, const struct strv *argv);

@@ -264,6 +264,17 @@ void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *in
     }
     network_text(sb, r, indent);
     {
+        const char *const *lines;
+        size_t n = sbvm_result_devices(r, &lines);
+        for (size_t i = 0; i < n; i++)
+            strbuf_addf(sb, "%sdevice %s\n", indent, lines[i]);
+        n = sbvm_result_driver_ledger(r, &lines);
+        for (size_t i = 0; i < n; i++) {
+            _cleanup_free_ char *line = fld(lines[i]);
+            strbuf_addf(sb, "%sdriver %s\n", indent, line);
+        }
+    }
+    {
         const struct sbvm_copy *cv;
         size_t nc = sbvm_result_copies(r, &cv);
         for (size_t i = 0; i < nc; i++) {

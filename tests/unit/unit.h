@@ -26,6 +26,10 @@ Suite *suite_shm(void);
 Suite *suite_shm_hostile(void);
 Suite *suite_shm_threads(void);
 Suite *suite_server(void);
+Suite *suite_devices(void);
+Suite *suite_devices_hostile(void);
+Suite *suite_devices_vhost(void);
+Suite *suite_devices_host(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

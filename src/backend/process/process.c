@@ -196,6 +196,77 @@ static int take_binds(struct proc_sandbox *ps, struct program *prog, sbvm_error 
     return 0;
 }
 
+static void drv_served(void *ctx, int events)
+{
+    drvhost_served(ctx, events);
+}
+
+/* Devices and drivers, first half: the driver host (device models and the
+ * channel to them). Its channel becomes the job's, so the job carries it
+ * as any host channel (the guest's fd 3, SBVM_CHANNEL=3) and serves it;
+ * the devices run after each service. */
+static int attach_drivers(struct proc_sandbox *ps, struct job *j, const struct sbvm_config *cfg,
+                          sbvm_error **err)
+{
+    int r;
+
+    if (!j || ps->sb->live)
+        return error_set(err, ENOTSUP,
+                         "devices and drivers are offered to a sandbox of one program, not yet "
+                         "to a live sandbox's jobs");
+    if (j->channel)
+        return error_set(err, EINVAL,
+                         "devices and drivers use the guest's host channel (fd 3): a sandbox "
+                         "with devices cannot have another channel as well");
+    r = drvhost_new(&cfg->devices, cfg->device_trace, cfg->device_trace_json, &ps->drv, err);
+    if (r < 0)
+        return r;
+    /* Not the job's to free: the driver host's callbacks live with it. */
+    j->channel = drvhost_channel(ps->drv);
+    j->own_channel = false;
+    j->chan_served = drv_served;
+    j->chan_served_ctx = ps->drv;
+    return 0;
+}
+
+/* Second half: the driver files bound read-only at their host paths, and
+ * named in SBVM_DRIVERS for the guest's sbvm_drivers_load(). */
+static int plan_drivers(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    struct strbuf list = STRBUF_INIT;
+    int r;
+
+    strbuf_addstr(&list, "SBVM_DRIVERS=");
+    for (size_t i = 0; i < cfg->drivers.n; i++) {
+        const char *path = cfg->drivers.v[i];
+        struct program one = { 0 };
+
+        strbuf_addf(&list, "%s%s", i ? ":" : "", path);
+        if (fsplan_path_visible(path))
+            continue;
+        one.binds[0].path = strdup(path);
+        one.binds[0].src = strdup(path);
+        one.binds[0].fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        one.nbinds = 1;
+        if (!one.binds[0].path || !one.binds[0].src || one.binds[0].fd < 0) {
+            r = one.binds[0].fd < 0 ? error_sys(err, errno, "driver %s", path)
+                                    : error_set(err, ENOMEM, "out of memory");
+            program_release(&one);
+            strbuf_release(&list);
+            return r;
+        }
+        r = take_binds(ps, &one, err);
+        program_release(&one);
+        if (r < 0) {
+            strbuf_release(&list);
+            return r;
+        }
+    }
+    r = strbuf_failed(&list) || env_put(&ps->envp, list.buf) < 0 ? -ENOMEM : 0;
+    strbuf_release(&list);
+    return r < 0 ? error_set(err, ENOMEM, "out of memory") : 0;
+}
+
 /* A live sandbox's programs (cfg->programs), resolved as an inline job's
  * would be; one that does not resolve keeps its reason for the job that
  * names it. */
@@ -500,6 +571,7 @@ static void proc_release(struct sandbox *sb)
     loop_fd_del(&ps->status_src);
     loop_fd_del(&ps->exit_src);
     loop_fd_del(&ps->spawn_src);
+    drvhost_free(ps->drv);
     loop_timer_cancel(&ps->poll);
     loop_timer_cancel(&ps->freeze_timer);
     if (ps->pidfd >= 0 && !ps->exited)
@@ -594,6 +666,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     r = fsplan_add_tmp(&ps->extra, proc_scratch_size(cfg), &e);
     if (r < 0)
         goto fail_err;
+    if ((cfg->devices.n || cfg->drivers.n) && (r = attach_drivers(ps, j, cfg, &e)) < 0)
+        goto fail_err;
     r = env_build(cfg, &ps->envp, &e);
     if (r == 0 && j && j->channel && env_put(&ps->envp, "SBVM_CHANNEL=3") < 0)
         r = error_set(&e, ENOMEM, "out of memory");
@@ -622,6 +696,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     } else if ((r = view_only(ps, cfg, &e)) < 0 || (r = resolve_programs(ps, cfg, &e)) < 0) {
         goto fail_err;
     }
+    if ((cfg->devices.n || cfg->drivers.n) && (r = plan_drivers(ps, cfg, &e)) < 0)
+        goto fail_err;
     r = plan_mounts(ps, cfg, &e);
     if (r < 0)
         goto fail_err;

@@ -21,6 +21,7 @@
 #include "backend/process/records.h"
 #include "core/config.h"
 #include "core/sandbox.h"
+#include "drivers/host.h"
 #include "forensics/forensics.h"
 #include "ledger/ledger.h"
 #include "net/broker.h"
@@ -161,6 +162,10 @@ struct proc_sandbox {
     struct sbvm_net_attempt *attempts;
     size_t nattempts;
     uint64_t attempts_dropped;
+
+    /* Devices and drivers: the device models and the channel to them (the
+     * job's channel, served by the job). */
+    struct drvhost *drv;
 };
 
 static inline struct proc_sandbox *proc_of(const struct sandbox *sb)

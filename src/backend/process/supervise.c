@@ -989,5 +989,11 @@ void proc_finish(struct sandbox *sb, struct sandbox_report *rep)
     rep->kept = ps->kept;
     rep->keep_error = ps->keep_error;
     ps->kept = ps->keep_error = NULL;
+    if (ps->drv) {
+        /* What the guest left in the channel before it went (the job
+         * serves it while it runs). */
+        drvhost_service(ps->drv);
+        drvhost_report(ps->drv, &rep->devices, &rep->driver_ledger);
+    }
     cgroup_destroy(&ps->cg);
 }
