@@ -4,8 +4,8 @@
  * one file's raw bytes). Both ways go through a private staging directory
  * of the server and the library's put and get, which copy by the rules of
  * --copy-in and --copy-out (no symlink followed, nothing replaced): the
- * checks live in one place, and the staging copies cost a few ms per
- * 10 MB (docs/SESSIONS.md has the figures).
+ * checks live in one place. What the staging copies cost is not measured
+ * yet (docs/SESSIONS.md, Figures).
  *
  * A tar from a client is hostile: libarchive only decodes it; the entries
  * are created here, every path component opened from the staging root
