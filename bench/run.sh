@@ -7,7 +7,7 @@
 #   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #   bench/run.sh --only network,crash    some sections only (with or without
-#       --quick): startup jobs syscalls work many memory network crash
+#       --quick): startup jobs syscalls work many memory network https crash
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
 # and prints Markdown tables; a copy goes to bench/results/. Kept out of the
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
-sections="startup jobs syscalls work many memory network crash"
+sections="startup jobs syscalls work many memory network https crash"
 quick=0
 only=""
 while [ $# -gt 0 ]; do
@@ -256,6 +256,71 @@ cpu_per_guest() {
         "broker-connect=$SBVM run -q --no-tag $allow -- curl -s -p -o /dev/null -w %{speed_download} http://127.0.0.1:$port/big.bin"
     kill "$netpid"
     rm -rf "$netdir"
+    echo
+
+    fi
+    if want https; then
+    echo "## HTTPS through the broker: tunnelled and intercepted"
+    echo
+    # A test CA and a certificate for localhost; every guest trusts the CA
+    # (--trust-ca), and so does the broker when it intercepts.
+    tlsdir="$(mktemp -d)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$tlsdir/ca.key" -out "$tlsdir/ca.pem" -subj "/CN=bench CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tlsdir/srv.key" \
+        -out "$tlsdir/srv.csr" -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in "$tlsdir/srv.csr" -CA "$tlsdir/ca.pem" -CAkey "$tlsdir/ca.key" \
+        -CAcreateserial -out "$tlsdir/srv.pem" -days 2 \
+        -extfile <(printf 'subjectAltName=DNS:localhost\n') 2>/dev/null
+    mkdir "$tlsdir/www"
+    head -c 100000000 /dev/urandom >"$tlsdir/www/big.bin"
+    echo small >"$tlsdir/www/small.txt"
+    chmod -R a+rX "$tlsdir"
+    python3 bench/net/server.py "$tlsdir/www" "$tlsdir/srv.pem" "$tlsdir/srv.key" >"$tlsdir/port" &
+    tlspid=$!
+    for _ in $(seq 50); do [ -s "$tlsdir/port" ] && break; sleep 0.1; done
+    port="$(cat "$tlsdir/port")"
+    base="run -q --no-tag --trust-ca $tlsdir/ca.pem --ro $TOP/bench/net"
+    # direct: the host's network. tunnel: a CONNECT tunnel (the host has
+    # neither secret nor path rule). intercept: a path rule makes the broker
+    # terminate TLS (nothing to mask). secret: a secret too, so every
+    # response goes through the masker.
+    direct="$SBVM $base --net host --"
+    tunnel="$SBVM $base --net allow=localhost:$port --net-allow-private --"
+    icept="$SBVM $base --net allow=https://localhost:$port/,https://localhost:$port/b/ --net-allow-private --"
+    secret="$SBVM $base --net allow=localhost:$port --secret BENCH_TOKEN=bench-value@localhost --net-allow-private --"
+    echo "A Python HTTPS server (HTTP/1.1, kept-alive connections) on the host's loopback, a"
+    echo "certificate from a CA of the benchmark's; a Python client in the guest"
+    echo "(bench/net/https.py: http.client, through the proxy by CONNECT). direct: --net host;"
+    echo "tunnel: --net allow=localhost:PORT (a blind CONNECT tunnel); intercept: a path rule,"
+    echo "so the broker terminates TLS (nothing to mask); secret: a secret for the host (every"
+    echo "response decoded and masked). Latency of one GET of a 6-byte file, the median of 200"
+    echo "on new connections (TCP, CONNECT, TLS handshakes), $work_rounds rounds:"
+    echo
+    "$ABTIME" -m -o ms -r "$work_rounds" -w 1 -k 1 \
+        "direct=$direct python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 200 new" \
+        "tunnel=$tunnel python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 200 new" \
+        "intercept=$icept python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 200 new" \
+        "secret=$secret python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 200 new"
+    echo
+    echo "The same, 1000 GETs on one kept-alive connection:"
+    echo
+    "$ABTIME" -m -o ms -r "$work_rounds" -w 1 -k 1 \
+        "direct=$direct python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 1000 keep" \
+        "tunnel=$tunnel python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 1000 keep" \
+        "intercept=$icept python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 1000 keep" \
+        "secret=$secret python3 $TOP/bench/net/https.py https://localhost:$port/small.txt 1000 keep"
+    echo
+    echo "Throughput of a 100 MB download over HTTPS (curl's average speed, bytes/s):"
+    echo
+    "$ABTIME" -m -o B/s -r "$work_rounds" -w 1 -k 1 \
+        "direct=$direct curl -s -o /dev/null -w %{speed_download} https://localhost:$port/big.bin" \
+        "tunnel=$tunnel curl -s -o /dev/null -w %{speed_download} https://localhost:$port/big.bin" \
+        "intercept=$icept curl -s -o /dev/null -w %{speed_download} https://localhost:$port/big.bin" \
+        "secret=$secret curl -s -o /dev/null -w %{speed_download} https://localhost:$port/big.bin"
+    kill "$tlspid"
+    rm -rf "$tlsdir"
     echo
 
     fi

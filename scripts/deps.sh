@@ -24,6 +24,9 @@ set -euo pipefail
 # that nothing a guest left is still alive.
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libdw-dev
     python3 procps)
+# OpenSSL: the network broker's TLS interception; the trust store the view
+# gives guests for HTTPS.
+build_pkgs+=(libssl-dev ca-certificates)
 # sandboxvm serve: its HTTP server and its tar streams.
 build_pkgs+=(libmicrohttpd-dev libarchive-dev)
 # Check builds the unit tests (meson configures them with tests/, guests
@@ -34,6 +37,9 @@ build_pkgs+=(libmicrohttpd-dev libarchive-dev)
 check_pkgs=(check)
 test_pkgs=("${check_pkgs[@]}" bats busybox-static python3-jsonschema perl git time util-linux
     procps file curl wget netbase clang-format)
+# https.bats: the openssl command makes its certificates; python3-requests is
+# one of the clients it intercepts.
+test_pkgs+=(openssl python3-requests)
 # The device models checked by Linux's own drivers (tests/cli/devices.bats):
 # UML, and e2fsprogs for mkfs/e2fsck/debugfs on the host.
 test_pkgs+=(user-mode-linux e2fsprogs)

@@ -495,17 +495,29 @@ enum sbvm_net {
 };
 /* Sets the mode; the allow rules given so far are dropped. */
 SBVM_API void sbvm_config_set_net(sbvm_config *cfg, enum sbvm_net mode);
-/* One allow rule, HOST[:PORT] (docs/NETWORK.md); checked. */
+/* One allow rule, HOST[:PORT] or https://HOST[:PORT]/PREFIX (only requests
+ * under PREFIX; the broker intercepts HTTPS to HOST to check them), see
+ * docs/NETWORK.md; checked. */
 SBVM_API int sbvm_config_net_allow(sbvm_config *cfg, const char *rule, sbvm_error **err);
 /* Let the broker reach loopback, private and link-local addresses. */
 SBVM_API void sbvm_config_set_net_allow_private(sbvm_config *cfg, int allow);
 /*
  * NAME=VALUE@HOST: the guest's NAME holds a placeholder; the broker puts
- * VALUE in its place in the headers of plain HTTP requests bound for HOST
- * (and only there), and masks VALUE in what comes back. VALUE never enters
- * the sandbox.
+ * VALUE in its place in the headers of requests bound for HOST (and only
+ * there; HTTPS to HOST is intercepted with a CA of the sandbox's that the
+ * guest trusts), and masks VALUE in what comes back. VALUE never enters the
+ * sandbox.
  */
 SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_error **err);
+/*
+ * A PEM file of CA certificates to trust besides the system's, read and
+ * checked now (certificates only: a file holding anything else, a private
+ * key above all, is refused): the guest trusts them (the system bundle in
+ * its view is extended, and SSL_CERT_FILE, REQUESTS_CA_BUNDLE and
+ * NODE_EXTRA_CA_CERTS point at them), and so does the broker when it
+ * intercepts a connection (docs/NETWORK.md).
+ */
+SBVM_API int sbvm_config_trust_ca(sbvm_config *cfg, const char *path, sbvm_error **err);
 
 /* One connection the guest made through the broker. */
 struct sbvm_net_attempt {
@@ -519,6 +531,12 @@ struct sbvm_net_attempt {
     uint64_t bytes_up, bytes_down;
     int64_t duration_ns;
     unsigned secrets; /* placeholders replaced in this request */
+    /* A request the broker read: its path (origin form, up to '?'), or
+     * NULL (a CONNECT, a refusal before the request was read). */
+    const char *path;
+    /* 1: the broker terminated TLS for it (a CONNECT it intercepted, or a
+     * request inside such a connection). */
+    int intercepted;
 };
 SBVM_API enum sbvm_net sbvm_result_net_mode(const sbvm_result *r);
 SBVM_API size_t sbvm_result_net_attempts(const sbvm_result *r, const struct sbvm_net_attempt **v);

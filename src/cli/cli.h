@@ -36,6 +36,8 @@ struct run_opts {
     bool net_allow_private;
     char **secrets;
     size_t nsecrets;
+    char **trust_ca; /* --trust-ca FILE */
+    size_t ntrust_ca;
     struct cli_mount {
         int kind; /* enum sbvm_mount_kind, or 100 + 0 copy-in, 100 + 1 copy-out */
         const char *arg;

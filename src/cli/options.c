@@ -128,6 +128,7 @@ void cli_free_opts(struct run_opts *o)
         free(o->net_rules[i]);
     free(o->net_rules);
     free(o->secrets);
+    free(o->trust_ca);
     free(o->mounts);
     free(o->profile_path);
     free(o->devices);
@@ -303,6 +304,9 @@ int cli_build_config(const struct run_opts *o, sbvm_config *cfg, sbvm_error **er
     for (size_t i = 0; i < o->nsecrets; i++)
         if ((r = sbvm_config_add_secret(cfg, o->secrets[i], err)) < 0)
             return r;
+    for (size_t i = 0; i < o->ntrust_ca; i++)
+        if ((r = sbvm_config_trust_ca(cfg, o->trust_ca[i], err)) < 0)
+            return r;
     if (o->cwd && (r = sbvm_config_set_cwd(cfg, o->cwd, err)) < 0)
         return r;
     for (size_t i = 0; i < o->nenvs; i++) {
@@ -358,6 +362,7 @@ enum cli_opt {
     OPT_PROFILE,
     OPT_NET_ALLOW_PRIVATE,
     OPT_SECRET,
+    OPT_TRUST_CA,
     OPT_ONE_SANDBOX,
     OPT_CHANNEL,
     OPT_DEVICE,
@@ -417,6 +422,7 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
         { "profile", required_argument, NULL, OPT_PROFILE },
         { "net-allow-private", no_argument, NULL, OPT_NET_ALLOW_PRIVATE },
         { "secret", required_argument, NULL, OPT_SECRET },
+        { "trust-ca", required_argument, NULL, OPT_TRUST_CA },
         { "one-sandbox", no_argument, NULL, OPT_ONE_SANDBOX },
         { "channel", no_argument, NULL, OPT_CHANNEL },
         { "device", required_argument, NULL, OPT_DEVICE },
@@ -583,6 +589,10 @@ int cli_parse_options(int argc, char **argv, const char *cmd, struct run_opts *o
             break;
         case OPT_SECRET:
             if (push(&o->secrets, &o->nsecrets, optarg) < 0)
+                goto oom;
+            break;
+        case OPT_TRUST_CA:
+            if (push(&o->trust_ca, &o->ntrust_ca, optarg) < 0)
                 goto oom;
             break;
         case OPT_NO_SYMBOLIZE:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c: building and validating guest configurations. */
 #include "core/config.h"
+#include "net/ca.h"
 #include "net/policy.h"
 
 #include <errno.h>
@@ -87,6 +88,7 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     for (size_t i = 0; i < cfg->secrets.n; i++)
         explicit_bzero(cfg->secrets.v[i], strlen(cfg->secrets.v[i]));
     strv_release(&cfg->secrets);
+    strv_release(&cfg->trust_ca);
     strv_release(&cfg->devices);
     strv_release(&cfg->drivers);
     free(cfg->device_trace);
@@ -129,6 +131,7 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
         strv_copy(&cfg->deny, &src->deny) < 0 || strv_copy(&cfg->allow, &src->allow) < 0 ||
         strv_copy(&cfg->net_rules, &src->net_rules) < 0 ||
         strv_copy(&cfg->secrets, &src->secrets) < 0 ||
+        strv_copy(&cfg->trust_ca, &src->trust_ca) < 0 ||
         strv_copy(&cfg->programs, &src->programs) < 0 ||
         strv_copy(&cfg->devices, &src->devices) < 0 ||
         strv_copy(&cfg->drivers, &src->drivers) < 0 ||
@@ -442,6 +445,20 @@ SBVM_API int sbvm_config_add_secret(sbvm_config *cfg, const char *spec, sbvm_err
     if (strv_push(&cfg->secrets, spec) < 0)
         return error_set(err, ENOMEM, "out of memory");
     return 0;
+}
+
+SBVM_API int sbvm_config_trust_ca(sbvm_config *cfg, const char *path, sbvm_error **err)
+{
+    struct strbuf pem = STRBUF_INIT;
+    int r;
+
+    if (!path || !*path)
+        return error_set(err, EINVAL, "--trust-ca: give a PEM file");
+    r = net_certs_load(path, &pem, err);
+    if (r == 0 && strv_push(&cfg->trust_ca, pem.buf) < 0)
+        r = error_set(err, ENOMEM, "out of memory");
+    strbuf_release(&pem);
+    return r;
 }
 
 SBVM_API void sbvm_config_set_channel(sbvm_config *cfg, const sbvm_channel_config *cc)

@@ -57,7 +57,8 @@ struct sbvm_config {
     enum sbvm_net net;
     struct strv net_rules; /* allow rules, checked */
     bool net_allow_private;
-    struct strv secrets; /* NAME=VALUE@HOST, checked */
+    struct strv secrets;  /* NAME=VALUE@HOST, checked */
+    struct strv trust_ca; /* --trust-ca: each file's certificates, validated and re-encoded */
     struct config_mount *mounts;
     size_t nmounts;
     struct config_copy *copies;

@@ -147,6 +147,7 @@ SBVM_API void sbvm_result_free(sbvm_result *r)
         free((char *)r->net_attempts[i].host);
         free((char *)r->net_attempts[i].reason);
         free((char *)r->net_attempts[i].address);
+        free((char *)r->net_attempts[i].path);
     }
     free(r->net_attempts);
     result_copies_free(r->copies, r->ncopies);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/intercept.h"
 #include "net/response.h"
+#include "net/tls.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -68,6 +71,7 @@ struct conn;
 
 struct broker {
     const struct net_policy *pol;
+    struct net_tls *tls; /* when some host is intercepted */
     int listen_fd;
     int stop_fd; /* eventfd: readable once stopping */
     pthread_t acceptor;
@@ -440,11 +444,15 @@ unsigned net_inject_secrets(const struct net_policy *pol, const char *host, char
 static int connect_to(const struct sockaddr *sa, socklen_t salen, int stop_fd)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int e = 0;
+    int e = 0, one = 1;
     socklen_t el = sizeof(e);
 
     if (fd < 0)
         return -errno;
+    /* A relay passes on what it has at once: the ends made their own
+     * choices about small writes, and Nagle here would hold a response's
+     * body for the peer's delayed ACK of its head. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
         e = errno;
         close(fd);
@@ -696,6 +704,15 @@ static char *origin_request(const struct request *rq, const char *head_end, bool
     return strbuf_detach(&sb, NULL);
 }
 
+/* How much of a plain request's target is recorded: up to '?', 1 KiB. */
+static size_t path_record_len(const struct request *rq)
+{
+    const char *q = memchr(rq->path, '?', rq->path_len);
+    size_t n = q ? (size_t)(q - rq->path) : rq->path_len;
+
+    return n < 1024 ? n : 1024;
+}
+
 static void record_set(struct sbvm_net_attempt *rec, const struct request *rq, const char *why)
 {
     rec->method = strdup(rq->method[0] ? rq->method : "?");
@@ -933,7 +950,8 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
     const char *why = NULL;
     int64_t t0 = mono_ns();
     int up = -1, status = 0, r;
-    bool allowed = false;
+    bool allowed = false, intercept = false, why_parse = false;
+    struct net_tls *tls_own = NULL;
 
     memset(rec, 0, sizeof(*rec));
     memset(&rq, 0, sizeof(rq));
@@ -947,6 +965,7 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
         why = r == -ETIMEDOUT ? "no complete request in time" : "the guest closed the connection";
     } else if ((why = parse_request(buf, &rq))) {
         status = 400;
+        why_parse = true;
     } else {
         for (size_t i = 0; i < pol->nrules && !allowed; i++)
             allowed = net_rule_match(&pol->rules[i], rq.host, rq.port);
@@ -955,15 +974,15 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
             status = 403;
         }
     }
-    /* A tunnel is opaque to the broker: a secret injected into a plain
-     * request, stored by the server, could come back through it unmasked. */
-    for (size_t i = 0; allowed && rq.connect && i < pol->nsecrets; i++) {
-        if (net_rule_match(&pol->secrets[i].host, rq.host, rq.port)) {
-            snprintf(reason, sizeof(reason),
-                     "a tunnel to a host that has a secret (%s): the broker could not mask the "
-                     "secret in it (use http://)",
-                     pol->secrets[i].name);
-            why = reason;
+    /* A host with a secret or a path rule is never tunnelled blindly: its
+     * TLS is terminated here (intercept.c). A plain request's path is
+     * checked now. */
+    intercept = allowed && rq.connect && net_policy_intercepts(pol, rq.host, rq.port);
+    if (rq.method[0] && !rq.connect && !why_parse)
+        rec->path = strndup(rq.path_len ? rq.path : "/", rq.path_len ? path_record_len(&rq) : 1);
+    if (allowed && !rq.connect) {
+        if ((why = net_policy_path(pol, rq.host, rq.port, rq.path_len ? rq.path : "/",
+                                   rq.path_len ? rq.path_len : 1, reason, sizeof(reason)))) {
             status = 403;
             allowed = false;
         }
@@ -986,7 +1005,35 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
     rec->address = strdup(addr);
     if (!conn_set_up(c, up))
         goto done;
-    if (rq.connect) {
+    if (intercept) {
+        struct net_icept ic = {
+            .b = b,
+            .pol = pol,
+            .tls = b ? b->tls : NULL,
+            .guest = fd,
+            .up = up,
+            .stop_fd = stop_fd,
+            .host = rq.host,
+            .port = rq.port,
+            .address = addr,
+            .pre = buf + head_len,
+            .npre = len - head_len,
+        };
+        sbvm_error *e = NULL;
+        rec->intercepted = 1;
+        if (!ic.tls && net_tls_new(pol, &tls_own, &e) < 0) {
+            snprintf(reason, sizeof(reason), "%s", sbvm_error_message(e));
+            sbvm_error_free(e);
+            why = reason;
+            goto done;
+        }
+        if (!ic.tls)
+            ic.tls = tls_own;
+        why = net_intercept(&ic, reason, sizeof(reason), &status);
+        rec->bytes_up = ic.bytes_up;
+        rec->bytes_down = ic.bytes_down;
+        rec->secrets = ic.secrets;
+    } else if (rq.connect) {
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         if (!send_all(fd, ok, sizeof(ok) - 1, stop_fd))
             goto done;
@@ -1039,6 +1086,7 @@ done:
         (void)conn_set_up(c, -1);
         close(up);
     }
+    net_tls_free(tls_own);
     for (size_t i = 0; i < masks.n; i++)
         explicit_bzero(masks.v[i], strlen(masks.v[i]));
     strv_release(&masks);
@@ -1077,6 +1125,19 @@ static void record(struct broker *b, struct sbvm_net_attempt *rec)
         b->dropped++;
     }
     pthread_mutex_unlock(&b->lock);
+}
+
+void broker_record(struct broker *b, struct sbvm_net_attempt *rec)
+{
+    if (b)
+        record(b, rec);
+    else
+        net_attempt_release(rec);
+}
+
+int broker_mask_values(struct broker *b, const struct net_policy *pol, struct strv *masks)
+{
+    return mask_values(b, pol, masks);
 }
 
 static void *conn_main(void *arg)
@@ -1122,6 +1183,10 @@ static void *acceptor_main(void *arg)
         if (wait_fd(b->listen_fd, POLLIN, b->stop_fd, -1) < 0)
             break;
         fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            int one = 1;
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         if (fd < 0) {
             /* Out of descriptors (the budget keeps the brokers from it, but
              * not the rest of the process): the connection waits in the
@@ -1173,6 +1238,10 @@ int broker_start(const struct net_policy *pol, int listen_fd, struct broker **ou
         r = error_sys(err, errno, "starting the network broker");
         goto fail;
     }
+    /* The contexts once per sandbox: the server side's trust store is
+     * read here, not on every connection. */
+    if (pol->ca && (r = net_tls_new(pol, &b->tls, err)) < 0)
+        goto fail;
     pthread_mutex_lock(&fdb.lock);
     b->next = fdb.brokers;
     fdb.brokers = b;
@@ -1193,6 +1262,7 @@ int broker_start(const struct net_policy *pol, int listen_fd, struct broker **ou
     return 0;
 fail:
     close(listen_fd);
+    net_tls_free(b->tls);
     if (b->stop_fd >= 0)
         close(b->stop_fd);
     fdb_leave(b);
@@ -1221,6 +1291,7 @@ void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n
     fdb_leave(b);
     close(b->listen_fd);
     close(b->stop_fd);
+    net_tls_free(b->tls);
     pthread_mutex_destroy(&b->lock);
     *attempts = b->log;
     *n = b->nlog;
@@ -1268,6 +1339,7 @@ void net_attempt_release(struct sbvm_net_attempt *a)
     free((char *)a->host);
     free((char *)a->reason);
     free((char *)a->address);
+    free((char *)a->path);
     memset(a, 0, sizeof(*a));
 }
 

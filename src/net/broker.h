@@ -54,4 +54,10 @@ void broker_serve_one(const struct net_policy *pol, int fd, struct sbvm_net_atte
 unsigned net_inject_secrets(const struct net_policy *pol, const char *host, char **head,
                             size_t *len, struct strv *masks);
 
+/* For interception (intercept.c): adds one attempt to the broker's record
+ * (taking its strings; released when b is NULL), and collects the values
+ * a response must be masked with (see mask_values in broker.c). */
+void broker_record(struct broker *b, struct sbvm_net_attempt *rec);
+int broker_mask_values(struct broker *b, const struct net_policy *pol, struct strv *masks);
+
 #endif

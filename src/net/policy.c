@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
+#include "net/ca.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/util.h"
 
 #define HOST_MAX 253
@@ -80,6 +83,14 @@ static bool is_literal(const char *host)
     return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 /* ":PORT" at the end of text (after a bracketed address or a name):
  * the port, and the length of the host part. */
 static int split_port(const char *text, size_t *host_len, int *port, sbvm_error **err,
@@ -126,6 +137,96 @@ static int split_port(const char *text, size_t *host_len, int *port, sbvm_error 
     return 0;
 }
 
+/* A path for a rule's prefix or a request: why it is refused, or NULL.
+ * decoded (size len + 1) receives it percent-decoded once. */
+static const char *path_unsafe(const char *p, size_t len, char *decoded)
+{
+    size_t n = 0, seg = 0;
+
+    if (len == 0 || p[0] != '/')
+        return "a path must start with '/'";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '#')
+            return "a path with a space, a control character, a backslash or a '#'";
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len)
+                return "a malformed percent-escape";
+            hi = hexval(p[i + 1]);
+            lo = hexval(p[i + 2]);
+            if (hi < 0 || lo < 0)
+                return "a malformed percent-escape";
+            c = (unsigned char)(hi * 16 + lo);
+            if (c == 0 || c == '\\')
+                return "an encoded NUL or backslash in the path";
+            i += 2;
+        }
+        decoded[n++] = (char)c;
+    }
+    decoded[n] = '\0';
+    /* Segments of the decoded path ("%2f" splits one too): no "." or ".."
+     * (nor "..;x", which some servers read as ".."), and no escape left
+     * that a server decoding twice would turn into one. */
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && decoded[i] == '%' && i + 2 < n && hexval(decoded[i + 1]) >= 0 &&
+            hexval(decoded[i + 2]) >= 0)
+            return "a percent-escape in the path that is still one once decoded";
+        if (i == n || decoded[i] == '/') {
+            size_t sl = i - seg, dl = strcspn(decoded + seg, ";/");
+            if (dl > sl)
+                dl = sl;
+            if ((dl == 1 && decoded[seg] == '.') ||
+                (dl == 2 && decoded[seg] == '.' && decoded[seg + 1] == '.'))
+                return "a '.' or '..' segment in the path";
+            seg = i + 1;
+        }
+    }
+    return NULL;
+}
+
+/* https://HOST[:PORT][/PREFIX] or http://...: a host rule with a port
+ * from the scheme and a path. */
+static int url_rule_parse(const char *text, size_t scheme_len, int scheme_port,
+                          struct net_rule *out, sbvm_error **err)
+{
+    const char *auth = text + scheme_len, *slash = strchr(auth, '/'), *why;
+    size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
+    char authority[HOST_MAX + 16];
+    int r;
+
+    if (alen == 0 || alen >= sizeof(authority))
+        return error_set(err, EINVAL, "--net allow: %s: no host, or a host too long", text);
+    if (memchr(auth, '@', alen) || strpbrk(text, "?#"))
+        return error_set(err, EINVAL,
+                         "--net allow: %s: a rule names a host and a path prefix only (no user, "
+                         "query or fragment)",
+                         text);
+    memcpy(authority, auth, alen);
+    authority[alen] = '\0';
+    r = net_rule_parse(authority, out, err);
+    if (r < 0)
+        return r;
+    if (out->port == NET_PORT_DEFAULT)
+        out->port = scheme_port;
+    if (slash && !streq(slash, "/")) {
+        size_t plen = strlen(slash);
+        char *decoded = malloc(plen + 1);
+        why = decoded ? path_unsafe(slash, plen, decoded) : NULL;
+        free(decoded);
+        if (!decoded || why) {
+            net_rule_release(out);
+            return decoded ? error_set(err, EINVAL, "--net allow: %s: %s", text, why)
+                           : error_set(err, ENOMEM, "out of memory");
+        }
+        if (!(out->path = strdup(slash))) {
+            net_rule_release(out);
+            return error_set(err, ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
 int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
 {
     static const char what[] = "--net allow:";
@@ -134,6 +235,10 @@ int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
     int r;
 
     memset(out, 0, sizeof(*out));
+    if (text && !strncasecmp(text, "https://", 8))
+        return url_rule_parse(text, 8, 443, out, err);
+    if (text && !strncasecmp(text, "http://", 7))
+        return url_rule_parse(text, 7, 80, out, err);
     if (!text || !*text)
         return error_set(err, EINVAL, "%s an empty rule (write HOST[:PORT], e.g. example.com:443)",
                          what);
@@ -172,6 +277,7 @@ int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
 void net_rule_release(struct net_rule *r)
 {
     free(r->host);
+    free(r->path);
     memset(r, 0, sizeof(*r));
 }
 
@@ -194,6 +300,74 @@ bool net_rule_match(const struct net_rule *r, const char *host, int port)
     hl = strlen(host);
     sl = strlen(r->host);
     return hl > sl && streq(host + hl - sl, r->host);
+}
+
+bool net_policy_intercepts(const struct net_policy *p, const char *host, int port)
+{
+    bool allowed = false, paths = false;
+
+    for (size_t i = 0; i < p->nrules; i++) {
+        if (!net_rule_match(&p->rules[i], host, port))
+            continue;
+        allowed = true;
+        paths |= p->rules[i].path != NULL;
+    }
+    if (!allowed)
+        return false;
+    for (size_t i = 0; i < p->nsecrets && !paths; i++)
+        paths = net_rule_match(&p->secrets[i].host, host, port);
+    return paths;
+}
+
+bool net_policy_has_paths(const struct net_policy *p)
+{
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].path)
+            return true;
+    return false;
+}
+
+const char *net_policy_path(const struct net_policy *p, const char *host, int port,
+                            const char *target, size_t len, char *why, size_t why_size)
+{
+    const char *q = memchr(target, '?', len), *bad = NULL;
+    size_t plen = q ? (size_t)(q - target) : len;
+    char *decoded;
+    bool any = false;
+
+    for (size_t i = 0; i < p->nrules; i++)
+        if (net_rule_match(&p->rules[i], host, port)) {
+            if (!p->rules[i].path)
+                return NULL; /* a rule for the whole host */
+            any = true;
+        }
+    if (!any) {
+        snprintf(why, why_size, "not in the allowlist");
+        return why;
+    }
+    decoded = malloc(plen + 1);
+    if (!decoded) {
+        snprintf(why, why_size, "out of memory");
+        return why;
+    }
+    bad = path_unsafe(target, plen, decoded);
+    free(decoded);
+    if (bad) {
+        snprintf(why, why_size, "%s (the rules for %s allow some paths only)", bad, host);
+        return why;
+    }
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct net_rule *r = &p->rules[i];
+        size_t rl;
+        if (!r->path || !net_rule_match(r, host, port))
+            continue;
+        rl = strlen(r->path);
+        if (plen >= rl && !memcmp(target, r->path, rl) &&
+            (r->path[rl - 1] == '/' || plen == rl || target[rl] == '/'))
+            return NULL;
+    }
+    snprintf(why, why_size, "the path is not under a prefix the rules allow for %s", host);
+    return why;
 }
 
 static bool v4_in(uint32_t a, uint32_t net, int bits)
@@ -351,6 +525,34 @@ void net_secret_release(struct net_secret *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* The certificates a sandbox's broker verifies servers with besides the
+ * system's, and its CA when some host is intercepted: constrained to the
+ * hosts of secrets and of rules with paths. */
+static int policy_tls(struct net_policy *p, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    const char **hosts = calloc(p->nrules + p->nsecrets + 1, sizeof(*hosts));
+    struct strbuf pem = STRBUF_INIT;
+    size_t n = 0;
+    int r = 0;
+
+    if (!hosts)
+        return error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].path)
+            hosts[n++] = p->rules[i].host;
+    for (size_t i = 0; i < p->nsecrets; i++)
+        hosts[n++] = p->secrets[i].host.host;
+    if (n)
+        r = net_ca_new(hosts, n, &p->ca, err);
+    free(hosts);
+    for (size_t i = 0; r == 0 && i < cfg->trust_ca.n; i++)
+        strbuf_addstr(&pem, cfg->trust_ca.v[i]);
+    if (r == 0 && pem.len && !(p->trust_pem = strbuf_detach(&pem, NULL)))
+        r = error_set(err, ENOMEM, "out of memory");
+    strbuf_release(&pem);
+    return r;
+}
+
 int net_policy_build(struct net_policy *p, const struct sbvm_config *cfg, sbvm_error **err)
 {
     int r = 0;
@@ -387,6 +589,8 @@ int net_policy_build(struct net_policy *p, const struct sbvm_config *cfg, sbvm_e
         }
         snprintf(s->placeholder, strlen("sbvm-secret-") + 33, "sbvm-secret-%s", hex);
     }
+    if (r == 0)
+        r = policy_tls(p, cfg, err);
     if (r < 0)
         net_policy_release(p);
     return r;
@@ -400,5 +604,7 @@ void net_policy_release(struct net_policy *p)
         net_secret_release(&p->secrets[i]);
     free(p->rules);
     free(p->secrets);
+    net_ca_free(p->ca);
+    free(p->trust_pem);
     memset(p, 0, sizeof(*p));
 }

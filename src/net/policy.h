@@ -12,6 +12,10 @@
  *   192.0.2.7, [2001:db8::7]   an address literal: the only way to allow
  *                        one; no wildcard, "*" included, matches an address
  *   ...:*                any port
+ *   https://HOST[:PORT]/PREFIX   that host (port 443 unless given), and only
+ *                        requests whose path is under PREFIX: the broker
+ *                        intercepts HTTPS to such a host to check each
+ *                        request (http://: port 80, plain requests)
  * Names are compared case-insensitively, without a trailing dot.
  *
  * Whatever the rules, the broker resolves names itself and refuses
@@ -37,6 +41,7 @@ struct net_rule {
     char *host;    /* lowercase name, "*.suffix", "*", or a canonical address */
     bool wildcard; /* "*.suffix" (host holds ".suffix") or "*" (host "") */
     int port;      /* 1-65535, NET_PORT_DEFAULT or NET_PORT_ANY */
+    char *path;    /* a path prefix ("/repos/acme/"), or NULL: any path */
 };
 
 /* Parses one rule; on error says which and why ("--net allow": the
@@ -63,13 +68,36 @@ struct net_secret {
 };
 
 /* Everything the broker of one guest goes by; owns its rules and secrets. */
+struct net_ca;
 struct net_policy {
     struct net_rule *rules;
     size_t nrules;
     bool allow_private;
     struct net_secret *secrets;
     size_t nsecrets;
+    struct net_ca *ca; /* the sandbox's CA, when some host is intercepted */
+    char *trust_pem;   /* --trust-ca certificates, for verifying servers */
 };
+
+/*
+ * Whether the broker terminates TLS for a CONNECT to host:port: a secret is
+ * for that host, or a rule that allows it names a path.
+ */
+bool net_policy_intercepts(const struct net_policy *p, const char *host, int port);
+
+/*
+ * Whether the rules let a request for `target` (origin form, as sent) to
+ * host:port through: NULL, or why not (in why). Allowed when a rule for
+ * host:port names no path, or when the path (the target up to '?') is safe
+ * (no "." or ".." segment, literal or percent-encoded, no backslash, no
+ * escape left after one decoding) and under a rule's prefix: it starts with
+ * the prefix, and the prefix ends with '/' or the path goes on with '/' or
+ * ends there.
+ */
+const char *net_policy_path(const struct net_policy *p, const char *host, int port,
+                            const char *target, size_t len, char *why, size_t why_size);
+/* Whether any rule names a path (then plain requests are checked too). */
+bool net_policy_has_paths(const struct net_policy *p);
 
 struct sbvm_config;
 /* Parses the config's rules and secrets and gives each secret a fresh random

@@ -9,7 +9,8 @@
  * across chunks is still found) and chunked again.
  *
  * A response the masker cannot see through is refused: a Content-Encoding
- * other than identity, a Transfer-Encoding other than chunked. Malformed
+ * other than identity (when there is something to mask), a
+ * Transfer-Encoding other than chunked. Malformed
  * framing (a bad status line, header line, chunk size or chunk end; a head
  * over 64 KiB) fails the response. The server's bytes are hostile: every
  * size is bounded and overflow-checked.
@@ -73,10 +74,20 @@ struct net_resp {
     char why[160];      /* why it failed, printable ASCII, no server bytes beyond a token */
 };
 
+/* A token character of RFC 9110 (header names, methods). */
+bool net_http_tchar(char c);
+/* Field content: no control character but HTAB (obs-text is allowed). */
+bool net_http_field_ok(const char *p, size_t len);
+
 /* 0 or -ENOMEM. values (the secrets to mask) must outlive r. */
 int net_resp_init(struct net_resp *r, const char *const *values, size_t n, bool head_request);
 /* n bytes from the server; what the guest may see is appended to out. */
 enum net_resp_result net_resp_feed(struct net_resp *r, const char *p, size_t n, struct strbuf *out);
+/* The same, and *consumed says how many of the n bytes belonged to this
+ * response: on a kept-alive connection, what follows NET_RESP_DONE is the
+ * start of the next one. */
+enum net_resp_result net_resp_feed_some(struct net_resp *r, const char *p, size_t n,
+                                        struct strbuf *out, size_t *consumed);
 /* The server closed its side: flushes what is held back. NET_RESP_DONE when
  * the response was complete (or ran to the end of the connection). */
 enum net_resp_result net_resp_end(struct net_resp *r, struct strbuf *out);

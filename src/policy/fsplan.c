@@ -40,6 +40,20 @@ static const struct etc_entry {
     { "os-release", "distribution identification" },
     { "debian_version", "distribution identification" },
     { "mime.types", "MIME types for interpreters' standard libraries" },
+    /* The system's trust store, for HTTPS (never /etc/ssl/private, nor
+     * /etc/pki/tls/private). Debian and Ubuntu: the hashed directory and
+     * ca-certificates.crt in /etc/ssl/certs (its links point into
+     * /usr/share/ca-certificates, visible with /usr); Fedora and RHEL:
+     * /etc/pki; Arch: /etc/ca-certificates/extracted; Alpine: cert.pem. */
+    { "ssl/certs", "the system's trust store (curl, wget, git, Python, OpenSSL)" },
+    { "ssl/cert.pem", "the system's trust store as one file" },
+    { "ssl/openssl.cnf", "OpenSSL's configuration" },
+    { "ca-certificates.conf", "which certificates the system trusts" },
+    { "ca-certificates/extracted", "the system's trust store (Arch)" },
+    { "pki/tls/certs", "the system's trust store (Fedora, RHEL)" },
+    { "pki/tls/cert.pem", "the system's trust store as one file (Fedora, RHEL)" },
+    { "pki/tls/openssl.cnf", "OpenSSL's configuration (Fedora, RHEL)" },
+    { "pki/ca-trust/extracted", "the system's trust store (Fedora, RHEL)" },
 };
 
 /* Copied /etc files larger than this are bound instead of copied. */
@@ -246,6 +260,27 @@ static bool add_identity_files(struct fsplan *p, const struct guest_ids *ids)
     return ok;
 }
 
+/* The directories leading to dst (relative), each made once. */
+static bool add_parents(struct fsplan *p, const char *dst)
+{
+    char dir[PATH_MAX];
+    size_t len = strlen(dst);
+
+    if (len >= sizeof(dir))
+        return false;
+    memcpy(dir, dst, len + 1);
+    for (char *slash = strchr(dir, '/'); slash; slash = strchr(slash + 1, '/')) {
+        bool made = false;
+        *slash = '\0';
+        for (size_t i = 0; i < p->nops && !made; i++)
+            made = p->ops[i].kind == FSOP_MKDIR && streq(p->ops[i].dst, dir);
+        if (!made && !add_mkdir(p, dir, 0755))
+            return false;
+        *slash = '/';
+    }
+    return true;
+}
+
 static bool add_etc(struct fsplan *p, const struct guest_ids *ids)
 {
     static const char hosts[] = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost "
@@ -269,6 +304,8 @@ static bool add_etc(struct fsplan *p, const struct guest_ids *ids)
         snprintf(dst, sizeof(dst), "etc/%s", etc_entries[i].name);
         if (lstat(host, &st) < 0)
             continue;
+        if (!add_parents(p, dst))
+            return false;
         if (S_ISLNK(st.st_mode)) {
             n = readlink(host, target, sizeof(target) - 1);
             if (n <= 0)
@@ -358,6 +395,119 @@ int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err)
 
     tmpfs_options(opts, sizeof(opts), size);
     if (!add_tmpfs(p, "tmp", opts))
+        return error_set(err, ENOMEM, "building the filesystem view: out of memory");
+    return 0;
+}
+
+/* A host file's content (symlinks followed: the host's own configuration),
+ * into sb; false when it is missing, unreadable or larger than max. */
+static bool read_host(const char *path, size_t max, struct strbuf *sb)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    if (read_file_at(AT_FDCWD, path, max, &data, &len) < 0)
+        return false;
+    strbuf_add(sb, data, len);
+    free(data);
+    return !strbuf_failed(sb);
+}
+
+int fsplan_add_host_net(struct fsplan *p, sbvm_error **err)
+{
+    static const char *const copied[] = { "resolv.conf", "host.conf", "gai.conf" };
+    struct strbuf hosts = STRBUF_INIT;
+    bool ok = true;
+
+    /* Copies, not binds: resolv.conf is often a symlink into /run, which
+     * the view does not have, and a copy pins no host inode. */
+    for (size_t i = 0; i < ARRAY_SIZE(copied) && ok; i++) {
+        struct strbuf sb = STRBUF_INIT;
+        char host[64], dst[64];
+        snprintf(host, sizeof(host), "/etc/%s", copied[i]);
+        snprintf(dst, sizeof(dst), "etc/%s", copied[i]);
+        if (read_host(host, ETC_COPY_MAX, &sb))
+            ok = add_file(p, dst, sb.buf ? sb.buf : "", sb.len, 0644);
+        strbuf_release(&sb);
+    }
+    /* The host's names, which mean something on the host's network, and
+     * the sandbox's own host name. */
+    if (ok && read_host("/etc/hosts", ETC_COPY_MAX, &hosts)) {
+        if (hosts.len && hosts.buf[hosts.len - 1] != '\n')
+            strbuf_addch(&hosts, '\n');
+        strbuf_addstr(&hosts, "127.0.0.1\tsandbox\n");
+        ok = !strbuf_failed(&hosts) && add_file(p, "etc/hosts", hosts.buf, hosts.len, 0644);
+    }
+    strbuf_release(&hosts);
+    if (!ok)
+        return error_set(err, ENOMEM, "building the filesystem view: out of memory");
+    return 0;
+}
+
+/*
+ * The files in which clients look for the system's trust store, by default
+ * (Debian's curl, wget and git, OpenSSL's default file and with it Python's
+ * ssl, Debian's certifi) on the distributions the base view knows.
+ */
+static const char *const bundle_paths[] = {
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+};
+
+/* Whether a canonical host path is in the base view as it is on the host:
+ * under /usr or under one of the /etc entries it shows. */
+static bool etc_visible(const char *path)
+{
+    if (str_has_prefix(path, "/usr/"))
+        return true;
+    if (!str_has_prefix(path, "/etc/"))
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(etc_entries); i++) {
+        size_t n = strlen(etc_entries[i].name);
+        if (!strncmp(path + 5, etc_entries[i].name, n) &&
+            (path[5 + n] == '\0' || path[5 + n] == '/'))
+            return true;
+    }
+    return false;
+}
+
+int fsplan_add_trust(struct fsplan *p, const char *pem, size_t len, sbvm_error **err)
+{
+    struct strbuf bundle = STRBUF_INIT;
+    char done[ARRAY_SIZE(bundle_paths)][PATH_MAX];
+    size_t ndone = 0;
+    bool ok = true, have_system = false;
+
+    /* The system's certificates first, then the added ones: one file that
+     * every client reading the usual place trusts. */
+    for (size_t i = 0; i < ARRAY_SIZE(bundle_paths) && !have_system; i++)
+        have_system = read_host(bundle_paths[i], 16u << 20, &bundle);
+    if (bundle.len && bundle.buf[bundle.len - 1] != '\n')
+        strbuf_addch(&bundle, '\n');
+    strbuf_add(&bundle, pem, len);
+    ok = !strbuf_failed(&bundle) && add_mkdir(p, "etc/sandboxvm", 0755) &&
+         add_file(p, FSPLAN_TRUST_ADDED + 1, pem, len, 0644) &&
+         add_file(p, FSPLAN_TRUST_BUNDLE + 1, bundle.buf, bundle.len, 0644);
+    /* Bound over each system bundle the view shows, by its real path (no
+     * symlink on the way: the bind is made before the root is entered). */
+    for (size_t i = 0; i < ARRAY_SIZE(bundle_paths) && ok; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        bool dup = false;
+        if (!realpath(bundle_paths[i], real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode) ||
+            !etc_visible(real))
+            continue;
+        for (size_t k = 0; k < ndone && !dup; k++)
+            dup = streq(done[k], real);
+        if (dup)
+            continue;
+        memcpy(done[ndone++], real, strlen(real) + 1);
+        ok = add_bind(p, FSPLAN_TRUST_BUNDLE + 1, real + 1, FSOP_RDONLY);
+    }
+    strbuf_release(&bundle);
+    if (!ok)
         return error_set(err, ENOMEM, "building the filesystem view: out of memory");
     return 0;
 }

@@ -88,6 +88,25 @@ int fsplan_build_base(struct fsplan *p, const struct guest_ids *ids, sbvm_error 
 /* A fresh, writable tmpfs of `size` bytes on /tmp (the guest's scratch). */
 int fsplan_add_tmp(struct fsplan *p, uint64_t size, sbvm_error **err);
 
+/*
+ * --net host: the host's resolver configuration (resolv.conf, host.conf,
+ * gai.conf) and names (/etc/hosts, plus the sandbox's own host name), copied
+ * over the base view's loopback-only ones.
+ */
+int fsplan_add_host_net(struct fsplan *p, sbvm_error **err);
+
+/*
+ * Certificates the guest trusts besides the system's (pem: validated PEM
+ * certificates only): FSPLAN_TRUST_ADDED holds them alone (for clients that
+ * add a file to their own store, e.g. NODE_EXTRA_CA_CERTS), and
+ * FSPLAN_TRUST_BUNDLE the system's bundle followed by them, bound read-only
+ * over every system bundle file the view shows, so that clients reading the
+ * usual place (curl, wget, git, OpenSSL's default) trust them too.
+ */
+#define FSPLAN_TRUST_ADDED  "/etc/sandboxvm/added-ca.pem"
+#define FSPLAN_TRUST_BUNDLE "/etc/sandboxvm/ca-bundle.crt"
+int fsplan_add_trust(struct fsplan *p, const char *pem, size_t len, sbvm_error **err);
+
 /* Adds a read-only bind of one host file (held as host fd `slot_fd` in the
  * child, i.e. "/proc/self/fd/<slot_fd>") at absolute guest path `path`,
  * creating the directories leading to it. */

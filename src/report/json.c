@@ -252,6 +252,8 @@ static json_t *network_json(const sbvm_result *r)
         json_object_set_new(e, "bytes_down", json_integer((json_int_t)v[i].bytes_down));
         json_object_set_new(e, "duration_ms", jms(v[i].duration_ns));
         json_object_set_new(e, "secrets_injected", json_integer(v[i].secrets));
+        json_object_set_new(e, "path", jcstr(v[i].path));
+        json_object_set_new(e, "intercepted", json_boolean(v[i].intercepted));
         json_array_append_new(a, e);
     }
     json_object_set_new(o, "attempts", a);

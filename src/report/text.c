@@ -216,16 +216,22 @@ static void network_text(struct strbuf *sb, const sbvm_result *r, const char *in
         return;
     strbuf_addf(sb, "%snetwork (through the proxy):\n", indent);
     for (size_t i = 0; i < n && i < 20; i++) {
-        _cleanup_free_ char *host = fld(v[i].host), *why = fld(v[i].reason);
-        strbuf_addf(sb, "%s  %s %s %s:%d", indent, v[i].allowed ? "allowed" : "refused",
-                    v[i].method ? v[i].method : "?", host, v[i].port);
+        _cleanup_free_ char *host = fld(v[i].host), *why = fld(v[i].reason),
+                            *path = v[i].path ? fld(v[i].path) : NULL;
+        strbuf_addf(sb, "%s  %s %s %s:%d%s", indent, v[i].allowed ? "allowed" : "refused",
+                    v[i].method ? v[i].method : "?", host, v[i].port, path ? path : "");
         if (v[i].allowed) {
             strbuf_addf(sb, " via %s (", v[i].address ? v[i].address : "?");
             size_text(sb, v[i].bytes_up);
             strbuf_addstr(sb, " up, ");
             size_text(sb, v[i].bytes_down);
-            strbuf_addf(sb, " down, %.0f ms%s)\n", (double)v[i].duration_ns / 1e6,
-                        v[i].secrets ? ", secret injected" : "");
+            strbuf_addf(sb, " down, %.0f ms%s%s)", (double)v[i].duration_ns / 1e6,
+                        v[i].secrets ? ", secret injected" : "",
+                        v[i].intercepted && !v[i].path ? ", intercepted" : "");
+            /* Connected, and still not as asked: the broker says why. */
+            if (v[i].reason)
+                strbuf_addf(sb, ": %s", why);
+            strbuf_addch(sb, '\n');
         } else {
             strbuf_addf(sb, ": %s\n", why);
         }

@@ -21,6 +21,7 @@ Suite *suite_report(void);
 Suite *suite_forensics(void);
 Suite *suite_procscan(void);
 Suite *suite_net(void);
+Suite *suite_tls(void);
 Suite *suite_sandbox(void);
 Suite *suite_shm(void);
 Suite *suite_shm_hostile(void);

@@ -73,10 +73,14 @@ static int write_all(int fd, const char *p, size_t len)
 /* Creates a mount point: a directory, or an empty file for file binds. */
 static int make_point(const char *dst, bool dir)
 {
+    struct stat st;
     int fd;
 
     if (dir)
         return (mkdir(dst, 0755) == 0 || errno == EEXIST) ? 0 : -1;
+    /* A file that is there already (in a read-only bind, say) will do. */
+    if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        return 0;
     fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
     if (fd < 0)
         return -1;

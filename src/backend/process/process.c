@@ -23,6 +23,7 @@
 #include "backend/process/userns.h"
 #include "core/config.h"
 #include "core/job.h"
+#include "net/ca.h"
 #include "policy/env.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -529,7 +530,9 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
         if (r < 0)
             return error_set(err, ENOMEM, "out of memory");
     }
-    if (env_put(&ps->envp, "NO_PROXY=") < 0 || env_put(&ps->envp, "no_proxy=") < 0)
+    /* Node (22.21 and later) honours the variables above only when asked. */
+    if (env_put(&ps->envp, "NO_PROXY=") < 0 || env_put(&ps->envp, "no_proxy=") < 0 ||
+        env_put(&ps->envp, "NODE_USE_ENV_PROXY=1") < 0)
         return error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < ps->net.nsecrets; i++) {
         const struct net_secret *s = &ps->net.secrets[i];
@@ -537,10 +540,12 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
         /* The value must not reach the guest by another variable either
          * (--keep-env, --env): such a variable gets the placeholder too. */
         for (size_t k = 0; k < ps->envp.n; k++) {
-            if (!strstr(ps->envp.v[k], s->value))
+            const char *val = strchr(ps->envp.v[k], '=');
+            /* The value part only: a name is not the guest's to learn from. */
+            if (!val || !strstr(val + 1, s->value))
                 continue;
             {
-                const char *eq = strchr(ps->envp.v[k], '=');
+                const char *eq = val;
                 struct strbuf kv = STRBUF_INIT;
                 strbuf_add(&kv, ps->envp.v[k], eq ? (size_t)(eq - ps->envp.v[k]) : 0);
                 strbuf_addf(&kv, "=%s", s->placeholder);
@@ -560,6 +565,49 @@ static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, 
             return error_set(err, ENOMEM, "out of memory");
     }
     return 0;
+}
+
+/*
+ * What the guest trusts for HTTPS besides the system's store: the --trust-ca
+ * certificates and, when the broker intercepts, the sandbox's own CA. They
+ * extend the bundle in the view (curl, wget, git and OpenSSL read it), and
+ * the variables of clients that read their own store point at them (unless
+ * the caller set one with --env). A --rootfs tree keeps its own store.
+ */
+static int plan_trust(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
+{
+    static const struct {
+        const char *name, *path;
+    } vars[] = {
+        { "SSL_CERT_FILE", FSPLAN_TRUST_BUNDLE },      /* OpenSSL's, Go's, curl's override */
+        { "REQUESTS_CA_BUNDLE", FSPLAN_TRUST_BUNDLE }, /* requests with pip's certifi */
+        { "NODE_EXTRA_CA_CERTS", FSPLAN_TRUST_ADDED }, /* node: added to its own store */
+    };
+    struct strbuf pem = STRBUF_INIT;
+    int r = 0;
+
+    for (size_t i = 0; i < cfg->trust_ca.n; i++)
+        strbuf_addstr(&pem, cfg->trust_ca.v[i]);
+    if (ps->has_net && ps->net.ca)
+        strbuf_addstr(&pem, net_ca_pem(ps->net.ca));
+    if (strbuf_failed(&pem))
+        r = error_set(err, ENOMEM, "out of memory");
+    if (r < 0 || !pem.len || cfg->rootfs) {
+        strbuf_release(&pem);
+        return r;
+    }
+    r = fsplan_add_trust(&ps->extra, pem.buf, pem.len, err);
+    strbuf_release(&pem);
+    for (size_t i = 0; i < ARRAY_SIZE(vars) && r == 0; i++) {
+        struct strbuf kv = STRBUF_INIT;
+        if (env_lookup(cfg->env_set.v, vars[i].name))
+            continue;
+        strbuf_addf(&kv, "%s=%s", vars[i].name, vars[i].path);
+        if (strbuf_failed(&kv) || env_put(&ps->envp, kv.buf) < 0)
+            r = error_set(err, ENOMEM, "out of memory");
+        strbuf_release(&kv);
+    }
+    return r;
 }
 
 static void proc_release(struct sandbox *sb)
@@ -675,6 +723,12 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
         goto fail_err;
     r = plan_network(ps, cfg, &e);
     if (r < 0)
+        goto fail_err;
+    /* --net host: the host's resolver and names, which mean something on
+     * the host's network (the base view's are loopback-only). */
+    if (cfg->net == SBVM_NET_HOST && !cfg->rootfs && (r = fsplan_add_host_net(&ps->extra, &e)) < 0)
+        goto fail_err;
+    if ((r = plan_trust(ps, cfg, &e)) < 0)
         goto fail_err;
     if (cfg->rootfs && (r = open_rootfs(ps, cfg->rootfs, &e)) < 0)
         goto fail_err;
