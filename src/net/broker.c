@@ -1325,6 +1325,9 @@ int broker_peek(struct broker *b, struct sbvm_net_attempt **out, size_t *n, uint
         v[i].host = a->host ? strdup(a->host) : NULL;
         v[i].reason = a->reason ? strdup(a->reason) : NULL;
         v[i].address = a->address ? strdup(a->address) : NULL;
+        /* Every string field is the copy's own: the inventory frees them
+         * (net_attempt_release) while the broker's log keeps its own. */
+        v[i].path = a->path ? strdup(a->path) : NULL;
     }
     *dropped = b->dropped;
     pthread_mutex_unlock(&b->lock);
