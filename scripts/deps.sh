@@ -12,6 +12,8 @@
 #   scripts/deps.sh slow    building + testing + the slow tier (debootstrap)
 #   scripts/deps.sh fresh   what the fresh-machine rehearsal needs on the host
 #                           (scripts/fresh-check.sh: it builds nothing here)
+#   scripts/deps.sh oci     building + testing + the engines the OCI runtime's
+#                           tests drive
 #
 # Each list names everything a minimal Debian 12 (debootstrap's minbase) lacks:
 # scripts/fresh-check.sh proves it on such a tree. Installs what is missing with
@@ -50,16 +52,20 @@ bench_pkgs=("${check_pkgs[@]}" bubblewrap firejail time curl)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 slow_pkgs=(debootstrap)
 fresh_pkgs=(debootstrap git util-linux)
+# The engines tests/cli/oci.bats and bench/oci.sh drive (podman as root and
+# rootless, containerd's ctr), and runc and crun to compare with.
+oci_pkgs=(podman conmon containerd runc crun uidmap slirp4netns)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
-test) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+test) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}" "${oci_pkgs[@]}") ;;
 fuzz) want=("${build_pkgs[@]}" "${check_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}" "${oci_pkgs[@]}") ;;
 slow) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${slow_pkgs[@]}") ;;
 fresh) want=("${fresh_pkgs[@]}") ;;
+oci) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${oci_pkgs[@]}") ;;
 *)
-    echo "usage: $0 build|test|fuzz|bench|slow|fresh" >&2
+    echo "usage: $0 build|test|fuzz|bench|slow|fresh|oci" >&2
     exit 2
     ;;
 esac

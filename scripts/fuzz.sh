@@ -32,7 +32,7 @@ build-fuzz/tests/fuzz/seed-records build-fuzz/seeds/fuzz-records
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-serve)
+    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-oci fuzz-serve)
     # The device models' four targets share one target's time (CI time);
     # named on the command line, each gets all of it.
     targets+=(fuzz-virtio-blk fuzz-virtio-scsi fuzz-virtio-pci fuzz-vhost-user)

@@ -705,6 +705,13 @@ struct sbvm_exec {
      * serves it in the loop while the job runs. The caller keeps it and
      * frees it after the job. NULL: none. */
     sbvm_channel *channel;
+    /* 1: the job is made ready - its process exists, its streams and
+     * terminal are in place and its program is found - but waits before
+     * its exec until sbvm_job_release() (an OCI container's create). */
+    int hold;
+    /* 1, with terminal: the terminal's master side is the caller's
+     * (sbvm_job_take_terminal()); nothing of it is relayed or captured. */
+    int give_terminal;
 };
 
 /* Starts a job; 0 and *out (free it with sbvm_job_free()). Its outcome,
@@ -722,6 +729,16 @@ SBVM_API int sbvm_job_signal(sbvm_job *j, int sig);
 SBVM_API int sbvm_job_resize(sbvm_job *j, unsigned short rows, unsigned short cols);
 /* Frees a job; one still running is killed first. */
 SBVM_API void sbvm_job_free(sbvm_job *j);
+/* Runs the loop until the job's process exists (running, or held) or the
+ * job has ended: 0; -ETIMEDOUT after timeout_ms (-1: no limit). */
+SBVM_API int sbvm_job_wait_started(sbvm_job *j, int timeout_ms, sbvm_error **err);
+/* A held job execs its program: 0, or -errno (-EALREADY once released). */
+SBVM_API int sbvm_job_release(sbvm_job *j);
+/* The pid of the job's first process in the sandbox; 0 before it exists. */
+SBVM_API int sbvm_job_pid(const sbvm_job *j);
+/* give_terminal: the terminal's master side, once (the caller closes it);
+ * -EAGAIN before the job started, -ENOTTY when there is none. */
+SBVM_API int sbvm_job_take_terminal(sbvm_job *j);
 
 /*
  * Files: a host file or tree into the sandbox (put), or out of it (get), at
@@ -735,6 +752,10 @@ SBVM_API int sbvm_sandbox_put(sbvm_sandbox *sb, const char *host, const char *gu
                               sbvm_error **err);
 SBVM_API int sbvm_sandbox_get(sbvm_sandbox *sb, const char *guest, const char *host, unsigned flags,
                               sbvm_error **err);
+/* Stops (pause 1) or continues (0) every process in the sandbox, as job
+ * control does (SIGSTOP, SIGCONT): a parent that waits with WUNTRACED
+ * sees its children stop. SIGKILL still ends a paused process. */
+SBVM_API int sbvm_sandbox_pause(sbvm_sandbox *sb, int pause, sbvm_error **err);
 /* What runs in the sandbox and what is in its /tmp, now, without stopping
  * anything: a result whose ledger accessors tell (free it). */
 SBVM_API int sbvm_sandbox_inventory(sbvm_sandbox *sb, sbvm_result **out, sbvm_error **err);

@@ -78,6 +78,8 @@ struct backend_ops {
     /* A signal to a job's processes (NULL: every job's, as a terminal
      * would). */
     int (*signal)(struct sandbox *sb, struct job *j, int sig);
+    /* Stops (on) or continues every process of a live sandbox. */
+    int (*pause)(struct sandbox *sb, bool on);
     /* Ends a job of a live sandbox at once (a limit, a timeout). */
     void (*kill_job)(struct sandbox *sb, struct job *j);
     /* Core frees the job: nothing the backend keeps may point to it any

@@ -19,6 +19,8 @@ int cmd_serve(int argc, char **argv);
 void cmd_serve_help(void);
 int cmd_device(int argc, char **argv);
 void cmd_device_help(void);
+/* The OCI runtime (cmd_oci.c, src/oci): argv[0] is "oci" or the program. */
+int cmd_oci(int argc, char **argv);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {

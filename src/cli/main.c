@@ -87,6 +87,11 @@ int main(int argc, char **argv)
 
     ensure_stdio();
     raise_fd_limit();
+    /* Installed (or linked) as sandboxvm-oci: the OCI runtime, for engines
+     * that take a runtime's path (docs/OCI.md). */
+    if (argc > 0 && (streq(argv[0], "sandboxvm-oci") ||
+                     (strrchr(argv[0], '/') && streq(strrchr(argv[0], '/') + 1, "sandboxvm-oci"))))
+        return cmd_oci(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -134,6 +139,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (streq(cmd, "device"))
         return cmd_device(argc - 1, argv + 1);
+    if (streq(cmd, "oci"))
+        return cmd_oci(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else

@@ -21,6 +21,7 @@
 #include "core/result.h"
 #include "core/sandbox.h"
 #include "ledger/ledger.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/util.h"
@@ -235,6 +236,8 @@ SBVM_API int sbvm_sandbox_exec(sbvm_sandbox *s, const struct sbvm_exec *ex, sbvm
         return error_set(err, ENOMEM, "out of memory");
     }
     j->terminal = e.terminal != 0;
+    j->give_terminal = j->terminal && e.give_terminal;
+    j->hold = e.hold != 0;
     j->rows = e.rows ? e.rows : 24;
     j->cols = e.cols ? e.cols : 80;
     j->limits[SBVM_LIMIT_TIME] = e.timeout_ms;
@@ -282,6 +285,58 @@ SBVM_API int sbvm_job_wait(sbvm_job *jj, int timeout_ms, sbvm_error **err)
     if (r < 0)
         return error_sys(err, -r, "waiting for job %s", j->name);
     return 0;
+}
+
+static bool job_is_started(void *ctx)
+{
+    return JOB(ctx)->state >= JOB_RUNNING;
+}
+
+SBVM_API int sbvm_job_wait_started(sbvm_job *jj, int timeout_ms, sbvm_error **err)
+{
+    struct job *j = JOB(jj);
+    int r;
+
+    if (j->state >= JOB_RUNNING)
+        return 0;
+    if (!j->sb)
+        return error_set(err, ESRCH, "job %s: its sandbox is gone", j->name);
+    r = run_until(j->sb->loop, job_is_started, j, timeout_ms);
+    if (r == -ETIMEDOUT)
+        return error_set(err, ETIMEDOUT, "job %s: not started after %d ms", j->name, timeout_ms);
+    if (r < 0)
+        return error_sys(err, -r, "waiting for job %s", j->name);
+    return 0;
+}
+
+SBVM_API int sbvm_job_release(sbvm_job *jj)
+{
+    struct job *j = JOB(jj);
+
+    if (!j->hold)
+        return -EINVAL;
+    if (j->state >= JOB_EXITED)
+        return -ESRCH;
+    if (j->state < JOB_RUNNING)
+        return -EAGAIN;
+    return job_release(j);
+}
+
+SBVM_API int sbvm_job_pid(const sbvm_job *jj)
+{
+    const struct job *j = (const struct job *)jj;
+    return j->pid > 0 ? j->pid : 0;
+}
+
+SBVM_API int sbvm_job_take_terminal(sbvm_job *jj)
+{
+    struct job *j = JOB(jj);
+
+    if (!j->terminal || !j->give_terminal)
+        return -ENOTTY;
+    if (j->terminal_fd < 0)
+        return j->state < JOB_RUNNING ? -EAGAIN : -ENOTTY;
+    return steal_fd(&j->terminal_fd);
 }
 
 SBVM_API const sbvm_result *sbvm_job_result(const sbvm_job *jj)
@@ -391,6 +446,19 @@ static int copy_between(sbvm_sandbox *s, bool in, const char *a, const char *b, 
     r = in ? sb->ops->put(sb, host, guest, flags, err) : sb->ops->get(sb, guest, host, flags, err);
     free(host);
     return r;
+}
+
+SBVM_API int sbvm_sandbox_pause(sbvm_sandbox *s, int pause, sbvm_error **err)
+{
+    struct sandbox *sb = SB(s);
+    int r;
+
+    if (sb->state != SB_READY || !sb->ops->pause)
+        return error_set(err, ESRCH, "sandbox %s is not running", sb->name);
+    r = sb->ops->pause(sb, pause != 0);
+    if (r < 0)
+        return error_sys(err, -r, "%s sandbox %s", pause ? "pausing" : "resuming", sb->name);
+    return 0;
 }
 
 SBVM_API int sbvm_sandbox_put(sbvm_sandbox *sb, const char *host, const char *guest, unsigned flags,

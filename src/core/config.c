@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     free(cfg->layer);
     free(cfg->name);
     free(cfg->cwd);
+    config_container_free(cfg->container);
     free(cfg->keep_dir);
     free(cfg);
 }
@@ -172,6 +174,8 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     if (src->name && !(cfg->name = strdup(src->name)))
         goto fail;
     if (src->cwd && !(cfg->cwd = strdup(src->cwd)))
+        goto fail;
+    if (src->container && !(cfg->container = config_container_dup(src->container)))
         goto fail;
     return cfg;
 fail:
@@ -653,4 +657,51 @@ SBVM_API int sbvm_config_deny_syscall(sbvm_config *cfg, const char *name, sbvm_e
 SBVM_API int sbvm_config_allow_syscall(sbvm_config *cfg, const char *name, sbvm_error **err)
 {
     return add_syscall(&cfg->allow, name, true, err);
+}
+
+void config_container_free(struct config_container *c)
+{
+    if (!c)
+        return;
+    free(c->hostname);
+    free(c->uid_map);
+    free(c->gid_map);
+    free(c->filter);
+    strv_release(&c->sysctl_paths);
+    strv_release(&c->sysctl_values);
+    strv_release(&c->masked);
+    strv_release(&c->readonly);
+    strv_release(&c->mqueue);
+    free(c);
+}
+
+struct config_container *config_container_dup(const struct config_container *src)
+{
+    struct config_container *c = malloc(sizeof(*c));
+
+    if (!c)
+        return NULL;
+    *c = *src;
+    c->hostname = c->uid_map = c->gid_map = NULL;
+    c->filter = NULL;
+    c->sysctl_paths = c->sysctl_values = c->masked = c->readonly = c->mqueue =
+        (struct strv)STRV_INIT;
+    if ((src->hostname && !(c->hostname = strdup(src->hostname))) ||
+        (src->uid_map && !(c->uid_map = strdup(src->uid_map))) ||
+        (src->gid_map && !(c->gid_map = strdup(src->gid_map))) ||
+        strv_copy(&c->sysctl_paths, &src->sysctl_paths) < 0 ||
+        strv_copy(&c->sysctl_values, &src->sysctl_values) < 0 ||
+        strv_copy(&c->masked, &src->masked) < 0 || strv_copy(&c->readonly, &src->readonly) < 0 ||
+        strv_copy(&c->mqueue, &src->mqueue) < 0)
+        goto fail;
+    if (src->filter_len) {
+        if (src->filter_len > BPF_MAXINSNS ||
+            !(c->filter = malloc(src->filter_len * sizeof(struct sock_filter))))
+            goto fail;
+        memcpy(c->filter, src->filter, src->filter_len * sizeof(struct sock_filter));
+    }
+    return c;
+fail:
+    config_container_free(c);
+    return NULL;
 }

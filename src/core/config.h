@@ -35,6 +35,47 @@ struct config_copy {
     char *guest; /* plain absolute path in the view */
 };
 
+/*
+ * What an OCI container (src/oci) adds to a sandbox; NULL for every other
+ * sandbox. The backend applies it: the identity of the container's
+ * processes and its user namespace's maps, its host name, a writable
+ * rootfs, rlimits and a umask for each job, a seccomp filter each job
+ * stacks on sandboxvm's own (it can only refuse more), and what its view
+ * has beyond sandboxvm's options: masked and read-only paths, message
+ * queues, an empty /sys, namespaced sysctls.
+ */
+#define CONFIG_RLIMITS_MAX 16
+#define CONFIG_GROUPS_MAX  64
+struct config_container {
+    char *hostname;      /* NULL: "sandbox" */
+    bool rootfs_rw;      /* the rootfs tree bound writable */
+    bool rootfs_ro_late; /* ... and made read-only once the view is built */
+    /* Every process's ids inside; pid 1 builds the view as uid 0 inside
+     * when `from_root` (the maps then hold 0), else as `uid` itself. */
+    uint32_t uid, gid;
+    uint32_t groups[CONFIG_GROUPS_MAX];
+    size_t ngroups;
+    bool from_root;
+    bool keep_groups; /* setgroups is denied here (a rootless engine's
+                       * namespace): the groups stay as inherited */
+    /* Lines for uid_map and gid_map ("inside outside count\n"...). */
+    char *uid_map, *gid_map;
+    unsigned umask;
+    struct config_rlimit {
+        int resource;
+        uint64_t cur, max;
+    } rlimits[CONFIG_RLIMITS_MAX];
+    size_t nrlimits;
+    void *filter; /* struct sock_filter[filter_len], or NULL */
+    size_t filter_len;
+    struct strv sysctl_paths, sysctl_values; /* "/proc/sys/net/...", its value */
+    struct strv masked, readonly;            /* absolute paths in the view */
+    struct strv mqueue;                      /* where a message-queue fs goes */
+    bool empty_sys;                          /* an empty read-only /sys */
+};
+struct config_container *config_container_dup(const struct config_container *c);
+void config_container_free(struct config_container *c);
+
 /* Whether p is an absolute path without "", "." or ".." parts, nor a
  * trailing "/"; "/" itself is plain. */
 bool config_path_plain(const char *p);
@@ -74,6 +115,7 @@ struct sbvm_config {
     char *device_trace;
     bool device_trace_json;
     const sbvm_channel_config *channel; /* not owned: the caller's */
+    struct config_container *container; /* src/oci's, or NULL */
 };
 
 /* Settings that only mean something together, however they were set

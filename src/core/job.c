@@ -40,6 +40,7 @@ struct job *job_new(size_t argc, const char *const *argv, const char *name)
         return NULL;
     j->out_fd = j->err_fd = j->in_fd = -1;
     j->child_in = j->child_out = j->child_err = -1;
+    j->hold_w = j->child_hold = j->terminal_fd = -1;
     j->stdin_src = -1;
     j->capture_limit = SBVM_DEFAULT_CAPTURE;
     j->symbolize = true;
@@ -76,6 +77,22 @@ void job_close_child_ends(struct job *j)
     close_fd(&j->child_in);
     close_fd(&j->child_out);
     close_fd(&j->child_err);
+    close_fd(&j->child_hold);
+}
+
+int job_release(struct job *j)
+{
+    char go = 'g';
+
+    if (j->hold_w < 0)
+        return -EALREADY;
+    if (write_nosigpipe(j->hold_w, &go, 1) != 1) {
+        int e = errno;
+        close_fd(&j->hold_w);
+        return -(e ? e : EPIPE);
+    }
+    close_fd(&j->hold_w);
+    return 0;
 }
 
 void job_free(struct job *j)
@@ -86,6 +103,8 @@ void job_free(struct job *j)
     job_close_child_ends(j);
     close_fd(&j->out_fd);
     close_fd(&j->err_fd);
+    close_fd(&j->hold_w);
+    close_fd(&j->terminal_fd);
     capture_release(&j->cap_out);
     capture_release(&j->cap_err);
     if (j->own_channel)
@@ -131,8 +150,15 @@ int job_prepare_io(struct job *j, int stdin_fd)
         return -ENOMEM;
     capture_init(&j->cap_out, j->capture_limit);
     capture_init(&j->cap_err, j->capture_limit);
-    if (stdin_fd >= 0)
+    if (stdin_fd >= 0 && !j->give_terminal)
         open_stdin(j, stdin_fd);
+    if (j->hold) {
+        int h[2];
+        if (pipe2(h, O_CLOEXEC) < 0)
+            return -errno;
+        j->child_hold = h[0];
+        j->hold_w = h[1];
+    }
     if (j->terminal)
         return 0; /* the backend makes the terminal, inside the sandbox */
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
@@ -159,6 +185,11 @@ int job_prepare_io(struct job *j, int stdin_fd)
 
 int job_set_terminal(struct job *j, int master)
 {
+    if (j->give_terminal) {
+        /* Its owner reads and writes it: no stream of ours to wait for. */
+        j->terminal_fd = master;
+        return 0;
+    }
     j->out_fd = master;
     j->err_eof = true; /* one stream: the terminal's */
     if (j->stdin_src >= 0) {

@@ -52,6 +52,8 @@ struct job {
     struct strv env_extra; /* "KEY=VALUE" set on top of the sandbox's */
     char *cwd;
     bool terminal;
+    bool give_terminal; /* the master is the owner's (job_take_terminal), never relayed */
+    bool hold;          /* waits before its exec until job_release() */
     unsigned short rows, cols;
     uint64_t limits[SBVM_LIMIT__COUNT]; /* its values (the config's, or its own) */
     size_t capture_limit;
@@ -68,6 +70,9 @@ struct job {
     int out_fd, err_fd, in_fd;
     /* The ends its first process gets; closed once handed over. */
     int child_in, child_out, child_err;
+    /* A held job: what releases it (ours: a byte; theirs: the read end). */
+    int hold_w, child_hold;
+    int terminal_fd; /* give_terminal: the master, until taken */
     struct loop_fd out_src, err_src;
     bool out_eof, err_eof;
 
@@ -107,8 +112,11 @@ int job_prepare_io(struct job *j, int stdin_fd);
 /* Its first process runs: watch its output, forward stdin, arm the
  * deadline. 0 or -errno. */
 int job_started(struct job *j, struct loop *l);
-/* A terminal's master side (from the backend): output and input both. */
+/* A terminal's master side (from the backend): output and input both,
+ * or, for give_terminal, kept for the owner. */
 int job_set_terminal(struct job *j, int master);
+/* A held job may exec: 0, or -errno (-EALREADY: it was released). */
+int job_release(struct job *j);
 /* Closes the child ends once the first process has them. */
 void job_close_child_ends(struct job *j);
 /* The first process ended (exited, or never started): the job ends once

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* broker.c: the host-side HTTP proxy of --net allow (broker.h). */
+/* broker.c: the host-side HTTP proxy of --net allow (broker.h): connections,
+ * their descriptor budget, the upstream side and the relay. The request line
+ * is parsed in proxyreq.c, secrets are put in by secrets.c, responses masked
+ * by response.c, intercepted TLS served by intercept.c. */
 #include "net/broker.h"
 
 #include <arpa/inet.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "net/intercept.h"
+#include "net/proxyreq.h"
 #include "net/response.h"
 #include "net/tls.h"
 #include "util/error.h"
@@ -196,249 +200,6 @@ static int read_head(int fd, char *buf, size_t cap, size_t *len, size_t *head_le
     }
 }
 
-/* ---- request parsing ------------------------------------------------------ */
-
-struct request {
-    char method[17];
-    char host[260]; /* normalised */
-    char authority[300];
-    int port;
-    bool connect;
-    const char *path; /* origin-form target (plain HTTP), into the head */
-    size_t path_len;
-    const char *headers; /* after the request line, into the head */
-    bool http10;
-};
-
-/* host[:port] or [v6][:port]; port required for CONNECT. */
-static const char *parse_authority(const char *a, size_t len, bool need_port, struct request *rq)
-{
-    const char *colon = NULL, *hend;
-    size_t hl;
-
-    if (len == 0 || len >= sizeof(rq->authority))
-        return "a bad host";
-    if (memchr(a, '@', len))
-        return "credentials in the URL are not accepted";
-    memcpy(rq->authority, a, len);
-    rq->authority[len] = '\0';
-    if (a[0] == '[') {
-        const char *close = memchr(a, ']', len);
-        if (!close)
-            return "a bad IPv6 address";
-        hend = close + 1;
-        if (hend < a + len) {
-            if (*hend != ':')
-                return "a bad host";
-            colon = hend;
-        }
-    } else {
-        colon = memchr(a, ':', len);
-        hend = colon ? colon : a + len;
-    }
-    hl = (size_t)(hend - a);
-    if (!net_host_normalise(a, hl, rq->host, sizeof(rq->host)))
-        return "a bad host";
-    if (colon) {
-        long p = 0;
-        const char *q = colon + 1;
-        if (q >= a + len)
-            return "a bad port";
-        for (; q < a + len; q++) {
-            if (*q < '0' || *q > '9' || p > 65535)
-                return "a bad port";
-            p = p * 10 + (*q - '0');
-        }
-        if (p < 1 || p > 65535)
-            return "a bad port";
-        rq->port = (int)p;
-    } else if (need_port) {
-        return "CONNECT needs host:port";
-    } else {
-        rq->port = 80;
-    }
-    return NULL;
-}
-
-/* The request line; NULL or why it is refused. */
-static const char *parse_request(const char *head, struct request *rq)
-{
-    const char *sp1, *sp2, *eol = strstr(head, "\r\n");
-    size_t mlen;
-
-    memset(rq, 0, sizeof(*rq));
-    if (!eol)
-        return "a malformed request";
-    sp1 = memchr(head, ' ', (size_t)(eol - head));
-    sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-    if (!sp1 || !sp2 || memchr(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)))
-        return "a malformed request line";
-    mlen = (size_t)(sp1 - head);
-    if (mlen == 0 || mlen >= sizeof(rq->method))
-        return "a malformed method";
-    for (size_t i = 0; i < mlen; i++)
-        if (head[i] < 'A' || head[i] > 'Z')
-            return "a malformed method";
-    memcpy(rq->method, head, mlen);
-    if ((size_t)(eol - sp2 - 1) != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) ||
-        (sp2[8] != '0' && sp2[8] != '1'))
-        return "not HTTP/1.0 or HTTP/1.1";
-    rq->http10 = sp2[8] == '0';
-    rq->headers = eol + 2;
-    if (streq(rq->method, "CONNECT")) {
-        rq->connect = true;
-        return parse_authority(sp1 + 1, (size_t)(sp2 - sp1 - 1), true, rq);
-    }
-    {
-        const char *t = sp1 + 1, *auth, *slash;
-        size_t tl = (size_t)(sp2 - t);
-        if (tl >= 8 && !strncasecmp(t, "https://", 8))
-            return "https:// through a plain proxy request: use CONNECT";
-        if (tl < 7 || strncasecmp(t, "http://", 7))
-            return "not a proxy request (the target must be an absolute http:// URL)";
-        auth = t + 7;
-        slash = memchr(auth, '/', (size_t)(sp2 - auth));
-        if (!slash)
-            slash = memchr(auth, '?', (size_t)(sp2 - auth));
-        if (!slash)
-            slash = sp2;
-        rq->path = slash;
-        rq->path_len = (size_t)(sp2 - slash);
-        return parse_authority(auth, (size_t)(slash - auth), false, rq);
-    }
-}
-
-/* ---- secrets ------------------------------------------------------------ */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64chars, c) : NULL;
-    return p ? (int)(p - b64chars) : -1;
-}
-
-static bool b64_decode(const char *in, size_t len, struct strbuf *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        int v;
-        if (in[i] == '=')
-            break;
-        if ((v = b64val(in[i])) < 0)
-            return false;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            strbuf_addch(out, (char)((acc >> bits) & 0xff));
-        }
-    }
-    return !strbuf_failed(out);
-}
-
-static void b64_encode(const char *in, size_t len, struct strbuf *out)
-{
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)(unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        strbuf_addch(out, b64chars[(v >> 18) & 63]);
-        strbuf_addch(out, b64chars[(v >> 12) & 63]);
-        strbuf_addch(out, i + 1 < len ? b64chars[(v >> 6) & 63] : '=');
-        strbuf_addch(out, i + 2 < len ? b64chars[v & 63] : '=');
-    }
-}
-
-/* Replaces every `from` in [p, p+len) into out; the count. */
-static unsigned replace_all(const char *p, size_t len, const char *from, const char *to,
-                            struct strbuf *out)
-{
-    size_t fl = strlen(from);
-    unsigned n = 0;
-    const char *hit;
-
-    while (fl && (hit = memmem(p, len, from, fl))) {
-        strbuf_add(out, p, (size_t)(hit - p));
-        strbuf_addstr(out, to);
-        len -= (size_t)(hit - p) + fl;
-        p = hit + fl;
-        n++;
-    }
-    strbuf_add(out, p, len);
-    return n;
-}
-
-unsigned net_inject_secrets(const struct net_policy *pol, const char *host, char **head,
-                            size_t *len, struct strv *masks)
-{
-    unsigned total = 0;
-
-    for (size_t i = 0; i < pol->nsecrets; i++) {
-        const struct net_secret *s = &pol->secrets[i];
-        struct strbuf out = STRBUF_INIT;
-        const char *p = *head, *end = *head + *len;
-        const char *first_eol = strstr(p, "\r\n");
-
-        if (!net_rule_match(&s->host, host, 80) || !first_eol)
-            continue;
-        /* The request line is left alone: headers only. */
-        strbuf_add(&out, p, (size_t)(first_eol + 2 - p));
-        p = first_eol + 2;
-        while (p < end) {
-            const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-            size_t ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
-            static const char basic[] = "authorization: basic ";
-            if (ll > sizeof(basic) - 1 && !strncasecmp(p, basic, sizeof(basic) - 1)) {
-                /* user:password inside base64: decode, replace, encode. */
-                struct strbuf plain = STRBUF_INIT, swapped = STRBUF_INIT;
-                const char *b = p + sizeof(basic) - 1;
-                unsigned n = 0;
-                if (b64_decode(b, ll - (sizeof(basic) - 1), &plain))
-                    n = replace_all(plain.buf ? plain.buf : "", plain.len, s->placeholder, s->value,
-                                    &swapped);
-                if (n) {
-                    size_t at = out.len;
-                    strbuf_add(&out, p, sizeof(basic) - 1);
-                    b64_encode(swapped.buf, swapped.len, &out);
-                    if (masks && !strbuf_failed(&out))
-                        strv_push(masks, out.buf + at + sizeof(basic) - 1);
-                    total += n;
-                } else {
-                    total += replace_all(p, ll, s->placeholder, s->value, &out);
-                }
-                if (plain.buf)
-                    explicit_bzero(plain.buf, plain.len);
-                if (swapped.buf)
-                    explicit_bzero(swapped.buf, swapped.len);
-                strbuf_release(&plain);
-                strbuf_release(&swapped);
-            } else {
-                total += replace_all(p, ll, s->placeholder, s->value, &out);
-            }
-            if (!eol)
-                break;
-            strbuf_add(&out, "\r\n", 2);
-            p = eol + 2;
-        }
-        if (masks && total)
-            strv_push(masks, s->value);
-        if (strbuf_failed(&out)) {
-            strbuf_release(&out);
-            continue;
-        }
-        explicit_bzero(*head, *len);
-        free(*head);
-        *len = out.len;
-        *head = strbuf_detach(&out, NULL);
-    }
-    return total;
-}
-
 /* ---- the upstream connection --------------------------------------------- */
 
 static int connect_to(const struct sockaddr *sa, socklen_t salen, int stop_fd)
@@ -471,7 +232,7 @@ static int connect_to(const struct sockaddr *sa, socklen_t salen, int stop_fd)
 
 /* Resolves and connects to the first address that may be reached. On
  * failure, *why says so and *status the HTTP answer. */
-static int open_upstream(const struct net_policy *pol, const struct request *rq, int stop_fd,
+static int open_upstream(const struct net_policy *pol, const struct proxy_req *rq, int stop_fd,
                          char *addr_out, size_t addr_size, const char **why, int *status)
 {
     struct addrinfo hints, *res = NULL;
@@ -663,7 +424,7 @@ out:
  * Host and Connection, no proxy headers. With `identity`, the server is
  * asked for the body as it is (the masker cannot see through compression):
  * the guest's Accept-Encoding and TE make way for Accept-Encoding: identity. */
-static char *origin_request(const struct request *rq, const char *head_end, bool identity,
+static char *origin_request(const struct proxy_req *rq, const char *head_end, bool identity,
                             size_t *len)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -705,7 +466,7 @@ static char *origin_request(const struct request *rq, const char *head_end, bool
 }
 
 /* How much of a plain request's target is recorded: up to '?', 1 KiB. */
-static size_t path_record_len(const struct request *rq)
+static size_t path_record_len(const struct proxy_req *rq)
 {
     const char *q = memchr(rq->path, '?', rq->path_len);
     size_t n = q ? (size_t)(q - rq->path) : rq->path_len;
@@ -713,7 +474,7 @@ static size_t path_record_len(const struct request *rq)
     return n < 1024 ? n : 1024;
 }
 
-static void record_set(struct sbvm_net_attempt *rec, const struct request *rq, const char *why)
+static void record_set(struct sbvm_net_attempt *rec, const struct proxy_req *rq, const char *why)
 {
     rec->method = strdup(rq->method[0] ? rq->method : "?");
     rec->host = strdup(rq->host[0] ? rq->host : "?");
@@ -945,7 +706,7 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
     char *buf = malloc(HEAD_MAX + 1), *out = NULL, addr[INET6_ADDRSTRLEN] = "";
     char reason[256];
     size_t len = 0, head_len = 0, out_len = 0;
-    struct request rq;
+    struct proxy_req rq;
     struct strv masks = STRV_INIT;
     const char *why = NULL;
     int64_t t0 = mono_ns();
@@ -963,7 +724,7 @@ static void serve(struct broker *b, struct conn *c, const struct net_policy *pol
         status = 431;
     } else if (r < 0) {
         why = r == -ETIMEDOUT ? "no complete request in time" : "the guest closed the connection";
-    } else if ((why = parse_request(buf, &rq))) {
+    } else if ((why = proxy_parse_request(buf, &rq))) {
         status = 400;
         why_parse = true;
     } else {

@@ -571,6 +571,21 @@ int fsplan_add_mount(struct fsplan *p, enum sbvm_mount_kind kind, const char *ds
     return 0;
 }
 
+int fsplan_add_container_op(struct fsplan *p, enum fsop_kind kind, const char *dst,
+                            sbvm_error **err)
+{
+    struct fsop *op;
+
+    if (dst[0] != '/' || !dst[1] || strlen(dst) >= PATH_MAX)
+        return error_set(err, EINVAL, "%s: not an absolute path below the root", dst);
+    if (kind != FSOP_MASK && kind != FSOP_RO_PATH && kind != FSOP_MQUEUE && kind != FSOP_EMPTY)
+        return error_set(err, EINVAL, "not a container's operation");
+    op = push(p, kind, own_str(p, dst + 1));
+    if (!op)
+        return error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
 void fsplan_describe(const struct fsop *op, char *buf, size_t size)
 {
     switch (op->kind) {
@@ -610,6 +625,18 @@ void fsplan_describe(const struct fsop *op, char *buf, size_t size)
             snprintf(buf, size, "mounting a tmpfs at /%s", op->dst);
         else
             snprintf(buf, size, "hiding /%s", op->dst);
+        break;
+    case FSOP_MASK:
+        snprintf(buf, size, "masking /%s", op->dst);
+        break;
+    case FSOP_RO_PATH:
+        snprintf(buf, size, "making /%s read-only", op->dst);
+        break;
+    case FSOP_MQUEUE:
+        snprintf(buf, size, "mounting message queues on /%s", op->dst);
+        break;
+    case FSOP_EMPTY:
+        snprintf(buf, size, "mounting an empty read-only /%s", op->dst);
         break;
     default:
         snprintf(buf, size, "filesystem operation %d", (int)op->kind);

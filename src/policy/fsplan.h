@@ -37,6 +37,11 @@ enum fsop_kind {
     FSOP_COPY,    /* host file src copied to dst (mode), at most len bytes   */
     FSOP_MOUNT,   /* a --ro/--rw/--tmpfs/--hide mount at dst (see fsop.flags) */
     FSOP_DEVPTS,  /* a devpts instance of the sandbox's own on dst (created)  */
+    /* An OCI container's (src/oci): */
+    FSOP_MASK,    /* dst, if it exists, covered: an empty read-only dir or /dev/null */
+    FSOP_RO_PATH, /* dst, if it exists, bound onto itself read-only             */
+    FSOP_MQUEUE,  /* the IPC namespace's message queues on dst (created)      */
+    FSOP_EMPTY,   /* an empty read-only tmpfs on dst (created)                */
 };
 
 enum fsop_flags {
@@ -116,6 +121,10 @@ int fsplan_add_file_bind(struct fsplan *p, const char *path, int slot_fd, sbvm_e
  * --tmpfs (size in bytes) or --hide mount at plain absolute path dst. */
 int fsplan_add_mount(struct fsplan *p, enum sbvm_mount_kind kind, const char *dst, int slot_fd,
                      const char *host_src, bool is_dir, uint64_t size, sbvm_error **err);
+
+/* An OCI container's view (see the FSOP_ kinds): absolute plain dst. */
+int fsplan_add_container_op(struct fsplan *p, enum fsop_kind kind, const char *dst,
+                            sbvm_error **err);
 
 /* Whether an absolute, canonical host path is inside the directories every
  * view exposes read-only (so a program there needs no bind of its own). */

@@ -119,7 +119,8 @@ int main(void)
         suite_result,        suite_runner,       suite_report,  suite_forensics,
         suite_procscan,      suite_net,          suite_sandbox, suite_shm,
         suite_shm_hostile,   suite_shm_threads,  suite_devices, suite_devices_hostile,
-        suite_devices_vhost, suite_devices_host, suite_tls,     suite_server,
+        suite_devices_vhost, suite_devices_host, suite_tls,     suite_oci,
+        suite_server,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;

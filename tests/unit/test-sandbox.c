@@ -411,6 +411,49 @@ START_TEST(a_job_gets_its_host_channel)
 }
 END_TEST
 
+/* A held job (an OCI container's process) with a host channel: both come
+ * with the exec server's request; it waits before its exec until released,
+ * then finds its channel at fd 3. */
+START_TEST(a_held_job_gets_its_host_channel_once_released)
+{
+    sbvm_sandbox *sb = make(NULL);
+    sbvm_channel_config *cc = sbvm_channel_config_new();
+    sbvm_channel *ch = NULL;
+    struct chan_out co = { 0 };
+    struct sbvm_job_events ev = { .ctx = &co, .on_output = collect, .on_channel = channel_events };
+    char probe[4096];
+    const char *argv[] = { "/tmp/chanprobe", "hello", NULL };
+    struct sbvm_exec ex = { .size = sizeof(ex), .argv = argv, .stdin_fd = -1 };
+    sbvm_job *j = NULL;
+    sbvm_error *err = NULL;
+
+    snprintf(probe, sizeof(probe), "%s/chanprobe", unit_guest_dir());
+    ck_assert_ptr_nonnull(cc);
+    ck_assert_int_eq(
+        sbvm_channel_config_add_call(cc, SBVM_CHANNEL_CALL_USER, count_bytes, NULL, NULL), 0);
+    ck_assert_int_eq(sbvm_channel_new(cc, &ch, NULL), 0);
+    sbvm_sandbox_put(sb, probe, "/tmp/chanprobe", 0, NULL);
+    ex.channel = ch;
+    ex.events = &ev;
+    ex.hold = 1;
+    ck_assert_msg(sbvm_sandbox_exec(sb, &ex, &j, &err) == 0, "exec: %s",
+                  err ? sbvm_error_message(err) : "?");
+    /* Held: its process exists, its program has not run. */
+    ck_assert_int_eq(sbvm_job_wait_started(j, 30000, NULL), 0);
+    ck_assert_int_gt(sbvm_job_pid(j), 0);
+    ck_assert_int_eq(co.seen, 0);
+    ck_assert_int_eq(sbvm_job_release(j), 0);
+    ck_assert_int_eq(sbvm_job_wait(j, 30000, NULL), 0);
+    ck_assert_int_eq(sbvm_result_exit_status(sbvm_job_result(j)), 0);
+    ck_assert(co.seen & SBVM_CHANNEL_EV_HELLO);
+    ck_assert_msg(strstr(co.o.buf, "call: answered 42\n"), "%s", co.o.buf);
+    sbvm_job_free(j);
+    sbvm_channel_free(ch);
+    sbvm_channel_config_free(cc);
+    destroy(sb);
+}
+END_TEST
+
 /* A runner on a live sandbox: its guests are jobs there; the sandbox may
  * be destroyed once the run is over, before the runner is freed (the
  * runner left its signal watch in the sandbox's loop: ASan saw the use
@@ -517,6 +560,7 @@ Suite *suite_sandbox(void)
     tcase_add_test(tc, programs_named_at_creation_run_by_their_name);
     tcase_add_test(tc, a_freed_jobs_late_exit_is_nobodys);
     tcase_add_test(tc, a_job_gets_its_host_channel);
+    tcase_add_test(tc, a_held_job_gets_its_host_channel_once_released);
     tcase_add_test(tc, a_runner_runs_its_guests_in_a_live_sandbox);
     suite_add_tcase(s, tc);
     return s;

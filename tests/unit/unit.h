@@ -31,6 +31,7 @@ Suite *suite_devices(void);
 Suite *suite_devices_hostile(void);
 Suite *suite_devices_vhost(void);
 Suite *suite_devices_host(void);
+Suite *suite_oci(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

@@ -536,6 +536,7 @@ _Noreturn void child_main(const struct child_args *a)
             child_fail(STAGE_NETNS, errno, -1);
         close(netfd);
     }
+    contain_sysctls(a);
 
     /* Until it execs the init, this process is a copy of the supervisor:
      * not dumpable, so the guest (same uid, and soon the same empty

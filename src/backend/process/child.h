@@ -84,6 +84,21 @@ struct child_args {
     const int *bind_fds;
     const char *const *bind_srcs; /* canonical host paths of the same files */
     size_t nbinds;
+    /* An OCI container's (config_container): its host name (NULL:
+     * "sandbox"); whether its rootfs stays writable (it is bound writable
+     * while the view is built, for mount points, and made read-only after
+     * unless rootfs_rw); the groups its processes get when started as root;
+     * sysctls of its own namespaces, written by pid 1 before it drops its
+     * capabilities. */
+    bool container;
+    const char *hostname;
+    bool rootfs_rw;
+    const uint32_t *groups;
+    size_t ngroups;
+    bool keep_groups;
+    char *const *sysctl_paths;
+    char *const *sysctl_values;
+    size_t nsysctl;
 };
 
 /* Host files and directories the child binds, each in an fd slot: the

@@ -55,6 +55,21 @@
     (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |                        \
      SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
+/* A container's: /proc/sys of the sandbox's own procfs, held from its mount
+ * (before anything covers it read-only) for the sysctls pid 1 writes once
+ * it is in the container's network namespace. */
+static int sysctl_dir = -1;
+/* What contain_view builds the view for (run_op reads it). */
+static const struct child_args *args;
+
+/* fd moved out of the fixed slots' way (contain_fds' range). */
+static int high_fd_keep(int fd)
+{
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    close(fd);
+    return h;
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len) {
@@ -394,6 +409,93 @@ static int mask_proc(const char *procdir)
     return 0;
 }
 
+/* An empty read-only tmpfs (mode 0555) as a detached tree. */
+static int empty_tree(void)
+{
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), tree, e;
+
+    if (fs < 0)
+        return -1;
+    if (fs_set_options(fs, "mode=0555,size=4k,nr_inodes=8") < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        e = errno;
+        close(fs);
+        errno = e;
+        return -1;
+    }
+    tree =
+        (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    e = errno;
+    close(fs);
+    errno = e;
+    return tree;
+}
+
+/* Moves a detached tree onto an O_PATH point; closes both. */
+static int put_tree(int tree, int point)
+{
+    int r = -1, e;
+
+    if (tree >= 0 && point >= 0)
+        r = (int)syscall(SYS_move_mount, tree, "", point, "",
+                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    e = errno;
+    if (tree >= 0)
+        close(tree);
+    if (point >= 0)
+        close(point);
+    errno = e;
+    return r < 0 ? -1 : 0;
+}
+
+/* A container's maskedPaths and readonlyPaths entry: what does not exist
+ * is skipped (the specification's lists name files some kernels lack). No
+ * symlink is followed to reach it. */
+static int container_path_op(const struct fsop *op)
+{
+    struct stat st;
+    int point = openat2_at(AT_FDCWD, op->dst, O_PATH | O_NOFOLLOW,
+                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
+        tree;
+
+    if (point < 0)
+        return errno == ENOENT || errno == ELOOP ? 0 : -1;
+    if (fstat(point, &st) < 0) {
+        close(point);
+        return -1;
+    }
+    if (op->kind == FSOP_RO_PATH) {
+        tree = (int)syscall(SYS_open_tree, point, "",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+        if (tree >= 0 &&
+            set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+            int e = errno;
+            close(tree);
+            errno = e;
+            tree = -1;
+        }
+    } else if (S_ISDIR(st.st_mode)) {
+        tree = empty_tree();
+    } else {
+        tree =
+            (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree >= 0 && set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID) < 0) {
+            int e = errno;
+            close(tree);
+            errno = e;
+            tree = -1;
+        }
+    }
+    if (tree < 0) {
+        int e = errno;
+        close(point);
+        errno = e;
+        return -1;
+    }
+    return put_tree(tree, point);
+}
+
 static int run_op(const struct fsop *op)
 {
     int fd;
@@ -430,7 +532,32 @@ static int run_op(const struct fsop *op)
             return -1;
         if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
             return -1;
+        if (args && args->container && sysctl_dir < 0) {
+            char sys[64];
+            if (strlen(op->dst) + 5 > sizeof(sys)) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            memcpy(sys, op->dst, strlen(op->dst));
+            memcpy(sys + strlen(op->dst), "/sys", 5);
+            sysctl_dir = open(sys, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sysctl_dir < 0)
+                return -1;
+            sysctl_dir = high_fd_keep(sysctl_dir);
+        }
         return mask_proc(op->dst);
+    case FSOP_MASK:
+    case FSOP_RO_PATH:
+        return container_path_op(op);
+    case FSOP_MQUEUE:
+        if ((fd = open_point(op->dst, true, true)) < 0)
+            return -1;
+        close(fd);
+        return mount("mqueue", op->dst, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    case FSOP_EMPTY:
+        if ((fd = open_point(op->dst, true, true)) < 0)
+            return -1;
+        return put_tree(empty_tree(), fd);
     case FSOP_DEVPTS:
         if (make_point(op->dst, true) < 0)
             return -1;
@@ -564,7 +691,7 @@ static void mount_overlay_root(const struct child_args *a)
     close(fs);
 }
 
-static void enter_new_root(bool root_is_tmpfs)
+static void enter_new_root(bool root_is_tmpfs, bool root_ro_now)
 {
     if (syscall(SYS_pivot_root, ".", ".") == 0) {
         /* The old root is now stacked on the new one at "."; detach it. */
@@ -586,9 +713,20 @@ static void enter_new_root(bool root_is_tmpfs)
     if (root_is_tmpfs &&
         mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         child_fail(STAGE_ROOT_RDONLY, errno, -1);
+    /* A container's read-only rootfs, bound writable while its mount
+     * points were made: the root mount alone, not what is mounted on it. */
+    if (root_ro_now) {
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof(attr));
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr)) < 0)
+            child_fail(STAGE_ROOT_RDONLY, errno, -1);
+    }
 }
 
-/* Writes a decimal value to a sysctl of the sandbox's own namespaces. */
+/* Writes a decimal value to a sysctl of the sandbox's own namespaces
+ * (path under /proc/sys/): through the held /proc/sys of a container, whose
+ * readonlyPaths may cover the mounted one. */
 static int write_sysctl(const char *path, uint64_t v)
 {
     char buf[24];
@@ -599,7 +737,10 @@ static int write_sysctl(const char *path, uint64_t v)
         buf[sizeof(buf) - 1 - n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v && n < sizeof(buf));
-    fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (sysctl_dir >= 0 && strncmp(path, "/proc/sys/", 10) == 0)
+        fd = openat(sysctl_dir, path + 10, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    else
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
     r = write_all(fd, buf + sizeof(buf) - n, n);
@@ -626,6 +767,29 @@ static void bound_ipc(uint64_t bytes)
         child_fail(STAGE_IPC, errno, -1);
 }
 
+/* A container's sysctls, in pid 1's namespaces (it joined the container's
+ * network namespace), through the procfs held since its mount: readonlyPaths
+ * may have covered /proc/sys since. Paths were checked by src/oci (names of
+ * the container's own namespaces, no ".."). */
+void contain_sysctls(const struct child_args *a)
+{
+    for (size_t i = 0; i < a->nsysctl; i++) {
+        const char *rel = a->sysctl_paths[i];
+        int fd;
+
+        if (strncmp(rel, "/proc/sys/", 10) != 0)
+            child_fail(STAGE_SYSCTL, EINVAL, (int)i);
+        rel += 10;
+        fd = openat(sysctl_dir, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || write_all(fd, a->sysctl_values[i], strlen(a->sysctl_values[i])) < 0)
+            child_fail(STAGE_SYSCTL, errno, (int)i);
+        close(fd);
+    }
+    if (sysctl_dir >= 0)
+        close(sysctl_dir);
+    sysctl_dir = -1;
+}
+
 void contain_privileges(const struct child_args *a)
 {
     struct __user_cap_header_struct hdr;
@@ -646,7 +810,7 @@ void contain_privileges(const struct child_args *a)
          * thread the supervisor had when it cloned us, and wait for those
          * that were busy then, which in this copy never answer (found:
          * two threads running sandboxes hung now and then, as root). */
-        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+        if ((!a->keep_groups && syscall(SYS_setgroups, a->ngroups, a->groups) < 0) ||
             syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
             child_fail(STAGE_IDS, errno, -1);
         if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
@@ -686,6 +850,7 @@ void contain_view(const struct child_args *a)
 {
     size_t idx = 0;
 
+    args = a;
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(STAGE_MOUNT_PRIVATE, errno, -1);
     reopen_binds(a);
@@ -696,7 +861,8 @@ void contain_view(const struct child_args *a)
         int tree = (int)syscall(SYS_open_tree, FD_BIND_BASE + a->rootfs_slot, "",
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
         if (tree < 0 ||
-            set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0 ||
+            set_attr(tree, (a->container ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID |
+                               MOUNT_ATTR_NODEV) < 0 ||
             syscall(SYS_move_mount, tree, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
             chdir(STAGING_DIR) < 0)
             child_fail(STAGE_ROOT_TMPFS, errno, -1);
@@ -711,8 +877,9 @@ void contain_view(const struct child_args *a)
     for (size_t i = 0; i < a->nextra; i++, idx++)
         if (run_op(&a->extra_ops[i]) < 0)
             child_fail(STAGE_FSOP, errno, (int)idx);
-    if (sethostname("sandbox", 7) < 0)
+    if (a->hostname ? sethostname(a->hostname, strlen(a->hostname)) < 0
+                    : sethostname("sandbox", 7) < 0)
         child_fail(STAGE_HOSTNAME, errno, -1);
-    enter_new_root(a->rootfs_slot < 0);
+    enter_new_root(a->rootfs_slot < 0, a->container && a->rootfs_slot >= 0 && !a->rootfs_rw);
     bound_ipc(a->ipc_bytes);
 }

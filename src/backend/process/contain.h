@@ -20,6 +20,8 @@ void child_status_at(int fd);
 void contain_fds(const struct child_args *a);
 /* The view (pid 1): mounts, the plan, the host name, pivot_root, IPC. */
 void contain_view(const struct child_args *a);
+/* A container's sysctls (pid 1, once in the container's network namespace). */
+void contain_sysctls(const struct child_args *a);
 /* Loopback up in a new network namespace (the guest process). */
 void contain_loopback(void);
 /* The guest's ids (as root), no capabilities, securebits locked. */

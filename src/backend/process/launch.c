@@ -139,6 +139,7 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     struct proc_sandbox *ps = proc_of(sb);
     struct proc_state *st = ps->st;
     const struct sbvm_config *cfg = sb->cfg;
+    const struct config_container *ct = cfg->container;
     int status[2] = { -1, -1 }, control[2] = { -1, -1 }, spawn[2] = { -1, -1 };
     int bind_fds[CHILD_SLOTS_MAX];
     const char *bind_srcs[CHILD_SLOTS_MAX];
@@ -197,6 +198,21 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     a.uid = st->ids.uid;
     a.gid = st->ids.gid;
     a.host_root = st->ids.host_root;
+    if (ct) {
+        /* An OCI container's own ids (src/oci decided its maps). */
+        a.container = true;
+        a.uid = ct->uid;
+        a.gid = ct->gid;
+        a.host_root = ct->from_root;
+        a.groups = ct->groups;
+        a.ngroups = ct->ngroups;
+        a.keep_groups = ct->keep_groups;
+        a.hostname = ct->hostname;
+        a.rootfs_rw = ct->rootfs_rw;
+        a.sysctl_paths = ct->sysctl_paths.v;
+        a.sysctl_values = ct->sysctl_values.v;
+        a.nsysctl = ct->sysctl_paths.n;
+    }
     a.live = sb->live;
     if (j) {
         a.exec_path = ps->prog.exec_path;
@@ -278,7 +294,10 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
         failed_after_clone(sb, "cgroup", sbvm_error_code(e), sbvm_error_message(e));
         sbvm_error_free(e);
         go = SYNC_ABORT;
-    } else if ((r = userns_write_maps(ps->pid, ps->pidfd, &st->ids, &what)) < 0) {
+    } else if ((r = ct && ct->uid_map && ct->gid_map
+                        ? userns_write_given_maps(ps->pid, ps->pidfd, ct->uid_map, ct->gid_map,
+                                                  st->ids.host_root, &what)
+                        : userns_write_maps(ps->pid, ps->pidfd, &st->ids, &what)) < 0) {
         char w[96];
         snprintf(w, sizeof(w), "writing the sandbox's %s", what);
         failed_after_clone(sb, "idmap", -r, w);

@@ -508,6 +508,22 @@ static int plan_mounts(struct proc_sandbox *ps, const struct sbvm_config *cfg, s
     return 0;
 }
 
+/* An OCI container's view beyond the options': an empty /sys, message
+ * queues, then its masked and read-only paths (over /proc, so last). */
+static int plan_container(struct proc_sandbox *ps, const struct config_container *ct,
+                          sbvm_error **err)
+{
+    int r = ct->empty_sys ? fsplan_add_container_op(&ps->extra, FSOP_EMPTY, "/sys", err) : 0;
+
+    for (size_t i = 0; r == 0 && i < ct->mqueue.n; i++)
+        r = fsplan_add_container_op(&ps->extra, FSOP_MQUEUE, ct->mqueue.v[i], err);
+    for (size_t i = 0; r == 0 && i < ct->masked.n; i++)
+        r = fsplan_add_container_op(&ps->extra, FSOP_MASK, ct->masked.v[i], err);
+    for (size_t i = 0; r == 0 && i < ct->readonly.n; i++)
+        r = fsplan_add_container_op(&ps->extra, FSOP_RO_PATH, ct->readonly.v[i], err);
+    return r;
+}
+
 /* --net allow: the policy, and the guest's environment pointed at the
  * proxy, with placeholders for secrets. */
 static int plan_network(struct proc_sandbox *ps, const struct sbvm_config *cfg, sbvm_error **err)
@@ -755,6 +771,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     r = plan_mounts(ps, cfg, &e);
     if (r < 0)
         goto fail_err;
+    if (cfg->container && (r = plan_container(ps, cfg->container, &e)) < 0)
+        goto fail_err;
     r = choose_policy(st, ps, cfg, proc_watch_mask(ps, cfg), &e);
     if (r < 0)
         goto fail_err;
@@ -799,6 +817,7 @@ const struct backend_ops process_backend = {
     .start = proc_start,
     .exec = proc_exec,
     .signal = proc_signal,
+    .pause = proc_pause,
     .kill_job = proc_kill_job,
     .forget_job = proc_forget_job,
     .stop = proc_stop,

@@ -200,6 +200,7 @@ int proc_command(struct proc_sandbox *ps, uint32_t kind, int32_t job, int32_t si
 int proc_watch(struct sandbox *sb);
 int proc_exec(struct sandbox *sb, struct job *j, sbvm_error **err);
 int proc_signal(struct sandbox *sb, struct job *j, int sig);
+int proc_pause(struct sandbox *sb, bool on);
 void proc_kill_job(struct sandbox *sb, struct job *j);
 void proc_forget_job(struct sandbox *sb, struct job *j);
 void proc_stop(struct sandbox *sb);

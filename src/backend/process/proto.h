@@ -76,6 +76,7 @@ enum proc_stage {
     STAGE_GUEST_CWD,
     STAGE_EXEC,
     STAGE_IPC,     /* bounding the IPC namespace's shared memory            */
+    STAGE_SYSCTL,  /* a container's sysctl (index: which)                  */
     STAGE_OVERLAY, /* the writable layer (overlayfs) over the rootfs         */
     STAGE__COUNT,
 };
@@ -200,6 +201,8 @@ enum proc_cmd_kind {
     CMD_KILL_JOB = 2, /* SIGKILL to every process of job                      */
     CMD_HOLD = 3,     /* freeze everything, send counts and REC_HOLDING, wait */
     CMD_RELEASE = 4,  /* (while holding) end: the init exits, ending them all */
+    CMD_PAUSE = 5,    /* SIGSTOP to every process (an OCI container's pause)  */
+    CMD_RESUME = 6,   /* SIGCONT to every process                            */
 };
 
 #define PROC_CMD_MAGIC 0x53425643U /* "SBVC" */
@@ -226,6 +229,13 @@ struct proc_cmd {
 #define SPAWN_PTY       1U /* a terminal from the sandbox's own devpts */
 #define SPAWN_EXEC_PATH 2U /* a string before argv: the file to run, not looked up */
 #define SPAWN_CHANNEL   4U /* one more fd, last: the job's host channel, its fd 3 */
+/* The job is set up and its program found, then it waits before its exec
+ * until it reads a byte from one more descriptor that comes with the
+ * request, before the channel's (EOF: it leaves instead). The reply comes
+ * once it waits. */
+#define SPAWN_HOLD        8U
+#define SPAWN_RLIMITS_MAX 16
+#define SPAWN_FILTER_MAX  4096 /* BPF_MAXINSNS */
 
 struct spawn_req {
     uint32_t magic;
@@ -237,6 +247,16 @@ struct spawn_req {
     uint32_t umask;
     /* Rlimits for the job's first process; 0 keeps the sandbox's. */
     uint64_t rl_nofile, rl_cpu, rl_as, rl_fsize;
+    /* A container's (src/oci): a seccomp filter of filter_len instructions
+     * (struct sock_filter, 8 bytes each) at the start of the strings' area,
+     * which follows it, installed last before the exec on top of the
+     * sandbox's; and rlimits set as given (cur, max). */
+    uint32_t filter_len;
+    uint32_t nrlimits;
+    struct spawn_rlimit {
+        uint32_t resource, pad;
+        uint64_t cur, max;
+    } rl[SPAWN_RLIMITS_MAX];
 };
 
 struct spawn_reply {

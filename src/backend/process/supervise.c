@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ static const struct {
     [STAGE_IPC] = { "ipc", "bounding the sandbox's SysV shared memory and message queues" },
     [STAGE_OVERLAY] = { "overlay", "mounting the writable layer (overlayfs in the sandbox's user "
                                    "namespace) over the rootfs" },
+    [STAGE_SYSCTL] = { "sysctl", "writing the container's sysctls" },
 };
 
 static bool hint_worthy(int e)
@@ -703,14 +705,16 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(4 * sizeof(int))];
+        char buf[CMSG_SPACE(5 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov[2];
+    struct iovec iov[3];
     struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
-    int fds[4], nfds = 0;
+    const struct config_container *ct = sb->cfg->container;
+    int fds[5];
+    size_t nfds = 0, filter_bytes = 0;
     ssize_t n;
 
     if (ps->spawn_busy || ps->spawn_fd < 0)
@@ -741,9 +745,24 @@ static int send_next(struct sandbox *sb)
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
     q.cols = j->cols;
-    q.umask = 022;
+    q.umask = ct ? ct->umask : 022;
     if ((sb->cfg->limits_set & (1u << SBVM_LIMIT_FILES)) || j->limits[SBVM_LIMIT_FILES])
         q.rl_nofile = j->limits[SBVM_LIMIT_FILES];
+    if (ct) {
+        /* A container's rlimits and seccomp filter, for every job. */
+        for (size_t i = 0; i < ct->nrlimits && i < SPAWN_RLIMITS_MAX; i++) {
+            q.rl[i].resource = (uint32_t)ct->rlimits[i].resource;
+            q.rl[i].cur = ct->rlimits[i].cur;
+            q.rl[i].max = ct->rlimits[i].max;
+            q.nrlimits = (uint32_t)i + 1;
+        }
+        if (ct->filter && ct->filter_len <= SPAWN_FILTER_MAX) {
+            q.filter_len = (uint32_t)ct->filter_len;
+            filter_bytes = ct->filter_len * sizeof(struct sock_filter);
+        }
+    }
+    if (j->hold)
+        q.flags |= SPAWN_HOLD;
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
     if (prog) {
@@ -755,7 +774,7 @@ static int send_next(struct sandbox *sb)
         strbuf_add(&body, j->argv.v[i], strlen(j->argv.v[i]) + 1);
     for (size_t i = 0; i < j->env.n; i++)
         strbuf_add(&body, j->env.v[i], strlen(j->env.v[i]) + 1);
-    if (strbuf_failed(&body) || body.len + sizeof(q) > SPAWN_MSG_MAX) {
+    if (strbuf_failed(&body) || body.len + sizeof(q) + filter_bytes > SPAWN_MSG_MAX) {
         struct bev ev = { .kind = BEV_JOB_FAILED, .job = j };
         pj->pid = -1;
         setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "exec", E2BIG,
@@ -769,10 +788,11 @@ static int send_next(struct sandbox *sb)
     }
     q.strings_len = (uint32_t)body.len;
     iov[0] = (struct iovec){ &q, sizeof(q) };
-    iov[1] = (struct iovec){ body.buf, body.len };
+    iov[1] = (struct iovec){ filter_bytes ? ct->filter : NULL, filter_bytes };
+    iov[2] = (struct iovec){ body.buf, body.len };
     memset(&m, 0, sizeof(m));
     m.msg_iov = iov;
-    m.msg_iovlen = 2;
+    m.msg_iovlen = 3;
     if (!j->terminal) {
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
@@ -785,18 +805,20 @@ static int send_next(struct sandbox *sb)
         }
         nfds = 3;
     }
+    if (j->hold)
+        fds[nfds++] = j->child_hold;
     if (j->channel)
         fds[nfds++] = sbvm_channel_guest_fd(j->channel);
     if (nfds) {
         struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));
         m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     }
     n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     strbuf_release(&body);
@@ -870,6 +892,15 @@ int proc_signal(struct sandbox *sb, struct job *j, int sig)
         proc_command(ps, sig == SIGKILL ? CMD_KILL_JOB : CMD_SIGNAL, pj->pid, sig);
     }
     return 0;
+}
+
+int proc_pause(struct sandbox *sb, bool on)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+
+    if (ps->holding || ps->stop_asked || ps->exited)
+        return -ESRCH;
+    return proc_command(ps, on ? CMD_PAUSE : CMD_RESUME, 0, 0);
 }
 
 void proc_kill_job(struct sandbox *sb, struct job *j)

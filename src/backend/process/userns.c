@@ -79,6 +79,34 @@ int userns_write_maps(pid_t pid, int pidfd, const struct guest_ids *ids, const c
     return write_at(dirfd, "gid_map", gmap);
 }
 
+int userns_write_given_maps(pid_t pid, int pidfd, const char *uid_map, const char *gid_map,
+                            bool privileged, const char **what)
+{
+    _cleanup_close_ int dirfd = -1;
+    char path[64];
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *what = "/proc/<child>";
+    if (dirfd < 0)
+        return -errno;
+    if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+        return -errno;
+    if (!privileged) {
+        *what = "setgroups";
+        r = write_at(dirfd, "setgroups", "deny");
+        if (r < 0 && r != -ENOENT)
+            return r;
+    }
+    *what = "uid_map";
+    r = write_at(dirfd, "uid_map", uid_map);
+    if (r < 0)
+        return r;
+    *what = "gid_map";
+    return write_at(dirfd, "gid_map", gid_map);
+}
+
 static long read_sysctl(const char *path)
 {
     char buf[32];

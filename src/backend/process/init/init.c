@@ -987,6 +987,15 @@ static void on_command(const struct proc_cmd *c)
     case CMD_HOLD:
         freeze_requested = 1;
         break;
+    case CMD_PAUSE:
+        /* Every process stops where it is; stopped tracees stay stopped
+         * (on_stop listens) until SIGCONT. A fork racing this is restarted
+         * by the kernel, so none escapes. */
+        sys2(NR_kill, -1, SIGSTOP_);
+        break;
+    case CMD_RESUME:
+        sys2(NR_kill, -1, SIGCONT_);
+        break;
     default:
         break; /* CMD_RELEASE outside a hold: nothing to release */
     }

@@ -30,17 +30,21 @@
 #include "backend/process/init/sys.h"
 #include "backend/process/proto.h"
 
-#define MSG_CMSG_CLOEXEC_ 0x40000000
-#define SCM_RIGHTS_       1
-#define SOL_SOCKET_       1
-#define MSG_NOSIGNAL_     0x4000
-#define O_RDWR_           2
-#define O_NOCTTY_         0400
-#define TIOCSPTLCK_       0x40045431
-#define TIOCGPTN_         0x80045430
-#define TIOCSWINSZ_       0x5414
-#define TIOCSCTTY_        0x540E
-#define SIG_DFL_          0
+#define MSG_CMSG_CLOEXEC_        0x40000000
+#define SCM_RIGHTS_              1
+#define SOL_SOCKET_              1
+#define MSG_NOSIGNAL_            0x4000
+#define O_RDWR_                  2
+#define O_NOCTTY_                0400
+#define TIOCSPTLCK_              0x40045431
+#define TIOCGPTN_                0x80045430
+#define TIOCSWINSZ_              0x5414
+#define TIOCSCTTY_               0x540E
+#define SIG_DFL_                 0
+#define NR_seccomp_              317
+#define NR_faccessat_            269
+#define X_OK_                    1
+#define SECCOMP_SET_MODE_FILTER_ 1
 
 struct iov_ {
     void *base;
@@ -78,7 +82,8 @@ struct winsize_ {
 
 #define CMSG_SPACE_FDS(n) (sizeof(struct cmsghdr_) + (n) * sizeof(int))
 
-static unsigned char reqbuf[SPAWN_MSG_MAX];
+/* Aligned: a container's filter (8-byte instructions) follows the header. */
+static unsigned char reqbuf[SPAWN_MSG_MAX] __attribute__((aligned(8)));
 static char *args[SPAWN_ARGS_MAX + 1];
 static char *envs[SPAWN_ARGS_MAX + 1];
 static char pathbuf[4096];
@@ -158,6 +163,68 @@ static void set_limit(int errfd, int resource, uint64_t v)
         child_fail(errfd, STAGE_GUEST_RLIMIT, (int)-r);
 }
 
+/* A container's filter, stacked on the sandbox's: the kernel runs all of
+ * them and the strictest answer wins, so it can only refuse more. */
+static void install_filter(int errfd, const void *insns, uint32_t n)
+{
+    struct {
+        uint16_t len;
+        const void *filter;
+    } prog = { (uint16_t)n, insns };
+    long r;
+
+    if (!n)
+        return;
+    r = sys3(NR_seccomp_, SECCOMP_SET_MODE_FILTER_, 0, (long)&prog);
+    if (r < 0)
+        child_fail(errfd, STAGE_SECCOMP, (int)-r);
+}
+
+/* For a held job: the file execvp would run, found now (into pathbuf), so
+ * that a missing program fails before the job is reported ready. */
+static const char *find_program(int errfd, const char *exec_path, char **argv, char **envp)
+{
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    int seen_eacces = 0;
+    long r;
+
+    if (exec_path)
+        return exec_path;
+    for (const char *p = argv[0]; *p; p++)
+        if (*p == '/') {
+            r = sys4(NR_faccessat_, AT_FDCWD_, (long)argv[0], X_OK_, 0);
+            if (r < 0)
+                child_fail(errfd, STAGE_EXEC, (int)-r);
+            return argv[0];
+        }
+    for (char **e = envp; *e; e++)
+        if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' && (*e)[3] == 'H' && (*e)[4] == '=')
+            path = *e + 5;
+    for (const char *p = path;;) {
+        const char *end = p;
+        size_t dl, nl = slen(argv[0]);
+        while (*end && *end != ':')
+            end++;
+        dl = (size_t)(end - p);
+        if (dl + 1 + nl + 1 <= sizeof(pathbuf)) {
+            copy(pathbuf, dl ? p : ".", dl ? dl : 1);
+            if (!dl)
+                dl = 1;
+            pathbuf[dl] = '/';
+            copy(pathbuf + dl + 1, argv[0], nl + 1);
+            r = sys4(NR_faccessat_, AT_FDCWD_, (long)pathbuf, X_OK_, 0);
+            if (r == 0)
+                return pathbuf;
+            if (r == -E_ACCES)
+                seen_eacces = 1;
+        }
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
+}
+
 /* execvp: a name without '/' is looked up in the job's PATH; exec_path,
  * when given, is run as it is. */
 static _Noreturn void run_program(int errfd, const char *exec_path, char **argv, char **envp)
@@ -203,15 +270,33 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
+/* Closes every descriptor from `from` on but a and b (b may be -1; both are
+ * at least `from`). */
+static void close_all_but(int from, int a, int b)
+{
+    int lo = a, hi = a;
+
+    if (b >= 0) {
+        lo = a < b ? a : b;
+        hi = a < b ? b : a;
+    }
+    if (lo > from)
+        sys3(NR_close_range, from, (long)lo - 1, 0);
+    if (hi > lo + 1)
+        sys3(NR_close_range, (long)lo + 1, (long)hi - 1, 0);
+    sys3(NR_close_range, (long)hi + 1, ~0L, 0);
+}
+
 /* Serves one request: fds[] are what came with it (stdin, stdout, stderr). */
 static void serve(long n, const int *fds, int nfds)
 {
     struct spawn_req q;
     const char *s, *cwd, *exec_path = 0;
+    const void *filter;
     uint32_t want, have = 0, lead;
-    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid;
+    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, hold = -1;
     int32_t msg[2] = { 0, 0 };
-    long r;
+    long r, filter_bytes;
 
     if (n < (long)sizeof(q)) {
         reply(0, 0, STAGE_FORK, E_INVAL, -1);
@@ -222,14 +307,23 @@ static void serve(long n, const int *fds, int nfds)
      * when the supervisor names it (SPAWN_EXEC_PATH). */
     lead = (q.flags & SPAWN_EXEC_PATH) ? 2 : 1;
     want = q.argc + q.envc + lead;
+    filter_bytes = (long)q.filter_len * 8;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
-        q.envc > SPAWN_ARGS_MAX || (long)q.strings_len != n - (long)sizeof(q) ||
-        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
+        q.envc > SPAWN_ARGS_MAX || q.filter_len > SPAWN_FILTER_MAX ||
+        q.nrlimits > SPAWN_RLIMITS_MAX || q.strings_len == 0 ||
+        (long)q.strings_len != n - (long)sizeof(q) - filter_bytes ||
+        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_HOLD) ? 1 : 0) +
+                    ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
     }
+    /* The extra descriptors after stdio: what releases a held job, then
+     * the channel (last). */
+    if (q.flags & SPAWN_HOLD)
+        hold = fds[nfds - 1 - ((q.flags & SPAWN_CHANNEL) ? 1 : 0)];
+    filter = reqbuf + sizeof(q);
     /* The strings: every one NUL-terminated, exactly as many as said. */
-    s = (const char *)reqbuf + sizeof(q);
+    s = (const char *)reqbuf + sizeof(q) + filter_bytes;
     cwd = s;
     for (uint32_t off = 0; off < q.strings_len; off++) {
         if (s[off] != '\0')
@@ -317,11 +411,16 @@ static void serve(long n, const int *fds, int nfds)
         if ((q.flags & SPAWN_PTY) && (r = sys3(NR_ioctl, 0, TIOCSCTTY_, 0)) < 0)
             child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
         if (chan >= 0) {
-            /* The channel is the job's fd 3, inherited; the error pipe
-             * moves out of its way first. */
+            /* The channel is the job's fd 3, inherited; the error pipe and
+             * what releases a held job move out of its way first. */
             if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 64)) < 0)
                 child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
             ef = (int)r;
+            if (hold >= 0) {
+                if ((r = sys3(NR_fcntl, hold, F_DUPFD_CLOEXEC_, 64)) < 0)
+                    child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+                hold = (int)r;
+            }
             if (chan == 3)
                 r = sys3(NR_fcntl, 3, F_SETFD_, 0);
             else
@@ -330,18 +429,41 @@ static void serve(long n, const int *fds, int nfds)
                 child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
             keep = 4;
         }
-        /* Nothing of ours but stdio, the channel and the error pipe
-         * (close-on-exec). */
-        if (ef > keep)
-            sys3(NR_close_range, keep, (long)ef - 1, 0);
-        sys3(NR_close_range, (long)ef + 1, ~0L, 0);
+        /* Nothing of ours but stdio, the channel, the error pipe and, for
+         * a held job, what releases it (both close on exec). */
+        close_all_but(keep, ef, hold);
         set_limit(ef, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
         set_limit(ef, 0 /* RLIMIT_CPU */, q.rl_cpu);
         set_limit(ef, 9 /* RLIMIT_AS */, q.rl_as);
         set_limit(ef, 1 /* RLIMIT_FSIZE */, q.rl_fsize);
+        for (uint32_t i = 0; i < q.nrlimits; i++) {
+            struct rlimit_ rl = { q.rl[i].cur, q.rl[i].max };
+            if (q.rl[i].resource >= 16 || rl.cur > rl.max)
+                child_fail(ef, STAGE_GUEST_RLIMIT, E_INVAL);
+            if ((r = sys4(NR_prlimit64, 0, q.rl[i].resource, (long)&rl, 0)) < 0)
+                child_fail(ef, STAGE_GUEST_RLIMIT, (int)-r);
+        }
         if ((r = sys1(NR_chdir, (long)cwd)) < 0)
             child_fail(ef, STAGE_GUEST_CWD, (int)-r);
         sys1(NR_umask, q.umask & 0777);
+        if (hold >= 0) {
+            /* Ready: say so, then wait to be released. The program is
+             * found now, so that its absence is the creator's error. */
+            const char *file = find_program(ef, exec_path, args, envs);
+            char go = 0;
+            sys3(NR_write, ef, (long)msg, sizeof(msg));
+            sys1(NR_close, ef);
+            while ((r = sys3(NR_read, hold, (long)&go, 1)) == -E_INTR)
+                ;
+            if (r != 1)
+                leave(0); /* never started */
+            sys1(NR_close, hold);
+            install_filter(-1, filter, q.filter_len);
+            sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
+            r = sys3(NR_execve, (long)file, (long)args, (long)envs);
+            leave(r == -E_NOENT ? 127 : 126);
+        }
+        install_filter(ef, filter, q.filter_len);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
         run_program(ef, exec_path, args, envs);
     }
@@ -355,7 +477,8 @@ static void serve(long n, const int *fds, int nfds)
     while ((r = sys3(NR_read, errp[0], (long)msg, sizeof(msg))) == -E_INTR)
         ;
     sys1(NR_close, errp[0]);
-    if (r == (long)sizeof(msg))
+    /* A held job says {0, 0} once it waits: ready, like one that runs. */
+    if (r == (long)sizeof(msg) && (msg[0] || msg[1]))
         reply(q.job, pid, (uint16_t)msg[0], msg[1], -1);
     else
         reply(q.job, pid, 0, 0, master);
@@ -392,12 +515,14 @@ _Noreturn void spawner_run(void)
         r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
         if (r == 1 && (p.revents & POLLIN_)) {
             union {
-                unsigned char b[CMSG_SPACE_FDS(4)];
+                /* stdio, what releases a held job, the channel */
+                unsigned char b[CMSG_SPACE_FDS(5)];
                 size_t align;
             } ctl;
             struct iov_ iov = { reqbuf, sizeof(reqbuf) };
             struct msghdr_ m;
-            int fds[4], nfds = 0;
+            /* As many as the padded buffer could carry. */
+            int fds[sizeof(ctl.b) / sizeof(int)], nfds = 0;
             long n;
 
             zero(&m, sizeof(m));

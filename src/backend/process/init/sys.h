@@ -74,6 +74,7 @@
 #define SIGTRAP_ 5
 #define SIGKILL_ 9
 #define SIGSTOP_ 19
+#define SIGCONT_ 18
 #define SIGTSTP_ 20
 #define SIGTTIN_ 21
 #define SIGTTOU_ 22
