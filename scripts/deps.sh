@@ -37,6 +37,9 @@ build_pkgs+=(libmicrohttpd-dev libarchive-dev)
 # setpriv and script from util-linux/bsdutils, pgrep); netbase gives
 # /etc/services, a file the --hide test hides.
 check_pkgs=(check)
+# Library calls: the real libraries the unit tests call sandboxed and directly
+# (and callsbench, in bench/).
+check_pkgs+=(zlib1g-dev libbz2-dev libxml2-dev)
 test_pkgs=("${check_pkgs[@]}" bats busybox-static python3-jsonschema perl git time util-linux
     procps file curl wget netbase clang-format)
 # https.bats: the openssl command makes its certificates; python3-requests is

@@ -835,4 +835,7 @@ SBVM_API size_t sbvm_result_driver_ledger(const sbvm_result *r, const char *cons
 }
 #endif
 
+/* Library calls: a function of an untrusted .so in a sandbox. */
+#include "sandboxvm/calls.h"
+
 #endif /* SANDBOXVM_SANDBOXVM_H */

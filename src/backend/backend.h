@@ -100,6 +100,10 @@ struct backend_ops {
     /* A module file of a crashed process, as the sandbox saw it, for the
      * symboliser: an fd, or -1. */
     int (*open_module)(const char *path, void *sandbox);
+    /* A process of a live sandbox by its pid there, for signals sent to it
+     * alone and its CPU time (the process backend: its /proc/PID directory,
+     * which pidfd_send_signal takes): an fd, or -errno. NULL: unsupported. */
+    int (*open_proc)(struct sandbox *sb, int pid);
     void (*release)(struct sandbox *sb);
 };
 

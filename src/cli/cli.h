@@ -21,6 +21,8 @@ int cmd_device(int argc, char **argv);
 void cmd_device_help(void);
 /* The OCI runtime (cmd_oci.c, src/oci): argv[0] is "oci" or the program. */
 int cmd_oci(int argc, char **argv);
+int cmd_call(int argc, char **argv);
+void cmd_call_help(void);
 
 /* What "sandboxvm run" was asked to do, parsed and checked. */
 struct run_opts {

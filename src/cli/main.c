@@ -28,6 +28,7 @@ static void usage(FILE *f)
           "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
           "  serve     keep sandboxes alive for clients of an HTTP API on a unix socket\n"
           "  device    serve a device model to a vhost-user client (device serve --help)\n"
+          "  call      call a function of a shared library in a sandbox\n"
           "  help      show help for a command (sandboxvm help run)\n"
           "  version   show the version and the libraries in use\n"
           "\n"
@@ -122,6 +123,10 @@ int main(int argc, char **argv)
             cmd_device_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "call")) {
+            cmd_call_help();
+            return 0;
+        }
         if (argc > 2) {
             cli_error(
                 "no help for '%s': the commands are run, shell, serve, device, help and version",
@@ -141,6 +146,8 @@ int main(int argc, char **argv)
         return cmd_device(argc - 1, argv + 1);
     if (streq(cmd, "oci"))
         return cmd_oci(argc - 1, argv + 1);
+    if (streq(cmd, "call"))
+        return cmd_call(argc - 1, argv + 1);
     if (cmd[0] == '-')
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else

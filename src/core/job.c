@@ -41,6 +41,7 @@ struct job *job_new(size_t argc, const char *const *argv, const char *name)
     j->out_fd = j->err_fd = j->in_fd = -1;
     j->child_in = j->child_out = j->child_err = -1;
     j->hold_w = j->child_hold = j->terminal_fd = -1;
+    j->exec_fd = j->fd3 = -1;
     j->stdin_src = -1;
     j->capture_limit = SBVM_DEFAULT_CAPTURE;
     j->symbolize = true;
@@ -78,6 +79,8 @@ void job_close_child_ends(struct job *j)
     close_fd(&j->child_out);
     close_fd(&j->child_err);
     close_fd(&j->child_hold);
+    close_fd(&j->fd3);
+    close_fd(&j->exec_fd);
 }
 
 int job_release(struct job *j)
@@ -92,6 +95,19 @@ int job_release(struct job *j)
         return -(e ? e : EPIPE);
     }
     close_fd(&j->hold_w);
+    return 0;
+}
+
+int job_set_fd3(struct job *j, int fd)
+{
+    int c;
+
+    if (j->fd3 >= 0 || j->channel)
+        return -EBUSY;
+    c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (c < 0)
+        return -errno;
+    j->fd3 = c;
     return 0;
 }
 

@@ -73,6 +73,13 @@ struct job {
     /* A held job: what releases it (ours: a byte; theirs: the read end). */
     int hold_w, child_hold;
     int terminal_fd; /* give_terminal: the master, until taken */
+    /* Owned copies of what else its first process gets, closed once
+     * handed over too, or -1: its fd 3 when that is not a channel served
+     * here (`channel` below) but one its owner serves itself (library
+     * calls: a worker's channel, a zygote's socket), and an fd of the file
+     * to run instead of looking argv[0] up (a sealed memfd). */
+    int fd3;
+    int exec_fd;
     struct loop_fd out_src, err_src;
     bool out_eof, err_eof;
 
@@ -119,6 +126,10 @@ int job_set_terminal(struct job *j, int master);
 int job_release(struct job *j);
 /* Closes the child ends once the first process has them. */
 void job_close_child_ends(struct job *j);
+/* Gives the job's first process a copy of fd as its fd 3, which nothing
+ * here serves (its owner does): 0 or -errno (-EBUSY when it has one, or a
+ * host channel). */
+int job_set_fd3(struct job *j, int fd);
 /* The first process ended (exited, or never started): the job ends once
  * its output is drained, or soon after in a live sandbox, whose other
  * processes may keep the pipes open. */

@@ -594,7 +594,10 @@ int seccomp_abi_nr(enum seccomp_abi abi, uint64_t nr)
 const char *seccomp_syscall_name_abi(enum seccomp_abi abi, int nr)
 {
     static const uint32_t archs[] = { SCMP_ARCH_X86_64, SCMP_ARCH_X32, SCMP_ARCH_X86 };
-    static __thread char *last;
+    /* A copy, not libseccomp's string kept until the next call: that
+     * leaked one string per thread that ever asked (library calls' threads
+     * come and go). */
+    static __thread char last[64];
     char *n;
 
     if (abi >= SECCOMP_ABI_OTHER || nr < 0)
@@ -604,9 +607,9 @@ const char *seccomp_syscall_name_abi(enum seccomp_abi abi, int nr)
         archs[abi], abi == SECCOMP_ABI_X32 ? (int)((unsigned)nr | X32_SYSCALL_BIT) : nr);
     if (!n)
         return NULL;
-    free(last);
-    last = n;
-    return n;
+    snprintf(last, sizeof(last), "%s", n);
+    free(n);
+    return last;
 }
 
 static bool refuse_shm(unsigned watch, const char *name)

@@ -83,3 +83,12 @@ load helpers
     [[ "$output" == *"[chanprobe-2] fd3: open, SBVM_CHANNEL: 3"* ]] || { echo "$output"; return 1; }
     assert_nothing_left
 }
+
+@test "run --one-sandbox --channel --files 64: the exec server places fd 3 under a low files limit" {
+    # It moved its error pipe to fd 64 or above, which --files 64 forbids
+    # (EINVAL: 'connecting the guest's standard streams').
+    run --separate-stderr "$SBVM" run --one-sandbox --channel --files 64 -- "$GUESTS/chanprobe" fd
+    [ "$status" -eq 0 ] || { echo "$status $output $stderr"; return 1; }
+    [[ "$output" == *"fd3: open, SBVM_CHANNEL: 3"* ]] || { echo "$output"; return 1; }
+    assert_nothing_left
+}

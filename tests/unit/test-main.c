@@ -114,13 +114,13 @@ void unit_skip(const char *test, const char *why)
 int main(void)
 {
     Suite *(*const suites[])(void) = {
-        suite_util,          suite_config,       suite_env,     suite_program,
-        suite_fsplan,        suite_seccomp,      suite_capture, suite_escape,
-        suite_result,        suite_runner,       suite_report,  suite_forensics,
-        suite_procscan,      suite_net,          suite_sandbox, suite_shm,
-        suite_shm_hostile,   suite_shm_threads,  suite_devices, suite_devices_hostile,
-        suite_devices_vhost, suite_devices_host, suite_tls,     suite_oci,
-        suite_server,
+        suite_util,          suite_config,       suite_env,           suite_program,
+        suite_fsplan,        suite_seccomp,      suite_capture,       suite_escape,
+        suite_result,        suite_runner,       suite_report,        suite_forensics,
+        suite_procscan,      suite_net,          suite_sandbox,       suite_shm,
+        suite_shm_hostile,   suite_shm_threads,  suite_devices,       suite_devices_hostile,
+        suite_devices_vhost, suite_devices_host, suite_tls,           suite_oci,
+        suite_calls,         suite_calls_libs,   suite_calls_threads, suite_server,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;

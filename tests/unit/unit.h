@@ -32,6 +32,9 @@ Suite *suite_devices_hostile(void);
 Suite *suite_devices_vhost(void);
 Suite *suite_devices_host(void);
 Suite *suite_oci(void);
+Suite *suite_calls(void);
+Suite *suite_calls_libs(void);
+Suite *suite_calls_threads(void);
 
 /* Where the built guest fixtures are (SBVM_GUESTS, else build/tests/guests). */
 const char *unit_guest_dir(void);

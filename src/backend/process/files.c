@@ -324,3 +324,15 @@ int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err)
     }
     return 0;
 }
+
+int proc_open_proc(struct sandbox *sb, int pid)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+    char path[32];
+
+    if (ps->rootfd < 0 || pid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof(path), "proc/%d", pid);
+    return openat2_at(ps->rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                      RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}

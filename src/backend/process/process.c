@@ -826,5 +826,6 @@ const struct backend_ops process_backend = {
     .get = proc_get,
     .inventory = proc_inventory,
     .open_module = proc_open_module,
+    .open_proc = proc_open_proc,
     .release = proc_release,
 };

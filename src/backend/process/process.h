@@ -219,6 +219,9 @@ int proc_put(struct sandbox *sb, const char *host, const char *guest, unsigned f
 int proc_get(struct sandbox *sb, const char *guest, const char *host, unsigned flags,
              sbvm_error **err);
 int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err);
+/* A process's /proc/PID directory in the sandbox's own /proc: an fd (for
+ * pidfd_send_signal, and its stat), or -errno. */
+int proc_open_proc(struct sandbox *sb, int pid);
 /* The scratch's size: the disk limit, never unlimited. */
 uint64_t proc_scratch_size(const struct sbvm_config *cfg);
 bool proc_has_copies(const struct sbvm_config *cfg, bool out);

@@ -203,6 +203,9 @@ enum proc_cmd_kind {
     CMD_RELEASE = 4,  /* (while holding) end: the init exits, ending them all */
     CMD_PAUSE = 5,    /* SIGSTOP to every process (an OCI container's pause)  */
     CMD_RESUME = 6,   /* SIGCONT to every process                            */
+    /* live: `sig` crashes the supervisor has taken in full; the init may
+     * capture as many more (at most 8 are in flight at once) */
+    CMD_CAPTURE_CREDIT = 7,
 };
 
 #define PROC_CMD_MAGIC 0x53425643U /* "SBVC" */
@@ -220,7 +223,8 @@ struct proc_cmd {
  * directory, the file to run (SPAWN_EXEC_PATH only), argc arguments and
  * envc "KEY=VALUE" strings, each
  * NUL-terminated; with SCM_RIGHTS stdin, stdout and stderr (or nothing, for
- * a terminal: SPAWN_PTY). It answers with a struct spawn_reply (and, for a
+ * a terminal: SPAWN_PTY), then the file to run (SPAWN_EXEC_FD), then the
+ * job's fd 3 (SPAWN_CHANNEL). It answers with a struct spawn_reply (and, for a
  * terminal, its master side).
  */
 #define SPAWN_MAGIC     0x53425358U /* "SBSX" */
@@ -236,6 +240,9 @@ struct proc_cmd {
 #define SPAWN_HOLD        8U
 #define SPAWN_RLIMITS_MAX 16
 #define SPAWN_FILTER_MAX  4096 /* BPF_MAXINSNS */
+/* After stdio, before what releases a held job and the channel: the file
+ * to run (execveat), a sealed memfd (a library-call worker). */
+#define SPAWN_EXEC_FD 16U
 
 struct spawn_req {
     uint32_t magic;

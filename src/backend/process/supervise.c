@@ -178,29 +178,58 @@ static void emit(struct sandbox *sb, enum bev_kind kind, struct job *j)
     sandbox_event(sb, &ev);
 }
 
+/* Whether every chunk a crash announced has come. */
+static bool crash_complete(const struct sbvm_crash *c)
+{
+    return c->maps_got == c->raw.maps_len && c->stack_got == c->raw.stack_len;
+}
+
+/* Hands crash i of those being built to core. A live sandbox's init is
+ * told that one more full capture was taken (it keeps at most 8 in flight;
+ * a bare record past its cap announces no maps and takes no credit). */
+static void flush_one(struct sandbox *sb, size_t i)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+    struct sbvm_crash *c = ps->building[i];
+    struct bev ev = { .kind = BEV_CRASH };
+    bool wait;
+
+    memmove(&ps->building[i], &ps->building[i + 1],
+            (ps->nbuilding - i - 1) * sizeof(ps->building[0]));
+    ps->nbuilding--;
+    if (sb->live && c->raw.maps_len)
+        proc_command(ps, CMD_CAPTURE_CREDIT, 0, 1);
+    ev.job = record_job(ps, c->raw.job, &wait);
+    ev.u.crash = c;
+    sandbox_event(sb, &ev);
+}
+
 /* Crashes whose chunks have all come, or all of one job's (or all:
  * NULL), handed to core. */
 static void flush_crashes(struct sandbox *sb, bool all, int32_t job)
 {
     struct proc_sandbox *ps = proc_of(sb);
-    size_t keep = 0;
 
-    for (size_t i = 0; i < ps->nbuilding; i++) {
-        struct sbvm_crash *c = ps->building[i];
-        bool wait;
-        struct job *j;
-        struct bev ev = { .kind = BEV_CRASH };
+    for (size_t i = 0; i < ps->nbuilding;)
+        if (all || ps->building[i]->raw.job == job)
+            flush_one(sb, i);
+        else
+            i++;
+}
 
-        if (!all && c->raw.job != job) {
-            ps->building[keep++] = c;
-            continue;
-        }
-        j = record_job(ps, c->raw.job, &wait);
-        ev.job = j;
-        ev.u.crash = c;
-        sandbox_event(sb, &ev);
-    }
-    ps->nbuilding = keep;
+/* Live: a crash is handed over as soon as it is whole, when its job is
+ * known: a process that is not its job's first (a fork of a library's
+ * zygote) ends no job, so its crash would otherwise wait for its job's. */
+static void flush_if_complete(struct sandbox *sb, size_t i)
+{
+    struct proc_sandbox *ps = proc_of(sb);
+    bool wait = false;
+
+    if (!sb->live || i >= ps->nbuilding || !crash_complete(ps->building[i]))
+        return;
+    record_job(ps, ps->building[i]->raw.job, &wait);
+    if (!wait)
+        flush_one(sb, i);
 }
 
 static bool take_fault(struct sandbox *sb, const struct proc_fault *f)
@@ -237,14 +266,21 @@ static bool take_fault(struct sandbox *sb, const struct proc_fault *f)
         return true; /* out of memory: the crash goes unexplained */
     c->is_guest = f->pid == f->job;
     ps->building[ps->nbuilding++] = c;
+    flush_if_complete(sb, ps->nbuilding - 1);
     return true;
 }
 
-static bool take_chunk(struct proc_sandbox *ps, const struct prec *r)
+static bool take_chunk(struct sandbox *sb, const struct prec *r)
 {
+    struct proc_sandbox *ps = proc_of(sb);
+
     for (size_t i = 0; i < ps->nbuilding; i++)
-        if (ps->building[i]->raw.seq == r->u.chunk.h.seq)
-            return crash_add_chunk(ps->building[i], &r->u.chunk.h, r->u.chunk.data);
+        if (ps->building[i]->raw.seq == r->u.chunk.h.seq) {
+            if (!crash_add_chunk(ps->building[i], &r->u.chunk.h, r->u.chunk.data))
+                return false;
+            flush_if_complete(sb, i);
+            return true;
+        }
     return true; /* a crash dropped for lack of room */
 }
 
@@ -413,7 +449,7 @@ static bool apply(struct sandbox *sb, const struct prec *r, int fds[2])
     case REC_FAULT:
         return take_fault(sb, &r->u.fault);
     case REC_FAULT_DATA:
-        return take_chunk(ps, r);
+        return take_chunk(sb, r);
     case REC_SYSCALLS:
         ev.kind = BEV_REFUSALS;
         ev.job = record_job(ps, r->u.syscalls.job, &wait);
@@ -705,7 +741,7 @@ static int send_next(struct sandbox *sb)
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
     union {
-        char buf[CMSG_SPACE(5 * sizeof(int))];
+        char buf[CMSG_SPACE(6 * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov[3];
@@ -713,7 +749,7 @@ static int send_next(struct sandbox *sb)
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
     const struct config_container *ct = sb->cfg->container;
-    int fds[5];
+    int fds[6];
     size_t nfds = 0, filter_bytes = 0;
     ssize_t n;
 
@@ -740,7 +776,7 @@ static int send_next(struct sandbox *sb)
     memset(&q, 0, sizeof(q));
     q.magic = SPAWN_MAGIC;
     q.job = pj->id;
-    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel ? SPAWN_CHANNEL : 0);
+    q.flags = (j->terminal ? SPAWN_PTY : 0) | (j->channel || j->fd3 >= 0 ? SPAWN_CHANNEL : 0);
     q.argc = (uint32_t)j->argv.n;
     q.envc = (uint32_t)j->env.n;
     q.rows = j->rows;
@@ -765,7 +801,7 @@ static int send_next(struct sandbox *sb)
         q.flags |= SPAWN_HOLD;
     strbuf_add(&body, j->cwd ? j->cwd : SBVM_DEFAULT_CWD,
                strlen(j->cwd ? j->cwd : SBVM_DEFAULT_CWD) + 1);
-    if (prog) {
+    if (prog && j->exec_fd < 0) {
         /* The file its name resolved to on the host, bound at that path. */
         q.flags |= SPAWN_EXEC_PATH;
         strbuf_add(&body, prog->exec_path, strlen(prog->exec_path) + 1);
@@ -805,10 +841,20 @@ static int send_next(struct sandbox *sb)
         }
         nfds = 3;
     }
+    /* After stdio, in this order: the file to run, what releases a held
+     * job, then the job's fd 3: its host channel, or another fd it gets
+     * there (a library-call worker's channel, which the library serves
+     * itself; a zygote's socket). */
+    if (j->exec_fd >= 0) {
+        q.flags |= SPAWN_EXEC_FD;
+        fds[nfds++] = j->exec_fd;
+    }
     if (j->hold)
         fds[nfds++] = j->child_hold;
     if (j->channel)
         fds[nfds++] = sbvm_channel_guest_fd(j->channel);
+    else if (j->fd3 >= 0)
+        fds[nfds++] = j->fd3;
     if (nfds) {
         struct cmsghdr *c;
         memset(&ctl, 0, sizeof(ctl));

@@ -82,6 +82,10 @@ static int hold_always;
 static int denied;
 static int limit_sent;
 static uint32_t captures;
+/* Live: full captures the supervisor has not given credit back for. A live
+ * sandbox's jobs are many and come and go (a library's workers), so its cap
+ * is on the captures in flight, not on all of its life. */
+static uint32_t outstanding;
 
 /* pid -> job, for a live sandbox (inline: every process is job guest_pid).
  * Open addressing on the pid; 0 is free, -1 a deleted slot. */
@@ -328,7 +332,7 @@ static int capture_capped(int tid, int32_t pid, int sig)
 {
     struct proc_fault f;
 
-    if (captures < MAX_CAPTURES)
+    if (live ? outstanding < MAX_CAPTURES : captures < MAX_CAPTURES)
         return 0;
     zero(&f, sizeof(f));
     f.seq = ++captures;
@@ -348,6 +352,8 @@ static void capture_rest(int tid, struct proc_fault *f, const uint64_t *regs)
     long n;
 
     f->seq = ++captures;
+    if (live)
+        outstanding++;
     f->tid = tid;
     f->job = job_of(tid);
     copy(f->regs, regs, sizeof(f->regs));
@@ -995,6 +1001,10 @@ static void on_command(const struct proc_cmd *c)
         break;
     case CMD_RESUME:
         sys2(NR_kill, -1, SIGCONT_);
+        break;
+    case CMD_CAPTURE_CREDIT:
+        if (c->sig > 0)
+            outstanding -= (uint32_t)c->sig < outstanding ? (uint32_t)c->sig : outstanding;
         break;
     default:
         break; /* CMD_RELEASE outside a hold: nothing to release */

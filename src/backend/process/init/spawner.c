@@ -45,6 +45,8 @@
 #define NR_faccessat_            269
 #define X_OK_                    1
 #define SECCOMP_SET_MODE_FILTER_ 1
+#define AT_EMPTY_PATH_           0x1000
+#define NR_execveat              322
 
 struct iov_ {
     void *base;
@@ -225,14 +227,19 @@ static const char *find_program(int errfd, const char *exec_path, char **argv, c
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
-/* execvp: a name without '/' is looked up in the job's PATH; exec_path,
- * when given, is run as it is. */
-static _Noreturn void run_program(int errfd, const char *exec_path, char **argv, char **envp)
+/* execvp: a name without '/' is looked up in the job's PATH; exec_fd or
+ * exec_path, when given, is run as it is. */
+static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path, char **argv,
+                                  char **envp)
 {
     const char *path = "/usr/local/bin:/usr/bin:/bin";
     int seen_eacces = 0;
     long r;
 
+    if (exec_fd >= 0) {
+        r = sys6(NR_execveat, exec_fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH_, 0);
+        child_fail(errfd, STAGE_EXEC, (int)-r);
+    }
     if (exec_path) {
         r = sys3(NR_execve, (long)exec_path, (long)argv, (long)envp);
         child_fail(errfd, STAGE_EXEC, (int)-r);
@@ -270,31 +277,34 @@ static _Noreturn void run_program(int errfd, const char *exec_path, char **argv,
     child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
 }
 
-/* Closes every descriptor from `from` on but a and b (b may be -1; both are
- * at least `from`). */
-static void close_all_but(int from, int a, int b)
+/* Closes every descriptor from `from` on but those of keep[] (n of them;
+ * -1 and those below `from` are ignored). */
+static void close_from_but(int from, const int *keep, int n)
 {
-    int lo = a, hi = a;
-
-    if (b >= 0) {
-        lo = a < b ? a : b;
-        hi = a < b ? b : a;
+    for (;;) {
+        int next = -1;
+        for (int i = 0; i < n; i++)
+            if (keep[i] >= from && (next < 0 || keep[i] < next))
+                next = keep[i];
+        if (next < 0)
+            break;
+        if (next > from)
+            sys3(NR_close_range, from, (long)next - 1, 0);
+        from = next + 1;
     }
-    if (lo > from)
-        sys3(NR_close_range, from, (long)lo - 1, 0);
-    if (hi > lo + 1)
-        sys3(NR_close_range, (long)lo + 1, (long)hi - 1, 0);
-    sys3(NR_close_range, (long)hi + 1, ~0L, 0);
+    sys3(NR_close_range, from, ~0L, 0);
 }
 
-/* Serves one request: fds[] are what came with it (stdin, stdout, stderr). */
+/* Serves one request: fds[] are what came with it: stdin, stdout, stderr
+ * (unless a terminal is made here), the file to run, what releases a held
+ * job, the channel, in this order, each only when its flag says so. */
 static void serve(long n, const int *fds, int nfds)
 {
     struct spawn_req q;
     const char *s, *cwd, *exec_path = 0;
     const void *filter;
     uint32_t want, have = 0, lead;
-    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, hold = -1;
+    int io[3] = { -1, -1, -1 }, master = -1, slave = -1, errp[2], pid, hold = -1, nstdio;
     int32_t msg[2] = { 0, 0 };
     long r, filter_bytes;
 
@@ -308,11 +318,12 @@ static void serve(long n, const int *fds, int nfds)
     lead = (q.flags & SPAWN_EXEC_PATH) ? 2 : 1;
     want = q.argc + q.envc + lead;
     filter_bytes = (long)q.filter_len * 8;
+    nstdio = (q.flags & SPAWN_PTY) ? 0 : 3;
     if (q.magic != SPAWN_MAGIC || q.argc == 0 || q.argc > SPAWN_ARGS_MAX ||
         q.envc > SPAWN_ARGS_MAX || q.filter_len > SPAWN_FILTER_MAX ||
         q.nrlimits > SPAWN_RLIMITS_MAX || q.strings_len == 0 ||
         (long)q.strings_len != n - (long)sizeof(q) - filter_bytes ||
-        nfds != ((q.flags & SPAWN_PTY) ? 0 : 3) + ((q.flags & SPAWN_HOLD) ? 1 : 0) +
+        nfds != nstdio + ((q.flags & SPAWN_EXEC_FD) ? 1 : 0) + ((q.flags & SPAWN_HOLD) ? 1 : 0) +
                     ((q.flags & SPAWN_CHANNEL) ? 1 : 0)) {
         reply(q.job, 0, STAGE_FORK, E_INVAL, -1);
         return;
@@ -397,12 +408,21 @@ static void serve(long n, const int *fds, int nfds)
         struct ksigaction dfl;
         uint64_t none = 0;
         int chan = (q.flags & SPAWN_CHANNEL) ? fds[nfds - 1] : -1, ef = errp[1], keep = 3;
+        int xf = (q.flags & SPAWN_EXEC_FD) ? fds[nstdio] : -1;
 
         zero(&dfl, sizeof(dfl));
         dfl.handler = (void (*)(int, void *, void *))SIG_DFL_;
         sys4(NR_rt_sigaction, SIGCHLD_, (long)&dfl, 0, sizeof(uint64_t));
         if (sys1(NR_setsid, 0) < 0)
             child_fail(ef, STAGE_GUEST_SESSION, E_PERM);
+        /* The file to run (close-on-exec) moves out of the way of stdio
+         * and fd 3 first: to the lowest free fd above them, as the error
+         * pipe below (a files limit may leave no fd as high as 64). */
+        if (xf >= 0) {
+            if ((r = sys3(NR_fcntl, xf, F_DUPFD_CLOEXEC_, 4)) < 0)
+                child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
+            xf = (int)r;
+        }
         for (int i = 0; i < 3; i++) {
             r = sys2(NR_dup2, io[i], i);
             if (r < 0)
@@ -412,12 +432,14 @@ static void serve(long n, const int *fds, int nfds)
             child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
         if (chan >= 0) {
             /* The channel is the job's fd 3, inherited; the error pipe and
-             * what releases a held job move out of its way first. */
-            if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 64)) < 0)
+             * what releases a held job move out of its way first, to the
+             * lowest free fds above it (a files limit may leave none as
+             * high as 64). */
+            if ((r = sys3(NR_fcntl, ef, F_DUPFD_CLOEXEC_, 4)) < 0)
                 child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
             ef = (int)r;
             if (hold >= 0) {
-                if ((r = sys3(NR_fcntl, hold, F_DUPFD_CLOEXEC_, 64)) < 0)
+                if ((r = sys3(NR_fcntl, hold, F_DUPFD_CLOEXEC_, 4)) < 0)
                     child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
                 hold = (int)r;
             }
@@ -429,9 +451,12 @@ static void serve(long n, const int *fds, int nfds)
                 child_fail(ef, STAGE_GUEST_STDIO, (int)-r);
             keep = 4;
         }
-        /* Nothing of ours but stdio, the channel, the error pipe and, for
-         * a held job, what releases it (both close on exec). */
-        close_all_but(keep, ef, hold);
+        /* Nothing of ours but stdio, the channel, the error pipe, the file
+         * to run and what releases a held job (all close on exec). */
+        {
+            int keep_fds[3] = { ef, xf, hold };
+            close_from_but(keep, keep_fds, 3);
+        }
         set_limit(ef, 7 /* RLIMIT_NOFILE */, q.rl_nofile);
         set_limit(ef, 0 /* RLIMIT_CPU */, q.rl_cpu);
         set_limit(ef, 9 /* RLIMIT_AS */, q.rl_as);
@@ -449,7 +474,7 @@ static void serve(long n, const int *fds, int nfds)
         if (hold >= 0) {
             /* Ready: say so, then wait to be released. The program is
              * found now, so that its absence is the creator's error. */
-            const char *file = find_program(ef, exec_path, args, envs);
+            const char *file = xf >= 0 ? 0 : find_program(ef, exec_path, args, envs);
             char go = 0;
             sys3(NR_write, ef, (long)msg, sizeof(msg));
             sys1(NR_close, ef);
@@ -460,12 +485,15 @@ static void serve(long n, const int *fds, int nfds)
             sys1(NR_close, hold);
             install_filter(-1, filter, q.filter_len);
             sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-            r = sys3(NR_execve, (long)file, (long)args, (long)envs);
+            if (xf >= 0)
+                r = sys6(NR_execveat, xf, (long)"", (long)args, (long)envs, AT_EMPTY_PATH_, 0);
+            else
+                r = sys3(NR_execve, (long)file, (long)args, (long)envs);
             leave(r == -E_NOENT ? 127 : 126);
         }
         install_filter(ef, filter, q.filter_len);
         sys4(NR_rt_sigprocmask, SIG_SETMASK_, (long)&none, 0, sizeof(uint64_t));
-        run_program(ef, exec_path, args, envs);
+        run_program(ef, xf, exec_path, args, envs);
     }
     sys1(NR_close, errp[1]);
     if (pid < 0) {
@@ -515,8 +543,8 @@ _Noreturn void spawner_run(void)
         r = sys6(NR_ppoll, (long)&p, 1, 0, (long)&none, sizeof(uint64_t), 0);
         if (r == 1 && (p.revents & POLLIN_)) {
             union {
-                /* stdio, what releases a held job, the channel */
-                unsigned char b[CMSG_SPACE_FDS(5)];
+                /* stdio, the file to run, what releases a held job, the channel */
+                unsigned char b[CMSG_SPACE_FDS(6)];
                 size_t align;
             } ctl;
             struct iov_ iov = { reqbuf, sizeof(reqbuf) };
