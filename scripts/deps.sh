@@ -29,6 +29,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson
 # OpenSSL: the network broker's TLS interception; the trust store the view
 # gives guests for HTTPS.
 build_pkgs+=(libssl-dev ca-certificates)
+# sandboxvm serve: its HTTP server and its tar streams.
+build_pkgs+=(libmicrohttpd-dev libarchive-dev)
 # Check builds the unit tests (meson configures them with tests/, guests
 # included); the rest are programs the CLI tests run inside guests (curl,
 # wget, git, perl, python3, busybox), or run around them (file, GNU time,

@@ -35,7 +35,7 @@ cp build-fuzz/tests/calls/lib*.so build-fuzz/seeds/fuzz-calls-elf/
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-oci fuzz-calls-elf fuzz-elfdyn)
+    targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-oci fuzz-calls-elf fuzz-elfdyn fuzz-serve)
     # The device models' four targets share one target's time (CI time);
     # named on the command line, each gets all of it.
     targets+=(fuzz-virtio-blk fuzz-virtio-scsi fuzz-virtio-pci fuzz-vhost-user)

@@ -95,6 +95,22 @@ suite() {
     fi
     { grep -c '^ok' "$TOP/$dir/cli.tap" || true; } | sed 's/$/ CLI tests passed/'
     grep '# skip' "$TOP/$dir/cli.tap" || true
+    # The session API's clients (clients/), each against a real sandboxvm serve.
+    step "session clients (Python, Node): $label"
+    if command -v python3 >/dev/null; then
+        "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" python3 -m unittest discover -s "$TOP/clients/python/tests" \
+            >"$TOP/$dir/clients-py.log" 2>&1 || { tail -20 "$TOP/$dir/clients-py.log"; failures+=("python client: $label"); }
+        tail -1 "$TOP/$dir/clients-py.log" | sed 's/^/python client: /'
+    else
+        echo "python client: skipped: python3 is not installed"
+    fi
+    if command -v node >/dev/null; then
+        "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" node --test "$TOP/clients/node/test/" \
+            >"$TOP/$dir/clients-node.log" 2>&1 || { tail -20 "$TOP/$dir/clients-node.log"; failures+=("node client: $label"); }
+        grep -E '^# (pass|fail)' "$TOP/$dir/clients-node.log" | tr '\n' ' ' | sed 's/^/node client: /;s/$/\n/'
+    else
+        echo "node client: skipped: node is not installed"
+    fi
 }
 
 # The ordinary user's pass needs to read the checkout. Where it cannot (a

@@ -435,6 +435,18 @@ SBVM_API size_t sbvm_result_copies(const sbvm_result *r, const struct sbvm_copy 
 SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_error **err);
 
 /*
+ * A writable layer over the rootfs tree: the root becomes an overlayfs of
+ * the tree (read-only, below) and dir/upper (made if missing, with
+ * dir/work), so that what the guest writes outside its /tmp - where its
+ * permissions in the tree allow - lands in dir/upper and outlives the
+ * sandbox. Needs sbvm_config_set_rootfs(), and a kernel that mounts
+ * overlayfs in a user namespace (5.11); a sandbox that cannot have it is
+ * refused at its start, never silently made without. dir belongs to the
+ * caller, who removes it. NULL: no layer.
+ */
+SBVM_API int sbvm_config_set_layer(sbvm_config *cfg, const char *dir, sbvm_error **err);
+
+/*
  * For a live sandbox (sbvm_sandbox_create): a program its jobs may run by
  * this same argv[0] although the view lacks it (./tool, build/test-x), made
  * visible when the sandbox is created as sbvm_run makes its program
@@ -665,6 +677,9 @@ SBVM_API int sbvm_loop_run(sbvm_loop *l, int timeout_ms);
 /* An fd that is readable when sbvm_loop_run() has work: to embed the loop
  * in another one. */
 SBVM_API int sbvm_loop_fd(const sbvm_loop *l);
+/* Timers make no fd readable: an embedding loop waits on sbvm_loop_fd() at
+ * most this many ms (0: a timer is due now; -1: none is armed). */
+SBVM_API int sbvm_loop_timeout(const sbvm_loop *l);
 
 /*
  * Builds a sandbox and returns once it is ready for jobs (a few ms). The

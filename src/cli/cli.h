@@ -15,6 +15,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+void cmd_serve_help(void);
 int cmd_device(int argc, char **argv);
 void cmd_device_help(void);
 /* The OCI runtime (cmd_oci.c, src/oci): argv[0] is "oci" or the program. */

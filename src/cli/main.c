@@ -26,6 +26,7 @@ static void usage(FILE *f)
           "Commands:\n"
           "  run       run one or more programs, each in a sandbox of its own\n"
           "  shell     an interactive shell (or any program) in a sandbox, on a terminal\n"
+          "  serve     keep sandboxes alive for clients of an HTTP API on a unix socket\n"
           "  device    serve a device model to a vhost-user client (device serve --help)\n"
           "  call      call a function of a shared library in a sandbox\n"
           "  help      show help for a command (sandboxvm help run)\n"
@@ -114,6 +115,10 @@ int main(int argc, char **argv)
             cmd_shell_help();
             return 0;
         }
+        if (argc > 2 && streq(argv[2], "serve")) {
+            cmd_serve_help();
+            return 0;
+        }
         if (argc > 2 && streq(argv[2], "device")) {
             cmd_device_help();
             return 0;
@@ -123,7 +128,9 @@ int main(int argc, char **argv)
             return 0;
         }
         if (argc > 2) {
-            cli_error("no help for '%s': the commands are run, shell, help and version", argv[2]);
+            cli_error(
+                "no help for '%s': the commands are run, shell, serve, device, help and version",
+                argv[2]);
             return EXIT_USAGE;
         }
         usage(stdout);
@@ -133,6 +140,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (streq(cmd, "shell"))
         return cmd_shell(argc - 1, argv + 1);
+    if (streq(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (streq(cmd, "device"))
         return cmd_device(argc - 1, argv + 1);
     if (streq(cmd, "oci"))
@@ -143,8 +152,8 @@ int main(int argc, char **argv)
         cli_error("unknown option '%s' (see sandboxvm --help)", cmd);
     else
         cli_error(
-            "unknown command '%s': the commands are run, shell, help and version (did you mean "
-            "'sandboxvm run -- %s'?)",
+            "unknown command '%s': the commands are run, shell, serve, device, help and version "
+            "(did you mean 'sandboxvm run -- %s'?)",
             cmd, cmd);
     return EXIT_USAGE;
 }

@@ -57,6 +57,11 @@ SBVM_API int sbvm_loop_fd(const sbvm_loop *l)
     return loop_fd((const struct loop *)l);
 }
 
+SBVM_API int sbvm_loop_timeout(const sbvm_loop *l)
+{
+    return loop_timeout_ms((const struct loop *)l);
+}
+
 /* Runs sb's loop until done(ctx) or timeout_ms passed: 0 or -ETIMEDOUT. */
 static int run_until(struct loop *l, bool (*done)(void *), void *ctx, int timeout_ms)
 {
@@ -349,6 +354,13 @@ SBVM_API int sbvm_job_signal(sbvm_job *jj, int sig)
     if (!j->sb || j->state >= JOB_EXITED)
         return -ESRCH;
     j->facts.host_signal = sig;
+    if (j->state < JOB_RUNNING) {
+        /* Not yet running: nobody to send it to before its start. */
+        if (sig == SIGKILL)
+            j->pending_kill = true;
+        j->pending_signal = sig;
+        return 0;
+    }
     return j->sb->ops->signal(j->sb, j, sig);
 }
 
@@ -381,7 +393,9 @@ SBVM_API void sbvm_job_free(sbvm_job *jj)
         return;
     sb = j->sb;
     if (sb && j->state != JOB_DONE) {
-        if (j->state < JOB_EXITED)
+        if (j->state < JOB_RUNNING)
+            j->pending_kill = true;
+        else if (j->state < JOB_EXITED)
             sb->ops->kill_job(sb, j);
         run_until(sb->loop, job_is_done, j, DESTROY_TIMEOUT_MS);
     }
@@ -488,6 +502,19 @@ SBVM_API int sbvm_sandbox_inventory(sbvm_sandbox *s, sbvm_result **out, sbvm_err
         return error_set(err, ENOMEM, "out of memory");
     }
     r->ledger = l;
+    if (l->live) {
+        /* What it uses now; and the connections so far, moved over. */
+        r->peak_memory = l->memory_bytes;
+        r->peak_source = "VmHWM (the largest of its processes alive now)";
+        r->cpu_user_us = l->cpu_user_ms * 1000;
+        r->cpu_system_us = l->cpu_system_ms * 1000;
+        r->net_mode = sb->cfg->net;
+        r->net_attempts = l->net;
+        r->nnet_attempts = l->nnet;
+        r->net_attempts_dropped = l->net_dropped;
+        l->net = NULL;
+        l->nnet = 0;
+    }
     r->start_ns = sb->start_real;
     r->duration_ns = now_mono_ns() - sb->start_mono;
     result_set_message(r, "running: %zu job%s so far", sb->njobs, sb->njobs == 1 ? "" : "s");

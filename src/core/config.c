@@ -105,6 +105,7 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     }
     free(cfg->copies);
     free(cfg->rootfs);
+    free(cfg->layer);
     free(cfg->name);
     free(cfg->cwd);
     config_container_free(cfg->container);
@@ -141,6 +142,8 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     if (src->keep_dir && !(cfg->keep_dir = strdup(src->keep_dir)))
         goto fail;
     if (src->rootfs && !(cfg->rootfs = strdup(src->rootfs)))
+        goto fail;
+    if (src->layer && !(cfg->layer = strdup(src->layer)))
         goto fail;
     if (src->nmounts) {
         cfg->mounts = calloc(src->nmounts, sizeof(*cfg->mounts));
@@ -367,6 +370,29 @@ SBVM_API int sbvm_config_set_rootfs(sbvm_config *cfg, const char *dir, sbvm_erro
     }
     free(cfg->rootfs);
     cfg->rootfs = real;
+    return 0;
+}
+
+SBVM_API int sbvm_config_set_layer(sbvm_config *cfg, const char *dir, sbvm_error **err)
+{
+    struct stat st;
+    char *real;
+    int r;
+
+    if (!dir) {
+        free(cfg->layer);
+        cfg->layer = NULL;
+        return 0;
+    }
+    if ((r = canonical("layer", dir, &real, err)) < 0)
+        return r;
+    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        r = error_set(err, ENOTDIR, "layer %s: not a directory", real);
+        free(real);
+        return r;
+    }
+    free(cfg->layer);
+    cfg->layer = real;
     return 0;
 }
 

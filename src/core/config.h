@@ -105,6 +105,7 @@ struct sbvm_config {
     struct config_copy *copies;
     size_t ncopies;
     char *rootfs; /* canonical */
+    char *layer;  /* canonical: a writable overlay over the rootfs (upper/, work/) */
     /* A live sandbox: programs jobs may name that its view lacks, made
      * visible as run makes its program (argv[0] as given). */
     struct strv programs;

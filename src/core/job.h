@@ -60,6 +60,10 @@ struct job {
     bool symbolize;
     enum job_state state;
     int pid; /* its first process, in the sandbox; 0 when unknown */
+    /* Asked for before its first process ran (it has no pid yet to be
+     * signalled by): sent as soon as it runs. */
+    int pending_signal;
+    bool pending_kill;
 
     /* Our ends: output (a terminal's master side for both streams), and
      * the stdin pipe (or the master, again) we write what we forward. */

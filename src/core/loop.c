@@ -251,6 +251,21 @@ void loop_wake(struct loop *l)
     (void)!write(l->wakefd, &one, sizeof(one));
 }
 
+int loop_timeout_ms(const struct loop *l)
+{
+    int64_t left;
+
+    if (l->nheap == 0)
+        return -1;
+    left = l->heap[0]->when_ns - now_mono_ns();
+    if (left <= 0)
+        return 0;
+    /* Rounded up: woken a little late, never early (an early wake-up
+     * finds nothing due and sleeps again for a few µs). */
+    left = (left + 999999) / 1000000;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 int loop_fd(const struct loop *l)
 {
     return l->epfd;

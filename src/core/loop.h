@@ -82,6 +82,9 @@ void loop_wake(struct loop *l);
 /* The epoll fd: readable when something is ready, to embed the loop in
  * another one. */
 int loop_fd(const struct loop *l);
+/* Milliseconds until its next timer is due (0: now), or -1 when none is
+ * armed: what an embedding loop waits at most, besides loop_fd(). */
+int loop_timeout_ms(const struct loop *l);
 /* How many fd sources and armed timers are registered. */
 size_t loop_count(const struct loop *l);
 

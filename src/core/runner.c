@@ -123,6 +123,10 @@ int config_check(const sbvm_config *cfg, sbvm_error **err)
                          "--secret works only through the broker: add --net allow=HOST");
     if (cfg->net_allow_private && cfg->net != SBVM_NET_ALLOW)
         return error_set(err, EINVAL, "--net-allow-private applies to --net allow=... only");
+    if (cfg->layer && !cfg->rootfs)
+        return error_set(err, EINVAL,
+                         "a writable layer goes over a rootfs tree: the host's own system "
+                         "directories stay read-only (set a rootfs)");
     return net_secrets_check(cfg, err);
 }
 

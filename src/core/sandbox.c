@@ -267,8 +267,10 @@ void sandbox_event(struct sandbox *sb, struct bev *ev)
     case BEV_JOB_STARTED:
         if (j && j->state == JOB_STARTING) {
             j->pid = ev->u.pid;
-            if (job_started(j, sb->loop) < 0)
+            if (job_started(j, sb->loop) < 0 || j->pending_kill)
                 sb->ops->kill_job(sb, j);
+            else if (j->pending_signal)
+                sb->ops->signal(sb, j, j->pending_signal);
         }
         break;
     case BEV_JOB_FAILED:

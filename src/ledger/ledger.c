@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ledger.c: inventory of a frozen sandbox, and keeping its scratch. */
 #include "ledger/ledger.h"
+#include "net/broker.h"
 #include "util/copytree.h"
 
 #include <arpa/inet.h>
@@ -506,6 +507,7 @@ void ledger_free(struct ledger *l)
     free(l->listeners);
     free(l->files);
     strv_release(&l->strings);
+    net_attempts_free(l->net, l->nnet);
     free(l);
 }
 

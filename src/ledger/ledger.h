@@ -36,6 +36,14 @@ struct ledger {
     size_t nfiles;
     bool truncated; /* some list hit its cap */
     struct strv strings;
+    /* A live inventory's readings, besides what it holds: the sandbox's
+     * CPU so far, its processes' largest peak RSS, and the connections
+     * its network broker has seen so far (copies; freed with it). */
+    bool live;
+    uint64_t cpu_user_ms, cpu_system_ms, memory_bytes;
+    struct sbvm_net_attempt *net;
+    size_t nnet;
+    uint64_t net_dropped;
 };
 
 /* A writable filesystem of the sandbox whose files are the guest's to

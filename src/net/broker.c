@@ -1063,6 +1063,40 @@ void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n
     free(b);
 }
 
+int broker_peek(struct broker *b, struct sbvm_net_attempt **out, size_t *n, uint64_t *dropped)
+{
+    struct sbvm_net_attempt *v;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    *dropped = 0;
+    if (!b)
+        return 0;
+    pthread_mutex_lock(&b->lock);
+    v = b->nlog ? calloc(b->nlog, sizeof(*v)) : NULL;
+    if (b->nlog && !v) {
+        pthread_mutex_unlock(&b->lock);
+        return -ENOMEM;
+    }
+    for (i = 0; i < b->nlog; i++) {
+        const struct sbvm_net_attempt *a = &b->log[i];
+        v[i] = *a;
+        v[i].method = a->method ? strdup(a->method) : NULL;
+        v[i].host = a->host ? strdup(a->host) : NULL;
+        v[i].reason = a->reason ? strdup(a->reason) : NULL;
+        v[i].address = a->address ? strdup(a->address) : NULL;
+        /* Every string field is the copy's own: the inventory frees them
+         * (net_attempt_release) while the broker's log keeps its own. */
+        v[i].path = a->path ? strdup(a->path) : NULL;
+    }
+    *dropped = b->dropped;
+    pthread_mutex_unlock(&b->lock);
+    *out = v;
+    *n = i;
+    return 0;
+}
+
 void net_attempt_release(struct sbvm_net_attempt *a)
 {
     free((char *)a->method);

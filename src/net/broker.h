@@ -39,6 +39,8 @@ int broker_start(const struct net_policy *pol, int listen_fd, struct broker **ou
 void broker_stop(struct broker *b, struct sbvm_net_attempt **attempts, size_t *n,
                  uint64_t *dropped);
 void net_attempts_free(struct sbvm_net_attempt *v, size_t n);
+/* A copy of what a running broker has recorded so far (NULL: none). */
+int broker_peek(struct broker *b, struct sbvm_net_attempt **out, size_t *n, uint64_t *dropped);
 void net_attempt_release(struct sbvm_net_attempt *a);
 
 /* For tests: serves one connection on fd (blocking) and records it. */

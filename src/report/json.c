@@ -262,7 +262,7 @@ static json_t *network_json(const sbvm_result *r)
     return o;
 }
 
-static json_t *guest_json(size_t index, const sbvm_result *r)
+json_t *report_guest_json(size_t index, const sbvm_result *r)
 {
     json_t *o = json_object();
     json_t *argv = json_array();
@@ -406,7 +406,7 @@ SBVM_API int sbvm_report_json(const sbvm_runner *rn, FILE *f, sbvm_error **err)
     for (size_t i = 0; i < sbvm_runner_count(rn); i++) {
         const sbvm_result *res = sbvm_runner_result(rn, i);
         if (res)
-            json_array_append_new(guests, guest_json(i, res));
+            json_array_append_new(guests, report_guest_json(i, res));
     }
     json_object_set_new(root, "guests", guests);
     r = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));

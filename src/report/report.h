@@ -20,4 +20,9 @@ void report_format_time(int64_t ns, char *buf, size_t size);
  */
 void report_details_text(struct strbuf *sb, const sbvm_result *r, const char *indent);
 
+/* One guest of the JSON report (docs/REPORT-JSON.md, "A guest"): the
+ * session server sends the same object as a job's result. */
+struct json_t;
+struct json_t *report_guest_json(size_t index, const sbvm_result *r);
+
 #endif

@@ -120,7 +120,7 @@ int main(void)
         suite_procscan,      suite_net,          suite_sandbox,       suite_shm,
         suite_shm_hostile,   suite_shm_threads,  suite_devices,       suite_devices_hostile,
         suite_devices_vhost, suite_devices_host, suite_tls,           suite_oci,
-        suite_calls,         suite_calls_libs,   suite_calls_threads,
+        suite_calls,         suite_calls_libs,   suite_calls_threads, suite_server,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;

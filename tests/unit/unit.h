@@ -26,6 +26,7 @@ Suite *suite_sandbox(void);
 Suite *suite_shm(void);
 Suite *suite_shm_hostile(void);
 Suite *suite_shm_threads(void);
+Suite *suite_server(void);
 Suite *suite_devices(void);
 Suite *suite_devices_hostile(void);
 Suite *suite_devices_vhost(void);

@@ -51,6 +51,11 @@ struct child_args {
     /* --rootfs: the bind slot holding the tree, bound read-only as the
      * root instead of a tmpfs; the base view is not used. -1: none. */
     int rootfs_slot;
+    /* A writable layer over it: the root is an overlayfs of the tree
+     * (lower, "/proc/self/fd/N" of its slot) and these host directories;
+     * NULL: the tree alone, read-only. */
+    char overlay_lower[32];
+    const char *overlay_upper, *overlay_work;
     /* The guest process runs apart from pid 1's CPU while both set up
      * (child.c, start_apart): only when no other sandbox of the run is
      * alive, whose work would be in the way on the other CPUs. */

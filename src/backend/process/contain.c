@@ -691,6 +691,34 @@ void contain_loopback(void)
     close(s);
 }
 
+/*
+ * The root as an overlayfs: the rootfs tree below, read-only to the
+ * overlay, and the caller's upper directory, where what the guest writes
+ * goes. Mounted in the sandbox's user namespace (the kernel allows it
+ * since 5.11), so it records its own metadata (whiteouts, opaque
+ * directories) as user.overlay.* attributes ("userxattr"); nosuid and
+ * nodev like every other mount of the view.
+ */
+static void mount_overlay_root(const struct child_args *a)
+{
+    int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC), mnt;
+
+    if (fs < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", a->overlay_lower, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", a->overlay_upper, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", a->overlay_work, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        child_fail(STAGE_OVERLAY, errno, -1);
+    mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (mnt < 0 ||
+        syscall(SYS_move_mount, mnt, "", AT_FDCWD, STAGING_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+        chdir(STAGING_DIR) < 0)
+        child_fail(STAGE_OVERLAY, errno, -1);
+    close(mnt);
+    close(fs);
+}
+
 static void enter_new_root(bool root_is_tmpfs, bool root_ro_now)
 {
     if (syscall(SYS_pivot_root, ".", ".") == 0) {
@@ -854,7 +882,9 @@ void contain_view(const struct child_args *a)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(STAGE_MOUNT_PRIVATE, errno, -1);
     reopen_binds(a);
-    if (a->rootfs_slot >= 0) {
+    if (a->rootfs_slot >= 0 && a->overlay_upper) {
+        mount_overlay_root(a);
+    } else if (a->rootfs_slot >= 0) {
         /* --rootfs: the tree itself, read-only, nosuid, nodev, as the root. */
         int tree = (int)syscall(SYS_open_tree, FD_BIND_BASE + a->rootfs_slot, "",
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend/process/process.h"
+#include "backend/process/procscan.h"
 #include "util/array.h"
 #include "util/copytree.h"
 #include "util/error.h"
@@ -424,6 +425,14 @@ int proc_inventory(struct sandbox *sb, struct ledger **out, sbvm_error **err)
     r = take(ps, ps->rootfd, out);
     if (r < 0)
         return error_sys(err, -r, "taking the sandbox's inventory");
+    (*out)->live = true;
+    procscan_usage_split(ps->rootfd, &(*out)->cpu_user_ms, &(*out)->cpu_system_ms,
+                         &(*out)->memory_bytes);
+    if (broker_peek(ps->broker, &(*out)->net, &(*out)->nnet, &(*out)->net_dropped) < 0) {
+        ledger_free(*out);
+        *out = NULL;
+        return error_set(err, ENOMEM, "out of memory");
+    }
     return 0;
 }
 

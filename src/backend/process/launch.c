@@ -192,6 +192,12 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     a.base_ops = st->base.ops;
     a.nbase = ps->rootfs ? 0 : st->base.nops;
     a.rootfs_slot = ps->rootfs ? (int)ps->nbinds : -1;
+    if (ps->rootfs && ps->layer_upper) {
+        snprintf(a.overlay_lower, sizeof(a.overlay_lower), "/proc/self/fd/%d",
+                 FD_BIND_BASE + a.rootfs_slot);
+        a.overlay_upper = ps->layer_upper;
+        a.overlay_work = ps->layer_work;
+    }
     a.extra_ops = ps->extra.ops;
     a.nextra = ps->extra.nops;
     /* The child is a copy of our memory, the plan included. */

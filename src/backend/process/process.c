@@ -334,6 +334,45 @@ static int open_rootfs(struct proc_sandbox *ps, const char *dir, sbvm_error **er
     return 0;
 }
 
+/* A writable layer: its upper and work directories (made when missing),
+ * which the child names to overlayfs. Both must be plain directories of
+ * the layer, never symlinks: the kernel follows what it is given. */
+static int open_layer(struct proc_sandbox *ps, const char *dir, sbvm_error **err)
+{
+    static const char *const subs[] = { "upper", "work" };
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    char *paths[2] = { NULL, NULL };
+
+    if (fd < 0)
+        return error_sys(err, errno, "layer %s", dir);
+    for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+        struct stat st;
+        struct strbuf sb = STRBUF_INIT;
+        if (mkdirat(fd, subs[i], i ? 0700 : 0755) < 0 && errno != EEXIST) {
+            int r = error_sys(err, errno, "layer %s: making %s", dir, subs[i]);
+            close(fd);
+            free(paths[0]);
+            return r;
+        }
+        if (fstatat(fd, subs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+            close(fd);
+            free(paths[0]);
+            return error_set(err, ENOTDIR, "layer %s: %s is not a directory", dir, subs[i]);
+        }
+        strbuf_addf(&sb, "%s/%s", dir, subs[i]);
+        paths[i] = strbuf_detach(&sb, NULL);
+        if (!paths[i]) {
+            close(fd);
+            free(paths[0]);
+            return error_set(err, ENOMEM, "out of memory");
+        }
+    }
+    close(fd);
+    ps->layer_upper = paths[0];
+    ps->layer_work = paths[1];
+    return 0;
+}
+
 /* The sources of --ro and --rw, opened now, once, after the rootfs's slot:
  * the program lookup reads through them and the child binds exactly them
  * (it checks that the same path there is still the same file). */
@@ -632,6 +671,8 @@ static void proc_release(struct sandbox *sb)
     for (size_t i = 0; i < ps->nmount_fds; i++)
         close(ps->mount_fds[i]);
     fsplan_release(&ps->extra);
+    free(ps->layer_upper);
+    free(ps->layer_work);
     if (ps->broker) {
         struct sbvm_net_attempt *v;
         size_t n;
@@ -723,6 +764,8 @@ static int proc_prepare(void *state, struct sandbox *sb, struct job *j, struct s
     if ((r = plan_trust(ps, cfg, &e)) < 0)
         goto fail_err;
     if (cfg->rootfs && (r = open_rootfs(ps, cfg->rootfs, &e)) < 0)
+        goto fail_err;
+    if (cfg->layer && (r = open_layer(ps, cfg->layer, &e)) < 0)
         goto fail_err;
     if ((r = open_mounts(ps, cfg, &e)) < 0)
         goto fail_err;

@@ -110,6 +110,8 @@ struct proc_sandbox {
     const char *mount_srcs[CONFIG_MOUNTS_MAX];
     size_t nmount_fds;
     bool rootfs; /* --rootfs: mount slot 0 is the tree */
+    /* A writable layer over it: its upper and work directories. */
+    char *layer_upper, *layer_work;
     struct fsplan extra;
     struct proc_plan *plan; /* its policy (a reference, unless the default) */
     struct cgroup_guest cg;

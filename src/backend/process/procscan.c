@@ -135,12 +135,20 @@ bool procscan_parse_stat(const char *text, uint64_t *ticks)
 
 void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes)
 {
+    uint64_t user, sys;
+
+    procscan_usage_split(rootfd, &user, &sys, peak_bytes);
+    *cpu_ms = user + sys;
+}
+
+void procscan_usage_split(int rootfd, uint64_t *user_ms, uint64_t *sys_ms, uint64_t *peak_bytes)
+{
     DIR *d = open_proc(rootfd);
     struct dirent *e;
     long hz = sysconf(_SC_CLK_TCK);
-    uint64_t ticks = 0, best = 0;
+    uint64_t uticks = 0, sticks = 0, best = 0;
 
-    *cpu_ms = 0;
+    *user_ms = *sys_ms = 0;
     if (peak_bytes)
         *peak_bytes = 0;
     if (!d)
@@ -150,13 +158,17 @@ void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes)
     while ((e = readdir(d))) {
         char path[32], buf[2048], *p;
         long pid = entry_pid(e);
-        uint64_t t;
+        uint64_t v[4];
 
         if (pid <= 0)
             continue;
         snprintf(path, sizeof(path), "%ld/stat", pid);
-        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) > 0 && procscan_parse_stat(buf, &t))
-            ticks += t;
+        /* utime, stime, cutime, cstime: fields 14-17. */
+        if (read_small_at(dirfd(d), path, buf, sizeof(buf)) > 0 &&
+            procscan_stat_fields(buf, 14, 17, v)) {
+            uticks += v[0] + v[2];
+            sticks += v[1] + v[3];
+        }
         if (!peak_bytes || pid == 1)
             continue;
         snprintf(path, sizeof(path), "%ld/status", pid);
@@ -171,7 +183,8 @@ void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes)
         }
     }
     closedir(d);
-    *cpu_ms = ticks * 1000 / (uint64_t)hz;
+    *user_ms = uticks * 1000 / (uint64_t)hz;
+    *sys_ms = sticks * 1000 / (uint64_t)hz;
     if (peak_bytes)
         *peak_bytes = best;
 }

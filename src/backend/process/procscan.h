@@ -24,6 +24,8 @@ uint64_t procscan_cpu_ms(int rootfd);
 /* The same, and, when peak_bytes is given, the largest peak resident size
  * (VmHWM) of the processes alive now but the init, in one walk of /proc. */
 void procscan_usage(int rootfd, uint64_t *cpu_ms, uint64_t *peak_bytes);
+/* The same, user and system time apart. */
+void procscan_usage_split(int rootfd, uint64_t *user_ms, uint64_t *sys_ms, uint64_t *peak_bytes);
 /* CPU time in clock ticks from the text of a /proc/PID/stat: user and
  * system, its own plus its waited-for children's; false when it does not
  * parse. */

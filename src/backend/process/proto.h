@@ -75,8 +75,9 @@ enum proc_stage {
     STAGE_GUEST_STDIO,
     STAGE_GUEST_CWD,
     STAGE_EXEC,
-    STAGE_IPC,    /* bounding the IPC namespace's shared memory            */
-    STAGE_SYSCTL, /* a container's sysctl (index: which)                  */
+    STAGE_IPC,     /* bounding the IPC namespace's shared memory            */
+    STAGE_SYSCTL,  /* a container's sysctl (index: which)                  */
+    STAGE_OVERLAY, /* the writable layer (overlayfs) over the rootfs         */
     STAGE__COUNT,
 };
 

@@ -65,6 +65,8 @@ static const struct {
     [STAGE_GUEST_CWD] = { "cwd", "changing to the working directory" },
     [STAGE_EXEC] = { "exec", "executing the program" },
     [STAGE_IPC] = { "ipc", "bounding the sandbox's SysV shared memory and message queues" },
+    [STAGE_OVERLAY] = { "overlay", "mounting the writable layer (overlayfs in the sandbox's user "
+                                   "namespace) over the rootfs" },
     [STAGE_SYSCTL] = { "sysctl", "writing the container's sysctls" },
 };
 
