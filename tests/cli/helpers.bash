@@ -75,7 +75,10 @@ leftovers() {
 }
 
 # Names sandboxvm itself could leave in the host's /tmp (its guests' /tmp is
-# their own): other programs' files there, made meanwhile, do not count.
+# their own): other programs' files there, made meanwhile, do not count. The
+# suites' own scratch directories are named otherwise (servetest-*,
+# clienttest-*, ocitest-*), so that a suite running beside this one on a
+# shared machine cannot fail it.
 tmp_names() {
     find /tmp -maxdepth 1 -mindepth 1 -user "$(id -u)" \( -name 'sbvm*' -o -name 'sandboxvm*' \) \
         ! -name 'sbvm-unit-*' 2>/dev/null | sort

@@ -598,7 +598,7 @@ STEPS
 @test "oci: podman (root) joins the network namespace it is given" {
     podman_setup
     command -v ip >/dev/null || skip "ip (iproute2) is not installed"
-    ns="sbvm-oci-$$"
+    ns="ocitest-$$"
     ip netns add "$ns"
     # A mark of that namespace the container can read: a network sysctl
     # (per namespace) set to a value no new namespace has.

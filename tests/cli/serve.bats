@@ -389,7 +389,7 @@ PY
 @test "serve: one uid cannot see or touch another's sandboxes; others are refused" {
     [ "$(id -u)" = 0 ] || skip "needs root to connect as other uids"
     # Somewhere other uids can reach (the test's own directory is private).
-    D="$(mktemp -d /tmp/sbvm-serve-XXXXXX)"
+    D="$(mktemp -d /tmp/servetest-XXXXXX)"
     chmod 755 "$D"
     SOCK="$D/s.sock"
     mkfifo "$D/ready"

@@ -22,7 +22,7 @@ const TOP = path.resolve(HERE, "..", "..", "..");
 const SBVM = process.env.SBVM || path.join(TOP, "build", "sandboxvm");
 
 async function startServer(...args) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "sbvm-node-"));
+  const dir = await mkdtemp(path.join(os.tmpdir(), "clienttest-node-"));
   const socket = path.join(dir, "s.sock");
   const log = fs.openSync(path.join(dir, "log"), "w");
   const proc = spawn(SBVM, ["serve", "--socket", socket, "--state", path.join(dir, "state"),
@@ -116,7 +116,7 @@ test("files go in and come out; links stay links", () => withSandbox({}, async (
   await sb.writeFile("/tmp/a.txt", "again");
   assert.equal((await sb.readFile("/tmp/a.txt")).toString(), "again");
   await rejects(sb.writeFile("/tmp/a.txt", "no", { replace: false }), 409);
-  const d = await mkdtemp(path.join(os.tmpdir(), "sbvm-node-t-"));
+  const d = await mkdtemp(path.join(os.tmpdir(), "clienttest-node-t-"));
   try {
     await mkdir(path.join(d, "src", "sub"), { recursive: true });
     await writeFile(path.join(d, "src", "sub", "f"), "deep");
@@ -146,7 +146,7 @@ test("a hostile tar is refused by the server, and by extract", () => withSandbox
   const through = tar.pack([{ name: "l", type: "symlink", linkname: "/etc" },
                             { name: "l/evil", type: "file", data: Buffer.from("x") }]);
   await rejects(sb.putTar(through, "/tmp/t"), 400);
-  const d = await mkdtemp(path.join(os.tmpdir(), "sbvm-node-x-"));
+  const d = await mkdtemp(path.join(os.tmpdir(), "clienttest-node-x-"));
   try {
     await assert.rejects(tar.extract(tar.unpack(through), d), /through a link/);
     await assert.rejects(tar.extract([{ name: "../x", type: "file" }], d), /climbs out/);
@@ -259,7 +259,7 @@ test("the agent example runs to its end", () => {
 });
 
 test("dist/ is what src/ compiles to", { skip: !fs.existsSync(path.join(HERE, "..", "node_modules", "typescript")) && "typescript is not installed here (npm install)" }, async () => {
-  const out = await mkdtemp(path.join(os.tmpdir(), "sbvm-node-tsc-"));
+  const out = await mkdtemp(path.join(os.tmpdir(), "clienttest-node-tsc-"));
   try {
     const tsc = path.join(HERE, "..", "node_modules", "typescript", "bin", "tsc");
     const r = spawnSync(process.execPath, [tsc, "-p", path.join(HERE, ".."), "--outDir", out], { encoding: "utf8" });

@@ -29,7 +29,7 @@ class Server:
     """A server of our own, ended (SIGTERM) when done."""
 
     def __init__(self, *args):
-        self.dir = tempfile.mkdtemp(prefix="sbvm-py-")
+        self.dir = tempfile.mkdtemp(prefix="clienttest-py-")
         self.socket = os.path.join(self.dir, "s.sock")
         r, w = os.pipe()
         self.log = open(os.path.join(self.dir, "log"), "wb")
