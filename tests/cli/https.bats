@@ -335,7 +335,7 @@ with requests.Session() as s:
 }
 
 @test "the sandbox's CA: one per sandbox, name-constrained to the intercepted hosts, its key nowhere in the view" {
-    run --separate-stderr "$SBVM" run --no-tag --net "allow=https://api.example.com/v1/" \
+    run --separate-stderr "$SBVM" run --no-tag --net "allow=https://api.example.com/v1/,*.example.org" \
         --secret "T=not-for-the-guest@*.example.org" -- sh -c '
         grep -c "BEGIN CERTIFICATE" /etc/sandboxvm/added-ca.pem
         openssl x509 -in /etc/sandboxvm/added-ca.pem -noout -ext nameConstraints,basicConstraints
