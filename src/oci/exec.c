@@ -44,39 +44,6 @@ static int wants_terminal(const char *path, bool *tty, sbvm_error **err)
     return 0;
 }
 
-static int send_master(const char *path, int master, sbvm_error **err)
-{
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    char name[] = "/dev/ptmx";
-    struct iovec iov = { name, sizeof(name) };
-    struct msghdr msg = { 0 };
-    struct cmsghdr *c;
-
-    if (strlen(path) >= sizeof(a.sun_path))
-        return error_set(err, ENAMETOOLONG, "--console-socket %s: name too long", path);
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-        return error_sys(err, errno, "--console-socket %s", path);
-    memset(&ctl, 0, sizeof(ctl));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (sendmsg(s, &msg, MSG_NOSIGNAL) < 0)
-        return error_sys(err, errno, "--console-socket %s: sending the terminal", path);
-    return 0;
-}
-
 /* Asks the monitor to start the process: the connection that will carry
  * its end, or -errno. */
 static int request(int cdir, const struct oci_exec_opts *o, bool tty, sbvm_error **err)
@@ -134,7 +101,7 @@ static int request(int cdir, const struct oci_exec_opts *o, bool tty, sbvm_error
     } else if (tty && nrfds != 1) {
         r = error_set(err, EIO, "the container's monitor sent no terminal");
     } else if (tty) {
-        r = send_master(o->console_socket, rfds[0], err);
+        r = oci_send_console(o->console_socket, rfds[0], err);
     }
     for (size_t i = 0; i < nrfds; i++)
         close(rfds[i]);

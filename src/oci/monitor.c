@@ -695,9 +695,7 @@ static int join_netns(const struct oci_plan *p, sbvm_error **err)
     return 0;
 }
 
-/* The terminal's master to the engine's console socket, as runc does: one
- * message naming the terminal, the descriptor with it. */
-static int send_console(const char *path, int master, sbvm_error **err)
+int oci_send_console(const char *path, int master, sbvm_error **err)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int))];
@@ -767,7 +765,7 @@ static int start_main(struct mon *m, sbvm_error **err)
         int master = sbvm_job_take_terminal(m->main);
         if (master < 0)
             return error_sys(err, -master, "the container's terminal");
-        r = send_console(m->a->console_socket, master, err);
+        r = oci_send_console(m->a->console_socket, master, err);
         close(master);
         if (r < 0)
             return r;

@@ -142,6 +142,9 @@ int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan
 void oci_plan_release(struct oci_plan *p);
 
 /* ---- monitor.c ---- */
+/* A terminal's master to an engine's console socket, as runc does: one
+ * message naming the terminal, the descriptor with it. 0 or -errno. */
+int oci_send_console(const char *path, int master, sbvm_error **err);
 struct oci_monitor_args {
     const struct oci_global *g;
     const char *id;
