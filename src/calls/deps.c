@@ -24,20 +24,16 @@
 
 #include "calls/lib.h"
 #include "core/config.h"
+#include "policy/elfdyn.h"
 #include "policy/fsplan.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/range.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
 #include "util/util.h"
 
-#define PHDRS_MAX  256
-#define DYN_MAX    4096 /* entries of the dynamic section */
-#define STRTAB_MAX (4u << 20)
-#define NEEDED_MAX 128
-#define DEPTH_MAX  8
-#define BINDS_MAX  16
+#define DEPTH_MAX 8
+#define BINDS_MAX 16
 
 void elf_deps_release(struct elf_deps *d)
 {
@@ -45,34 +41,22 @@ void elf_deps_release(struct elf_deps *d)
     strv_release(&d->dirs);
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+static ssize_t pread_fd(void *ctx, void *buf, size_t len, uint64_t off)
 {
+    int fd = *(const int *)ctx;
     size_t got = 0;
 
     while (got < len) {
         ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
             return -1;
+        if (n == 0)
+            break;
         got += (size_t)n;
     }
-    return 0;
-}
-
-/* The file offset of [vaddr, vaddr + len) through the PT_LOAD segments. */
-static bool vaddr_off(const Elf64_Phdr *ph, size_t n, uint64_t fsize, uint64_t vaddr, uint64_t len,
-                      uint64_t *off)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (ph[i].p_type != PT_LOAD || vaddr < ph[i].p_vaddr)
-            continue;
-        if (!range_ok(vaddr - ph[i].p_vaddr, len, ph[i].p_filesz))
-            continue;
-        *off = ph[i].p_offset + (vaddr - ph[i].p_vaddr);
-        return *off >= ph[i].p_offset && range_ok(*off, len, fsize);
-    }
-    return false;
+    return (ssize_t)got;
 }
 
 static int split_dirs(struct strv *out, const char *list)
@@ -96,15 +80,12 @@ static int split_dirs(struct strv *out, const char *list)
     return 0;
 }
 
+/* The header is checked here (a shared object for this machine); the
+ * dynamic section is read by policy/elfdyn.c, the reader run's program
+ * checks share, with every offset bounded. */
 int elf_read_deps(int fd, const char *shown, struct elf_deps *d, sbvm_error **err)
 {
-    _cleanup_free_ Elf64_Phdr *ph = NULL;
-    _cleanup_free_ Elf64_Dyn *dyn = NULL;
-    _cleanup_free_ char *strtab = NULL;
-    uint64_t strtab_va = 0, strsz = 0, runpath = UINT64_MAX, rpath = UINT64_MAX, soff;
-    uint64_t needed[NEEDED_MAX];
-    size_t nneeded = 0, ndyn = 0;
-    const Elf64_Phdr *dynph = NULL;
+    struct elf_dyn dyn = { 0 };
     Elf64_Ehdr eh;
     struct stat st;
     int r;
@@ -113,83 +94,26 @@ int elf_read_deps(int fd, const char *shown, struct elf_deps *d, sbvm_error **er
         return error_sys(err, errno, "%s", shown);
     if (!S_ISREG(st.st_mode))
         return error_set(err, EINVAL, "%s: not a regular file", shown);
-    if (pread_all(fd, &eh, sizeof(eh), 0) < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+    if (pread_fd(&fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
         return error_set(err, ENOEXEC, "%s: not an ELF file", shown);
     if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
         eh.e_machine != EM_X86_64)
         return error_set(err, ENOEXEC, "%s: not an x86_64 ELF file", shown);
     if (eh.e_type != ET_DYN)
         return error_set(err, ENOEXEC, "%s: not a shared object", shown);
-    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > PHDRS_MAX ||
-        !range_ok(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), (uint64_t)st.st_size))
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (program headers)", shown);
-    ph = calloc(eh.e_phnum, sizeof(*ph));
-    if (!ph)
+    r = elfdyn_read(pread_fd, &fd, (uint64_t)st.st_size, &dyn);
+    if (r == -ENOMEM)
         return error_set(err, ENOMEM, "out of memory");
-    if (pread_all(fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) < 0)
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (program headers)", shown);
-    for (size_t i = 0; i < eh.e_phnum; i++)
-        if (ph[i].p_type == PT_DYNAMIC)
-            dynph = &ph[i];
-    if (!dynph)
-        return 0; /* nothing needed */
-    ndyn = dynph->p_filesz / sizeof(Elf64_Dyn);
-    if (ndyn == 0 || ndyn > DYN_MAX ||
-        !range_ok(dynph->p_offset, ndyn * sizeof(Elf64_Dyn), (uint64_t)st.st_size))
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (dynamic section)", shown);
-    dyn = calloc(ndyn, sizeof(*dyn));
-    if (!dyn)
-        return error_set(err, ENOMEM, "out of memory");
-    if (pread_all(fd, dyn, ndyn * sizeof(*dyn), dynph->p_offset) < 0)
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (dynamic section)", shown);
-    for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
-        switch (dyn[i].d_tag) {
-        case DT_NEEDED:
-            if (nneeded == NEEDED_MAX)
-                return error_set(err, E2BIG, "%s: more than %d needed libraries", shown,
-                                 NEEDED_MAX);
-            needed[nneeded++] = dyn[i].d_un.d_val;
-            break;
-        case DT_STRTAB:
-            strtab_va = dyn[i].d_un.d_ptr;
-            break;
-        case DT_STRSZ:
-            strsz = dyn[i].d_un.d_val;
-            break;
-        case DT_RUNPATH:
-            runpath = dyn[i].d_un.d_val;
-            break;
-        case DT_RPATH:
-            rpath = dyn[i].d_un.d_val;
-            break;
-        }
-    }
-    if (!nneeded && runpath == UINT64_MAX && rpath == UINT64_MAX)
-        return 0;
-    if (strsz == 0 || strsz > STRTAB_MAX ||
-        !vaddr_off(ph, eh.e_phnum, (uint64_t)st.st_size, strtab_va, strsz, &soff))
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (string table)", shown);
-    strtab = malloc(strsz + 1);
-    if (!strtab)
-        return error_set(err, ENOMEM, "out of memory");
-    if (pread_all(fd, strtab, strsz, soff) < 0)
-        return error_set(err, ENOEXEC, "%s: a malformed ELF file (string table)", shown);
-    strtab[strsz] = '\0'; /* a string that runs off the end stops here */
-    for (size_t i = 0; i < nneeded; i++) {
-        if (needed[i] >= strsz || !strtab[needed[i]])
-            return error_set(err, ENOEXEC, "%s: a malformed ELF file (needed name)", shown);
-        if ((r = strv_push(&d->needed, strtab + needed[i])) < 0)
-            return error_set(err, ENOMEM, "out of memory");
-    }
-    /* RUNPATH wins over RPATH, as in the loader. */
-    if (runpath != UINT64_MAX || rpath != UINT64_MAX) {
-        uint64_t at = runpath != UINT64_MAX ? runpath : rpath;
-        if (at >= strsz)
-            return error_set(err, ENOEXEC, "%s: a malformed ELF file (search path)", shown);
-        if (split_dirs(&d->dirs, strtab + at) < 0)
-            return error_set(err, ENOMEM, "out of memory");
-    }
-    return 0;
+    if (r < 0)
+        return error_set(err, ENOEXEC, "%s: a malformed ELF file (its dynamic section)", shown);
+    for (size_t i = 0; i < dyn.needed.n && r == 0; i++)
+        r = strv_push(&d->needed, dyn.needed.v[i]);
+    /* RUNPATH wins over RPATH, as in the loader (elfdyn keeps that one). */
+    if (r == 0 && dyn.runpath)
+        r = split_dirs(&d->dirs, dyn.runpath);
+    elfdyn_release(&dyn);
+    return r < 0 ? error_set(err, ENOMEM, "out of memory") : 0;
 }
 
 /* `path` made plain: "." and ".." parts and repeated slashes resolved as
