@@ -82,6 +82,12 @@ static void raise_fd_limit(void)
     }
 }
 
+static const char *program_name(const char *arg0)
+{
+    const char *slash = strrchr(arg0, '/');
+    return slash ? slash + 1 : arg0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd;
@@ -90,9 +96,11 @@ int main(int argc, char **argv)
     raise_fd_limit();
     /* Installed (or linked) as sandboxvm-oci: the OCI runtime, for engines
      * that take a runtime's path (docs/OCI.md). */
-    if (argc > 0 && (streq(argv[0], "sandboxvm-oci") ||
-                     (strrchr(argv[0], '/') && streq(strrchr(argv[0], '/') + 1, "sandboxvm-oci"))))
+    if (argc > 0 && streq(program_name(argv[0]), "sandboxvm-oci"))
         return cmd_oci(argc, argv);
+    /* sandboxvm-serve: what `sandboxvm serve` runs (serve_exec.c). */
+    if (argc > 0 && streq(program_name(argv[0]), "sandboxvm-serve"))
+        return cmd_serve(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
