@@ -640,10 +640,18 @@ STEPS
     rootfs "$dir/img"
     # Owned by the container's root: the one id podman can map.
     tar -C "$dir/img" --owner=0 --group=0 --numeric-owner -cf "$dir/img.tar" .
+    # uid 4242 must reach the runtime: a checkout in root's home (0700, as
+    # on a fresh machine) is closed to it, so it then runs a copy.
+    local SBVM_REAL="$SBVM_REAL"
+    if ! "${as[@]}" test -x "$SBVM_REAL"; then
+        cp "$SBVM_REAL" "$dir/sandboxvm"
+        SBVM_REAL="$dir/sandboxvm"
+    fi
     chown -R 4242:4242 "$dir"
     rtwrap "$dir/sandboxvm-oci"
     chmod 755 "$dir" "$dir/sandboxvm-oci"
-    local PR=("${as[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$dir" XDG_RUNTIME_DIR="$dir/xdg"
+    # From a directory it can enter (podman's child changes into its own).
+    local PR=("${as[@]}" env -i -C "$dir" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$dir" XDG_RUNTIME_DIR="$dir/xdg"
         podman --root "$dir/storage" --runroot "$dir/run" --storage-driver vfs --events-backend none
         --runtime "$dir/sandboxvm-oci")
     "${PR[@]}" import -q "$dir/img.tar" localhost/sbvm-bb:rl >/dev/null

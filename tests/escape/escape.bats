@@ -356,7 +356,7 @@ libc.syscall(110)'
     [ "$output" = "403 403 403 403 403 403 403 403 tunnel refused" ]
     [[ "$stderr" == *"169.254.169.254 is a cloud metadata address"* ]]
     [[ "$stderr" == *"fd00:ec2::254 is a cloud metadata address"* ]]
-    [[ "$stderr" == *"refused GET localhost:8080: 127.0.0.1 is a loopback address"* ]]
+    [[ "$stderr" == *"refused GET localhost:8080/: 127.0.0.1 is a loopback address"* ]]
     [[ "$stderr" == *"::ffff:127.0.0.1 is a loopback address"* ]]
     [[ "$stderr" == *"10.0.0.1 is a private address"* ]]
     [[ "$stderr" == *"refused CONNECT localhost:22: 127.0.0.1 is a loopback address"* ]]
