@@ -49,6 +49,9 @@ test_pkgs+=(openssl python3-requests)
 # The device models checked by Linux's own drivers (tests/cli/devices.bats):
 # UML, and e2fsprogs for mkfs/e2fsck/debugfs on the host.
 test_pkgs+=(user-mode-linux e2fsprogs)
+# node: a client that https.bats intercepts, and the session API's Node
+# client's own tests (scripts/test.sh); ip: oci.bats's network namespaces.
+test_pkgs+=(nodejs iproute2)
 # bench/run.sh uses the tests' crasher guest, so it builds with tests/ too.
 bench_pkgs=("${check_pkgs[@]}" bubblewrap firejail time curl)
 # libFuzzer comes with Debian's clang (its runtime is libclang-rt-NN-dev);

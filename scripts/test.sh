@@ -98,14 +98,14 @@ suite() {
     # The session API's clients (clients/), each against a real sandboxvm serve.
     step "session clients (Python, Node): $label"
     if command -v python3 >/dev/null; then
-        "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" python3 -m unittest discover -s "$TOP/clients/python/tests" \
+        "${run[@]}" env SBVM="$top/$dir/sandboxvm" python3 -m unittest discover -s "$top/clients/python/tests" \
             >"$TOP/$dir/clients-py.log" 2>&1 || { tail -20 "$TOP/$dir/clients-py.log"; failures+=("python client: $label"); }
         tail -1 "$TOP/$dir/clients-py.log" | sed 's/^/python client: /'
     else
         echo "python client: skipped: python3 is not installed"
     fi
     if command -v node >/dev/null; then
-        "${run[@]}" env SBVM="$TOP/$dir/sandboxvm" node --test "$TOP/clients/node/test/" \
+        "${run[@]}" env SBVM="$top/$dir/sandboxvm" node --test "$top/clients/node/test/" \
             >"$TOP/$dir/clients-node.log" 2>&1 || { tail -20 "$TOP/$dir/clients-node.log"; failures+=("node client: $label"); }
         grep -E '^# (pass|fail)' "$TOP/$dir/clients-node.log" | tr '\n' ' ' | sed 's/^/node client: /;s/$/\n/'
     else

@@ -141,7 +141,7 @@ refused() {
 @test "the Python module's own tests pass (ctypes over libsandboxvm.so)" {
     # The library beside the real binary (SBVM may be the pid-noting wrapper).
     real="$SBVM_REAL"
-    if grep -q '^exec ' "$real" 2>/dev/null; then
+    if [ "$(head -c 2 "$real")" = '#!' ] && grep -q '^exec ' "$real"; then
         real="$(sed -n 's/^exec "\([^"]*\)".*/\1/p' "$real")"
     fi
     lib="${SBVM_LIBRARY:-$(dirname "$real")/libsandboxvm.so}"
