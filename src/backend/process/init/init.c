@@ -153,7 +153,7 @@ static uint32_t slot_of(int32_t pid)
     return ((uint32_t)pid * 2654435761u) % JOBMAP_SIZE;
 }
 
-static int32_t job_of(int32_t pid)
+static int32_t job_lookup(int32_t pid)
 {
     if (!live)
         return guest_pid;
@@ -322,6 +322,42 @@ static uint64_t status_field(const char *text, const char *key, int base)
             p++;
     }
     return 0;
+}
+
+/*
+ * The job of a process (or thread) of a live sandbox. Known from the fork
+ * event of its parent, normally; but a new child's own stops may be waited
+ * for before its parent's fork event (wait4 gives no order between them),
+ * and its first refused call would then be nobody's. So an unknown pid is
+ * placed through the kernel's word for its lineage: a thread is of its
+ * process's job, a child of the exec server is a job of its own, any other
+ * process is of its parent's job. The guest chooses neither (a process
+ * whose parent died is the init's child: nobody's job, as before).
+ */
+static int32_t job_of_depth(int32_t pid, int depth)
+{
+    static char st[1024];
+    int32_t job = job_lookup(pid), tgid, ppid;
+
+    if (job || !live || depth > 2 || pid <= 1 || pid == guest_pid ||
+        read_proc(pid, "status", st, sizeof(st)) <= 0)
+        return job;
+    tgid = (int32_t)status_field(st, "Tgid:", 10);
+    ppid = (int32_t)status_field(st, "PPid:", 10);
+    if (tgid > 0 && tgid != pid)
+        job = job_of_depth(tgid, depth + 1);
+    else if (ppid == guest_pid)
+        job = pid;
+    else if (ppid > 1)
+        job = job_of_depth(ppid, depth + 1);
+    if (job)
+        job_set(pid, job);
+    return job;
+}
+
+static int32_t job_of(int32_t pid)
+{
+    return job_of_depth(pid, 0);
 }
 
 static long read_remote(int pid, void *dst, uint64_t addr, size_t len)
