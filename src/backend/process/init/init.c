@@ -1045,7 +1045,10 @@ static void on_stop(int pid, int st)
  * start no more jobs. */
 static void on_end(int pid, int wstatus, const struct krusage *ru)
 {
-    int32_t job = job_of(pid);
+    /* Only what is known: pid is reaped, so /proc/<pid> may already be
+     * another process's (a reused pid), whose lineage must not name the
+     * job this one ended. */
+    int32_t job = job_lookup(pid);
 
     preexec_take(pid);
     if (!live) {
