@@ -4,8 +4,9 @@
  * side by side in one run, methods alternating round by round:
  *
  *  null    a call with no arguments that returns an integer (zlib's
- *          zlibCompileFlags), warm: the worker spinning (the default wait)
- *          and asleep (SBVM_LIB_WAIT_SLEEP); the same function called
+ *          zlibCompileFlags), warm: the worker spinning (the default wait),
+ *          asleep (SBVM_LIB_WAIT_SLEEP: the caller still polls for its
+ *          answer) and both asleep (no polling at all); the same function called
  *          directly, and over a socketpair RPC to a forked process (the
  *          transport of Sandboxed API)
  *  zlib    uncompress of a 1 MiB input into 4 MiB, sandboxed and direct:
@@ -166,8 +167,11 @@ static void bench_null(void)
 {
     sbvm_lib *spin = open_lib("libz.so.1", SBVM_LIB_WAIT_DEFAULT, 1);
     sbvm_lib *sleep_ = open_lib("libz.so.1", SBVM_LIB_WAIT_SLEEP, 1);
-    sbvm_fn *fs = sym(spin, "zlibCompileFlags"), *fz = sym(sleep_, "zlibCompileFlags");
-    struct row direct, rpc, rs, rz;
+    sbvm_lib *both = open_lib("libz.so.1", SBVM_LIB_WAIT_CUSTOM, 1);
+    sbvm_lib *libs[3] = { spin, sleep_, both };
+    sbvm_fn *fns[3] = { sym(spin, "zlibCompileFlags"), sym(sleep_, "zlibCompileFlags"),
+                        sym(both, "zlibCompileFlags") };
+    struct row direct, rpc, rows[3];
     double *v = malloc((size_t)samples * sizeof(double));
     volatile uLong sink = 0;
     int fd;
@@ -175,8 +179,9 @@ static void bench_null(void)
 
     row_init(&direct, "direct call (in process)");
     row_init(&rpc, "socketpair RPC to a forked process");
-    row_init(&rs, "sandboxed, worker spinning (default)");
-    row_init(&rz, "sandboxed, worker asleep (WAIT_SLEEP)");
+    row_init(&rows[0], "sandboxed, worker spinning (default)");
+    row_init(&rows[1], "sandboxed, worker asleep (WAIT_SLEEP; the caller polls)");
+    row_init(&rows[2], "sandboxed, worker and caller asleep (CUSTOM, no polling)");
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < samples; i++) {
             int64_t t0 = now_ns();
@@ -192,9 +197,9 @@ static void bench_null(void)
             v[i] = (double)(now_ns() - t0);
         }
         row_round(&rpc, r, v, (size_t)samples);
-        for (int k = 0; k < 2; k++) {
-            sbvm_lib *lib = k ? sleep_ : spin;
-            sbvm_fn *fn = k ? fz : fs;
+        for (int k = 0; k < 3; k++) {
+            sbvm_lib *lib = libs[k];
+            sbvm_fn *fn = fns[k];
             union sbvm_value val;
             for (int i = 0; i < 100; i++) /* warm */
                 sbvm_lib_call(lib, fn, SBVM_ULONG, NULL, 0, &val, NULL, NULL);
@@ -206,20 +211,20 @@ static void bench_null(void)
                 if (val.u != zlibCompileFlags())
                     exit(1);
             }
-            row_round(k ? &rz : &rs, r, v, (size_t)samples);
+            row_round(&rows[k], r, v, (size_t)samples);
         }
     }
     printf("\n### A null call (zlibCompileFlags), warm (%d rounds x %d)\n\n", rounds, samples);
     printf("| method | median | p10 / p90 / p99 | round medians | x direct |\n");
     printf("|---|---|---|---|---|\n");
     row_print(&direct, NULL, "µs", 1000);
-    row_print(&rs, &direct, "µs", 1000);
-    row_print(&rz, &direct, "µs", 1000);
+    for (int k = 0; k < 3; k++)
+        row_print(&rows[k], &direct, "µs", 1000);
     row_print(&rpc, &direct, "µs", 1000);
     close(fd);
     waitpid(srv, NULL, 0);
-    sbvm_lib_close(spin);
-    sbvm_lib_close(sleep_);
+    for (int k = 0; k < 3; k++)
+        sbvm_lib_close(libs[k]);
     free(v);
     (void)sink;
 }

@@ -62,9 +62,10 @@ typedef uint64_t sbvm_handle;
 
 /* How workers wait for calls, and the host for their answers. */
 enum sbvm_lib_wait {
-    SBVM_LIB_WAIT_DEFAULT = 0, /* poll briefly, then sleep (the channel's default) */
-    SBVM_LIB_WAIT_SLEEP,       /* sleep at once: no CPU burnt, slower round trips */
-    SBVM_LIB_WAIT_CUSTOM,      /* spin_ns of polling, then `yields`, then sleep */
+    SBVM_LIB_WAIT_DEFAULT = 0, /* both poll briefly, then sleep (the channel's default) */
+    SBVM_LIB_WAIT_SLEEP,       /* idle workers sleep at once (no CPU burnt between calls);
+                                  the caller polls for its answer briefly, as by default */
+    SBVM_LIB_WAIT_CUSTOM,      /* both: spin_ns of polling, then `yields`, then sleep */
 };
 
 /* Zero it, set `size` to sizeof(struct sbvm_lib_options) and what you

@@ -143,6 +143,13 @@ SBVM_API void sbvm_channel_close_guest_fd(sbvm_channel *ch);
  * channel even when the socket lives on in another process. */
 SBVM_API int sbvm_channel_set_peer_pidfd(sbvm_channel *ch, int pidfd, sbvm_error **err);
 
+/* From another thread of the host: a thread in sbvm_channel_wait() on this
+ * channel (or the next to call it) looks at the guest's socket and pidfd at
+ * once, not at its next liveness check (tens of ms), and returns: -EPIPE
+ * when the guest is gone, else 0 as if its time were up. For an owner that
+ * learns of the guest's end another way (its parent reported it). */
+SBVM_API void sbvm_channel_kick(sbvm_channel *ch);
+
 /* Changes this channel's spin policy (as sbvm_channel_config_set_spin()). */
 SBVM_API void sbvm_channel_set_spin(sbvm_channel *ch, uint64_t spin_ns, unsigned yields);
 

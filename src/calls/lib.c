@@ -172,6 +172,8 @@ static void on_job_end(void *ctx, struct job *j)
     w->ended = true;
     w->result = j->result;
     j->result = NULL;
+    if (w->held && w->ch)
+        sbvm_channel_kick(w->ch);
     if (w->state == W_STARTING) {
         /* It never became ready: what it said before it ended, or its
          * job's end, says why. */
@@ -657,6 +659,10 @@ static void on_zygote(struct loop_fd *src, uint32_t events, void *ctx)
             w->zexit = true;
             w->zstatus = m.b;
             w->zexit_ns = now_mono_ns();
+            /* A caller waiting for its answer learns now, not at the
+             * channel's next liveness check. */
+            if (w->held && w->ch)
+                sbvm_channel_kick(w->ch);
         }
     }
     pthread_mutex_unlock(&lib->mu);
@@ -758,8 +764,11 @@ static void send_kill(struct sbvm_lib *lib, struct worker *w)
         lib->sb->ops->kill_job(lib->sb, w->job);
 }
 
-/* What the manager does between loop iterations (lib->mu held). */
-static void manage(struct sbvm_lib *lib)
+/* What the manager does between loop iterations (lib->mu held). Workers
+ * to free are taken off the list into *gone: the manager frees them after
+ * it lets go of lib->mu, so that a caller's next call never waits for a
+ * dead worker's window to be unmapped. */
+static void manage(struct sbvm_lib *lib, struct worker **gone)
 {
     unsigned live = 0, ready = 0, lost = 0, want;
     size_t keep = 0;
@@ -771,7 +780,8 @@ static void manage(struct sbvm_lib *lib)
         if (w->state == W_DEAD && !w->held && w->kill && !w->ended)
             send_kill(lib, w);
         if (w->state == W_DEAD && !w->held && (w->ended || (!w->job && !w->forked))) {
-            worker_free(w);
+            w->next_gone = *gone;
+            *gone = w;
             continue;
         }
         lib->workers[keep++] = w;
@@ -851,8 +861,9 @@ static void *manager_main(void *arg)
     lib->sb = (struct sandbox *)sb;
     lib->loop = sandbox_loop(lib->sb);
     while (lib->state != LIB_CLOSING) {
+        struct worker *gone = NULL;
         int timeout = -1;
-        manage(lib);
+        manage(lib, &gone);
         /* Forked workers whose end came: their results (which may drop the
          * lock while a crash is explained; only this thread changes the
          * list). Replacements were asked for first. */
@@ -883,6 +894,11 @@ static void *manager_main(void *arg)
             }
         }
         pthread_mutex_unlock(&lib->mu);
+        while (gone) {
+            struct worker *next = gone->next_gone;
+            worker_free(gone);
+            gone = next;
+        }
         r = loop_run(lib->loop, timeout);
         pthread_mutex_lock(&lib->mu);
         if (r < 0) {
@@ -1098,9 +1114,15 @@ static int options(struct sbvm_lib *lib, const struct sbvm_lib_options *opts, sb
         lib->yields = SBVM_DEFAULT_YIELDS;
         break;
     case SBVM_LIB_WAIT_SLEEP:
+        /* The worker sleeps at once; the caller, who is in the call
+         * anyway, polls for its answer before it sleeps too: one futex
+         * wake per call instead of two (on a VM's idle vCPUs a wake costs
+         * 10-20 us). */
         lib->spin_ns = 0;
         lib->yields = 0;
-        break;
+        lib->host_spin_ns = SBVM_DEFAULT_SPIN_NS;
+        lib->host_yields = SBVM_DEFAULT_YIELDS;
+        return 0;
     case SBVM_LIB_WAIT_CUSTOM:
         if (o.spin_ns > 1000000000 || o.yields > 1000)
             return error_set(err, EINVAL, "spin_ns: at most 1 s; yields: at most 1000");
@@ -1110,6 +1132,8 @@ static int options(struct sbvm_lib *lib, const struct sbvm_lib_options *opts, sb
     default:
         return error_set(err, EINVAL, "wait: unknown mode %d", (int)o.wait);
     }
+    lib->host_spin_ns = lib->spin_ns;
+    lib->host_yields = lib->yields;
     return 0;
 }
 
@@ -1128,7 +1152,7 @@ static int channel_config(struct sbvm_lib *lib, sbvm_error **err)
         (r = sbvm_channel_config_set_slots(lib->chcfg, 2, 4096, err)) < 0 ||
         (r = sbvm_channel_config_set_rings(lib->chcfg, 2, CALLS_RING_BYTES, err)) < 0)
         return r;
-    sbvm_channel_config_set_spin(lib->chcfg, lib->spin_ns, lib->yields);
+    sbvm_channel_config_set_spin(lib->chcfg, lib->host_spin_ns, lib->host_yields);
     return 0;
 }
 

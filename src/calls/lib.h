@@ -71,14 +71,15 @@ struct worker {
     int fail_err;
     int64_t start_ns;
     /* The manager's */
-    struct job *job;      /* an exec'd worker's job (freed once it ended) */
-    bool forked;          /* forked by the zygote (no job of its own) */
-    uint32_t zseq;        /* its ZOP_FORK's number */
-    bool zexit;           /* the zygote reported its end: */
-    bool finishing;       /* its result is being built */
-    int zstatus;          /* its wait status */
-    int64_t zexit_ns;     /* when */
-    struct loop_fd chsrc; /* its channel, while it starts */
+    struct job *job;          /* an exec'd worker's job (freed once it ended) */
+    bool forked;              /* forked by the zygote (no job of its own) */
+    uint32_t zseq;            /* its ZOP_FORK's number */
+    bool zexit;               /* the zygote reported its end: */
+    bool finishing;           /* its result is being built */
+    int zstatus;              /* its wait status */
+    int64_t zexit_ns;         /* when */
+    struct loop_fd chsrc;     /* its channel, while it starts */
+    struct worker *next_gone; /* taken off the list, to be freed unlocked */
     /* Its holder's (or the manager's while it starts) */
     sbvm_channel *ch;
     int pid;    /* in the sandbox */
@@ -125,8 +126,10 @@ struct sbvm_lib {
     unsigned max_workers, spares;
     bool zygote;
     uint64_t timeout_ms, cpu_ms, buffer_bytes;
-    uint64_t spin_ns;
+    uint64_t spin_ns; /* the workers' wait for a call */
     unsigned yields;
+    uint64_t host_spin_ns; /* a caller's wait for its answer */
+    unsigned host_yields;
     int image_fd; /* the worker program, a sealed memfd */
     sbvm_channel_config *chcfg;
 

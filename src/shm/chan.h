@@ -83,6 +83,7 @@ struct sbvm_channel {
     bool muted;     /* event loop: the eventfd is out of the epoll set */
     bool self_rung; /* the eventfd's count includes our own write */
     int64_t futex_muted_until, mute_ns;
+    int kicked; /* __atomic: another host thread asks a waiter to look at the fds */
     struct sbvm_channel_stats st;
     void *userdata;
 };

@@ -445,6 +445,16 @@ SBVM_API int sbvm_channel_set_peer_pidfd(sbvm_channel *ch, int pidfd, sbvm_error
     return 0;
 }
 
+SBVM_API void sbvm_channel_kick(sbvm_channel *ch)
+{
+    if (!ch || !ch->ctl)
+        return;
+    __atomic_store_n(&ch->kicked, 1, __ATOMIC_RELEASE);
+    /* A waiter about to sleep sees the bell move and does not. */
+    atomic_fetch_add_explicit(SHM_A32(&ch->ctl->host_bell), 1, memory_order_release);
+    shm_futex_wake(&ch->ctl->host_bell, INT32_MAX);
+}
+
 SBVM_API void sbvm_channel_set_spin(sbvm_channel *ch, uint64_t spin_ns, unsigned yields)
 {
     if (!ch)
@@ -541,7 +551,9 @@ static bool work_pending(const struct sbvm_channel *ch)
 
 static int pending_cb(void *arg)
 {
-    return work_pending(arg);
+    struct sbvm_channel *ch = arg;
+
+    return work_pending(ch) || __atomic_load_n(&ch->kicked, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -744,6 +756,10 @@ SBVM_API int sbvm_channel_wait(sbvm_channel *ch, int64_t timeout_ns, sbvm_error 
             return chan_ended(ch, err);
         if ((ev = serve_window(ch, NULL)) != 0)
             return ev < 0 ? chan_ended(ch, err) : ev;
+        /* Kicked: the fds say whether the guest is gone; either way the
+         * waiter returns now, to look at what its owner told it. */
+        if (__atomic_exchange_n(&ch->kicked, 0, __ATOMIC_ACQ_REL))
+            return check_fds(ch, &rung) < 0 ? chan_ended(ch, err) : 0;
         /* Never spin past the deadline (a wait of 0 only looks). */
         spin = ch->cfg.spin;
         if (deadline != INT64_MAX && (now = shm_now_ns()) + (int64_t)spin.spin_ns > deadline)

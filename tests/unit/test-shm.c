@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -761,6 +762,61 @@ START_TEST(a_dead_guest_ends_the_channel_with_epipe)
 }
 END_TEST
 
+static int guest_hello_then_sleep(void *arg)
+{
+    (void)arg;
+    GXR(sbvm_hello(SBVM_ABI_VERSION), 0);
+    for (;;)
+        pause();
+    return 0;
+}
+
+struct kick_wait {
+    sbvm_channel *ch;
+    int r;
+    int64_t took;
+};
+
+static void *kick_waiter(void *arg)
+{
+    struct kick_wait *k = arg;
+    int64_t t0 = shm_now();
+
+    k->r = sbvm_channel_wait(k->ch, 60 * SEC, NULL);
+    k->took = shm_now() - t0;
+    return NULL;
+}
+
+START_TEST(a_kick_returns_a_waiter_at_once_and_shows_a_dead_guest)
+{
+    sbvm_channel *ch = shm_new(NULL);
+    pid_t pid = shm_spawn(ch, guest_hello_then_sleep, NULL);
+    struct kick_wait k = { .ch = ch, .r = -1 };
+    pthread_t t;
+    int r = 0;
+
+    while (!(r & SBVM_CHANNEL_EV_HELLO))
+        ck_assert_int_gt(r = sbvm_channel_wait(ch, 10 * SEC, NULL), 0);
+    /* A live guest: the waiter comes back with nothing, long before its
+     * minute is up (a kick before it sleeps counts too). */
+    ck_assert_int_eq(pthread_create(&t, NULL, kick_waiter, &k), 0);
+    sbvm_channel_kick(ch);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(k.r, 0);
+    ck_assert_int_lt(k.took, 30 * SEC);
+    /* A dead guest, and a kick: the waiter sees it gone. */
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(shm_reap(pid, 10 * SEC), 128 + SIGKILL);
+    k.r = 1;
+    ck_assert_int_eq(pthread_create(&t, NULL, kick_waiter, &k), 0);
+    sbvm_channel_kick(ch);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(k.r, -EPIPE);
+    sbvm_channel_kick(NULL); /* does nothing */
+    sbvm_channel_free(ch);
+}
+END_TEST
+
 Suite *suite_shm(void)
 {
     Suite *s = suite_create("shm");
@@ -781,6 +837,7 @@ Suite *suite_shm(void)
     tcase_add_test(tc, a_call_after_the_host_closed_the_channel_fails_with_econnreset);
     tcase_add_test(tc, a_call_whose_host_died_fails_with_epipe);
     tcase_add_test(tc, a_dead_guest_ends_the_channel_with_epipe);
+    tcase_add_test(tc, a_kick_returns_a_waiter_at_once_and_shows_a_dead_guest);
     suite_add_tcase(s, tc);
     return s;
 }
