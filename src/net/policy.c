@@ -18,65 +18,6 @@
 #include "util/strbuf.h"
 #include "util/util.h"
 
-#define HOST_MAX 253
-
-/* A DNS name: labels of [a-z0-9_-], 1-63 long, not starting or ending with
- * '-'; written in lowercase to out. */
-static bool name_valid(const char *in, size_t len, char *out, size_t size)
-{
-    size_t label = 0;
-
-    if (len == 0 || len > HOST_MAX || len >= size)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = (char)tolower((unsigned char)in[i]);
-        if (c == '.') {
-            if (label == 0 || in[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                   (c == '-' && label > 0)) {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-        out[i] = c;
-    }
-    if (label == 0 || in[len - 1] == '-')
-        return false;
-    out[len] = '\0';
-    return true;
-}
-
-bool net_host_normalise(const char *in, size_t len, char *out, size_t size)
-{
-    char tmp[HOST_MAX + 3];
-    unsigned char addr[16];
-
-    if (len >= 2 && in[0] == '[' && in[len - 1] == ']') {
-        in++;
-        len -= 2;
-        if (len >= sizeof(tmp))
-            return false;
-        memcpy(tmp, in, len);
-        tmp[len] = '\0';
-        return inet_pton(AF_INET6, tmp, addr) == 1 &&
-               inet_ntop(AF_INET6, addr, out, (socklen_t)size);
-    }
-    if (len > 0 && in[len - 1] == '.')
-        len--; /* the root label */
-    if (len == 0 || len >= sizeof(tmp))
-        return false;
-    memcpy(tmp, in, len);
-    tmp[len] = '\0';
-    if (inet_pton(AF_INET, tmp, addr) == 1)
-        return inet_ntop(AF_INET, addr, out, (socklen_t)size) != NULL;
-    if (inet_pton(AF_INET6, tmp, addr) == 1)
-        return inet_ntop(AF_INET6, addr, out, (socklen_t)size) != NULL;
-    return name_valid(in, len, out, size);
-}
-
 static bool is_literal(const char *host)
 {
     unsigned char addr[16];
@@ -192,7 +133,7 @@ static int url_rule_parse(const char *text, size_t scheme_len, int scheme_port,
 {
     const char *auth = text + scheme_len, *slash = strchr(auth, '/'), *why;
     size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
-    char authority[HOST_MAX + 16];
+    char authority[NET_HOST_MAX + 16];
     int r;
 
     if (alen == 0 || alen >= sizeof(authority))
@@ -230,7 +171,7 @@ static int url_rule_parse(const char *text, size_t scheme_len, int scheme_port,
 int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
 {
     static const char what[] = "--net allow:";
-    char host[HOST_MAX + 3];
+    char host[NET_HOST_MAX + 3];
     size_t hlen = 0;
     int r;
 
@@ -259,7 +200,7 @@ int net_rule_parse(const char *text, struct net_rule *out, sbvm_error **err)
         out->wildcard = true;
         out->host = strdup("");
     } else if (hlen > 2 && text[0] == '*' && text[1] == '.') {
-        if (!name_valid(text + 2, hlen - 2, host, sizeof(host)))
+        if (!net_name_valid(text + 2, hlen - 2, host, sizeof(host)))
             return error_set(err, EINVAL, "%s %s: '%.*s' is not a host name", what, text,
                              (int)(hlen - 2), text + 2);
         out->wildcard = true;
@@ -539,7 +480,7 @@ static bool secret_reachable(const struct net_rule *rules, size_t n, const struc
         /* "*.suffix" or "*": reachable through a wildcard that covers a
          * name under it, or a name under it a rule names exactly. */
         {
-            char probe[HOST_MAX + 16];
+            char probe[NET_HOST_MAX + 16];
             size_t rl = strlen(r->host), hl = strlen(h->host);
             snprintf(probe, sizeof(probe), "sbvm-probe%s", h->host[0] ? h->host : ".example");
             if (net_rule_match(r, probe, port) ||

@@ -55,6 +55,11 @@ bool net_rule_match(const struct net_rule *r, const char *host, int port);
 /* Lowercases a host name or canonicalises an address literal (brackets
  * removed) into out; false when it is neither a valid name nor an address. */
 bool net_host_normalise(const char *in, size_t len, char *out, size_t size);
+/* A DNS name alone (labels of [a-z0-9_-], 1-63 long, no '-' at either
+ * end), lowercased into out; no addresses. */
+bool net_name_valid(const char *in, size_t len, char *out, size_t size);
+/* The longest DNS name (RFC 1035): what a host's text may hold. */
+#define NET_HOST_MAX 253
 
 /* Why an address may not be reached without --net-allow-private ("loopback",
  * "private", "link-local", ...), or NULL when it may. */

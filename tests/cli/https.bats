@@ -111,6 +111,29 @@ teardown() {
     [ "$output" = "$(printf 'same-bundle\n%s\nread-only\n1\n0' "$host")" ]
 }
 
+@test "OpenSSL is loaded only for TLS: without its module a plain run works and an intercepted host is refused, naming it" {
+    # The command does not link OpenSSL (src/net/tlsmod.h): libsandboxvm-tls.so
+    # is opened the first time a policy needs it.
+    [ "$(ldd "$SBVM_REAL" | grep -cE 'libssl|libcrypto')" = 0 ]
+    local solo="$BATS_TEST_TMPDIR/solo"
+    mkdir -p "$solo"
+    cp "$SBVM_REAL" "$solo/sandboxvm"
+    [ ! -e "$solo/libsandboxvm-tls.so" ]
+    run --separate-stderr "$solo/sandboxvm" run --no-tag -- echo plain
+    [ "$status" -eq 0 ]
+    [ "$output" = plain ]
+    if [ -e /usr/local/lib/x86_64-linux-gnu/sandboxvm/libsandboxvm-tls.so ] ||
+        [ -e /usr/local/lib/sandboxvm/libsandboxvm-tls.so ]; then
+        echo "# an installed module would be found: the refusal is not checked here" >&3
+        return 0
+    fi
+    run --separate-stderr "$solo/sandboxvm" run --no-tag --net "allow=https://api.example.com/v1/" -- true
+    echo "$stderr"
+    [ "$status" -eq 125 ]
+    [[ "$stderr" == *"needs sandboxvm's module libsandboxvm-tls.so"* ]]
+    [[ "$stderr" == *"$solo/libsandboxvm-tls.so"* ]]
+}
+
 @test "HTTPS through --net allow to a server with a private CA: curl, wget, python3, requests, git" {
     root_pass_only
     local src repo

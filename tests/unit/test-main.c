@@ -5,6 +5,7 @@
  * TAP output: CK_TAP_LOG_FILE_NAME=- CK_VERBOSITY=silent.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/tlsmod.h"
 #include "unit.h"
 
 const char *unit_guest_dir(void)
@@ -111,6 +113,22 @@ void unit_skip(const char *test, const char *why)
     fprintf(stderr, "# SKIP %s: %s\n", test, why);
 }
 
+/* The TLS module (src/net/tlsmod.h) is at the build's root, two levels up. */
+static void tls_module_hint(void)
+{
+    static char dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 8);
+    char *slash;
+
+    if (n <= 0)
+        return;
+    dir[n] = '\0';
+    if ((slash = strrchr(dir, '/'))) {
+        strcpy(slash, "/../..");
+        net_tls_module_hint(dir);
+    }
+}
+
 int main(void)
 {
     Suite *(*const suites[])(void) = {
@@ -122,8 +140,11 @@ int main(void)
         suite_devices_vhost, suite_devices_host, suite_tls,           suite_oci,
         suite_calls,         suite_calls_libs,   suite_calls_threads, suite_server,
     };
-    SRunner *sr = srunner_create(NULL);
+    SRunner *sr;
     int failed;
+
+    tls_module_hint();
+    sr = srunner_create(NULL);
 
     for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
         srunner_add_suite(sr, suites[i]());
