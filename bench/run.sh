@@ -7,7 +7,8 @@
 #   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #   bench/run.sh --only network,crash    some sections only (with or without
-#       --quick): startup jobs syscalls work many memory network https crash
+#       --quick): startup jobs syscalls work many memory network https oci crash
+#       (oci: bench/oci.sh, podman and ctr against runc and crun; as root)
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
 # and prints Markdown tables; a copy goes to bench/results/. Kept out of the
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
-sections="startup jobs syscalls work many memory network https crash"
+sections="startup jobs syscalls work many memory network https oci crash"
 quick=0
 only=""
 while [ $# -gt 0 ]; do
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -321,6 +322,13 @@ cpu_per_guest() {
         "secret=$secret curl -s -o /dev/null -w %{speed_download} https://localhost:$port/big.bin"
     kill "$tlspid"
     rm -rf "$tlsdir"
+    echo
+
+    fi
+    if want oci; then
+    # Its own script (its engines, its scratch, its cleanup), which says
+    # why when it cannot run here.
+    bench/oci.sh --no-save $([ $quick -eq 1 ] && echo --quick)
     echo
 
     fi

@@ -267,6 +267,79 @@ static int rootfs_dirs(const char *rootfs, bool writable, sbvm_error **err)
     return 0;
 }
 
+/* "true" or "false", as engines write booleans in annotations. */
+static int annotation_bool(const struct oci_spec *s, const char *key, bool *out, sbvm_error **err)
+{
+    const char *v = oci_spec_annotation(s, key);
+
+    *out = false;
+    if (!v || streq(v, "false"))
+        return 0;
+    if (streq(v, "true")) {
+        *out = true;
+        return 0;
+    }
+    return error_set(err, EINVAL, "config.json: annotations.%s: must be true or false", key);
+}
+
+/* The annotations OCI_NET_ALLOW and OCI_NET_ALLOW_PRIVATE: sandboxvm's
+ * broker (a proxy inside, the rules outside) for a container whose network
+ * namespace is new and empty (podman --network none). They are the config
+ * writer's to set - under Kubernetes, a pod's author - so they get less
+ * than the command line: no wildcard (one "*" makes the broker a proxy to
+ * anywhere), a bounded list, and no effect on a container that has a
+ * network (then they are refused, not ignored: a rule nobody applies would
+ * read as a limit that is not there). */
+static int plan_broker(const struct oci_spec *s, sbvm_config *cfg, sbvm_error **err)
+{
+    static const char field[] = "config.json: annotations." OCI_NET_ALLOW;
+    const char *allow = oci_spec_annotation(s, OCI_NET_ALLOW);
+    _cleanup_free_ char *list = NULL;
+    char *save = NULL;
+    size_t n = 0;
+    bool private;
+    int r;
+
+    r = annotation_bool(s, OCI_NET_ALLOW_PRIVATE, &private, err);
+    if (r < 0)
+        return r;
+    if (!allow) {
+        if (private)
+            return error_set(err, EINVAL, "config.json: annotations.%s: it needs %s",
+                             OCI_NET_ALLOW_PRIVATE, OCI_NET_ALLOW);
+        return 0;
+    }
+    if (s->ns_path[OCI_NS_NETWORK] || !s->ns[OCI_NS_NETWORK])
+        return error_set(err, EINVAL,
+                         "%s: the broker is for a container with a network namespace of its "
+                         "own and nothing in it, and this one %s (podman: --network none)",
+                         field,
+                         s->ns_path[OCI_NS_NETWORK] ? "joins another" : "has the host's network");
+    if (strlen(allow) > OCI_NET_ALLOW_MAX_BYTES)
+        return error_set(err, E2BIG, "%s: longer than %u bytes", field, OCI_NET_ALLOW_MAX_BYTES);
+    for (const char *c = allow; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return error_set(err, EINVAL, "%s: a control character", field);
+    if (strchr(allow, '*'))
+        return error_set(err, EINVAL,
+                         "%s: a wildcard ('*') is refused in an annotation: name each host "
+                         "and port",
+                         field);
+    if (!(list = strdup(allow)))
+        return error_set(err, ENOMEM, "out of memory");
+    sbvm_config_set_net(cfg, SBVM_NET_ALLOW);
+    for (char *rule = strtok_r(list, ", ", &save); rule; rule = strtok_r(NULL, ", ", &save)) {
+        if (++n > OCI_NET_ALLOW_MAX_RULES)
+            return error_set(err, E2BIG, "%s: more than %u rules", field, OCI_NET_ALLOW_MAX_RULES);
+        if ((r = sbvm_config_net_allow(cfg, rule, err)) < 0)
+            return error_wrap(err, r, "%s", field);
+    }
+    if (!n)
+        return error_set(err, EINVAL, "%s: no rule (write HOST[:PORT][,...])", field);
+    sbvm_config_set_net_allow_private(cfg, private);
+    return 0;
+}
+
 int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan *p,
                    sbvm_error **err)
 {
@@ -330,23 +403,13 @@ int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan
             return error_set(err, ENOMEM, "out of memory");
         sbvm_config_set_net(cfg, SBVM_NET_HOST);
     } else if (s->ns[OCI_NS_NETWORK]) {
-        const char *allow = oci_spec_annotation(s, "run.sandboxvm.net.allow");
-        if (allow) {
-            /* sandboxvm's broker: a proxy inside, the rules outside. */
-            _cleanup_free_ char *list = strdup(allow);
-            char *save = NULL;
-            if (!list)
-                return error_set(err, ENOMEM, "out of memory");
-            sbvm_config_set_net(cfg, SBVM_NET_ALLOW);
-            for (char *rule = strtok_r(list, ", ", &save); rule; rule = strtok_r(NULL, ", ", &save))
-                if ((r = sbvm_config_net_allow(cfg, rule, err)) < 0)
-                    return error_wrap(err, r, "config.json: annotations.run.sandboxvm.net.allow");
-        } else {
-            sbvm_config_set_net(cfg, SBVM_NET_NONE);
-        }
+        sbvm_config_set_net(cfg, SBVM_NET_NONE);
     } else {
         sbvm_config_set_net(cfg, SBVM_NET_HOST);
     }
+    r = plan_broker(s, cfg, err);
+    if (r < 0)
+        return r;
     r = plan_mounts(s, bundle, cfg, ct, err);
     if (r < 0)
         return r;

@@ -130,6 +130,13 @@ int oci_seccomp_compile(const struct oci_seccomp *sc, struct sock_filter **out, 
                         sbvm_error **err);
 
 /* ---- convert.c ---- */
+/* Annotations for sandboxvm's network broker (docs/OCI.md): the rules of
+ * `run --net allow=` without wildcards, comma-separated, and whether
+ * allowed names may be loopback or private addresses ("true"/"false"). */
+#define OCI_NET_ALLOW           "run.sandboxvm.net.allow"
+#define OCI_NET_ALLOW_PRIVATE   "run.sandboxvm.net.allow-private"
+#define OCI_NET_ALLOW_MAX_BYTES 4096u
+#define OCI_NET_ALLOW_MAX_RULES 64u
 /* What create prepares for the monitor from a checked spec. */
 struct oci_plan {
     sbvm_config *cfg;                                /* the container's sandbox */

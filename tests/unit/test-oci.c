@@ -2,7 +2,9 @@
 /*
  * test-oci.c: the OCI runtime's config.json and process.json parser (shape),
  * its policy (what sandboxvm refuses by design, each refusal naming the
- * field), and the container's seccomp profile compiled and run on calls.
+ * field), the network broker's annotations turned into the sandbox's
+ * configuration, and the container's seccomp profile compiled and run on
+ * calls.
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -11,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
+#include "core/config.h"
 #include "oci/oci.h"
 #include "oci/spec.h"
 #include "policy/bpf_eval.h"
@@ -442,6 +447,168 @@ START_TEST(container_ids_are_checked)
 }
 END_TEST
 
+/* ---- the broker's annotations (convert.c) ---- */
+
+/* A bundle whose rootfs has what a sandbox needs, in a fresh directory. */
+static char *net_bundle(void)
+{
+    char *dir = unit_tmpdir();
+    char path[512];
+
+    for (const char *const *d =
+             (const char *const[]){ "rootfs", "rootfs/proc", "rootfs/dev", "rootfs/tmp", NULL };
+         *d; d++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, *d);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+    }
+    return dir;
+}
+
+/* Builds the plan of a config whose network namespace is `netns` (a JSON
+ * namespace entry, or "" for none) and whose annotations are the members
+ * `annotations`: the result of oci_plan_build, the plan in *p. */
+static int plan_net(const char *netns, const char *annotations, struct oci_plan *p, sbvm_error **e)
+{
+    static const char fmt[] =
+        "{\"ociVersion\": \"1.0.2\","
+        " \"process\": {\"user\": {\"uid\": 0, \"gid\": 0}, \"args\": [\"true\"],"
+        "   \"env\": [\"PATH=/bin\"], \"cwd\": \"/\", \"noNewPrivileges\": true},"
+        " \"root\": {\"path\": \"rootfs\", \"readonly\": true},"
+        " \"annotations\": {%s},"
+        " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}%s%s]}}";
+    size_t n = sizeof(fmt) + strlen(netns) + strlen(annotations) + 2;
+    char *json = malloc(n), *bundle = net_bundle();
+    struct oci_spec s;
+    int r;
+
+    ck_assert_ptr_nonnull(json);
+    snprintf(json, n, fmt, annotations, *netns ? ", " : "", netns);
+    s = parse_ok(json);
+    r = oci_spec_check(&s, geteuid() == 0, e);
+    ck_assert_msg(r == 0, "check failed: %s", *e ? sbvm_error_message(*e) : "?");
+    r = oci_plan_build(&s, bundle, p, e);
+    oci_spec_release(&s);
+    unit_rmtree(bundle);
+    free(bundle);
+    free(json);
+    return r;
+}
+
+static const char own_netns[] = "{\"type\": \"network\"}";
+
+/* The annotation `allow` (a JSON string's contents) is refused, the
+ * message naming `field` and saying `words`. */
+static void net_refused(const char *netns, const char *annotations, const char *field,
+                        const char *words)
+{
+    struct oci_plan p;
+    sbvm_error *e = NULL;
+    int r = plan_net(netns, annotations, &p, &e);
+
+    ck_assert_msg(r < 0, "%s was accepted", annotations);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(strstr(sbvm_error_message(e), field), "'%s' does not name %s",
+                  sbvm_error_message(e), field);
+    ck_assert_msg(!words || strstr(sbvm_error_message(e), words), "'%s' does not say '%s'",
+                  sbvm_error_message(e), words);
+    sbvm_error_free(e);
+    oci_plan_release(&p);
+}
+
+static void allow_refused(const char *value, const char *words)
+{
+    char ann[8192];
+
+    snprintf(ann, sizeof(ann), "\"run.sandboxvm.net.allow\": \"%s\"", value);
+    net_refused(own_netns, ann, "config.json: annotations.run.sandboxvm.net.allow", words);
+}
+
+START_TEST(broker_annotation_becomes_the_sandbox_rules)
+{
+    struct oci_plan p;
+    sbvm_error *e = NULL;
+
+    /* Without the annotation, a network namespace of its own is empty. */
+    ck_assert_int_eq(plan_net(own_netns, "", &p, &e), 0);
+    ck_assert_int_eq(p.cfg->net, SBVM_NET_NONE);
+    ck_assert_int_eq(p.cfg->net_rules.n, 0);
+    oci_plan_release(&p);
+
+    /* Rules separated by commas or spaces, each checked as --net allow's. */
+    ck_assert_int_eq(plan_net(own_netns,
+                              "\"run.sandboxvm.net.allow\": \"api.example.test:8443,"
+                              " 192.0.2.7 https://git.example.test/acme/\"",
+                              &p, &e),
+                     0);
+    ck_assert_int_eq(p.cfg->net, SBVM_NET_ALLOW);
+    ck_assert_int_eq(p.cfg->net_rules.n, 3);
+    ck_assert_str_eq(p.cfg->net_rules.v[0], "api.example.test:8443");
+    ck_assert_str_eq(p.cfg->net_rules.v[1], "192.0.2.7");
+    ck_assert_str_eq(p.cfg->net_rules.v[2], "https://git.example.test/acme/");
+    ck_assert(!p.cfg->net_allow_private);
+    oci_plan_release(&p);
+
+    ck_assert_int_eq(plan_net(own_netns,
+                              "\"run.sandboxvm.net.allow\": \"127.0.0.1:8080\","
+                              " \"run.sandboxvm.net.allow-private\": \"true\"",
+                              &p, &e),
+                     0);
+    ck_assert_int_eq(p.cfg->net, SBVM_NET_ALLOW);
+    ck_assert_int_eq(p.cfg->net_rules.n, 1);
+    ck_assert(p.cfg->net_allow_private);
+    oci_plan_release(&p);
+}
+END_TEST
+
+START_TEST(broker_annotation_hostile_values_refused)
+{
+    char long_value[5000], many[1024];
+    size_t n = 0;
+
+    /* Wildcards, whole host, first label or port: a pod's author could
+     * otherwise open the broker to anywhere. */
+    allow_refused("*", "wildcard");
+    allow_refused("*.example.test", "wildcard");
+    allow_refused("api.example.test:*", "wildcard");
+    allow_refused("api.example.test, *", "wildcard");
+    /* Too long, too many. */
+    memset(long_value, 'a', sizeof(long_value) - 1);
+    long_value[sizeof(long_value) - 1] = '\0';
+    allow_refused(long_value, "longer than 4096 bytes");
+    for (int i = 0; i < 65; i++)
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "h%d.test,", i);
+    allow_refused(many, "more than 64 rules");
+    /* Bad syntax. */
+    allow_refused("", "no rule");
+    allow_refused(", ,", "no rule");
+    allow_refused("api.example.test:99999", "port");
+    allow_refused("api.example.test:0", "port");
+    allow_refused("ftp://files.example.test/", "a rule is HOST[:PORT]");
+    allow_refused("https://user@api.example.test/", "no user");
+    allow_refused("https://api.example.test/a/../b", "'..'");
+    allow_refused("api.example.test\\n127.0.0.1", "control character");
+    allow_refused("api.example.test\\t127.0.0.1", "control character");
+    /* Names the policy refuses. */
+    allow_refused("bad..name.test", "neither a host name nor an address");
+    allow_refused("-lead.example.test", "neither a host name nor an address");
+    allow_refused("[::1", "closing");
+    allow_refused("exa$mple.test", "neither a host name nor an address");
+    /* The private switch: a boolean, and only with rules. */
+    net_refused(own_netns,
+                "\"run.sandboxvm.net.allow\": \"127.0.0.1:80\","
+                " \"run.sandboxvm.net.allow-private\": \"yes\"",
+                "annotations.run.sandboxvm.net.allow-private", "true or false");
+    net_refused(own_netns, "\"run.sandboxvm.net.allow-private\": \"true\"",
+                "annotations.run.sandboxvm.net.allow-private", "needs");
+    /* A container with a network of its own: the rules would not apply. */
+    net_refused("{\"type\": \"network\", \"path\": \"/run/netns/x\"}",
+                "\"run.sandboxvm.net.allow\": \"api.example.test\"",
+                "annotations.run.sandboxvm.net.allow", "joins another");
+    net_refused("", "\"run.sandboxvm.net.allow\": \"api.example.test\"",
+                "annotations.run.sandboxvm.net.allow", "the host's network");
+}
+END_TEST
+
 Suite *suite_oci(void)
 {
     Suite *s = suite_create("oci");
@@ -457,6 +624,8 @@ Suite *suite_oci(void)
     tcase_add_test(tc, seccomp_kill_is_the_whole_process);
     tcase_add_test(tc, signals_by_name_and_number);
     tcase_add_test(tc, container_ids_are_checked);
+    tcase_add_test(tc, broker_annotation_becomes_the_sandbox_rules);
+    tcase_add_test(tc, broker_annotation_hostile_values_refused);
     suite_add_tcase(s, tc);
     return s;
 }
