@@ -26,13 +26,6 @@ if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=true -Dbench=false \
         -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C build-fuzz >/dev/null
-mkdir -p build-fuzz/seeds/fuzz-records
-build-fuzz/tests/fuzz/seed-records build-fuzz/seeds/fuzz-records
-# Real shared objects (the library-call fixtures) seed the ELF reader.
-mkdir -p build-fuzz/seeds/fuzz-calls-elf
-cp build-fuzz/tests/calls/lib*.so build-fuzz/seeds/fuzz-calls-elf/
-
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz-records fuzz-report fuzz-escape fuzz-procscan fuzz-cli fuzz-broker fuzz-profile fuzz-bpf fuzz-shm fuzz-oci fuzz-calls-elf fuzz-elfdyn fuzz-serve)
@@ -41,6 +34,15 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets+=(fuzz-virtio-blk fuzz-virtio-scsi fuzz-virtio-pci fuzz-vhost-user)
     share_device_time=1
 fi
+# Only what fuzzing needs: the targets, the records' seed writer and the
+# library-call fixtures that seed the ELF reader (not the suites).
+ninja -C build-fuzz tests/fuzz/seed-records tests/calls/libbuggy.so tests/calls/libcallsdep.so \
+    "${targets[@]/#/tests/fuzz/}" >/dev/null
+mkdir -p build-fuzz/seeds/fuzz-records
+build-fuzz/tests/fuzz/seed-records build-fuzz/seeds/fuzz-records
+# Real shared objects (the library-call fixtures) seed the ELF reader.
+mkdir -p build-fuzz/seeds/fuzz-calls-elf
+cp build-fuzz/tests/calls/lib*.so build-fuzz/seeds/fuzz-calls-elf/
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 status=0

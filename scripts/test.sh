@@ -89,7 +89,7 @@ suite() {
     step "CLI tests and the escape battery (bats): $label"
     if ! "${run[@]}" env SBVM="$top/$dir/sandboxvm" SBVM_GUESTS="$top/$dir/tests/guests" \
         SBVM_EXAMPLES="$top/$dir/examples" SBVM_ESCAPE="$top/$dir/tests/escape/escape" \
-        bats --tap "$top/tests/cli" "$top/tests/escape" >"$TOP/$dir/cli.tap" 2>&1; then
+        bats --tap --timing "$top/tests/cli" "$top/tests/escape" >"$TOP/$dir/cli.tap" 2>&1; then
         grep -v '^ok' "$TOP/$dir/cli.tap" || true
         failures+=("bats: $label")
     fi
@@ -174,8 +174,8 @@ if [ $quick -eq 0 ]; then
     # enough to catch a target that no longer builds or a regression its
     # corpus reaches at once. Longer runs are scripts/fuzz.sh SECONDS, and
     # their findings are in docs/SECURITY.md.
-    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
-    scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || failures+=("fuzz")
+    step "fuzzing (libFuzzer, ${FUZZ_SECONDS:-5} s per target)"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-5}" || failures+=("fuzz")
 fi
 
 printf '\n(%d s in all)\n' "$SECONDS"
