@@ -150,6 +150,7 @@ void http_complete(struct server *s, struct req *q, unsigned status, json_t *bod
     }
     q->dstatus = status;
     q->dbody = body;
+    s->active_mono = now_mono_ns(); /* its client's next request is near */
     /* MHD calls on_request again, which answers. */
     MHD_resume_connection(q->conn);
     s->kick = true;
@@ -473,6 +474,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct req *q = *con_cls;
 
     (void)version;
+    s->active_mono = now_mono_ns();
     if (!q) {
         q = calloc(1, sizeof(*q));
         if (!q)

@@ -18,6 +18,14 @@
 
 /* After a failed refill, the next try waits this long. */
 #define RETRY_NS (5LL * 1000000000)
+/* A refill starts once no request has moved for QUIET_NS, or at the latest
+ * BUSY_NS after the previous one: starting a sandbox still takes the
+ * thread for a millisecond or two (the library prepares it and forks its
+ * first process here), and its building takes the machine's CPUs for a
+ * few more, which a client that has just taken a pooled sandbox and now
+ * runs its first job would wait for. */
+#define QUIET_NS (20LL * 1000000)
+#define BUSY_NS  (100LL * 1000000)
 
 size_t pool_ready(struct server *s)
 {
@@ -72,6 +80,18 @@ bool pool_wants(struct server *s)
     return live < s->o.max_sandboxes;
 }
 
+int pool_wait_ms(struct server *s)
+{
+    int64_t now = now_mono_ns(), at;
+
+    if (!pool_wants(s))
+        return -1;
+    at = s->active_mono + QUIET_NS;
+    if (s->pool_started_mono + BUSY_NS < at)
+        at = s->pool_started_mono + BUSY_NS;
+    return at <= now ? 0 : (int)((at - now + 999999) / 1000000);
+}
+
 bool pool_refill(struct server *s)
 {
     struct sbx *x;
@@ -82,6 +102,7 @@ bool pool_refill(struct server *s)
     x = sbx_new(s, s->uid);
     if (!x)
         return false;
+    s->pool_started_mono = now_mono_ns();
     x->pooled = true;
     x->settings = json_incref(s->defaults);
     x->idle_ms = s->o.idle_ms;

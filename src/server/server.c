@@ -579,12 +579,11 @@ int serve_run(const struct serve_options *o, sbvm_error **err)
 
     while (!s->stopping) {
         int t = sbx_tick(s);
-        bool wants = pool_wants(s);
-        bool busy = round_once(s, wants ? 0 : t);
-        /* A refill starts only when nothing else is waiting (starting a
-         * sandbox takes the thread for about a millisecond; the rest of
-         * its building happens in its own processes). */
-        if (!busy && wants && !s->stopping)
+        int pool = pool_wait_ms(s);
+        bool busy = round_once(s, pool == 0 ? 0 : min_timeout(t, pool));
+        /* A refill starts only when nothing else is waiting (pool.c says
+         * when); the rest of its building happens in its own processes. */
+        if (!busy && pool == 0 && !s->stopping)
             pool_refill(s);
     }
     shutdown_all(s);

@@ -137,7 +137,9 @@ struct server {
     bool kick;           /* MHD has resumed connections to serve: run it before sleeping */
     struct req *current; /* the request whose handler runs (http_defer) */
     uint64_t seq;
-    int64_t pool_retry_mono; /* after a failed refill, not before */
+    int64_t pool_retry_mono;   /* after a failed refill, not before */
+    int64_t pool_started_mono; /* the last refill's start */
+    int64_t active_mono;       /* a request's last step (pool_wait_ms) */
     /* Tests only (SBVM_SERVE_TEST_HOLD): while this path exists, a sandbox
      * the library has built is still treated as being built, so that a
      * test can hold a create in progress for as long as it needs. */
@@ -269,6 +271,9 @@ struct sbx *pool_take(struct server *s, uid_t owner);
  * way: whether it did (the caller comes back for the next). */
 bool pool_refill(struct server *s);
 bool pool_wants(struct server *s);
+/* -1: the pool wants nothing; 0: a refill may start now; else the ms until
+ * one may (after a quiet moment: the server's clients first). */
+int pool_wait_ms(struct server *s);
 size_t pool_ready(struct server *s);
 void pool_forget(struct server *s, struct sbx *x);
 void pool_drain(struct server *s);
