@@ -7,7 +7,7 @@
 #   bench/run.sh            the full run (about 15 minutes: 10,000 crashes)
 #   bench/run.sh --quick    fewer rounds (about a minute)
 #   bench/run.sh --only network,crash    some sections only (with or without
-#       --quick): startup jobs syscalls work many memory network https oci crash
+#       --quick): startup jobs syscalls work many memory network https oci crash serve
 #       (oci: bench/oci.sh, podman and ctr against runc and crun; as root)
 #
 # Installs the peers Debian packages when they are missing, builds sandboxvm,
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP="$PWD"
-sections="startup jobs syscalls work many memory network https oci crash"
+sections="startup jobs syscalls work many memory network https oci crash serve"
 quick=0
 only=""
 while [ $# -gt 0 ]; do
@@ -345,6 +345,16 @@ cpu_per_guest() {
     echo "two at a time, each with a symbolised backtrace (build/bench/crashbench soak):"
     echo
     "$B/crashbench" soak "$CRASHER" "$soak_n"
+
+    fi
+    if want serve; then
+    echo "## Sessions: sandboxvm serve"
+    echo
+    echo "From the Python client (clients/python), bench/serve.py$([ $quick -eq 1 ] && echo ' --quick'):"
+    echo "each server on a private socket of its own, ended with SIGTERM at the end; ms:"
+    echo
+    python3 bench/serve.py --sbvm "$SBVM" --markdown $([ $quick -eq 1 ] && echo --quick)
+    echo
     fi
 } | tee "$out"
 echo

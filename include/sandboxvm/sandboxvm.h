@@ -689,6 +689,25 @@ SBVM_API int sbvm_loop_timeout(const sbvm_loop *l);
 SBVM_API int sbvm_sandbox_create(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
                                  sbvm_error **err);
 /*
+ * The same without waiting, for callers that serve others meanwhile (a
+ * server): returns once the sandbox is asked for, STARTING; it becomes
+ * READY, or ENDED when it could not be built (sbvm_sandbox_destroy() then
+ * frees it and its result says why), as the loop runs.
+ */
+SBVM_API int sbvm_sandbox_start(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
+                                sbvm_error **err);
+enum sbvm_sandbox_state {
+    SBVM_SANDBOX_STARTING,
+    SBVM_SANDBOX_READY,  /* jobs may start */
+    SBVM_SANDBOX_ENDING, /* stopped, or ended by a sandbox-wide limit: going */
+    SBVM_SANDBOX_ENDED,  /* gone, every job's result final: destroy frees it at once */
+};
+SBVM_API enum sbvm_sandbox_state sbvm_sandbox_state(const sbvm_sandbox *sb);
+/* Starts ending it (as destroy does) and returns at once; it becomes
+ * ENDED as the loop runs, and sbvm_sandbox_destroy() then does not wait. */
+SBVM_API void sbvm_sandbox_stop(sbvm_sandbox *sb);
+
+/*
  * Ends everything in the sandbox (running jobs end KILLED), takes its
  * inventory and frees it. When `out` is given, it receives the sandbox's
  * own result: its ledger, its network record, a sandbox-wide limit that

@@ -100,8 +100,8 @@ static bool sandbox_gone(void *ctx)
     return true;
 }
 
-SBVM_API int sbvm_sandbox_create(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
-                                 sbvm_error **err)
+SBVM_API int sbvm_sandbox_start(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
+                                sbvm_error **err)
 {
     struct sandbox *sb = NULL;
     int r;
@@ -118,6 +118,43 @@ SBVM_API int sbvm_sandbox_create(sbvm_loop *loop, const sbvm_config *cfg, sbvm_s
         sandbox_free(sb);
         return r;
     }
+    *out = (sbvm_sandbox *)sb;
+    return 0;
+}
+
+SBVM_API enum sbvm_sandbox_state sbvm_sandbox_state(const sbvm_sandbox *s)
+{
+    const struct sandbox *sb = (const struct sandbox *)s;
+
+    switch (sb->state) {
+    case SB_NEW:
+    case SB_STARTING:
+        return SBVM_SANDBOX_STARTING;
+    case SB_READY:
+        return SBVM_SANDBOX_READY;
+    case SB_STOPPING:
+        return SBVM_SANDBOX_ENDING;
+    case SB_ENDED:
+        break;
+    }
+    return sandbox_gone((void *)sb) ? SBVM_SANDBOX_ENDED : SBVM_SANDBOX_ENDING;
+}
+
+SBVM_API void sbvm_sandbox_stop(sbvm_sandbox *sb)
+{
+    sandbox_stop(SB(sb));
+}
+
+SBVM_API int sbvm_sandbox_create(sbvm_loop *loop, const sbvm_config *cfg, sbvm_sandbox **out,
+                                 sbvm_error **err)
+{
+    struct sandbox *sb = NULL;
+    int r;
+
+    *out = NULL;
+    r = sbvm_sandbox_start(loop, cfg, (sbvm_sandbox **)&sb, err);
+    if (r < 0)
+        return r;
     r = run_until(sb->loop, sandbox_settled, sb, CREATE_TIMEOUT_MS);
     if (r == 0 && sb->state == SB_READY) {
         *out = (sbvm_sandbox *)sb;

@@ -30,6 +30,10 @@
 #define CONN_MEMORY (64 * 1024)
 
 struct req {
+    struct MHD_Connection *conn;
+    bool deferred;    /* its answer comes later (http_defer) */
+    unsigned dstatus; /* ... and here it is */
+    json_t *dbody;
     struct route rt;
     bool routed;
     unsigned status; /* a refusal decided before the body ended */
@@ -46,6 +50,7 @@ static void req_free(struct req *q)
         return;
     strbuf_release(&q->why);
     strbuf_release(&q->body);
+    json_decref(q->dbody);
     close_fd(&q->up_fd);
     if (q->up_dir) {
         rm_tree(q->up_dir);
@@ -88,15 +93,12 @@ enum MHD_Result http_json(struct MHD_Connection *c, unsigned status, json_t *bod
     return ok;
 }
 
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+static json_t *error_doc(unsigned status, const char *fmt, va_list ap)
 {
     struct strbuf sb = STRBUF_INIT;
-    json_t *e, *doc;
-    va_list ap;
+    json_t *e;
 
-    va_start(ap, fmt);
     strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
     e = json_pack("{s:i, s:s}", "status", (int)status, "message",
                   strbuf_failed(&sb) ? "out of memory" : sb.buf);
     strbuf_release(&sb);
@@ -104,15 +106,70 @@ enum MHD_Result http_error(struct MHD_Connection *c, unsigned status, const char
         /* The message was not UTF-8 (it quotes a client's bytes): say less. */
         e = json_pack("{s:i, s:s}", "status", (int)status, "message", "refused");
     }
-    doc = json_pack("{s:o}", "error", e);
+    return json_pack("{s:o}", "error", e);
+}
+
+json_t *http_error_doc(unsigned status, const char *fmt, ...)
+{
+    json_t *doc;
+    va_list ap;
+
+    va_start(ap, fmt);
+    doc = error_doc(status, fmt, ap);
+    va_end(ap);
+    return doc;
+}
+
+enum MHD_Result http_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+    json_t *doc;
+    va_list ap;
+
+    va_start(ap, fmt);
+    doc = error_doc(status, fmt, ap);
+    va_end(ap);
     return http_json(c, status, doc);
+}
+
+struct req *http_defer(struct server *s, struct MHD_Connection *c)
+{
+    struct req *q = s->current;
+
+    if (!q || q->conn != c)
+        return NULL;
+    q->deferred = true;
+    MHD_suspend_connection(c);
+    return q;
+}
+
+void http_complete(struct server *s, struct req *q, unsigned status, json_t *body)
+{
+    if (!q || !q->deferred || q->dstatus) {
+        json_decref(body);
+        return;
+    }
+    q->dstatus = status;
+    q->dbody = body;
+    s->active_mono = now_mono_ns(); /* its client's next request is near */
+    /* MHD calls on_request again, which answers. */
+    MHD_resume_connection(q->conn);
+    s->kick = true;
 }
 
 enum MHD_Result http_sbvm_error(struct MHD_Connection *c, int rc, sbvm_error *e, const char *what)
 {
     int code = e && sbvm_error_code(e) ? sbvm_error_code(e) : -rc;
-    unsigned status;
     enum MHD_Result ok;
+
+    ok = http_error(c, http_status_of(code), "%s: %s", what,
+                    e ? sbvm_error_message(e) : errno_text(code));
+    sbvm_error_free(e);
+    return ok;
+}
+
+unsigned http_status_of(int code)
+{
+    unsigned status;
 
     switch (code) {
     case EINVAL:
@@ -150,9 +207,7 @@ enum MHD_Result http_sbvm_error(struct MHD_Connection *c, int rc, sbvm_error *e,
     default:
         status = 500;
     }
-    ok = http_error(c, status, "%s: %s", what, e ? sbvm_error_message(e) : errno_text(code));
-    sbvm_error_free(e);
-    return ok;
+    return status;
 }
 
 /* ---- who is asking ------------------------------------------------------- */
@@ -419,6 +474,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct req *q = *con_cls;
 
     (void)version;
+    s->active_mono = now_mono_ns();
     if (!q) {
         q = calloc(1, sizeof(*q));
         if (!q)
@@ -426,6 +482,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         strbuf_init(&q->why);
         strbuf_init(&q->body);
         q->up_fd = -1;
+        q->conn = c;
         *con_cls = q;
         q->status = req_begin(s, c, q, url, method);
         /* Refused at once, without reading a body: who is not allowed, and
@@ -440,9 +497,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (q->deferred) {
+        json_t *body = q->dbody;
+        q->dbody = NULL;
+        return q->dstatus ? http_json(c, q->dstatus, body) : MHD_YES;
+    }
     if (q->status)
         return http_error(c, q->status, "%s", q->why.buf);
-    return dispatch(s, c, q);
+    {
+        enum MHD_Result ok;
+        s->current = q;
+        ok = dispatch(s, c, q);
+        s->current = NULL;
+        return ok;
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

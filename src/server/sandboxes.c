@@ -41,9 +41,9 @@ static json_t *json_ms_as_s(uint64_t ms)
 
 bool sbx_alive(const struct sbx *x)
 {
-    /* The public API has no accessor for this yet: a sandbox-wide limit,
-     * or its exec server's end, ends a sandbox without anyone asking. */
-    return x->sb && ((const struct sandbox *)(const void *)x->sb)->state == SB_READY;
+    /* A sandbox-wide limit, or its exec server's end, ends a sandbox
+     * without anyone asking. */
+    return x->state == SBX_READY && x->sb && sbvm_sandbox_state(x->sb) == SBVM_SANDBOX_READY;
 }
 
 void sbx_touch(struct sbx *x)
@@ -87,6 +87,7 @@ void sbx_free(struct sbx *x)
     for (size_t i = 0; i < x->njobs; i++)
         sjob_free(x->jobs[i]);
     free(x->jobs);
+    free(x->waiters);
     if (x->sb)
         sbvm_sandbox_destroy(x->sb, NULL, NULL);
     if (x->layer) {
@@ -102,8 +103,11 @@ void sbx_free(struct sbx *x)
 
 struct sbx *sbx_find(struct server *s, const char *id, uid_t owner)
 {
+    /* One being built is nobody's yet: its creator learns its id when it
+     * is ready. */
     for (size_t i = 0; i < s->nsbx; i++)
-        if (!s->sbx[i]->pooled && s->sbx[i]->owner == owner && streq(s->sbx[i]->id, id))
+        if (!s->sbx[i]->pooled && s->sbx[i]->state != SBX_STARTING && s->sbx[i]->owner == owner &&
+            streq(s->sbx[i]->id, id))
             return s->sbx[i];
     return NULL;
 }
@@ -113,7 +117,7 @@ static size_t live_count(struct server *s)
     size_t n = 0;
 
     for (size_t i = 0; i < s->nsbx; i++)
-        n += s->sbx[i]->state == SBX_READY;
+        n += s->sbx[i]->state == SBX_READY || s->sbx[i]->state == SBX_STARTING;
     return n;
 }
 
@@ -149,7 +153,10 @@ json_t *sbx_json(struct server *s, struct sbx *x, bool full)
     json_object_set_new(o, "id", json_string(x->id));
     json_object_set_new(o, "name", x->label ? json_string(x->label) : json_null());
     json_object_set_new(o, "owner_uid", json_integer(x->owner));
-    json_object_set_new(o, "state", json_string(x->state == SBX_READY ? "ready" : "ended"));
+    {
+        static const char *const names[] = { "starting", "ready", "ending", "ended" };
+        json_object_set_new(o, "state", json_string(names[x->state]));
+    }
     json_object_set_new(o, "created_at", json_time(x->created_real));
     json_object_set_new(o, "persistent", json_boolean(x->persistent));
     json_object_set_new(o, "snapshot", x->snapshot ? json_string(x->snapshot) : json_null());
@@ -188,14 +195,55 @@ json_t *sbx_json(struct server *s, struct sbx *x, bool full)
 
 /* ---- the end of a sandbox ------------------------------------------------ */
 
-void sbx_end(struct server *s, struct sbx *x, const char *reason)
+/* How long a sandbox may take to be built before it is given up. */
+#define START_TIMEOUT_NS (30LL * 1000000000)
+
+void sbx_stop(struct server *s, struct sbx *x, const char *reason)
+{
+    (void)s;
+    if (x->state != SBX_READY && x->state != SBX_STARTING)
+        return;
+    if (!x->end_reason)
+        x->end_reason = reason;
+    x->state = SBX_ENDING;
+    if (x->sb)
+        sbvm_sandbox_stop(x->sb);
+}
+
+/* Answers every request that waits for x (takes the reference). */
+static void sbx_answer(struct server *s, struct sbx *x, unsigned status, json_t *body)
+{
+    for (size_t i = 0; i < x->nwaiters; i++)
+        http_complete(s, x->waiters[i], status,
+                      i + 1 < x->nwaiters ? json_deep_copy(body) : json_incref(body));
+    json_decref(body);
+    x->nwaiters = 0;
+    x->creating = false;
+}
+
+/* The request being handled waits for x's building or end: whether it
+ * does (if not, the caller answers now). */
+static bool sbx_wait(struct server *s, struct sbx *x, struct MHD_Connection *c)
+{
+    struct req *q;
+
+    if (ARRAY_GROW(x->waiters, x->nwaiters + 1, &x->waiters_alloc) < 0)
+        return false;
+    q = http_defer(s, c);
+    if (!q)
+        return false;
+    x->waiters[x->nwaiters++] = q;
+    return true;
+}
+
+/* Its end is complete (the library's state ENDED): take its result, tell
+ * whoever waits. Frees nothing of the server's record. */
+static void sbx_finish(struct server *s, struct sbx *x)
 {
     sbvm_result *fin = NULL;
     sbvm_error *e = NULL;
 
-    if (x->state != SBX_READY)
-        return;
-    x->end_reason = reason;
+    /* Ended already: this does not wait. */
     if (x->sb && sbvm_sandbox_destroy(x->sb, &fin, &e) < 0) {
         srv_log(s, "sandbox %s: %s", x->id, sbvm_error_message(e));
         sbvm_error_free(e);
@@ -211,6 +259,11 @@ void sbx_end(struct server *s, struct sbx *x, const char *reason)
             json_object_del(x->final, "index");
         sbvm_result_free(fin);
     }
+    if (!x->end_reason) {
+        /* Nobody asked: a sandbox-wide limit, or its own end. */
+        const char *oc = json_string_value(json_object_get(x->final, "outcome"));
+        x->end_reason = oc && streq(oc, "limit") ? "limit" : "ended";
+    }
     for (size_t i = 0; i < x->njobs; i++)
         sjob_sandbox_ended(s, x->jobs[i]);
     if (x->layer) {
@@ -218,15 +271,78 @@ void sbx_end(struct server *s, struct sbx *x, const char *reason)
         free(x->layer);
         x->layer = NULL;
     }
-    if (!x->pooled)
-        srv_log(s, "sandbox %s (uid %u) ended: %s", x->id, (unsigned)x->owner, reason);
+    if (x->pooled)
+        pool_forget(s, x);
+    else
+        srv_log(s, "sandbox %s (uid %u) ended: %s", x->id, (unsigned)x->owner, x->end_reason);
+    if (x->creating)
+        sbx_answer(s, x, s->stopping ? 503 : 500,
+                   http_error_doc(s->stopping ? 503 : 500,
+                                  "the sandbox ended while it was being built (%s)",
+                                  x->end_reason));
+    else
+        sbx_answer(s, x, 200, sbx_json(s, x, true));
 }
 
-/* Why a sandbox ended by itself, from its own result. */
-static const char *own_end(struct sbx *x)
+void sbx_end(struct server *s, struct sbx *x, const char *reason)
 {
-    (void)x;
-    return "ended"; /* refined from the result below */
+    if (x->state == SBX_ENDED)
+        return;
+    sbx_stop(s, x, reason);
+    /* Waits for it (at most the library's own bound). */
+    if (x->sb)
+        sbvm_sandbox_destroy(x->sb, NULL, NULL), x->sb = NULL;
+    sbx_finish(s, x);
+}
+
+static void sbx_drop_ptr(struct server *s, struct sbx *x);
+
+/* Built: it may be used, and the request that asked for it is answered. */
+static void sbx_ready(struct server *s, struct sbx *x)
+{
+    struct strbuf why = STRBUF_INIT;
+
+    x->state = SBX_READY;
+    sbx_touch(x);
+    if (x->snapshot && !x->filled) {
+        x->filled = true;
+        if (snapshot_fill(s, x, x->owner, x->snapshot, &why) != 0) {
+            sbx_answer(s, x, 500, http_error_doc(500, "%s", why.buf));
+            strbuf_release(&why);
+            sbx_stop(s, x, "error");
+            return;
+        }
+    }
+    strbuf_release(&why);
+    if (x->pooled)
+        return;
+    srv_log(s, "sandbox %s created for uid %u%s%s", x->id, (unsigned)x->owner,
+            x->snapshot ? " from snapshot " : "", x->snapshot ? x->snapshot : "");
+    sbx_answer(s, x, 201, sbx_json(s, x, false));
+}
+
+/* It could not be built: the request that asked hears why; no record is
+ * kept (it never had an id anyone saw). */
+static void sbx_failed(struct server *s, struct sbx *x)
+{
+    sbvm_result *res = NULL;
+    const char *msg;
+    unsigned st;
+
+    sbvm_sandbox_destroy(x->sb, &res, NULL);
+    x->sb = NULL;
+    msg = res && sbvm_result_message(res) ? sbvm_result_message(res) : "it ended while built";
+    /* The status a synchronous create gave: from the set-up's errno. */
+    st = http_status_of(res && sbvm_result_setup_errno(res) ? sbvm_result_setup_errno(res) : EIO);
+    if (x->pooled)
+        srv_log(s, "warm pool: a sandbox could not be built: %s", msg);
+    sbx_answer(s, x, st, http_error_doc(st, "creating the sandbox: %s", msg));
+    sbvm_result_free(res);
+    if (x->pooled) {
+        pool_forget(s, x);
+        s->pool_retry_mono = now_mono_ns() + 5LL * 1000000000;
+    }
+    sbx_drop_ptr(s, x);
 }
 
 static void sbx_drop(struct server *s, size_t i)
@@ -234,6 +350,16 @@ static void sbx_drop(struct server *s, size_t i)
     sbx_free(s->sbx[i]);
     memmove(&s->sbx[i], &s->sbx[i + 1], (s->nsbx - i - 1) * sizeof(s->sbx[0]));
     s->nsbx--;
+}
+
+static void sbx_drop_ptr(struct server *s, struct sbx *x)
+{
+    for (size_t i = 0; i < s->nsbx; i++)
+        if (s->sbx[i] == x) {
+            sbx_drop(s, i);
+            return;
+        }
+    sbx_free(x);
 }
 
 static bool streaming(const struct sbx *x)
@@ -272,33 +398,57 @@ int sbx_tick(struct server *s)
 
     for (size_t i = 0; i < s->nsbx; i++) {
         struct sbx *x = s->sbx[i];
+        enum sbvm_sandbox_state lib = x->sb ? sbvm_sandbox_state(x->sb) : SBVM_SANDBOX_ENDED;
         int64_t exp;
 
-        if (x->state == SBX_READY) {
-            trim_jobs(x);
-            if (!sbx_alive(x)) {
-                sbx_end(s, x, own_end(x));
-                if (x->final) {
-                    const char *oc = json_string_value(json_object_get(x->final, "outcome"));
-                    if (oc && streq(oc, "limit"))
-                        x->end_reason = "limit";
-                }
-                continue;
+        switch (x->state) {
+        case SBX_STARTING:
+            if (lib == SBVM_SANDBOX_READY && s->test_hold && access(s->test_hold, F_OK) == 0) {
+                /* Held (tests): looked at again soon. */
+                if (!next || now + 10000000 < next)
+                    next = now + 10000000;
+            } else if (lib == SBVM_SANDBOX_READY) {
+                sbx_ready(s, x);
+            } else if (lib == SBVM_SANDBOX_ENDED) {
+                sbx_failed(s, x);
+                i--; /* its record is gone */
+            } else if (now - x->created_mono > START_TIMEOUT_NS) {
+                sbx_answer(s, x, 504, http_error_doc(504, "the sandbox was not built in 30 s"));
+                sbx_stop(s, x, "error");
+            } else if (!next || x->created_mono + START_TIMEOUT_NS < next) {
+                next = x->created_mono + START_TIMEOUT_NS;
             }
-            if (x->pooled)
-                continue;
-            if (x->lifetime_ms && now >= x->created_mono + (int64_t)x->lifetime_ms * 1000000) {
-                sbx_end(s, x, "max_lifetime");
-                continue;
-            }
-            exp = sbx_expiry(x);
-            if (exp && now >= exp) {
-                sbx_end(s, x, "idle_timeout");
-                continue;
-            }
-            if (exp && (!next || exp < next))
-                next = exp;
+            continue;
+        case SBX_ENDING:
+            if (lib == SBVM_SANDBOX_ENDED)
+                sbx_finish(s, x);
+            continue;
+        case SBX_ENDED:
+            continue;
+        case SBX_READY:
+            break;
         }
+        trim_jobs(x);
+        if (lib != SBVM_SANDBOX_READY) {
+            /* Ended by itself: finished once the library is done. */
+            x->state = SBX_ENDING;
+            if (lib == SBVM_SANDBOX_ENDED)
+                sbx_finish(s, x);
+            continue;
+        }
+        if (x->pooled)
+            continue;
+        if (x->lifetime_ms && now >= x->created_mono + (int64_t)x->lifetime_ms * 1000000) {
+            sbx_stop(s, x, "max_lifetime");
+            continue;
+        }
+        exp = sbx_expiry(x);
+        if (exp && now >= exp) {
+            sbx_stop(s, x, "idle_timeout");
+            continue;
+        }
+        if (exp && (!next || exp < next))
+            next = exp;
     }
     /* Ended sandboxes are remembered for a while, the newest kept. */
     for (size_t i = s->nsbx; i-- > 0;) {
@@ -342,9 +492,9 @@ enum MHD_Result api_info(struct server *s, struct MHD_Connection *c, const struc
     json_object_set_new(lim, "max_body", json_integer(BODY_MAX));
     json_object_set_new(lim, "max_output", json_integer((json_int_t)OUTPUT_MAX));
     json_object_set_new(o, "limits", lim);
-    json_object_set_new(
-        o, "warm",
-        json_pack("{s:I, s:I}", "target", (json_int_t)s->o.warm, "ready", (json_int_t)s->npool));
+    json_object_set_new(o, "warm",
+                        json_pack("{s:I, s:I}", "target", (json_int_t)s->o.warm, "ready",
+                                  (json_int_t)pool_ready(s)));
     json_object_set_new(o, "sandboxes", json_integer((json_int_t)live_count(s)));
     {
         json_t *names = json_array();
@@ -361,7 +511,7 @@ enum MHD_Result api_list(struct server *s, struct MHD_Connection *c, const struc
     json_t *a = json_array();
 
     for (size_t i = 0; i < s->nsbx; i++)
-        if (!s->sbx[i]->pooled && s->sbx[i]->owner == p->uid)
+        if (!s->sbx[i]->pooled && s->sbx[i]->state != SBX_STARTING && s->sbx[i]->owner == p->uid)
             json_array_append_new(a, sbx_json(s, s->sbx[i], false));
     return http_json(c, 200, json_pack("{s:o}", "sandboxes", a));
 }
@@ -373,9 +523,14 @@ enum MHD_Result api_inspect(struct server *s, struct MHD_Connection *c, struct s
 
 enum MHD_Result api_destroy(struct server *s, struct MHD_Connection *c, struct sbx *x)
 {
-    if (x->state == SBX_READY)
-        sbx_end(s, x, "destroyed");
-    return http_json(c, 200, sbx_json(s, x, true));
+    sbx_stop(s, x, "destroyed");
+    if (x->state == SBX_ENDED)
+        return http_json(c, 200, sbx_json(s, x, true));
+    /* Ending: the answer comes with its result (sbx_tick), and the server
+     * serves others meanwhile. */
+    if (sbx_wait(s, x, c))
+        return MHD_YES;
+    return http_error(c, 500, "out of memory");
 }
 
 /* The timeouts a client asked for, within the server's caps. */
@@ -410,9 +565,18 @@ static enum MHD_Result created(struct server *s, struct MHD_Connection *c, struc
         sbx_free(x);
         return http_error(c, 500, "out of memory");
     }
-    srv_log(s, "sandbox %s created for uid %u%s%s", x->id, (unsigned)x->owner,
-            x->snapshot ? " from snapshot " : "", x->snapshot ? x->snapshot : "");
-    return http_json(c, 201, sbx_json(s, x, false));
+    if (x->state == SBX_READY) {
+        srv_log(s, "sandbox %s created for uid %u (warm pool)", x->id, (unsigned)x->owner);
+        return http_json(c, 201, sbx_json(s, x, false));
+    }
+    /* Being built: the answer comes when it is ready (sbx_tick), and the
+     * server serves others meanwhile. */
+    if (!sbx_wait(s, x, c)) {
+        sbx_end(s, x, "error");
+        return http_error(c, 500, "out of memory");
+    }
+    x->creating = true;
+    return MHD_YES;
 }
 
 /* The secrets given with a restore, into the settings' network. */
@@ -518,26 +682,20 @@ enum MHD_Result api_create(struct server *s, struct MHD_Connection *c, const str
             goto done;
         }
     }
-    r = sbvm_sandbox_create(s->loop, cfg, &x->sb, &e);
+    r = sbvm_sandbox_start(s->loop, cfg, &x->sb, &e);
     if (r < 0) {
         ok = http_sbvm_error(c, r, e, "creating the sandbox");
         goto done;
     }
-    if (cr.snapshot && (st = (unsigned)snapshot_fill(s, x, p->uid, cr.snapshot, &why)) != 0) {
-        sbx_end(s, x, "error");
-        goto refuse;
-    }
+    x->state = SBX_STARTING;
     ok = created(s, c, x, &cr);
     x = NULL;
     goto done;
 refuse:
     ok = http_error(c, st, "%s", why.buf);
 done:
-    if (x) {
-        if (x->state == SBX_READY)
-            sbx_end(s, x, "error");
+    if (x)
         sbx_free(x);
-    }
     strbuf_release(&why);
     sbvm_config_free(cfg);
     json_decref(settings);

@@ -366,9 +366,10 @@ static bool round_once(struct server *s, int timeout)
     struct epoll_event ev[32];
     int n;
 
-    /* What was queued outside a round (an ended sandbox's last events)
-     * goes out before we sleep. */
-    if (flush_resumes(s)) {
+    /* What was queued outside a round (an ended sandbox's last events,
+     * the answer to a create or a destroy) goes out before we sleep. */
+    if (flush_resumes(s) || s->kick) {
+        s->kick = false;
         MHD_run(s->mhd);
         timeout = 0;
     }
@@ -431,10 +432,23 @@ static void drain(struct server *s)
 
 static void shutdown_all(struct server *s)
 {
+    int64_t end = now_mono_ns() + 35LL * 1000000000;
+    bool busy = true;
+
     pool_drain(s);
     for (size_t i = 0; i < s->nsbx; i++)
-        if (s->sbx[i]->state == SBX_READY)
-            sbx_end(s, s->sbx[i], "server_shutdown");
+        sbx_stop(s, s->sbx[i], "server_shutdown");
+    /* They end side by side; the library kills what does not answer. */
+    while (busy && now_mono_ns() < end) {
+        busy = false;
+        sbx_tick(s);
+        for (size_t i = 0; i < s->nsbx; i++)
+            busy |= s->sbx[i]->state != SBX_ENDED;
+        if (busy)
+            round_once(s, 50);
+    }
+    for (size_t i = 0; i < s->nsbx; i++)
+        sbx_end(s, s->sbx[i], "server_shutdown");
     drain(s);
     /* What still streams is cut: MHD_stop_daemon wants nothing suspended. */
     for (size_t i = 0; i < s->nsbx; i++)
@@ -522,6 +536,7 @@ int serve_run(const struct serve_options *o, sbvm_error **err)
     int r;
 
     s->uid = geteuid();
+    s->test_hold = getenv("SBVM_SERVE_TEST_HOLD");
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
@@ -564,11 +579,11 @@ int serve_run(const struct serve_options *o, sbvm_error **err)
 
     while (!s->stopping) {
         int t = sbx_tick(s);
-        bool pool_wants = s->o.warm && s->npool < s->o.warm && now_mono_ns() >= s->pool_retry_mono;
-        bool busy = round_once(s, pool_wants ? 0 : t);
-        /* The pool refills only when nothing else is waiting: a create
-         * holds the thread for a few ms. */
-        if (!busy && pool_wants && !s->stopping)
+        int pool = pool_wait_ms(s);
+        bool busy = round_once(s, pool == 0 ? 0 : min_timeout(t, pool));
+        /* A refill starts only when nothing else is waiting (pool.c says
+         * when); the rest of its building happens in its own processes. */
+        if (!busy && pool == 0 && !s->stopping)
             pool_refill(s);
     }
     shutdown_all(s);

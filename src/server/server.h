@@ -6,13 +6,18 @@
  *
  * One thread does everything. It owns the library's loop (sbvm_loop: every
  * sandbox, job, pipe and deadline) and libmicrohttpd in its "external
- * epoll" mode, and waits on both from an outer epoll of its own. The
- * library's blocking calls (create, destroy, put, get: each runs the loop
- * until it is done) are made from HTTP handlers, which run in MHD_run(),
- * never inside sbvm_loop_run(): the loop refuses to be run from its own
- * callbacks, and MHD is never re-entered because its fd is not in the
- * library's loop. Job callbacks only append to buffers and ask for a
- * connection to be resumed; everything else happens at the top.
+ * epoll" mode, and waits on both from an outer epoll of its own. Creates
+ * and destroys do not hold the thread: a sandbox is started
+ * (sbvm_sandbox_start) or stopped (sbvm_sandbox_stop) and built or ended
+ * by its own processes as the loop runs, while the request that asked
+ * waits suspended; sbx_tick() at the top sees the library's state change
+ * and resumes it with its answer. The library's remaining blocking calls
+ * (put, get, a snapshot, a restore's /tmp: each runs the loop until it is
+ * done) are made from HTTP handlers, which run in MHD_run(), never inside
+ * sbvm_loop_run(): the loop refuses to be run from its own callbacks, and
+ * MHD is never re-entered because its fd is not in the library's loop.
+ * Job callbacks only append to buffers and ask for a connection to be
+ * resumed; everything else happens at the top.
  */
 #ifndef SBVM_SERVER_SERVER_H
 #define SBVM_SERVER_SERVER_H

@@ -82,7 +82,11 @@ struct sjob {
     int64_t start_real, end_mono;
 };
 
-enum sbx_state { SBX_READY, SBX_ENDED };
+/* STARTING and ENDING are the library's work in progress, which the
+ * server's thread does not wait for: the request that asked waits,
+ * suspended (in `waiters`), and the others are served meanwhile. */
+enum sbx_state { SBX_STARTING, SBX_READY, SBX_ENDING, SBX_ENDED };
+struct req;
 
 struct sbx {
     char id[24];
@@ -90,6 +94,12 @@ struct sbx {
     uid_t owner;
     enum sbx_state state;
     sbvm_sandbox *sb; /* NULL once ended */
+    /* Requests answered when its building or its end is done: the create
+     * (`creating`), or destroys. */
+    struct req **waiters;
+    size_t nwaiters, waiters_alloc;
+    bool creating;
+    bool filled;      /* a restore's /tmp is in */
     json_t *settings; /* as asked for, secret values removed */
     char *snapshot;   /* restored from */
     char *layer;      /* persistent: the host directory of its writable layer */
@@ -124,8 +134,16 @@ struct server {
     struct stream **resume;
     size_t nresume, resume_alloc;
     bool stopping;
+    bool kick;           /* MHD has resumed connections to serve: run it before sleeping */
+    struct req *current; /* the request whose handler runs (http_defer) */
     uint64_t seq;
-    int64_t pool_retry_mono; /* after a failed refill, not before */
+    int64_t pool_retry_mono;   /* after a failed refill, not before */
+    int64_t pool_started_mono; /* the last refill's start */
+    int64_t active_mono;       /* a request's last step (pool_wait_ms) */
+    /* Tests only (SBVM_SERVE_TEST_HOLD): while this path exists, a sandbox
+     * the library has built is still treated as being built, so that a
+     * test can hold a create in progress for as long as it needs. */
+    const char *test_hold;
 };
 
 /* A client connection's identity (MHD's socket context). */
@@ -158,6 +176,14 @@ enum MHD_Result http_error(struct MHD_Connection *c, unsigned status, const char
     __attribute__((format(printf, 3, 4)));
 /* An HTTP status for a library error, and its message. */
 enum MHD_Result http_sbvm_error(struct MHD_Connection *c, int rc, sbvm_error *e, const char *what);
+unsigned http_status_of(int code);
+/* {"error": ...} as a document, for an answer given later. */
+json_t *http_error_doc(unsigned status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a handler whose answer comes later: the request being handled, its
+ * connection suspended (return MHD_YES). http_complete() gives the answer
+ * (takes the reference), from the top only. */
+struct req *http_defer(struct server *s, struct MHD_Connection *c);
+void http_complete(struct server *s, struct req *q, unsigned status, json_t *body);
 
 /* ---- sandboxes.c ---- */
 struct sbx *sbx_find(struct server *s, const char *id, uid_t owner);
@@ -167,7 +193,10 @@ enum MHD_Result api_list(struct server *s, struct MHD_Connection *c, const struc
 enum MHD_Result api_inspect(struct server *s, struct MHD_Connection *c, struct sbx *x);
 enum MHD_Result api_destroy(struct server *s, struct MHD_Connection *c, struct sbx *x);
 enum MHD_Result api_info(struct server *s, struct MHD_Connection *c, const struct peer *p);
-/* Ends a sandbox (its jobs end KILLED, its streams get their end). */
+/* Starts ending a sandbox (its jobs end KILLED, its streams get their
+ * end as the loop runs); sbx_tick() finishes it. */
+void sbx_stop(struct server *s, struct sbx *x, const char *reason);
+/* The same, waiting for it (the server's end, and errors). */
 void sbx_end(struct server *s, struct sbx *x, const char *reason);
 void sbx_free(struct sbx *x);
 /* Timers and sweeps: ms until the next deadline (-1: none). */
@@ -238,9 +267,15 @@ void snapshot_sweep_layers(struct server *s);
 /* ---- pool.c ---- */
 /* A ready sandbox of the default settings for `owner`, or NULL. */
 struct sbx *pool_take(struct server *s, uid_t owner);
-/* Makes one pooled sandbox when fewer than --warm are ready: whether it
- * did (the caller comes back for the next). */
+/* Starts one pooled sandbox when fewer than --warm are ready or on their
+ * way: whether it did (the caller comes back for the next). */
 bool pool_refill(struct server *s);
+bool pool_wants(struct server *s);
+/* -1: the pool wants nothing; 0: a refill may start now; else the ms until
+ * one may (after a quiet moment: the server's clients first). */
+int pool_wait_ms(struct server *s);
+size_t pool_ready(struct server *s);
+void pool_forget(struct server *s, struct sbx *x);
 void pool_drain(struct server *s);
 
 /* ---- util ---- */

@@ -503,3 +503,127 @@ writable" ] || { echo "round $round: $output"; return 1; }
     stop_server
     assert_nothing_left
 }
+
+@test "serve: eight creates at once are each answered; so are eight destroys" {
+    start_server
+    local i pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/c$i" -w '%{http_code}' \
+            http://sbvm/v1/sandboxes >"$D/s$i" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for i in 1 2 3 4 5 6 7 8; do
+        [ "$(cat "$D/s$i")" = 201 ] || { cat "$D/c$i"; return 1; }
+        [ "$(json 'd["state"]' <"$D/c$i")" = ready ]
+        json 'd["id"]' <"$D/c$i"
+    done | sort -u | wc -l | grep -qx 8
+    [ "$(api GET /v1/sandboxes | json 'len(d["sandboxes"])')" = 8 ]
+    pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        curl -s --max-time 60 --unix-socket "$SOCK" -X DELETE -o "$D/d$i" \
+            "http://sbvm/v1/sandboxes/$(json 'd["id"]' <"$D/c$i")" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    for i in 1 2 3 4 5 6 7 8; do
+        [ "$(json 'd["state"], d["end_reason"], d["result"] is not None' <"$D/d$i")" = "('ended', 'destroyed', True)" ] ||
+            { cat "$D/d$i"; return 1; }
+    done
+    stop_server
+    assert_nothing_left
+}
+
+# SBVM_SERVE_TEST_HOLD (tests only): while that file exists, the server
+# keeps a sandbox the library has built as still being built, so that a
+# create can be held in progress for as long as a test needs.
+@test "serve: while a create is in progress, the server answers others (list, inspect, exec)" {
+    local hold="$BATS_TEST_TMPDIR/hold" sb cpid
+    export SBVM_SERVE_TEST_HOLD="$hold"
+    start_server
+    sb="$(create)"
+    touch "$hold"
+    curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/held" -w '%{http_code}' \
+        http://sbvm/v1/sandboxes -d '{"name": "held"}' >"$D/held.status" &
+    cpid=$!
+    # Being built: counted by the server, nobody's to see yet.
+    for _ in $(seq 200); do
+        [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 2 ] && break
+        sleep 0.05
+    done
+    [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 2 ]
+    run api GET /v1/sandboxes
+    [ "$(status)" = 200 ]
+    [ "$(echo "$output" | json '[x["id"] for x in d["sandboxes"]]')" = "['$sb']" ]
+    run api GET "/v1/sandboxes/$sb"
+    [ "$(status)" = 200 ]
+    run api POST "/v1/sandboxes/$sb/exec" -d '{"shell": "echo meanwhile", "stream": false}'
+    [ "$(echo "$output" | json 'd["stdout"], d["result"]["exit_code"]')" = "('meanwhile\n', 0)" ]
+    # All of that while the create still waits for its answer.
+    kill -0 "$cpid"
+    [ ! -s "$D/held.status" ]
+    rm "$hold"
+    wait "$cpid"
+    [ "$(cat "$D/held.status")" = 201 ] || { cat "$D/held"; return 1; }
+    [ "$(json 'd["name"], d["state"]' <"$D/held")" = "('held', 'ready')" ]
+    run api POST "/v1/sandboxes/$(json 'd["id"]' <"$D/held")/exec" -d '{"argv": ["true"], "stream": false}'
+    [ "$(echo "$output" | json 'd["result"]["exit_code"]')" = 0 ]
+    stop_server
+    assert_nothing_left
+}
+
+@test "serve: a destroy while jobs run ends them, their streams get their end, and it answers with its result" {
+    start_server
+    local sb spid
+    sb="$(create)"
+    curl -s -N --max-time 60 --unix-socket "$SOCK" -X POST "http://sbvm/v1/sandboxes/$sb/exec" \
+        -d "{\"shell\": \"$(msleep 300)\"}" >"$D/stream" &
+    spid=$!
+    run api POST "/v1/sandboxes/$sb/exec" -d "{\"shell\": \"sleep 0.1; $(msleep 301)\", \"detach\": true}"
+    [ "$(status)" = 202 ] || [ "$(status)" = 200 ] || { echo "$output"; return 1; }
+    for _ in $(seq 100); do
+        [ "$(pgrep -f "$MARKER 30[01]" | wc -l)" -ge 2 ] && break
+        sleep 0.05
+    done
+    [ "$(pgrep -f "$MARKER 30[01]" | wc -l)" -ge 2 ]
+    run api DELETE "/v1/sandboxes/$sb"
+    [ "$(status)" = 200 ]
+    [ "$(echo "$output" | json 'd["state"], d["end_reason"], d["jobs"]["running"]')" = "('ended', 'destroyed', 0)" ]
+    wait "$spid"
+    [ "$(tail -1 "$D/stream" | json 'd["type"], d["result"]["outcome"], d["sandbox_ended"]')" = "('end', 'killed', 'destroyed')" ] ||
+        { cat "$D/stream"; return 1; }
+    [ "$(pgrep -f "$MARKER" | wc -l)" = 0 ]
+    run api GET "/v1/sandboxes/$sb/jobs/j2"
+    [ "$(echo "$output" | json 'd["state"], d["result"]["outcome"]')" = "('done', 'killed')" ]
+    stop_server
+    assert_nothing_left
+}
+
+@test "serve: SIGTERM while a create is in progress: the client is told, nothing is left" {
+    local hold="$BATS_TEST_TMPDIR/hold" cpid kids
+    export SBVM_SERVE_TEST_HOLD="$hold"
+    touch "$hold"
+    start_server
+    curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/held" -w '%{http_code}' \
+        http://sbvm/v1/sandboxes >"$D/held.status" &
+    cpid=$!
+    for _ in $(seq 200); do
+        [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 1 ] && break
+        sleep 0.05
+    done
+    [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 1 ]
+    # The sandbox's processes, built by the library, under the server.
+    kids="$(pgrep -P "$SPID" | tr '\n' ' ')"
+    [ -n "$kids" ]
+    kill -TERM "$SPID"
+    wait "$SPID"
+    SPID=
+    wait "$cpid" || true
+    [ "$(cat "$D/held.status")" = 503 ] || { cat "$D/held.status" "$D/held"; return 1; }
+    [[ "$(cat "$D/held")" == *"ended while it was being built (server_shutdown)"* ]]
+    for k in $kids; do
+        [ ! -d "/proc/$k" ] || { echo "pid $k outlived its server"; return 1; }
+    done
+    [ ! -e "$SOCK" ]
+    assert_nothing_left
+}

@@ -281,6 +281,45 @@ START_TEST(the_loop_tells_an_embedder_its_next_timer)
 }
 END_TEST
 
+/* Runs l until sb reaches `want` (or 20 s pass). */
+static void run_to(sbvm_loop *l, sbvm_sandbox *sb, enum sbvm_sandbox_state want)
+{
+    for (int i = 0; i < 2000 && sbvm_sandbox_state(sb) != want; i++)
+        ck_assert_int_ge(sbvm_loop_run(l, 10), 0);
+    ck_assert_int_eq(sbvm_sandbox_state(sb), want);
+}
+
+START_TEST(a_sandbox_started_and_stopped_without_waiting_is_built_and_ended_by_the_loop)
+{
+    sbvm_loop *l = sbvm_loop_new();
+    sbvm_sandbox *sb = NULL;
+    sbvm_config *cfg = sbvm_config_new();
+    struct sbvm_exec ex = { .size = sizeof(ex),
+                            .argv = (const char *[]){ "sleep", "100", NULL },
+                            .stdin_fd = -1 };
+    sbvm_result *fin = NULL;
+    sbvm_job *j = NULL;
+
+    ck_assert_int_eq(sbvm_sandbox_start(l, cfg, &sb, NULL), 0);
+    sbvm_config_free(cfg);
+    /* Returned before it was built: no job yet, and the loop builds it. */
+    ck_assert_int_eq(sbvm_sandbox_state(sb), SBVM_SANDBOX_STARTING);
+    ck_assert_int_lt(sbvm_sandbox_exec(sb, &ex, &j, NULL), 0);
+    run_to(l, sb, SBVM_SANDBOX_READY);
+    ck_assert_int_eq(sbvm_sandbox_exec(sb, &ex, &j, NULL), 0);
+    /* A stop returns at once; the job ends KILLED as the loop runs. */
+    sbvm_sandbox_stop(sb);
+    ck_assert_int_eq(sbvm_sandbox_state(sb), SBVM_SANDBOX_ENDING);
+    run_to(l, sb, SBVM_SANDBOX_ENDED);
+    ck_assert_int_eq(sbvm_result_outcome(sbvm_job_result(j)), SBVM_OUTCOME_KILLED);
+    ck_assert_int_eq(sbvm_sandbox_destroy(sb, &fin, NULL), 0);
+    ck_assert_ptr_nonnull(fin);
+    sbvm_result_free(fin);
+    sbvm_job_free(j);
+    sbvm_loop_free(l);
+}
+END_TEST
+
 /* snprintf into an array, checked (and no truncation warning: it is). */
 #define PATHF(buf, ...) ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
 
@@ -392,6 +431,8 @@ Suite *suite_server(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_signal_before_a_job_runs_is_sent_when_it_runs);
     tcase_add_test(tc, the_loop_tells_an_embedder_its_next_timer);
+    tcase_add_test(tc,
+                   a_sandbox_started_and_stopped_without_waiting_is_built_and_ended_by_the_loop);
     tcase_add_test(tc, a_layer_takes_the_writes_over_a_rootfs_and_outlives_the_sandbox);
     suite_add_tcase(s, tc);
     return s;
