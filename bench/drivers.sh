@@ -32,7 +32,7 @@ esac
 
 scripts/build.sh build >/dev/null
 B="$TOP/build"
-work="$(mktemp -d /tmp/sbvm-drvbench.XXXXXX)"
+work="$(mktemp -d /tmp/drvbench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 img="$work/disk.img"
 head -c $((1 << 30)) /dev/urandom >"$img"

@@ -15,7 +15,7 @@ rounds="${1:-2}"
 command -v linux >/dev/null || { echo "bench/uml.sh: needs user-mode-linux" >&2; exit 2; }
 scripts/build.sh build >/dev/null
 B="$TOP/build"
-work="$(mktemp -d /tmp/sbvm-umlbench.XXXXXX)"
+work="$(mktemp -d /tmp/umlbench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 img="$work/disk.img"
 head -c $((512 << 20)) /dev/urandom >"$img"
