@@ -109,6 +109,7 @@ SBVM_API void sbvm_config_free(sbvm_config *cfg)
     free(cfg->name);
     free(cfg->cwd);
     config_container_free(cfg->container);
+    config_cgroup_release(&cfg->cgroup);
     free(cfg->keep_dir);
     free(cfg);
 }
@@ -176,6 +177,12 @@ SBVM_API sbvm_config *sbvm_config_dup(const sbvm_config *src)
     if (src->cwd && !(cfg->cwd = strdup(src->cwd)))
         goto fail;
     if (src->container && !(cfg->container = config_container_dup(src->container)))
+        goto fail;
+    cfg->cgroup = src->cgroup;
+    cfg->cgroup.cpus = cfg->cgroup.mems = cfg->cgroup.path = NULL;
+    if ((src->cgroup.cpus && !(cfg->cgroup.cpus = strdup(src->cgroup.cpus))) ||
+        (src->cgroup.mems && !(cfg->cgroup.mems = strdup(src->cgroup.mems))) ||
+        (src->cgroup.path && !(cfg->cgroup.path = strdup(src->cgroup.path))))
         goto fail;
     return cfg;
 fail:
@@ -657,6 +664,19 @@ SBVM_API int sbvm_config_deny_syscall(sbvm_config *cfg, const char *name, sbvm_e
 SBVM_API int sbvm_config_allow_syscall(sbvm_config *cfg, const char *name, sbvm_error **err)
 {
     return add_syscall(&cfg->allow, name, true, err);
+}
+
+bool config_cgroup_set(const struct config_cgroup *c)
+{
+    return c->cpu_quota || c->cpu_period || c->cpu_shares || c->cpus || c->mems || c->path;
+}
+
+void config_cgroup_release(struct config_cgroup *c)
+{
+    free(c->cpus);
+    free(c->mems);
+    free(c->path);
+    memset(c, 0, sizeof(*c));
 }
 
 void config_container_free(struct config_container *c)

@@ -74,6 +74,27 @@ struct config_container {
     bool empty_sys;                          /* an empty read-only /sys */
 };
 struct config_container *config_container_dup(const struct config_container *c);
+
+/*
+ * cgroup settings beyond the limits (the OCI runtime's
+ * linux.resources.cpu and linux.cgroupsPath; nothing else sets them yet):
+ * CPU bandwidth and weight, CPU and memory-node sets, and where the guest's
+ * group goes. Checked by whoever sets them (src/oci/spec.c); a setting the
+ * host cannot apply fails the sandbox's start, naming it, never dropped.
+ */
+struct config_cgroup {
+    int64_t cpu_quota;   /* microseconds a period; 0: not set, -1: unlimited */
+    uint64_t cpu_period; /* microseconds, 1000..1000000; 0: not set */
+    uint64_t cpu_shares; /* v1 shares 2..262144 (v2: as a weight); 0: not set */
+    char *cpus, *mems;   /* checked lists ("0-3,5"); NULL: not set */
+    /* Relative to the hierarchy's root (v1: each controller's), a plain
+     * absolute path ("/a/b"); NULL: sandboxvm's own name beside its own
+     * cgroup. */
+    char *path;
+};
+/* Whether any setting is given (the guest then needs a cgroup). */
+bool config_cgroup_set(const struct config_cgroup *c);
+void config_cgroup_release(struct config_cgroup *c);
 void config_container_free(struct config_container *c);
 
 /* Whether p is an absolute path without "", "." or ".." parts, nor a
@@ -116,6 +137,7 @@ struct sbvm_config {
     bool device_trace_json;
     const sbvm_channel_config *channel; /* not owned: the caller's */
     struct config_container *container; /* src/oci's, or NULL */
+    struct config_cgroup cgroup;
 };
 
 /* Settings that only mean something together, however they were set

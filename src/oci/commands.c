@@ -137,6 +137,8 @@ static int create_container(const struct oci_global *g, const struct oci_create_
         oci_spec_release(&spec);
         return oci_fail_err(e, NULL);
     }
+    for (size_t i = 0; i < plan.notes.n; i++)
+        oci_log(OCI_WARN, "container %s: %s", o->id, plan.notes.v[i]);
     rootfd = oci_root_open(g, true, &e);
     if (rootfd < 0)
         goto fail_err;

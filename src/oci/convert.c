@@ -340,6 +340,40 @@ static int plan_broker(const struct oci_spec *s, sbvm_config *cfg, sbvm_error **
     return 0;
 }
 
+/*
+ * linux.resources.cpu and linux.cgroupsPath, as root: the sandbox's cgroup
+ * settings, which the library applies or fails the start naming (never
+ * dropped where the host lacks a controller). Without root, as with the
+ * pids limit and as rootless runc does where no cgroup is delegated to it,
+ * they are not applied, and the log says so.
+ */
+static int plan_cgroup(const struct oci_spec *s, sbvm_config *cfg, struct oci_plan *p, bool root)
+{
+    struct config_cgroup *cg = &cfg->cgroup;
+    bool cpu = s->cpu_quota || s->cpu_period || s->cpu_shares || s->cpu_cpus || s->cpu_mems;
+
+    if (!root) {
+        if (s->has_pids_limit && strv_push(&p->notes, "linux.resources.pids.limit: not applied "
+                                                      "without root (no cgroup of ours)") < 0)
+            return -ENOMEM;
+        if (cpu && strv_push(&p->notes, "linux.resources.cpu: not applied without root (no "
+                                        "cgroup of ours)") < 0)
+            return -ENOMEM;
+        if (s->cgroups_path && strv_push(&p->notes, "linux.cgroupsPath: not applied without "
+                                                    "root (no cgroup of ours)") < 0)
+            return -ENOMEM;
+        return 0;
+    }
+    cg->cpu_quota = s->cpu_quota;
+    cg->cpu_period = s->cpu_period;
+    cg->cpu_shares = s->cpu_shares;
+    if ((s->cpu_cpus && !(cg->cpus = strdup(s->cpu_cpus))) ||
+        (s->cpu_mems && !(cg->mems = strdup(s->cpu_mems))) ||
+        (s->cgroups_path && !(cg->path = strdup(s->cgroups_path))))
+        return -ENOMEM;
+    return 0;
+}
+
 int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan *p,
                    sbvm_error **err)
 {
@@ -396,6 +430,9 @@ int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan
     if (s->has_pids_limit && root &&
         (r = sbvm_config_set_limit(cfg, SBVM_LIMIT_PIDS, (uint64_t)s->pids_limit, err)) < 0)
         return error_wrap(err, r, "config.json: linux.resources.pids.limit");
+    r = plan_cgroup(s, cfg, p, root);
+    if (r < 0)
+        return error_set(err, -r, "out of memory");
     if (s->ns_path[OCI_NS_NETWORK]) {
         /* The monitor joins it before it builds the sandbox, which then
          * shares it. */
@@ -439,5 +476,6 @@ void oci_plan_release(struct oci_plan *p)
     free(p->netns);
     strv_release(&p->net_sysctl_paths);
     strv_release(&p->net_sysctl_values);
+    strv_release(&p->notes);
     memset(p, 0, sizeof(*p));
 }

@@ -142,7 +142,8 @@ struct oci_plan {
     sbvm_config *cfg;                                /* the container's sandbox */
     char *netns;                                     /* a network namespace to join, or NULL */
     struct strv net_sysctl_paths, net_sysctl_values; /* written in a joined netns */
-    bool rootless; /* the runtime is not root in its user namespace */
+    bool rootless;     /* the runtime is not root in its user namespace */
+    struct strv notes; /* what is not applied on this host, for the log */
 };
 int oci_plan_build(const struct oci_spec *s, const char *bundle, struct oci_plan *p,
                    sbvm_error **err);

@@ -651,6 +651,190 @@ static int parse_namespaces(struct ctx *c, json_t *v, struct oci_spec *s)
     return r;
 }
 
+/* A CPU or memory-node list as the kernel's cpuset files take it: N or N-M
+ * (N <= M), separated by commas, numbers below OCI_CPUSET_MAX; nothing
+ * else (no spaces, signs, empty parts). "" is "not set". */
+static int check_cpuset(struct ctx *c, const char *field, const char *list)
+{
+    const char *p = list;
+
+    if (strlen(list) > OCI_CPUSET_BYTES)
+        return bad(c, EINVAL, field, "longer than %u bytes", OCI_CPUSET_BYTES);
+    while (*p) {
+        unsigned long lo = 0, hi;
+        size_t n = 0;
+        for (; p[n] >= '0' && p[n] <= '9' && n < 5; n++)
+            lo = lo * 10 + (unsigned long)(p[n] - '0');
+        if (!n || lo >= OCI_CPUSET_MAX)
+            return bad(c, EINVAL, field, "at byte %zu: expected a list of N or N-M below %u",
+                       (size_t)(p - list), OCI_CPUSET_MAX);
+        p += n;
+        hi = lo;
+        if (*p == '-') {
+            p++;
+            hi = 0;
+            for (n = 0; p[n] >= '0' && p[n] <= '9' && n < 5; n++)
+                hi = hi * 10 + (unsigned long)(p[n] - '0');
+            if (!n || hi >= OCI_CPUSET_MAX || hi < lo)
+                return bad(c, EINVAL, field,
+                           "at byte %zu: a range must be N-M with N <= M below %u",
+                           (size_t)(p - list), OCI_CPUSET_MAX);
+            p += n;
+        }
+        if (*p == ',' && p[1])
+            p++;
+        else if (*p)
+            return bad(c, EINVAL, field, "at byte %zu: expected a list of N or N-M below %u",
+                       (size_t)(p - list), OCI_CPUSET_MAX);
+    }
+    return 0;
+}
+
+static int parse_cpu(struct ctx *c, json_t *o, struct oci_spec *s)
+{
+    json_t *x;
+    long long n = 0;
+    int r = get_object(c, "linux.resources.cpu", o);
+
+    /* 0 is "not set" where engines write it so (Docker's shares 0, a
+     * period 0 beside no quota). */
+    if (r == 0 && (x = json_object_get(o, "quota"))) {
+        r = get_int(c, "linux.resources.cpu.quota", x, -1, OCI_CPU_QUOTA_MAX, &n);
+        if (r == 0 && n > 0 && n < OCI_CPU_QUOTA_MIN)
+            r = bad(c, ERANGE, "linux.resources.cpu.quota",
+                    "%lld us is below the kernel's least, %lld us (-1: unlimited)", n,
+                    OCI_CPU_QUOTA_MIN);
+        s->cpu_quota = n;
+    }
+    if (r == 0 && (x = json_object_get(o, "period"))) {
+        r = get_int(c, "linux.resources.cpu.period", x, 0, LLONG_MAX, &n);
+        if (r == 0 && n && (n < OCI_CPU_PERIOD_MIN || n > OCI_CPU_PERIOD_MAX))
+            r = bad(c, ERANGE, "linux.resources.cpu.period", "%lld us is out of range (%d to %d)",
+                    n, OCI_CPU_PERIOD_MIN, OCI_CPU_PERIOD_MAX);
+        s->cpu_period = (uint64_t)n;
+    }
+    if (r == 0 && (x = json_object_get(o, "shares"))) {
+        r = get_int(c, "linux.resources.cpu.shares", x, 0, LLONG_MAX, &n);
+        if (r == 0 && n && (n < OCI_CPU_SHARES_MIN || n > OCI_CPU_SHARES_MAX))
+            r = bad(c, ERANGE, "linux.resources.cpu.shares", "%lld is out of range (%d to %d)", n,
+                    OCI_CPU_SHARES_MIN, OCI_CPU_SHARES_MAX);
+        s->cpu_shares = (uint64_t)n;
+    }
+    if (r == 0 && (x = json_object_get(o, "cpus")))
+        r = get_str(c, "linux.resources.cpu.cpus", x, OCI_CPUSET_BYTES, &s->cpu_cpus);
+    if (r == 0 && s->cpu_cpus)
+        r = check_cpuset(c, "linux.resources.cpu.cpus", s->cpu_cpus);
+    if (r == 0 && (x = json_object_get(o, "mems")))
+        r = get_str(c, "linux.resources.cpu.mems", x, OCI_CPUSET_BYTES, &s->cpu_mems);
+    if (r == 0 && s->cpu_mems)
+        r = check_cpuset(c, "linux.resources.cpu.mems", s->cpu_mems);
+    if (r == 0 && s->cpu_cpus && !*s->cpu_cpus)
+        s->cpu_cpus = (free(s->cpu_cpus), NULL);
+    if (r == 0 && s->cpu_mems && !*s->cpu_mems)
+        s->cpu_mems = (free(s->cpu_mems), NULL);
+    if (r == 0 && (json_object_get(o, "realtimeRuntime") || json_object_get(o, "realtimePeriod") ||
+                   json_object_get(o, "idle") || json_object_get(o, "burst")))
+        r = note(c, s,
+                 "linux.resources.cpu: realtimeRuntime, realtimePeriod, idle and burst are "
+                 "not applied");
+    return r;
+}
+
+/* A cgroups path part: not empty, ".", "..", nor a control character
+ * (the janitor's notes are lines). */
+static bool cgroup_part_ok(const char *p, size_t n)
+{
+    if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/*
+ * linux.cgroupsPath: a path (absolute: from the hierarchy's root; relative:
+ * beside the runtime's own cgroup) whose parts are checked, or the systemd
+ * form "SLICE:PREFIX:NAME" that engines write with a systemd cgroup manager.
+ * sandboxvm talks to no systemd: the form is mapped to the path systemd
+ * would give the unit (runc's systemd driver does the same expansion):
+ * "a-b.slice" is /a.slice/a-b.slice, the unit PREFIX-NAME.scope, so that
+ * the container's group is where the engine looks for it.
+ */
+static int check_cgroups_path(struct ctx *c, struct oci_spec *s)
+{
+    static const char field[] = "linux.cgroupsPath";
+    const char *p = s->cgroups_path, *colon = strchr(p, ':');
+    struct strbuf sb = STRBUF_INIT;
+    size_t depth = 0;
+
+    if (!*p) {
+        s->cgroups_path = (free(s->cgroups_path), NULL);
+        return 0;
+    }
+    if (strlen(p) > OCI_CGROUPS_PATH_MAX)
+        return bad(c, EINVAL, field, "longer than %u bytes", OCI_CGROUPS_PATH_MAX);
+    if (colon) {
+        const char *slice = p, *prefix = colon + 1, *name = strchr(prefix, ':');
+        size_t sn = (size_t)(colon - p), pn = name ? (size_t)(name - prefix) : 0;
+        if (!name || strchr(name + 1, ':') || strchr(p, '/'))
+            return bad(c, EINVAL, field,
+                       "expected a path, or SLICE:PREFIX:NAME (the systemd form)");
+        name++;
+        if (sn < 7 || strncmp(slice + sn - 6, ".slice", 6) != 0 || !*name ||
+            !cgroup_part_ok(slice, sn) || (pn && !cgroup_part_ok(prefix, pn)) ||
+            !cgroup_part_ok(name, strlen(name)))
+            return bad(c, EINVAL, field,
+                       "in the systemd form SLICE:PREFIX:NAME, SLICE ends in .slice");
+        /* The slice's ancestors: each '-' a level ("-.slice" is the root). */
+        if (!(sn == 7 && slice[0] == '-')) {
+            if (slice[0] == '-' || memmem(slice, sn, "--", 2) || slice[sn - 7] == '-')
+                return bad(c, EINVAL, field, "not a slice name");
+            for (size_t i = 0; i < sn - 6; i++)
+                if (slice[i] == '-') {
+                    strbuf_addch(&sb, '/');
+                    strbuf_add(&sb, slice, i);
+                    strbuf_addstr(&sb, ".slice");
+                    depth++;
+                }
+            strbuf_addch(&sb, '/');
+            strbuf_add(&sb, slice, sn);
+            depth++;
+        }
+        strbuf_addch(&sb, '/');
+        if (pn) {
+            strbuf_add(&sb, prefix, pn);
+            strbuf_addch(&sb, '-');
+        }
+        strbuf_addstr(&sb, name);
+        strbuf_addstr(&sb, ".scope");
+        if (strbuf_failed(&sb))
+            return oom(c);
+        if (++depth > OCI_CGROUPS_DEPTH_MAX || sb.len > OCI_CGROUPS_PATH_MAX) {
+            strbuf_release(&sb);
+            return bad(c, EINVAL, field, "deeper or longer than a cgroup path may be");
+        }
+        free(s->cgroups_path);
+        s->cgroups_path = strbuf_detach(&sb, NULL);
+        s->cgroups_path_systemd = true;
+        return 0;
+    }
+    for (const char *q = p[0] == '/' ? p + 1 : p; *q;) {
+        size_t n = strcspn(q, "/");
+        if (!cgroup_part_ok(q, n))
+            return bad(c, EINVAL, field, "a part is empty, '.', '..' or holds a control character");
+        if (++depth > OCI_CGROUPS_DEPTH_MAX)
+            return bad(c, EINVAL, field, "more than %u parts", OCI_CGROUPS_DEPTH_MAX);
+        q += n;
+        if (*q == '/' && !q[1])
+            return bad(c, EINVAL, field, "a part is empty (a trailing '/')");
+        q += *q == '/';
+    }
+    if (!depth)
+        return bad(c, EINVAL, field, "the hierarchy's root is not a container's group");
+    return 0;
+}
+
 static int parse_resources(struct ctx *c, json_t *v, struct oci_spec *s)
 {
     json_t *o, *x;
@@ -676,20 +860,8 @@ static int parse_resources(struct ctx *c, json_t *v, struct oci_spec *s)
             s->pids_limit = n;
         }
     }
-    if (r == 0 && (o = json_object_get(v, "cpu"))) {
-        r = get_object(c, "linux.resources.cpu", o);
-        if (r == 0 && (x = json_object_get(o, "quota"))) {
-            r = get_int(c, "linux.resources.cpu.quota", x, -1, LLONG_MAX, &n);
-            s->has_cpu_quota = r == 0 && n > 0;
-            s->cpu_quota = n;
-        }
-        if (r == 0 && (x = json_object_get(o, "period"))) {
-            r = get_int(c, "linux.resources.cpu.period", x, 0, LLONG_MAX, &n);
-            s->cpu_period = (uint64_t)n;
-        }
-        if (r == 0 && json_object_size(o))
-            r = note(c, s, "linux.resources.cpu: CPU shares, quotas and sets are not applied");
-    }
+    if (r == 0 && (o = json_object_get(v, "cpu")))
+        r = parse_cpu(c, o, s);
     if (r == 0 && (json_object_get(v, "blockIO") || json_object_get(v, "hugepageLimits") ||
                    json_object_get(v, "network") || json_object_get(v, "rdma") ||
                    json_object_get(v, "unified")))
@@ -918,9 +1090,11 @@ static int parse_linux(struct ctx *c, json_t *v, struct oci_spec *s)
             r = parse_idmaps(c, "linux.uidMappings", e, s->uid_maps, &s->nuid_maps);
         else if (streq(key, "gidMappings"))
             r = parse_idmaps(c, "linux.gidMappings", e, s->gid_maps, &s->ngid_maps);
-        else if (streq(key, "cgroupsPath"))
-            r = get_str(c, "linux.cgroupsPath", e, PATH_MAX - 1, &s->cgroups_path);
-        else if (streq(key, "resources"))
+        else if (streq(key, "cgroupsPath")) {
+            r = get_str(c, "linux.cgroupsPath", e, OCI_CGROUPS_PATH_MAX, &s->cgroups_path);
+            if (r == 0)
+                r = check_cgroups_path(c, s);
+        } else if (streq(key, "resources"))
             r = parse_resources(c, e, s);
         else if (streq(key, "sysctl"))
             r = parse_sysctl(c, e, s);
@@ -1013,6 +1187,8 @@ void oci_spec_release(struct oci_spec *s)
     for (int i = 0; i < OCI_NS__COUNT; i++)
         free(s->ns_path[i]);
     free(s->cgroups_path);
+    free(s->cpu_cpus);
+    free(s->cpu_mems);
     strv_release(&s->sysctl_keys);
     strv_release(&s->sysctl_values);
     if (s->seccomp) {
@@ -1071,8 +1247,6 @@ static int add_notes(struct ctx *c, struct oci_spec *s)
         r = note(c, s, "linux.intelRdt: not applied");
     if (r == 0 && s->domainname)
         r = note(c, s, "domainname: not applied");
-    if (r == 0 && s->cgroups_path)
-        r = note(c, s, "linux.cgroupsPath: sandboxvm makes its own cgroup when a limit needs one");
     if (r == 0 && s->ns[OCI_NS_TIME])
         r = note(c, s, "linux.namespaces: time: not created (the host's clocks)");
     for (int k = OCI_NS_PID; r == 0 && k <= OCI_NS_UTS; k++)

@@ -36,6 +36,16 @@
 #define OCI_PATHS_MAX         128 /* maskedPaths, readonlyPaths */
 #define OCI_SECCOMP_RULES_MAX 1024
 #define OCI_ANNOTATIONS_MAX   256
+#define OCI_CPU_QUOTA_MIN     1000LL             /* us: the kernel's least */
+#define OCI_CPU_QUOTA_MAX     (1000000LL * 4096) /* 4096 CPUs' worth of 1 s */
+#define OCI_CPU_PERIOD_MIN    1000               /* us */
+#define OCI_CPU_PERIOD_MAX    1000000            /* us */
+#define OCI_CPU_SHARES_MIN    2
+#define OCI_CPU_SHARES_MAX    262144
+#define OCI_CPUSET_MAX        8192 /* CPU or node numbers are below */
+#define OCI_CPUSET_BYTES      1024
+#define OCI_CGROUPS_PATH_MAX  1024 /* bytes */
+#define OCI_CGROUPS_DEPTH_MAX 16   /* parts */
 
 enum oci_ns {
     OCI_NS_PID,
@@ -173,10 +183,21 @@ struct oci_spec {
     char *ns_path[OCI_NS__COUNT];
     struct oci_idmap uid_maps[OCI_IDMAPS_MAX], gid_maps[OCI_IDMAPS_MAX];
     size_t nuid_maps, ngid_maps;
+    /* linux.cgroupsPath, checked: a path without "", "." or ".." parts
+     * (absolute: from the hierarchy's root), the systemd form
+     * "SLICE:PREFIX:NAME" mapped to the path systemd would give it
+     * (/machine.slice/libpod-ID.scope); NULL when absent or empty. */
     char *cgroups_path;
-    bool has_memory_limit, has_pids_limit, has_cpu_quota;
-    int64_t memory_limit, pids_limit, cpu_quota;
-    uint64_t cpu_period;
+    bool cgroups_path_systemd; /* it was given in the systemd form */
+    bool has_memory_limit, has_pids_limit;
+    int64_t memory_limit, pids_limit;
+    /* linux.resources.cpu, checked; 0 / NULL: not set. quota: -1 is
+     * unlimited, else OCI_CPU_QUOTA_MIN..OCI_CPU_QUOTA_MAX us; period
+     * OCI_CPU_PERIOD_MIN..MAX us; shares 2..262144; cpus and mems lists
+     * of N and N-M, ascending ranges, numbers below OCI_CPUSET_MAX. */
+    int64_t cpu_quota;
+    uint64_t cpu_period, cpu_shares;
+    char *cpu_cpus, *cpu_mems;
     struct strv sysctl_keys, sysctl_values;
     struct oci_seccomp *seccomp; /* NULL when absent */
     struct strv masked_paths, readonly_paths;

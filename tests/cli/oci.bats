@@ -451,6 +451,108 @@ wait_status() {
     assert_nothing_left
 }
 
+# ---- cgroups: linux.resources.cpu and linux.cgroupsPath -------------------
+
+# cpu_cgroup: where a container's group at the config's absolute path $CGP
+# has its cpu files (CPU_DIR) and its cpuset files (SET_DIR, empty where
+# that controller is not ours), and the version (CGV); skips with the
+# reason where this host gives the runtime no cpu controller. As on cgroup
+# v2 the runtime only uses what the hierarchy's root enables for its
+# children (cgroup.subtree_control), and on v1 needs root.
+cpu_cgroup() {
+    [ "$(id -u)" = 0 ] || skip "cgroup settings are applied as root only (the log says so otherwise)"
+    CGP="/sbvm-ocitest-${S##*/}/c"
+    SET_DIR=
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+            skip "cgroup v2: the root's subtree_control does not enable cpu"
+        CGV=2 CPU_DIR="/sys/fs/cgroup$CGP"
+        grep -qw cpuset /sys/fs/cgroup/cgroup.subtree_control && SET_DIR="$CPU_DIR"
+    elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        CGV=1 CPU_DIR="/sys/fs/cgroup/cpu$CGP"
+        [ -f /sys/fs/cgroup/cpuset/cpuset.cpus ] && SET_DIR="/sys/fs/cgroup/cpuset$CGP"
+    else
+        skip "no cpu cgroup controller here (neither cgroup v2 with cpu nor v1's cpu hierarchy)"
+    fi
+    true
+}
+
+# Groups of the test's path left in any hierarchy.
+cg_left() {
+    find /sys/fs/cgroup -maxdepth 3 -type d -name "sbvm-ocitest-${S##*/}" 2>/dev/null | wc -l
+}
+
+@test "oci: linux.resources.cpu and cgroupsPath are the container's cgroup while it runs; delete removes it" {
+    cpu_cgroup
+    bundle "$S/b" '["sh", "-c", "exec sleep 30"]' \
+        "c['linux']['cgroupsPath'] = '$CGP'; c['linux']['resources'] = {'cpu': {'quota': 25000, 'period': 50000, 'shares': 512, 'cpus': '0', 'mems': '0'}, 'pids': {'limit': 64}}"
+    [ -n "$SET_DIR" ] || python3 -c "import json,sys; c=json.load(open(sys.argv[1])); [c['linux']['resources']['cpu'].pop(k) for k in ('cpus','mems')]; json.dump(c, open(sys.argv[1],'w'))" "$S/b/config.json"
+    rt create --bundle "$S/b" --pid-file "$S/pid" g1 >"$S/out" 2>"$S/err" || { cat "$S/err"; false; }
+    note_monitor "$S/pid"
+    rt start g1
+    # The container's process is in the group at the config's path.
+    pgrep -f "sleep 30" | grep -qxf "$CPU_DIR/cgroup.procs"
+    if [ "$CGV" = 1 ]; then
+        [ "$(cat "$CPU_DIR/cpu.cfs_quota_us")" = 25000 ]
+        [ "$(cat "$CPU_DIR/cpu.cfs_period_us")" = 50000 ]
+        [ "$(cat "$CPU_DIR/cpu.shares")" = 512 ]
+    else
+        [ "$(cat "$CPU_DIR/cpu.max")" = "25000 50000" ]
+        # 512 shares as runc and crun weigh them: 1 + (512 - 2) * 9999 / 262142.
+        [ "$(cat "$CPU_DIR/cpu.weight")" = 20 ]
+    fi
+    if [ -n "$SET_DIR" ]; then
+        [ "$(cat "$SET_DIR/cpuset.cpus")" = 0 ]
+        [ "$(cat "$SET_DIR/cpuset.mems")" = 0 ]
+    fi
+    # A second container at the same path is refused: its group has a process.
+    bundle "$S/b2" '["true"]' "c['linux']['cgroupsPath'] = '$CGP'"
+    run rt create --bundle "$S/b2" g2
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"has processes in it"* ]]
+    rt kill g1 KILL
+    wait_status g1 stopped
+    rt delete g1
+    [ "$(cg_left)" = 0 ] || { find /sys/fs/cgroup -maxdepth 3 -name "sbvm-ocitest-${S##*/}"; false; }
+    assert_nothing_left
+}
+
+@test "oci: a container's cgroup at cgroupsPath is removed when its monitor is killed -9; hostile paths are refused" {
+    root_pass_only
+    cpu_cgroup
+    bundle "$S/b" '["sh", "-c", "exec sleep 30"]' \
+        "c['linux']['cgroupsPath'] = '$CGP'; c['linux']['resources'] = {'cpu': {'quota': 100000}}"
+    rt create --bundle "$S/b" --pid-file "$S/pid" k1 >"$S/out" 2>"$S/err" || { cat "$S/err"; false; }
+    note_monitor "$S/pid"
+    [ "$(cg_left)" != 0 ]
+    kill -9 "$(cat "$S/pid")"
+    for i in $(seq 50); do [ "$(cg_left)" = 0 ] && break; sleep 0.1; done
+    [ "$(cg_left)" = 0 ]
+    rt delete k1
+    for p in /../../x /a/../../x 'a\nb' /x//y; do
+        bundle "$S/h" '["true"]' "c['linux']['cgroupsPath'] = '$p'"
+        run rt create --bundle "$S/h" h1
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"linux.cgroupsPath"* ]]
+    done
+    bundle "$S/h" '["true"]' "c['linux']['resources'] = {'cpu': {'quota': 10}}"
+    run rt create --bundle "$S/h" h1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"linux.resources.cpu.quota"* ]]
+    assert_nothing_left
+}
+
+@test "oci: without root, linux.resources.cpu and cgroupsPath are noted as not applied" {
+    [ "$(id -u)" != 0 ] || skip "the ordinary user's pass (as root they are applied: the tests above)"
+    bundle "$S/b" '["true"]' \
+        "c['linux']['cgroupsPath'] = '/sbvm-ocitest-x/c'; c['linux']['resources'] = {'cpu': {'quota': 50000}}"
+    run rt --log "$S/log" run --bundle "$S/b" n1
+    [ "$status" -eq 0 ]
+    grep -q "linux.resources.cpu: not applied without root" "$S/log"
+    grep -q "linux.cgroupsPath: not applied without root" "$S/log"
+    assert_nothing_left
+}
+
 @test "oci: kill -9 of the process waiting for the container (conmon, a shim) ends it" {
     root_pass_only
     bundle "$S/b" '["sh", "-c", "exec sleep 30"]'
@@ -588,7 +690,19 @@ podman_teardown() {
     run --separate-stderr "${P[@]}" run --rm --network none "${ULIMITS[@]}" localhost/sbvm-bb:oci sh -c 'echo hi from $(hostname | wc -c); exit 42'
     [ "$status" -eq 42 ] || { echo "$stderr"; false; }
     [ "$output" = "hi from 13" ]
-    "${P[@]}" run -d --name c1 --network none "${ULIMITS[@]}" localhost/sbvm-bb:oci sleep 300 >/dev/null
+    # --cpus reaches the container's cgroup at the path podman gives
+    # (cgroupsPath), where this host has a cpu controller for the runtime.
+    local cpus=()
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] || grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+        cpus=(--cpus 0.5)
+    fi
+    "${P[@]}" run -d --name c1 --network none "${ULIMITS[@]}" "${cpus[@]}" localhost/sbvm-bb:oci sleep 300 >/dev/null
+    if [ -n "${cpus[*]}" ]; then
+        id="$("${P[@]}" inspect -f '{{.Id}}' c1)"
+        f="$(find /sys/fs/cgroup -maxdepth 5 \( -name cpu.cfs_quota_us -o -name cpu.max \) -path "*$id*" | head -1)"
+        [ -n "$f" ] || { echo "no cpu cgroup of container $id"; false; }
+        [[ "$(cat "$f")" == 50000* ]] || { echo "$f: $(cat "$f")"; false; }
+    fi
     run --separate-stderr "${P[@]}" exec c1 sh -c 'echo exec in; exit 5'
     [ "$status" -eq 5 ]
     [ "$output" = "exec in" ]

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "backend/process/cgroup.h"
 #include "core/config.h"
 #include "oci/oci.h"
 #include "oci/spec.h"
@@ -609,6 +610,219 @@ START_TEST(broker_annotation_hostile_values_refused)
 }
 END_TEST
 
+/* linux.resources.cpu and linux.cgroupsPath as podman writes them. */
+static const char cpu_res[] = "\"resources\": {\"cpu\": {\"quota\": 50000, \"period\": 100000, "
+                              "\"shares\": 512, \"cpus\": \"0-1,3\", \"mems\": \"0\"}, ";
+
+static void cpu_fails(const char *cpu, const char *field, const char *words)
+{
+    char to[2048];
+
+    snprintf(to, sizeof(to), "\"resources\": {\"cpu\": {%s}, ", cpu);
+    edit_fails("\"resources\": {", to, field, words);
+}
+
+static void path_fails(const char *path, const char *words)
+{
+    char to[2048];
+
+    snprintf(to, sizeof(to), "\"cgroupsPath\": \"%s\", \"resources\": {", path);
+    edit_fails("\"resources\": {", to, "config.json: linux.cgroupsPath", words);
+}
+
+/* The path a config's linux.cgroupsPath comes to (NULL: refused). */
+static char *path_of(const char *path)
+{
+    char to[2048];
+    char *j, *out;
+    struct oci_spec s;
+    sbvm_error *e = NULL;
+
+    snprintf(to, sizeof(to), "\"cgroupsPath\": \"%s\", \"resources\": {", path);
+    j = edit("\"resources\": {", to);
+    if (oci_spec_parse(j, strlen(j), &s, &e) < 0) {
+        sbvm_error_free(e);
+        free(j);
+        return NULL;
+    }
+    out = s.cgroups_path ? strdup(s.cgroups_path) : strdup("(none)");
+    oci_spec_release(&s);
+    free(j);
+    return out;
+}
+
+static void path_is(const char *given, const char *want)
+{
+    char *got = path_of(given);
+
+    ck_assert_msg(got && strcmp(got, want) == 0, "%s: got %s, want %s", given,
+                  got ? got : "a refusal", want);
+    free(got);
+}
+
+START_TEST(cpu_resources_and_cgroups_path_parsed)
+{
+    char *j = edit("\"resources\": {", cpu_res);
+    struct oci_spec s = parse_ok(j);
+
+    ck_assert_int_eq(s.cpu_quota, 50000);
+    ck_assert_uint_eq(s.cpu_period, 100000);
+    ck_assert_uint_eq(s.cpu_shares, 512);
+    ck_assert_str_eq(s.cpu_cpus, "0-1,3");
+    ck_assert_str_eq(s.cpu_mems, "0");
+    for (size_t i = 0; i < s.notes.n; i++)
+        ck_assert_msg(!strstr(s.notes.v[i], "linux.resources.cpu"), "%s", s.notes.v[i]);
+    oci_spec_release(&s);
+    free(j);
+    /* Unlimited, and Docker's zeros for "not set". */
+    j = edit("\"resources\": {", "\"resources\": {\"cpu\": {\"quota\": -1, \"period\": 0, "
+                                 "\"shares\": 0, \"cpus\": \"\", \"mems\": \"\"}, ");
+    s = parse_ok(j);
+    ck_assert_int_eq(s.cpu_quota, -1);
+    ck_assert(!s.cpu_period && !s.cpu_shares && !s.cpu_cpus && !s.cpu_mems);
+    oci_spec_release(&s);
+    free(j);
+    j = edit("\"resources\": {", "\"resources\": {\"cpu\": {\"quota\": 1000, \"period\": 1000000, "
+                                 "\"shares\": 262144, \"realtimeRuntime\": 5}, ");
+    s = parse_ok(j);
+    ck_assert(s.cpu_quota == 1000 && s.cpu_period == 1000000 && s.cpu_shares == 262144);
+    ck_assert_int_eq(s.notes.n > 0, 1);
+    ck_assert_ptr_nonnull(strstr(s.notes.v[0], "realtimeRuntime"));
+    oci_spec_release(&s);
+    free(j);
+    /* Paths: as given; the systemd form mapped to where systemd puts it. */
+    path_is("/libpod_parent/libpod-abc", "/libpod_parent/libpod-abc");
+    path_is("rel/c", "rel/c");
+    path_is("", "(none)");
+    path_is("machine.slice:libpod:abc", "/machine.slice/libpod-abc.scope");
+    path_is("user-1000-x.slice:crio:i",
+            "/user.slice/user-1000.slice/user-1000-x.slice/crio-i.scope");
+    path_is("-.slice::i", "/i.scope");
+    /* Both, the path in the systemd form (mapped after the sets are read). */
+    j = edit("\"resources\": {", "\"cgroupsPath\": \"machine.slice:libpod:x\", \"resources\": "
+                                 "{\"cpu\": {\"cpus\": \"1\", \"mems\": \"0\"}, ");
+    s = parse_ok(j);
+    ck_assert_str_eq(s.cgroups_path, "/machine.slice/libpod-x.scope");
+    ck_assert(s.cgroups_path_systemd);
+    ck_assert_str_eq(s.cpu_cpus, "1");
+    ck_assert_str_eq(s.cpu_mems, "0");
+    oci_spec_release(&s);
+    free(j);
+    /* v1 shares onto v2 weights, the ends and the middle as runc and crun. */
+    ck_assert_uint_eq(cgroup_shares_to_weight(2), 1);
+    ck_assert_uint_eq(cgroup_shares_to_weight(1024), 39);
+    ck_assert_uint_eq(cgroup_shares_to_weight(262144), 10000);
+}
+END_TEST
+
+START_TEST(cpu_resources_hostile_values_refused)
+{
+    char big[1200];
+    size_t n;
+
+    cpu_fails("\"quota\": 0.5", "linux.resources.cpu.quota", "integer");
+    cpu_fails("\"quota\": -2", "linux.resources.cpu.quota", "range");
+    cpu_fails("\"quota\": 999", "linux.resources.cpu.quota", "least");
+    cpu_fails("\"quota\": 4096000000001", "linux.resources.cpu.quota", "range");
+    cpu_fails("\"quota\": 9223372036854775807", "linux.resources.cpu.quota", "range");
+    cpu_fails("\"period\": 999", "linux.resources.cpu.period", "range");
+    cpu_fails("\"period\": 1000001", "linux.resources.cpu.period", "range");
+    cpu_fails("\"period\": -1", "linux.resources.cpu.period", "range");
+    cpu_fails("\"shares\": 1", "linux.resources.cpu.shares", "range");
+    cpu_fails("\"shares\": 262145", "linux.resources.cpu.shares", "range");
+    cpu_fails("\"shares\": \"512\"", "linux.resources.cpu.shares", "integer");
+    cpu_fails("\"cpus\": 3", "linux.resources.cpu.cpus", "string");
+    cpu_fails("\"cpus\": \"0-\"", "linux.resources.cpu.cpus", "N-M");
+    cpu_fails("\"cpus\": \"3-1\"", "linux.resources.cpu.cpus", "N <= M");
+    cpu_fails("\"cpus\": \"0,,1\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"cpus\": \"0,\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"cpus\": \" 0\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"cpus\": \"-1\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"cpus\": \"+1\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"cpus\": \"8192\"", "linux.resources.cpu.cpus", "below 8192");
+    cpu_fails("\"cpus\": \"0-99999999999\"", "linux.resources.cpu.cpus", "N-M");
+    cpu_fails("\"cpus\": \"0\\n1\"", "linux.resources.cpu.cpus", "list");
+    cpu_fails("\"mems\": \"0;1\"", "linux.resources.cpu.mems", "list");
+    n = (size_t)snprintf(big, sizeof(big), "\"cpus\": \"");
+    while (n < 1100)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "0,");
+    snprintf(big + n, sizeof(big) - n, "0\"");
+    cpu_fails(big, "linux.resources.cpu.cpus", "longer than 1024 bytes");
+}
+END_TEST
+
+START_TEST(cgroups_path_hostile_values_refused)
+{
+    char big[1100];
+
+    path_fails("/a/../../etc", "'..'");
+    path_fails("..", "'..'");
+    path_fails("/a/./b", "'.'");
+    path_fails("/a/b/", "trailing");
+    path_fails("//a", "empty");
+    path_fails("/a//b", "empty");
+    path_fails("/", "root");
+    path_fails("/a/\\nb", "control character");
+    path_fails("/a/b\\u007f", "control character");
+    path_fails("/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", "more than 16 parts");
+    memset(big, 'a', sizeof(big) - 1);
+    big[0] = '/';
+    big[sizeof(big) - 1] = '\0';
+    path_fails(big, "longer than 1024 bytes");
+    /* The systemd form: three parts, a slice, no path inside. */
+    path_fails("machine.slice:libpod", "SLICE:PREFIX:NAME");
+    path_fails("machine.slice:libpod:a:b", "SLICE:PREFIX:NAME");
+    path_fails("machine:libpod:abc", ".slice");
+    path_fails(".slice:libpod:abc", ".slice");
+    path_fails("machine.slice:libpod:", ".slice");
+    path_fails("machine.slice:libpod:..", ".slice");
+    path_fails("machine.slice:lib/../pod:abc", "SLICE:PREFIX:NAME");
+    path_fails("a--b.slice:p:n", "not a slice name");
+    path_fails("-a.slice:p:n", "not a slice name");
+    path_fails("a-.slice:p:n", "not a slice name");
+    path_fails("a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q.slice:p:n", "deeper");
+}
+END_TEST
+
+/* Without root, the settings are noted as not applied, never claimed. */
+START_TEST(cpu_and_cgroups_path_without_root_are_noted)
+{
+    static const char json[] =
+        "{\"ociVersion\": \"1.0.2\","
+        " \"process\": {\"user\": {\"uid\": 0, \"gid\": 0}, \"args\": [\"true\"],"
+        "   \"env\": [\"PATH=/bin\"], \"cwd\": \"/\", \"noNewPrivileges\": true},"
+        " \"root\": {\"path\": \"rootfs\", \"readonly\": true},"
+        " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}],"
+        "   \"cgroupsPath\": \"/oci/c1\", \"resources\": {\"cpu\": {\"quota\": 20000, "
+        "\"cpus\": \"0\"}}}}";
+    struct oci_spec s = parse_ok(json);
+    struct oci_plan p;
+    sbvm_error *e = NULL;
+    char *bundle = net_bundle();
+    bool root = geteuid() == 0, cpu = false, path = false;
+
+    ck_assert_int_eq(oci_spec_check(&s, root, &e), 0);
+    ck_assert_int_eq(oci_plan_build(&s, bundle, &p, &e), 0);
+    for (size_t i = 0; i < p.notes.n; i++) {
+        cpu |= strstr(p.notes.v[i], "linux.resources.cpu: not applied without root") != NULL;
+        path |= strstr(p.notes.v[i], "linux.cgroupsPath: not applied without root") != NULL;
+    }
+    if (root) {
+        ck_assert(!cpu && !path);
+        ck_assert_int_eq(p.cfg->cgroup.cpu_quota, 20000);
+        ck_assert_str_eq(p.cfg->cgroup.cpus, "0");
+        ck_assert_str_eq(p.cfg->cgroup.path, "/oci/c1");
+    } else {
+        ck_assert(cpu && path);
+        ck_assert(!config_cgroup_set(&p.cfg->cgroup));
+    }
+    oci_plan_release(&p);
+    oci_spec_release(&s);
+    unit_rmtree(bundle);
+    free(bundle);
+}
+END_TEST
+
 Suite *suite_oci(void)
 {
     Suite *s = suite_create("oci");
@@ -626,6 +840,10 @@ Suite *suite_oci(void)
     tcase_add_test(tc, container_ids_are_checked);
     tcase_add_test(tc, broker_annotation_becomes_the_sandbox_rules);
     tcase_add_test(tc, broker_annotation_hostile_values_refused);
+    tcase_add_test(tc, cpu_resources_and_cgroups_path_parsed);
+    tcase_add_test(tc, cpu_resources_hostile_values_refused);
+    tcase_add_test(tc, cgroups_path_hostile_values_refused);
+    tcase_add_test(tc, cpu_and_cgroups_path_without_root_are_noted);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,7 +21,7 @@
 #include "util/strbuf.h"
 #include "util/util.h"
 
-static const char *const v1_names[CG__COUNT] = { "memory", "pids", "cpuacct" };
+static const char *const v1_names[CG__COUNT] = { "memory", "pids", "cpuacct", "cpu", "cpuset" };
 
 const char *cgroup_mode_name(enum cgroup_mode m)
 {
@@ -228,9 +228,19 @@ static bool detect_v2(struct cgroup_host *h)
         free(dir);
         return false;
     }
+    free(ctl);
+    ctl = read_text(dir, "cgroup.subtree_control");
     h->mode = CGROUP_V2;
-    for (int c = 0; c < CG__COUNT; c++)
+    for (int c = 0; c < CG__COUNT; c++) {
+        /* cpu.max and cpuset.* exist in our groups only where the
+         * controller is enabled for our subtree (cpu.stat always). */
+        if ((c == CG_CPUCTL && !has_word(ctl, "cpu")) ||
+            (c == CG_CPUSET && !has_word(ctl, "cpuset")))
+            continue;
         h->base[c] = c == 0 ? dir : strdup(dir);
+    }
+    for (int c = 0; c < CG__COUNT; c++)
+        h->root[c] = strdup(mnt);
     return true;
 }
 
@@ -250,6 +260,7 @@ static bool detect_v1(struct cgroup_host *h)
             continue;
         }
         h->base[c] = dir;
+        h->root[c] = steal_pointer(&mnt);
         any = true;
     }
     if (any)
@@ -306,9 +317,53 @@ static int janitor_sweep(const struct janitor *jn)
     return busy;
 }
 
+/* Whether the line of `len` bytes at `p` (a "+PATH") is removed by a
+ * later "-PATH" before `end`. */
+static bool note_undone(const char *p, size_t len, const char *end)
+{
+    for (const char *q = p + len + 1; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl)
+            break;
+        if (q[0] == '-' && (size_t)(nl - q) == len && memcmp(q + 1, p + 1, len - 1) == 0)
+            return true;
+        q = nl + 1;
+    }
+    return false;
+}
+
+/* Removes the noted paths still made, the last made first (a group
+ * before the parents made for it): how many are still busy. Only system
+ * calls and string functions (we are a fork of a threaded process). */
+static int janitor_sweep_notes(char *notes, size_t len)
+{
+    const char *end = notes + len;
+    int busy = 0;
+
+    while (len > 0) {
+        char *line, *nl = NULL;
+        /* The last complete line before `len`. */
+        size_t i = len - 1;
+        while (i > 0 && notes[i - 1] != '\n')
+            i--;
+        line = notes + i;
+        nl = memchr(line, '\n', len - i);
+        len = i;
+        if (!nl || line[0] != '+' || line[1] != '/' || note_undone(line, (size_t)(nl - line), end))
+            continue;
+        *nl = '\0';
+        if (rmdir(line + 1) < 0 && errno == EBUSY)
+            busy++;
+        *nl = '\n';
+    }
+    return busy;
+}
+
 static _Noreturn void janitor_main(const struct janitor *jn)
 {
     int keep[CG__COUNT + 1], nkeep = 0, next = 0;
+    static char notes[64 * 1024];
+    size_t len = 0;
     char c;
 
     /* Nothing of the supervisor's: above all not its end of a sandbox's
@@ -337,31 +392,55 @@ static _Noreturn void janitor_main(const struct janitor *jn)
         if (jn->area[i] && jn->area[i + 1] > jn->area[i] &&
             jn->area[i + 1] - jn->area[i] < (64u << 20))
             explicit_bzero((void *)(uintptr_t)jn->area[i], jn->area[i + 1] - jn->area[i]);
-    /* EOF: the supervisor is gone. (Nothing else is ever read.) */
+    /* Until EOF (the supervisor is gone): the groups of configs' paths
+     * it made and removed ("+PATH\n", "-PATH\n"; cgroup_janitor_note),
+     * kept in a bounded log; what does not fit is not ours to guess. */
     for (;;) {
-        ssize_t n = read(jn->pipe_r, &c, 1);
+        ssize_t n = len < sizeof(notes) ? read(jn->pipe_r, notes + len, sizeof(notes) - len)
+                                        : read(jn->pipe_r, &c, 1);
         if (n == 0)
             break;
         if (n < 0 && errno != EINTR)
             _exit(1);
+        if (n > 0 && len < sizeof(notes))
+            len += (size_t)n;
     }
     /* Its sandboxes end with it (their inits see EOF too): their groups
      * empty within moments. */
-    for (int tries = 0; tries < 100 && janitor_sweep(jn) > 0; tries++)
+    for (int tries = 0; tries < 100; tries++) {
+        int busy = janitor_sweep(jn) + janitor_sweep_notes(notes, len);
+        if (busy == 0)
+            break;
         nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
+    }
     _exit(0);
+}
+
+static pthread_mutex_t janitor_lock = PTHREAD_MUTEX_INITIALIZER;
+static int janitor_w = -1; /* ours, for the rest of our life */
+
+/* Tells the janitor that we made (add) or removed a group at `path`
+ * outside our base directories. One write, under PIPE_BUF, so that notes
+ * of several threads do not interleave. */
+static void cgroup_janitor_note(const char *path, bool add)
+{
+    char line[PIPE_BUF];
+    int n = snprintf(line, sizeof(line), "%c%s\n", add ? '+' : '-', path);
+
+    pthread_mutex_lock(&janitor_lock);
+    if (janitor_w >= 0 && n > 0 && (size_t)n < sizeof(line))
+        (void)write_full(janitor_w, line, (size_t)n);
+    pthread_mutex_unlock(&janitor_lock);
 }
 
 void cgroup_janitor_start(const struct cgroup_host *h, const uint64_t area[4])
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static bool started;
-    static int pipe_w = -1; /* ours, for the rest of our life */
     struct janitor jn = { .ndirs = 0, .pipe_r = -1 };
     int p[2];
     pid_t pid;
 
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&janitor_lock);
     if (started || h->mode == CGROUP_NONE)
         goto out;
     started = true;
@@ -395,39 +474,279 @@ void cgroup_janitor_start(const struct cgroup_host *h, const uint64_t area[4])
     } else {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        pipe_w = p[1];
+        janitor_w = p[1];
     }
 close_dirs:
     for (size_t i = 0; i < jn.ndirs; i++)
         close(jn.dirs[i]);
 out:
-    pthread_mutex_unlock(&lock);
-    (void)pipe_w;
+    pthread_mutex_unlock(&janitor_lock);
 }
 
 void cgroup_host_release(struct cgroup_host *h)
 {
-    for (int c = 0; c < CG__COUNT; c++)
+    for (int c = 0; c < CG__COUNT; c++) {
         free(h->base[c]);
+        free(h->root[c]);
+    }
     memset(h, 0, sizeof(*h));
 }
 
+uint64_t cgroup_shares_to_weight(uint64_t shares)
+{
+    /* As runc and crun have done since cgroup v2 came (crun's
+     * convert_shares_to_weight): v1's range 2..262144 mapped linearly
+     * onto v2's 1..10000, so that the same config gives the same ratios
+     * between containers on either version. (v1's default 1024 becomes
+     * 39, not v2's default 100: a linear map cannot keep both ends and the
+     * default; crun has since moved to a curve that does.) */
+    if (shares < 2)
+        shares = 2;
+    if (shares > 262144)
+        shares = 262144;
+    return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+/* Whether the guest's group needs a directory for controller c. */
+static bool wanted(int c, const struct config_cgroup *cc)
+{
+    if (c == CG_CPUCTL)
+        return cc && (cc->cpu_quota || cc->cpu_period || cc->cpu_shares);
+    if (c == CG_CPUSET)
+        return cc && (cc->cpus || cc->mems);
+    return true;
+}
+
+/* cgroup v1 makes a cpuset group with no CPUs and no memory nodes, and
+ * refuses to take a process into it: the new group starts with its
+ * parent's. */
+static int cpuset_inherit(const char *dir)
+{
+    static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+    _cleanup_free_ char *parent = strdup(dir);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+
+    if (!slash)
+        return -ENOMEM;
+    *slash = '\0';
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        _cleanup_free_ char *v = read_text(parent, files[i]);
+        int r;
+        if (!v)
+            return errno ? -errno : -EIO;
+        r = write_text(dir, files[i], v[0] && v[0] != '\n' ? v : "\n");
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* In a v2 group we made on a config's path, the controllers its children
+ * need (the group above it must offer them). */
+static void enable_v2(const char *dir, const struct config_cgroup *cc)
+{
+    char ctl[64];
+
+    snprintf(ctl, sizeof(ctl), "+memory +pids%s%s", wanted(CG_CPUCTL, cc) ? " +cpu" : "",
+             wanted(CG_CPUSET, cc) ? " +cpuset" : "");
+    (void)write_text(dir, "cgroup.subtree_control", ctl);
+}
+
+/* Whether a group has processes in it. */
+static bool populated(const char *dir)
+{
+    _cleanup_free_ char *procs = read_text(dir, "cgroup.procs");
+    return !procs || procs[strspn(procs, " \n")] != '\0';
+}
+
+/*
+ * The guest's directory for controller c at the config's `path` (checked:
+ * no ".", ".." or empty parts; absolute from the hierarchy's root, else
+ * from our own group): the parents missing are made (and noted, to be
+ * removed after the group), the group itself made or, if it exists, taken
+ * when empty.
+ */
+static int make_path(const struct cgroup_host *h, struct cgroup_guest *g, int c,
+                     const struct config_cgroup *cc, sbvm_error **err)
+{
+    const char *path = cc->path, *from = path[0] == '/' ? h->root[c] : h->base[c];
+    struct strbuf sb = STRBUF_INIT;
+    int r = 0;
+
+    if (!from)
+        return error_set(err, ENOTSUP, "the cgroup path %s: no %s hierarchy", path, v1_names[c]);
+    strbuf_addstr(&sb, from);
+    for (const char *p = path; *p;) {
+        size_t n;
+        bool last;
+        p += strspn(p, "/");
+        n = strcspn(p, "/");
+        if (!n)
+            break;
+        /* Checked by whoever set it; checked again: a ".." here would
+         * leave the hierarchy's subtree, a newline forge a janitor's note. */
+        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
+            strcspn(p, "\n") < n) {
+            r = error_set(err, EINVAL, "the cgroup path %s: a '.', '..' or newline part", path);
+            break;
+        }
+        strbuf_addch(&sb, '/');
+        strbuf_add(&sb, p, n);
+        p += n;
+        last = p[strspn(p, "/")] == '\0';
+        if (strbuf_failed(&sb)) {
+            r = error_set(err, ENOMEM, "out of memory");
+            break;
+        }
+        if (mkdir(sb.buf, 0755) == 0) {
+            cgroup_janitor_note(sb.buf, true);
+            if (h->mode == CGROUP_V1 && c == CG_CPUSET && (r = cpuset_inherit(sb.buf)) < 0) {
+                r = error_sys(err, -r, "the cgroup %s: its CPUs and memory nodes", sb.buf);
+                rmdir(sb.buf);
+                cgroup_janitor_note(sb.buf, false);
+                break;
+            }
+            if (last) {
+                g->made[c] = true;
+                break;
+            }
+            if (h->mode == CGROUP_V2)
+                enable_v2(sb.buf, cc);
+            if (strv_push(&g->parents, sb.buf) < 0) {
+                rmdir(sb.buf);
+                cgroup_janitor_note(sb.buf, false);
+                r = error_set(err, ENOMEM, "out of memory");
+                break;
+            }
+            continue;
+        }
+        if (errno != EEXIST) {
+            r = error_sys(err, errno, "making the cgroup %s", sb.buf);
+            break;
+        }
+        /* (cgroupfs has no symbolic links; a file of the parent's, such as
+         * "memory.max", is not a group.) */
+        {
+            struct stat st;
+            if (stat(sb.buf, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                r = error_set(err, EINVAL, "the cgroup path %s: %s is not a cgroup", path, sb.buf);
+                break;
+            }
+        }
+        if (last && populated(sb.buf)) {
+            r = error_set(err, EBUSY, "the cgroup %s exists and has processes in it", sb.buf);
+            break;
+        }
+    }
+    if (r == 0 && !strbuf_failed(&sb))
+        g->dir[c] = strbuf_detach(&sb, NULL);
+    strbuf_release(&sb);
+    return r;
+}
+
+static int write_setting(const char *dir, const char *file, const char *value, const char *what,
+                         sbvm_error **err)
+{
+    int r = write_text(dir, file, value);
+
+    if (r < 0)
+        return error_sys(err, -r, "%s: writing %s to %s/%s", what, value, dir, file);
+    return 0;
+}
+
+static int apply_cpu(const struct cgroup_host *h, const struct cgroup_guest *g,
+                     const struct config_cgroup *cc, sbvm_error **err)
+{
+    const char *dir = g->dir[CG_CPUCTL], *set = g->dir[CG_CPUSET];
+    char num[64];
+    int r = 0;
+
+    if (dir && h->mode == CGROUP_V2) {
+        if (cc->cpu_quota || cc->cpu_period) {
+            if (cc->cpu_quota > 0)
+                snprintf(num, sizeof(num), "%lld", (long long)cc->cpu_quota);
+            else
+                snprintf(num, sizeof(num), "max");
+            if (cc->cpu_period)
+                snprintf(num + strlen(num), sizeof(num) - strlen(num), " %llu",
+                         (unsigned long long)cc->cpu_period);
+            r = write_setting(dir, "cpu.max", num, "the CPU quota and period", err);
+        }
+        if (r == 0 && cc->cpu_shares) {
+            snprintf(num, sizeof(num), "%llu",
+                     (unsigned long long)cgroup_shares_to_weight(cc->cpu_shares));
+            r = write_setting(dir, "cpu.weight", num, "the CPU shares (as a weight)", err);
+        }
+    } else if (dir) {
+        /* The period before the quota: the kernel checks the quota
+         * against the period in place. */
+        if (cc->cpu_period) {
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)cc->cpu_period);
+            r = write_setting(dir, "cpu.cfs_period_us", num, "the CPU period", err);
+        }
+        if (r == 0 && cc->cpu_quota) {
+            snprintf(num, sizeof(num), "%lld", (long long)(cc->cpu_quota > 0 ? cc->cpu_quota : -1));
+            r = write_setting(dir, "cpu.cfs_quota_us", num, "the CPU quota", err);
+        }
+        if (r == 0 && cc->cpu_shares) {
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)cc->cpu_shares);
+            r = write_setting(dir, "cpu.shares", num, "the CPU shares", err);
+        }
+    }
+    if (r == 0 && set && cc->cpus)
+        r = write_setting(set, "cpuset.cpus", cc->cpus, "the CPU set", err);
+    if (r == 0 && set && cc->mems)
+        r = write_setting(set, "cpuset.mems", cc->mems, "the memory-node set", err);
+    return r;
+}
+
 int cgroup_create(const struct cgroup_host *h, struct cgroup_guest *g, unsigned index,
-                  uint64_t memory, uint64_t pids, sbvm_error **err)
+                  uint64_t memory, uint64_t pids, const struct config_cgroup *cc, sbvm_error **err)
 {
     char name[64], num[32];
     int r;
 
     memset(g, 0, sizeof(*g));
-    if (h->mode == CGROUP_NONE)
+    g->parents = (struct strv)STRV_INIT;
+    if (cc && !config_cgroup_set(cc))
+        cc = NULL;
+    if (h->mode == CGROUP_NONE) {
+        if (cc)
+            return error_set(err, ENOTSUP,
+                             "cgroup settings (CPU, CPU sets, a cgroup path) need a cgroup "
+                             "hierarchy we may write: root's (cgroup v1 or v2) or a delegated "
+                             "cgroup v2 subtree, and this host offers neither");
         return 0;
+    }
+    /* Never claimed without being applied: a setting whose controller is
+     * not ours here fails the start, naming it. */
+    for (int c = CG_CPUCTL; cc && c <= CG_CPUSET; c++)
+        if (wanted(c, cc) && !h->base[c])
+            return error_set(err, ENOTSUP,
+                             "%s need the %s cgroup controller, which this host does not offer "
+                             "us (%s%s)",
+                             c == CG_CPUCTL ? "CPU quota, period and shares"
+                                            : "CPU and memory-node sets",
+                             v1_names[c], cgroup_mode_name(h->mode),
+                             h->mode == CGROUP_V2 ? ": not enabled in our group's "
+                                                    "cgroup.subtree_control"
+                                                  : ": not mounted");
     snprintf(name, sizeof(name), "sandboxvm-%d-%u", (int)getpid(), index);
     for (int c = 0; c < CG__COUNT; c++) {
         struct strbuf sb = STRBUF_INIT;
-        if (!h->base[c])
+        if (!h->base[c] || !wanted(c, cc))
             continue;
         if (h->mode == CGROUP_V2 && c > 0) {
             g->dir[c] = g->dir[0] ? strdup(g->dir[0]) : NULL;
+            continue;
+        }
+        if (cc && cc->path) {
+            g->on_path = true;
+            r = make_path(h, g, c, cc, err);
+            if (r < 0) {
+                cgroup_destroy(g);
+                return r;
+            }
             continue;
         }
         strbuf_addf(&sb, "%s/%s", h->base[c], name);
@@ -438,6 +757,11 @@ int cgroup_create(const struct cgroup_host *h, struct cgroup_guest *g, unsigned 
             g->dir[c] = NULL;
             cgroup_destroy(g);
             return error_sys(err, -r, "creating the guest's %s cgroup", v1_names[c]);
+        }
+        g->made[c] = true;
+        if (h->mode == CGROUP_V1 && c == CG_CPUSET && (r = cpuset_inherit(g->dir[c])) < 0) {
+            cgroup_destroy(g);
+            return error_sys(err, -r, "the guest's cpuset cgroup: its CPUs and memory nodes");
         }
     }
     if (memory && g->dir[CG_MEMORY]) {
@@ -463,6 +787,10 @@ int cgroup_create(const struct cgroup_host *h, struct cgroup_guest *g, unsigned 
             return error_sys(err, -r, "setting the pids limit in the guest's cgroup");
         }
     }
+    if (cc && (r = apply_cpu(h, g, cc, err)) < 0) {
+        cgroup_destroy(g);
+        return r;
+    }
     return 0;
 }
 
@@ -472,8 +800,14 @@ int cgroup_attach(const struct cgroup_guest *g, pid_t pid, sbvm_error **err)
 
     snprintf(num, sizeof(num), "%d\n", (int)pid);
     for (int c = 0; c < CG__COUNT; c++) {
+        bool done = false;
         int r;
-        if (!g->dir[c] || (c > 0 && g->dir[0] && streq(g->dir[c], g->dir[0])))
+        if (!g->dir[c])
+            continue;
+        /* (v2: one group for all; v1: controllers mounted together.) */
+        for (int k = 0; k < c; k++)
+            done |= g->dir[k] && streq(g->dir[k], g->dir[c]);
+        if (done)
             continue;
         r = write_text(g->dir[c], "cgroup.procs", num);
         if (r < 0)
@@ -485,22 +819,33 @@ int cgroup_attach(const struct cgroup_guest *g, pid_t pid, sbvm_error **err)
 void cgroup_destroy(struct cgroup_guest *g)
 {
     for (int c = CG__COUNT - 1; c >= 0; c--) {
+        bool again = false;
         if (!g->dir[c])
             continue;
+        for (int k = 0; k < c; k++)
+            again |= g->dir[k] && streq(g->dir[k], g->dir[c]);
         /* The last processes of a sandbox may still be leaving it. */
-        for (int tries = 0; tries < 200; tries++) {
-            if (rmdir(g->dir[c]) == 0 || errno == ENOENT)
+        for (int tries = 0; g->made[c] && !again && tries < 200; tries++) {
+            if (rmdir(g->dir[c]) == 0 || errno == ENOENT) {
+                if (g->on_path)
+                    cgroup_janitor_note(g->dir[c], false);
                 break;
+            }
             if (errno != EBUSY)
                 break;
             nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
         }
-        for (int k = 0; k < c; k++)
-            if (g->dir[k] && streq(g->dir[k], g->dir[c]))
-                g->dir[k] = (free(g->dir[k]), NULL);
         free(g->dir[c]);
         g->dir[c] = NULL;
+        g->made[c] = false;
     }
+    /* The parents made for a config's path, the deepest first; one that
+     * another group came to use meanwhile stays (EBUSY). */
+    for (size_t i = g->parents.n; i-- > 0;)
+        if (rmdir(g->parents.v[i]) == 0 || errno == ENOENT)
+            cgroup_janitor_note(g->parents.v[i], false);
+    strv_release(&g->parents);
+    g->on_path = false;
 }
 
 uint64_t cgroup_memory_peak(const struct cgroup_host *h, const struct cgroup_guest *g)

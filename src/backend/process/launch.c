@@ -160,10 +160,10 @@ int proc_start(struct sandbox *sb, struct job *j, struct setup_fact *fail)
     long pid;
     int pidfd = -1, r, err;
 
-    r = ps->use_cgroup
-            ? cgroup_create(&st->cgroups, &ps->cg, atomic_fetch_add(&groups, 1),
-                            cfg->limits[SBVM_LIMIT_MEMORY], cfg->limits[SBVM_LIMIT_PIDS], &e)
-            : 0;
+    r = ps->use_cgroup ? cgroup_create(&st->cgroups, &ps->cg, atomic_fetch_add(&groups, 1),
+                                       cfg->limits[SBVM_LIMIT_MEMORY], cfg->limits[SBVM_LIMIT_PIDS],
+                                       &cfg->cgroup, &e)
+                       : 0;
     if (r < 0) {
         r = start_fail(fail, "cgroup", sbvm_error_code(e), sbvm_error_message(e));
         sbvm_error_free(e);

@@ -24,7 +24,7 @@ void proc_choose_mechanisms(struct proc_sandbox *ps, const struct sbvm_config *c
         mech[l] = NULL;
     /* Finding the host's cgroups reads several /proc and /sys files: only
      * once, and only when a limit that needs them is asked for. */
-    if (cfg->limits_set & cg_limits) {
+    if ((cfg->limits_set & cg_limits) || config_cgroup_set(&cfg->cgroup)) {
         pthread_mutex_lock(&st->lock);
         if (!st->cgroups_detected) {
             const uint64_t area[4] = { st->args_start, st->args_end, st->env_start, st->env_end };
@@ -42,8 +42,11 @@ void proc_choose_mechanisms(struct proc_sandbox *ps, const struct sbvm_config *c
         mech[SBVM_LIMIT_OUTPUT] = "supervisor";
     /* A cgroup only when a limit that needs one was asked for: moving a
      * process into a cgroup v1 costs several milliseconds (an RCU grace
-     * period), more than all the rest of a sandbox's start. */
-    ps->use_cgroup = h->mode != CGROUP_NONE && (cfg->limits_set & cg_limits);
+     * period), more than all the rest of a sandbox's start. cgroup
+     * settings always ask for one (and fail the start where there is none:
+     * cgroup_create). */
+    ps->use_cgroup = (h->mode != CGROUP_NONE && (cfg->limits_set & cg_limits)) ||
+                     config_cgroup_set(&cfg->cgroup);
     if (cfg->limits[SBVM_LIMIT_MEMORY])
         mech[SBVM_LIMIT_MEMORY] = ps->use_cgroup && h->base[CG_MEMORY] ? cg : "rlimit";
     if (cfg->limits[SBVM_LIMIT_PIDS])
