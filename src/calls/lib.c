@@ -53,6 +53,8 @@ extern const size_t sbvm_worker_image_len;
  * long the end of one that died may take to be reported. */
 #define START_TIMEOUT_NS (30LL * 1000000000)
 #define END_TIMEOUT_NS   (10LL * 1000000000)
+#define REFILL_WAIT_NS                                                                             \
+    (50LL * 1000000) /* a crashed call waits this long at most for its replacement */
 /* Workers that die before READY, in a row, before the library gives up. */
 #define START_FAILURES_MAX 3
 /* How long a forked worker's crash report may take to follow its end. */
@@ -942,6 +944,16 @@ static int lib_unusable(struct sbvm_lib *lib, sbvm_error **err)
     return error_set(err, EPIPE, "%s: the library cannot be called", lib->shown);
 }
 
+/* Workers still starting (lib->mu held). */
+static unsigned starting_count(const struct sbvm_lib *lib)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < lib->nworkers; i++)
+        n += lib->workers[i]->state == W_STARTING;
+    return n;
+}
+
 /* Idle and starting workers (lib->mu held). */
 static unsigned idle_count(const struct sbvm_lib *lib)
 {
@@ -1025,6 +1037,7 @@ void lib_release(struct sbvm_lib *lib, struct worker *w)
 void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
 {
     struct timespec until;
+    sbvm_channel *ch;
 
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += END_TIMEOUT_NS / 1000000000;
@@ -1045,7 +1058,26 @@ void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
     while (!w->ended && lib->state != LIB_CLOSING)
         if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)
             break;
+    /* The loss is this call's: it returns once the worker started in its
+     * place is ready (for a while at most), so that the next call finds
+     * the library as it was and does not share the CPUs with that start. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += REFILL_WAIT_NS;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    while (lib->state == LIB_OPEN && starting_count(lib) > 0)
+        if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)
+            break;
+    /* Its channel is unmapped here too, not by the manager while the
+     * next call runs (an unmap interrupts the other CPUs using this
+     * process's memory). */
+    ch = w->ended ? w->ch : NULL;
+    if (ch)
+        w->ch = NULL;
     pthread_mutex_unlock(&lib->mu);
+    sbvm_channel_free(ch);
 }
 
 void lib_kill(struct worker *w, enum worker_kill why)

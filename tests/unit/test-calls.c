@@ -229,6 +229,15 @@ START_TEST(a_crash_comes_back_as_an_error_with_its_report_and_the_next_call_is_c
     }
     ck_assert_msg(named, "no frame names buggy_null in libbuggy.so: %s", sbvm_crash_summary(c));
     sbvm_result_free(res);
+    /* The crashed call came back once its replacement was ready: nothing
+     * is still starting to compete with the next call. */
+    {
+        struct sbvm_lib_stats st;
+        sbvm_lib_stats(lib, &st);
+        ck_assert_uint_eq(st.busy, 0);
+        ck_assert_uint_eq(st.idle, st.live);
+        ck_assert_uint_ge(st.idle, 2);
+    }
     /* The next call runs on a fresh worker: its state starts again. */
     memset(&info, 0, sizeof(info));
     info.size = sizeof(info);
