@@ -775,6 +775,10 @@ static void manage(struct sbvm_lib *lib, struct worker **gone)
     unsigned live = 0, ready = 0, lost = 0, want;
     size_t keep = 0;
 
+    /* A lost call waits for a pass that has seen its loss (lib_wait_end). */
+    lib->passes++;
+    pthread_cond_broadcast(&lib->cv);
+
     /* Workers to end (a reset, a failed start), and those to free: dead,
      * not held, and their end known. A kill sent already does no harm. */
     for (size_t i = 0; i < lib->nworkers; i++) {
@@ -1038,11 +1042,13 @@ void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
 {
     struct timespec until;
     sbvm_channel *ch;
+    uint64_t passes;
 
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += END_TIMEOUT_NS / 1000000000;
     pthread_mutex_lock(&lib->mu);
     w->state = W_DEAD;
+    passes = lib->passes; /* the next pass sees it dead */
     if (!w->counted) {
         w->counted = true;
         lib->losses++;
@@ -1058,16 +1064,18 @@ void lib_wait_end(struct sbvm_lib *lib, struct worker *w)
     while (!w->ended && lib->state != LIB_CLOSING)
         if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)
             break;
-    /* The loss is this call's: it returns once the worker started in its
-     * place is ready (for a while at most), so that the next call finds
-     * the library as it was and does not share the CPUs with that start. */
+    /* The loss is this call's: it returns once the manager has seen it
+     * (a pass after the worker was marked dead starts its replacement)
+     * and the worker started in its place is ready (for a while at most),
+     * so that the next call finds the library as it was and does not share
+     * the CPUs with that start. */
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += REFILL_WAIT_NS;
     if (until.tv_nsec >= 1000000000) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    while (lib->state == LIB_OPEN && starting_count(lib) > 0)
+    while (lib->state == LIB_OPEN && (lib->passes == passes || starting_count(lib) > 0))
         if (pthread_cond_timedwait(&lib->cv, &lib->mu, &until) == ETIMEDOUT)
             break;
     /* Its channel is unmapped here too, not by the manager while the

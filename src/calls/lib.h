@@ -151,6 +151,7 @@ struct sbvm_lib {
     size_t nworkers, workers_alloc;
     uint64_t next_worker;
     unsigned waiters;        /* callers waiting for any idle worker */
+    uint64_t passes;         /* manage() passes made (lib->mu) */
     unsigned start_failures; /* in a row */
     struct sbvm_fn **fns;
     size_t nfns, fns_alloc;
