@@ -168,19 +168,7 @@ mapfile -t -O "${#rows[@]}" rows < <(time_rounds podman "${pcmds[@]}")
 # ctr: a containerd of our own, as oci.bats starts it (its root, state and
 # socket in the scratch, the native snapshotter, CRI off).
 if command -v containerd >/dev/null && command -v ctr >/dev/null; then
-    cat >"$W/containerd.toml" <<EOF
-version = 2
-root = "$W/ctd/root"
-state = "$W/ctd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.overlayfs",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$W/c.sock"
-[ttrpc]
-  address = "$W/c.sock.ttrpc"
-EOF
+    "$TOP/tests/cli/containerd-conf.sh" "$W"
     containerd --config "$W/containerd.toml" >"$W/containerd.log" 2>&1 &
     CTD=$!
     for _ in $(seq 100); do [ -S "$W/c.sock" ] && break; sleep 0.1; done

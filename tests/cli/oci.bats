@@ -856,19 +856,7 @@ containerd_setup() {
         skip "containerd is not installed (scripts/deps.sh oci)"
     command -v podman >/dev/null || skip "podman makes the test's OCI image archive"
     [ -d /run/containerd ] && RUN_CTD_EXISTED=1 || RUN_CTD_EXISTED=0
-    cat >"$S/containerd.toml" <<EOF2
-version = 2
-root = "$S/ctd/root"
-state = "$S/ctd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.overlayfs",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$S/c.sock"
-[ttrpc]
-  address = "$S/c.sock.ttrpc"
-EOF2
+    "$BATS_TEST_DIRNAME/containerd-conf.sh" "$S"
     # Not holding bats' descriptors (it would wait for containerd to end).
     containerd --config "$S/containerd.toml" >"$S/containerd.log" 2>&1 3>&- &
     CTD=$!

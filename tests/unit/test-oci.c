@@ -79,6 +79,17 @@ static char *edit(const char *from, const char *to)
     return out;
 }
 
+/* An error that names `field` and says `words` (when given); freed. */
+static void says(sbvm_error *e, const char *field, const char *words)
+{
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(strstr(sbvm_error_message(e), field), "'%s' does not name %s",
+                  sbvm_error_message(e), field);
+    ck_assert_msg(!words || strstr(sbvm_error_message(e), words), "'%s' does not say '%s'",
+                  sbvm_error_message(e), words);
+    sbvm_error_free(e);
+}
+
 /* Parsing fails, and the message names `field` and contains `words`. */
 static void parse_fails(const char *json, size_t len, const char *field, const char *words)
 {
@@ -87,12 +98,7 @@ static void parse_fails(const char *json, size_t len, const char *field, const c
     int r = oci_spec_parse(json, len, &s, &e);
 
     ck_assert_int_lt(r, 0);
-    ck_assert_ptr_nonnull(e);
-    ck_assert_msg(strstr(sbvm_error_message(e), field), "'%s' does not name %s",
-                  sbvm_error_message(e), field);
-    ck_assert_msg(!words || strstr(sbvm_error_message(e), words), "'%s' does not say '%s'",
-                  sbvm_error_message(e), words);
-    sbvm_error_free(e);
+    says(e, field, words);
 }
 
 static void edit_fails(const char *from, const char *to, const char *field, const char *words)
@@ -110,12 +116,7 @@ static void refused(const char *json, bool root, const char *field, const char *
     int r = oci_spec_check(&s, root, &e);
 
     ck_assert_int_lt(r, 0);
-    ck_assert_ptr_nonnull(e);
-    ck_assert_msg(strstr(sbvm_error_message(e), field), "'%s' does not name %s",
-                  sbvm_error_message(e), field);
-    ck_assert_msg(!words || strstr(sbvm_error_message(e), words), "'%s' does not say '%s'",
-                  sbvm_error_message(e), words);
-    sbvm_error_free(e);
+    says(e, field, words);
     oci_spec_release(&s);
 }
 
@@ -507,12 +508,7 @@ static void net_refused(const char *netns, const char *annotations, const char *
     int r = plan_net(netns, annotations, &p, &e);
 
     ck_assert_msg(r < 0, "%s was accepted", annotations);
-    ck_assert_ptr_nonnull(e);
-    ck_assert_msg(strstr(sbvm_error_message(e), field), "'%s' does not name %s",
-                  sbvm_error_message(e), field);
-    ck_assert_msg(!words || strstr(sbvm_error_message(e), words), "'%s' does not say '%s'",
-                  sbvm_error_message(e), words);
-    sbvm_error_free(e);
+    says(e, field, words);
     oci_plan_release(&p);
 }
 
