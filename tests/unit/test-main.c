@@ -54,10 +54,31 @@ int unit_count_fds(void)
     return n - 1; /* the directory's own fd */
 }
 
+static int unreadable;
+
+/* Directories a test (or the kernel: an overlay's work directory is mode 0)
+ * left closed are opened up for their owner, so that they can be removed. */
+static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_DNR)
+        unreadable = 1;
+    if ((flag == FTW_D || flag == FTW_DNR) && (st->st_mode & 0700) != 0700)
+        chmod(path, 0700);
+    return 0;
+}
+
 void unit_rmtree(const char *dir)
 {
-    if (dir)
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (!dir)
+        return;
+    for (int i = 0; i < 16; i++) {
+        unreadable = 0;
+        nftw(dir, open_up, 16, FTW_PHYS);
+        if (!unreadable)
+            break;
+    }
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void unit_write_file(const char *path, const void *data, size_t len, unsigned mode)
