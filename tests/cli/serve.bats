@@ -537,21 +537,29 @@ writable" ] || { echo "round $round: $output"; return 1; }
 # SBVM_SERVE_TEST_HOLD (tests only): while that file exists, the server
 # keeps a sandbox the library has built as still being built, so that a
 # create can be held in progress for as long as a test needs.
+# A create sent in the background while SBVM_SERVE_TEST_HOLD holds it
+# (its answer in $D/held, its status in $D/held.status, curl's pid in
+# HELD_PID), once the server counts it: being built, `count` sandboxes in all.
+held_create() {
+    local body="$1" count="$2"
+    curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/held" -w '%{http_code}' \
+        http://sbvm/v1/sandboxes -d "$body" >"$D/held.status" &
+    HELD_PID=$!
+    for _ in $(seq 200); do
+        [ "$(api GET /v1/info | json 'd["sandboxes"]')" = "$count" ] && break
+        sleep 0.05
+    done
+    [ "$(api GET /v1/info | json 'd["sandboxes"]')" = "$count" ]
+}
+
 @test "serve: while a create is in progress, the server answers others (list, inspect, exec)" {
     local hold="$BATS_TEST_TMPDIR/hold" sb cpid
     export SBVM_SERVE_TEST_HOLD="$hold"
     start_server
     sb="$(create)"
     touch "$hold"
-    curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/held" -w '%{http_code}' \
-        http://sbvm/v1/sandboxes -d '{"name": "held"}' >"$D/held.status" &
-    cpid=$!
-    # Being built: counted by the server, nobody's to see yet.
-    for _ in $(seq 200); do
-        [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 2 ] && break
-        sleep 0.05
-    done
-    [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 2 ]
+    held_create '{"name": "held"}' 2
+    cpid=$HELD_PID
     run api GET /v1/sandboxes
     [ "$(status)" = 200 ]
     [ "$(echo "$output" | json '[x["id"] for x in d["sandboxes"]]')" = "['$sb']" ]
@@ -604,14 +612,8 @@ writable" ] || { echo "round $round: $output"; return 1; }
     export SBVM_SERVE_TEST_HOLD="$hold"
     touch "$hold"
     start_server
-    curl -s --max-time 60 --unix-socket "$SOCK" -X POST -o "$D/held" -w '%{http_code}' \
-        http://sbvm/v1/sandboxes >"$D/held.status" &
-    cpid=$!
-    for _ in $(seq 200); do
-        [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 1 ] && break
-        sleep 0.05
-    done
-    [ "$(api GET /v1/info | json 'd["sandboxes"]')" = 1 ]
+    held_create '{}' 1
+    cpid=$HELD_PID
     # The sandbox's processes, built by the library, under the server.
     kids="$(pgrep -P "$SPID" | tr '\n' ' ')"
     [ -n "$kids" ]
