@@ -43,7 +43,7 @@ static const struct net_tls_ops *try_dir(const char *dir, size_t dirlen)
             (int)sizeof(path) ||
         strcmp(path, tried) == 0)
         return NULL;
-    strcpy(tried, path);
+    memcpy(tried, path, sizeof(tried)); /* both PATH_MAX, path NUL-terminated */
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         e = dlerror();
