@@ -202,23 +202,16 @@ static void install_filter(int errfd, const void *insns, uint32_t n)
         child_fail(errfd, STAGE_SECCOMP, (int)-r);
 }
 
-/* For a held job: the file execvp would run, found now (into pathbuf), so
- * that a missing program fails before the job is reported ready. */
-static const char *find_program(int errfd, const char *exec_path, char **argv, char **envp)
+/* Runs try_file on each PATH directory's argv[0] (built in pathbuf), as
+ * execvp looks: the first result other than -ENOENT, -ENOTDIR and -EACCES
+ * ends the walk and is returned (0: pathbuf names the file); else -EACCES
+ * when one was seen, -ENOENT. */
+static long walk_path(char **argv, char **envp, long (*try_file)(const char *, char **, char **))
 {
     const char *path = "/usr/local/bin:/usr/bin:/bin";
     int seen_eacces = 0;
     long r;
 
-    if (exec_path)
-        return exec_path;
-    for (const char *p = argv[0]; *p; p++)
-        if (*p == '/') {
-            r = sys4(NR_faccessat_, AT_FDCWD_, (long)argv[0], X_OK_, 0);
-            if (r < 0)
-                child_fail(errfd, STAGE_EXEC, (int)-r);
-            return argv[0];
-        }
     for (char **e = envp; *e; e++)
         if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' && (*e)[3] == 'H' && (*e)[4] == '=')
             path = *e + 5;
@@ -234,17 +227,52 @@ static const char *find_program(int errfd, const char *exec_path, char **argv, c
                 dl = 1;
             pathbuf[dl] = '/';
             copy(pathbuf + dl + 1, argv[0], nl + 1);
-            r = sys4(NR_faccessat_, AT_FDCWD_, (long)pathbuf, X_OK_, 0);
-            if (r == 0)
-                return pathbuf;
+            r = try_file(pathbuf, argv, envp);
             if (r == -E_ACCES)
                 seen_eacces = 1;
+            else if (r != -E_NOENT && r != -E_NOTDIR)
+                return r;
         }
         if (!*end)
             break;
         p = end + 1;
     }
-    child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
+    return seen_eacces ? -E_ACCES : -E_NOENT;
+}
+
+static long can_exec(const char *file, char **argv, char **envp)
+{
+    (void)argv;
+    (void)envp;
+    return sys4(NR_faccessat_, AT_FDCWD_, (long)file, X_OK_, 0);
+}
+
+static int has_slash(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '/')
+            return 1;
+    return 0;
+}
+
+/* For a held job: the file execvp would run, found now (into pathbuf), so
+ * that a missing program fails before the job is reported ready. */
+static const char *find_program(int errfd, const char *exec_path, char **argv, char **envp)
+{
+    long r;
+
+    if (exec_path)
+        return exec_path;
+    if (has_slash(argv[0])) {
+        r = can_exec(argv[0], argv, envp);
+        if (r < 0)
+            child_fail(errfd, STAGE_EXEC, (int)-r);
+        return argv[0];
+    }
+    r = walk_path(argv, envp, can_exec);
+    if (r < 0)
+        child_fail(errfd, STAGE_EXEC, (int)-r);
+    return pathbuf;
 }
 
 /* execvp: a name without '/' is looked up in the job's PATH; exec_fd or
@@ -252,49 +280,17 @@ static const char *find_program(int errfd, const char *exec_path, char **argv, c
 static _Noreturn void run_program(int errfd, int exec_fd, const char *exec_path, char **argv,
                                   char **envp)
 {
-    const char *path = "/usr/local/bin:/usr/bin:/bin";
-    int seen_eacces = 0;
     long r;
 
-    if (exec_fd >= 0) {
+    if (exec_fd >= 0)
         r = sys6(NR_execveat, exec_fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH_, 0);
-        child_fail(errfd, STAGE_EXEC, (int)-r);
-    }
-    if (exec_path) {
+    else if (exec_path)
         r = exec_file(exec_path, argv, envp);
-        child_fail(errfd, STAGE_EXEC, (int)-r);
-    }
-    for (const char *p = argv[0]; *p; p++)
-        if (*p == '/') {
-            r = exec_file(argv[0], argv, envp);
-            child_fail(errfd, STAGE_EXEC, (int)-r);
-        }
-    for (char **e = envp; *e; e++)
-        if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' && (*e)[3] == 'H' && (*e)[4] == '=')
-            path = *e + 5;
-    for (const char *p = path;;) {
-        const char *end = p;
-        size_t dl, nl = slen(argv[0]);
-        while (*end && *end != ':')
-            end++;
-        dl = (size_t)(end - p);
-        if (dl + 1 + nl + 1 <= sizeof(pathbuf)) {
-            copy(pathbuf, dl ? p : ".", dl ? dl : 1);
-            if (!dl)
-                dl = 1;
-            pathbuf[dl] = '/';
-            copy(pathbuf + dl + 1, argv[0], nl + 1);
-            r = exec_file(pathbuf, argv, envp);
-            if (r == -E_ACCES)
-                seen_eacces = 1;
-            else if (r != -E_NOENT && r != -E_NOTDIR)
-                child_fail(errfd, STAGE_EXEC, (int)-r);
-        }
-        if (!*end)
-            break;
-        p = end + 1;
-    }
-    child_fail(errfd, STAGE_EXEC, seen_eacces ? E_ACCES : E_NOENT);
+    else if (has_slash(argv[0]))
+        r = exec_file(argv[0], argv, envp);
+    else
+        r = walk_path(argv, envp, exec_file);
+    child_fail(errfd, STAGE_EXEC, (int)-r);
 }
 
 /* Closes every descriptor from `from` on but those of keep[] (n of them;
