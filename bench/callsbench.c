@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "procstat.h"
 #include "sandboxvm/calls.h"
 
 static int rounds = 5, samples = 2000, zygote = 1;
@@ -377,33 +378,6 @@ static void bench_crash(void)
 }
 
 /* ---- memory and soak ---------------------------------------------------------------- */
-
-static long status_kb(const char *path, const char *key)
-{
-    char line[256];
-    long v = -1;
-    FILE *f = fopen(path, "r");
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, key, strlen(key)))
-            v = strtol(line + strlen(key), NULL, 10);
-    fclose(f);
-    return v;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
 
 /* Processes whose executable is the worker's memfd: how many, and their
  * RSS and PSS summed (KiB). */

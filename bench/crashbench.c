@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstat.h"
 #include "sandboxvm/sandboxvm.h"
 
 struct timing {
@@ -209,35 +210,6 @@ static int latency(const char *crasher, int n)
     return 0;
 }
 
-static long status_kb(const char *key)
-{
-    char line[256];
-    long v = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, key, strlen(key)))
-            v = strtol(line + strlen(key), NULL, 10);
-    fclose(f);
-    return v;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
-
 static int batch(const char *crasher, int n)
 {
     static const char *const modes[] = { "null-write", "abort", "thread", "sigbus", "div-zero" };
@@ -270,14 +242,14 @@ static int soak(const char *crasher, int n)
 
     /* A first batch loads libdw and settles the heap: the baseline. */
     batch(crasher, 100);
-    rss0 = status_kb("VmRSS:");
+    rss0 = status_kb("/proc/self/status", "VmRSS:");
     fds0 = count_fds();
     t0 = now_ns();
     for (int done = 0; done < n; done += 100)
         crashed += batch(crasher, n - done < 100 ? n - done : 100);
-    rss1 = status_kb("VmRSS:");
+    rss1 = status_kb("/proc/self/status", "VmRSS:");
     fds1 = count_fds();
-    hwm = status_kb("VmHWM:");
+    hwm = status_kb("/proc/self/status", "VmHWM:");
     printf("| crashing guests | explained | host RSS before | after | peak | fds before | after | "
            "guests/s |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     printf("| %d | %d | %ld KiB | %ld KiB | %ld KiB | %d | %d | %.1f |\n", n, crashed, rss0, rss1,
