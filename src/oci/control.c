@@ -69,15 +69,9 @@ int oci_ctl_connect(int cdir, sbvm_error **err)
 
 int oci_ctl_send(int fd, json_t *msg, const int *fds, size_t nfds)
 {
-    union {
-        char buf[CMSG_SPACE(OCI_CTL_FDS_MAX * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     char *text = json_dumps(msg, JSON_COMPACT);
     struct iovec iov;
-    struct msghdr m;
-    ssize_t n;
-    int e;
+    long n;
 
     if (!text)
         return -ENOMEM;
@@ -87,26 +81,9 @@ int oci_ctl_send(int fd, json_t *msg, const int *fds, size_t nfds)
     }
     iov.iov_base = text;
     iov.iov_len = strlen(text);
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (nfds) {
-        struct cmsghdr *c;
-        memset(&ctl, 0, sizeof(ctl));
-        m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-    }
-    do
-        n = sendmsg(fd, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    e = errno;
+    n = send_with_fds(fd, &iov, 1, fds, nfds, 0);
     free(text);
-    return n < 0 ? -e : 0;
+    return n < 0 ? (int)n : 0;
 }
 
 json_t *oci_ctl_recv(int fd, int timeout_ms, int *fds, size_t *nfds, sbvm_error **err)

@@ -7,7 +7,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,4 +194,36 @@ int seconds_to_ms(double seconds, uint64_t *ms)
     if (*ms == 0)
         *ms = 1;
     return 0;
+}
+
+long send_with_fds(int sock, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds,
+                   int flags)
+{
+    union {
+        char buf[CMSG_SPACE(SEND_FDS_MAX * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr m;
+    ssize_t n;
+
+    if (nfds > SEND_FDS_MAX)
+        return -EINVAL;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    if (nfds) {
+        struct cmsghdr *c;
+        memset(&ctl, 0, sizeof(ctl));
+        m.msg_control = ctl.buf;
+        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &m, flags | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
 }

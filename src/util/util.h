@@ -80,6 +80,14 @@ int parse_size(const char *s, uint64_t *bytes);
  * by the command line and profiles. */
 int seconds_to_ms(double seconds, uint64_t *ms);
 
+/* sendmsg of iov[0..iovcnt) with nfds (at most SEND_FDS_MAX) descriptors
+ * passed along (SCM_RIGHTS), MSG_NOSIGNAL added to flags, again after
+ * EINTR: the bytes sent, or -errno. */
+#define SEND_FDS_MAX 8
+struct iovec;
+long send_with_fds(int sock, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds,
+                   int flags);
+
 #include "util/banned.h"
 
 #endif

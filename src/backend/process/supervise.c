@@ -746,12 +746,7 @@ static int send_next(struct sandbox *sb)
     struct job *j = NULL;
     struct spawn_req q;
     struct strbuf body = STRBUF_INIT;
-    union {
-        char buf[CMSG_SPACE(6 * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     struct iovec iov[3];
-    struct msghdr m;
     struct proc_job *pj = NULL;
     const struct proc_program *prog;
     const struct config_container *ct = sb->cfg->container;
@@ -840,9 +835,6 @@ static int send_next(struct sandbox *sb)
     iov[0] = (struct iovec){ &q, sizeof(q) };
     iov[1] = (struct iovec){ filter_bytes ? ct->filter : NULL, filter_bytes };
     iov[2] = (struct iovec){ body.buf, body.len };
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = iov;
-    m.msg_iovlen = 3;
     if (!j->terminal) {
         fds[0] = j->child_in >= 0 ? j->child_in : -1;
         fds[1] = j->child_out;
@@ -869,24 +861,13 @@ static int send_next(struct sandbox *sb)
         fds[nfds++] = sbvm_channel_guest_fd(j->channel);
     else if (j->fd3 >= 0)
         fds[nfds++] = j->fd3;
-    if (nfds) {
-        struct cmsghdr *c;
-        memset(&ctl, 0, sizeof(ctl));
-        m.msg_control = ctl.buf;
-        m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-    }
-    n = sendmsg(ps->spawn_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    n = send_with_fds(ps->spawn_fd, iov, 3, fds, nfds, MSG_DONTWAIT);
     strbuf_release(&body);
     if (n < 0) {
         struct bev ev = { .kind = BEV_JOB_FAILED, .job = j };
         pj->pid = -1;
-        setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "exec", errno,
-                       "asking the sandbox's exec server: %s", errno_text(errno));
+        setup_fact_set(&ev.u.setup, SBVM_OUTCOME_SETUP_FAILED, "exec", (int)-n,
+                       "asking the sandbox's exec server: %s", errno_text((int)-n));
         sandbox_event(sb, &ev);
         setup_fact_release(&ev.u.setup);
         return -EIO;
