@@ -758,7 +758,8 @@ SBVM_API int sbvm_channel_wait(sbvm_channel *ch, int64_t timeout_ns, sbvm_error 
             return ev < 0 ? chan_ended(ch, err) : ev;
         /* Kicked: the fds say whether the guest is gone; either way the
          * waiter returns now, to look at what its owner told it. */
-        if (__atomic_exchange_n(&ch->kicked, 0, __ATOMIC_ACQ_REL))
+        if (__atomic_load_n(&ch->kicked, __ATOMIC_RELAXED) &&
+            __atomic_exchange_n(&ch->kicked, 0, __ATOMIC_ACQ_REL))
             return check_fds(ch, &rung) < 0 ? chan_ended(ch, err) : 0;
         /* Never spin past the deadline (a wait of 0 only looks). */
         spin = ch->cfg.spin;
