@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1102,10 +1101,45 @@ void lib_kill(struct worker *w, enum worker_kill why)
 
 /* ---- the public face ---------------------------------------------------------- */
 
+/* Each open library's handle tag, unique among the process's open
+ * libraries (a random one was shared by two libraries one time in 255,
+ * and then a handle of one was taken for the other's). */
+static pthread_mutex_t tags_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t tags_used[256 / 8];
+static unsigned tags_next;
+
+/* A free tag (1..255), or 0 when every one is taken. */
+static uint8_t tag_take(void)
+{
+    uint8_t t = 0;
+
+    pthread_mutex_lock(&tags_mu);
+    for (unsigned i = 0; i < 255 && !t; i++) {
+        unsigned c = 1 + (tags_next + i) % 255;
+        if (!(tags_used[c / 8] & (1u << (c % 8)))) {
+            tags_used[c / 8] |= (uint8_t)(1u << (c % 8));
+            tags_next = c;
+            t = (uint8_t)c;
+        }
+    }
+    pthread_mutex_unlock(&tags_mu);
+    return t;
+}
+
+static void tag_give(uint8_t t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&tags_mu);
+    tags_used[t / 8] &= (uint8_t) ~(1u << (t % 8));
+    pthread_mutex_unlock(&tags_mu);
+}
+
 static void lib_free(struct sbvm_lib *lib)
 {
     if (!lib)
         return;
+    tag_give(lib->tag);
     for (size_t i = 0; i < lib->nfns; i++) {
         free(lib->fns[i]->name);
         free(lib->fns[i]);
@@ -1222,10 +1256,11 @@ SBVM_API int sbvm_lib_open(const char *path, const sbvm_config *cfg,
     lib->state = LIB_OPENING;
     lib->image_fd = image_fd;
     lib->zfd = -1;
-    do {
-        if (getrandom(&lib->tag, 1, 0) != 1)
-            lib->tag = (uint8_t)(now_mono_ns() >> 10);
-    } while (lib->tag == 0);
+    lib->tag = tag_take();
+    if (!lib->tag) {
+        lib_free(lib);
+        return error_set(err, EMFILE, "at most 255 libraries can be open at once in a process");
+    }
     lib->shown = strdup(path);
     lib->cfg = cfg ? sbvm_config_dup(cfg) : sbvm_config_new();
     if (!lib->shown || !lib->cfg) {

@@ -492,6 +492,8 @@ START_TEST(handles_name_worker_pointers_and_refuse_what_is_not_theirs)
     ck_assert_int_eq(
         calls_call(other, "buggy_new", SBVM_PTR, ARGS(SBVM_INT(1)), &v, NULL, msg, sizeof(msg)), 0);
     foreign = v.h;
+    /* Every open library tags its handles differently (never by chance). */
+    ck_assert_uint_ne(foreign >> 56, t >> 56);
     ck_assert_int_eq(calls_call(lib, "buggy_value", SBVM_INT, ARGS(SBVM_HANDLE(foreign)), &v, NULL,
                                 msg, sizeof(msg)),
                      -EBADF);
