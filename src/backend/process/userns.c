@@ -42,19 +42,8 @@ static int write_at(int dirfd, const char *name, const char *text)
 
 int userns_write_maps(pid_t pid, int pidfd, const struct guest_ids *ids, const char **what)
 {
-    _cleanup_close_ int dirfd = -1;
-    char path[64], umap[96], gmap[96];
-    int r;
+    char umap[96], gmap[96];
 
-    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-    dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    *what = "/proc/<child>";
-    if (dirfd < 0)
-        return -errno;
-    /* The directory could belong to a recycled pid if the child had died;
-     * the pidfd says whether our child is still the one behind it. */
-    if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
-        return -errno;
     if (ids->host_root) {
         /* Host root maps itself (it builds the sandbox as root-inside) and
          * the guest's unprivileged ids. Only a privileged writer may map
@@ -62,21 +51,11 @@ int userns_write_maps(pid_t pid, int pidfd, const struct guest_ids *ids, const c
         snprintf(umap, sizeof(umap), "0 0 1\n%u %u 1\n", (unsigned)ids->uid, (unsigned)ids->uid);
         snprintf(gmap, sizeof(gmap), "0 0 1\n%u %u 1\n", (unsigned)ids->gid, (unsigned)ids->gid);
     } else {
-        /* An unprivileged writer may map exactly its own ids, and must give
-         * up setgroups first (CVE-2014-8989). */
+        /* An unprivileged writer may map exactly its own ids. */
         snprintf(umap, sizeof(umap), "%u %u 1\n", (unsigned)ids->uid, (unsigned)ids->uid);
         snprintf(gmap, sizeof(gmap), "%u %u 1\n", (unsigned)ids->gid, (unsigned)ids->gid);
-        *what = "setgroups";
-        r = write_at(dirfd, "setgroups", "deny");
-        if (r < 0 && r != -ENOENT)
-            return r;
     }
-    *what = "uid_map";
-    r = write_at(dirfd, "uid_map", umap);
-    if (r < 0)
-        return r;
-    *what = "gid_map";
-    return write_at(dirfd, "gid_map", gmap);
+    return userns_write_given_maps(pid, pidfd, umap, gmap, ids->host_root, what);
 }
 
 int userns_write_given_maps(pid_t pid, int pidfd, const char *uid_map, const char *gid_map,
@@ -91,9 +70,13 @@ int userns_write_given_maps(pid_t pid, int pidfd, const char *uid_map, const cha
     *what = "/proc/<child>";
     if (dirfd < 0)
         return -errno;
+    /* The directory could belong to a recycled pid if the child had died;
+     * the pidfd says whether our child is still the one behind it. */
     if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
         return -errno;
     if (!privileged) {
+        /* An unprivileged writer must give up setgroups before it may
+         * write a gid map (CVE-2014-8989). */
         *what = "setgroups";
         r = write_at(dirfd, "setgroups", "deny");
         if (r < 0 && r != -ENOENT)
