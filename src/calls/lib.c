@@ -434,25 +434,12 @@ static int worker_exec(struct sbvm_lib *lib, struct worker *w, sbvm_error **err)
 static int worker_fork(struct sbvm_lib *lib, struct worker *w, sbvm_error **err)
 {
     struct calls_zmsg m = { .op = ZOP_FORK, .seq = ++lib->zseq };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
     struct iovec iov = { &m, sizeof(m) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    struct cmsghdr *c;
     int fd = sbvm_channel_guest_fd(w->ch);
+    long n = send_with_fds(lib->zfd, &iov, 1, &fd, 1, MSG_DONTWAIT);
 
-    memset(&u, 0, sizeof(u));
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof(u.buf);
-    c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (sendmsg(lib->zfd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(m))
-        return error_sys(err, errno, "asking the zygote for a worker");
+    if (n != (long)sizeof(m))
+        return error_sys(err, n < 0 ? (int)-n : EIO, "asking the zygote for a worker");
     w->forked = true;
     w->zseq = m.seq;
     return 0;

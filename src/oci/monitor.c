@@ -697,34 +697,20 @@ static int join_netns(const struct oci_plan *p, sbvm_error **err)
 
 int oci_send_console(const char *path, int master, sbvm_error **err)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     char name[] = "/dev/ptmx";
     struct iovec iov = { name, sizeof(name) };
-    struct msghdr msg = { 0 };
-    struct cmsghdr *c;
+    long n;
 
     if (strlen(path) >= sizeof(a.sun_path))
         return error_set(err, ENAMETOOLONG, "--console-socket %s: name too long", path);
     memcpy(a.sun_path, path, strlen(path) + 1);
     if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
         return error_sys(err, errno, "--console-socket %s", path);
-    memset(&ctl, 0, sizeof(ctl));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (sendmsg(s, &msg, MSG_NOSIGNAL) < 0)
-        return error_sys(err, errno, "--console-socket %s: sending the terminal", path);
+    n = send_with_fds(s, &iov, 1, &master, 1, 0);
+    if (n < 0)
+        return error_sys(err, (int)-n, "--console-socket %s: sending the terminal", path);
     return 0;
 }
 

@@ -49,37 +49,18 @@ static int send_record(uint16_t kind, uint16_t stage, int err, int index, const 
         struct proc_rec_hdr h;
         struct proc_setup s;
     } rec;
-    union {
-        char buf[CMSG_SPACE(2 * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
     struct iovec iov = { &rec, sizeof(rec) };
-    struct msghdr msg = { 0 };
 
     memset(&rec, 0, sizeof(rec));
-    memset(&ctl, 0, sizeof(ctl));
     rec.h.magic = PROC_REC_MAGIC;
     rec.h.kind = kind;
     rec.h.len = sizeof(rec.s);
     rec.s.stage = stage;
     rec.s.err = err;
     rec.s.index = index;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (nfds > 0 && nfds <= 2) {
-        struct cmsghdr *c;
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-    }
-    while (sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0)
-        if (errno != EINTR)
-            return -1;
-    return 0;
+    if (nfds > 2)
+        nfds = 0;
+    return send_with_fds(status_fd, &iov, 1, fds, nfds, 0) < 0 ? -1 : 0;
 }
 
 static void report(uint16_t kind, uint16_t stage, int err, int index)
