@@ -71,6 +71,12 @@ class Server:
                     threads = int(line.split()[1])
         return {"fds": fds, "rss_kib": rss, "threads": threads}
 
+    def cpu_seconds(self):
+        """The server's user + system CPU time so far, from /proc."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         if getattr(self, "client", None):
             self.client.close()
@@ -227,6 +233,10 @@ def load_section(a, nsb, nexec):
         for s in sbs:
             s.run(["true"])
         before = srv.stats()
+        # What the sandboxes cost the server while nothing runs in them.
+        c0, t0 = srv.cpu_seconds(), time.perf_counter()
+        time.sleep(5)
+        idle = 100 * (srv.cpu_seconds() - c0) / (time.perf_counter() - t0)
         lat = []
         marks = []
         t = time.perf_counter()
@@ -246,10 +256,11 @@ def load_section(a, nsb, nexec):
         end = srv.stats()
         log("  server at start:                 %s" % start)
         log("  server, %3d alive, before execs: %s" % (nsb, before))
+        log("  server, %3d alive and idle 5 s:  %.1f %% of one CPU" % (nsb, idle))
         for k, st in marks:
             log("  server, %3d alive, %5d execs:   %s" % (nsb, k, st))
         log("  server, all destroyed:           %s" % end)
-        return start, before, marks, end
+        return start, before, marks, end, idle
     finally:
         srv.stop()
 
@@ -287,12 +298,15 @@ def main():
         print()
         print("| server (/proc) | fds | RSS KiB | threads |")
         print("|---|---:|---:|---:|")
-        start, before, marks, end = stats
+        start, before, marks, end, idle = stats
         lines = [("at start", start), ("%d alive, before the execs" % nsb, before)]
         lines += [("%d alive, after %d execs" % (nsb, k), st) for k, st in marks]
         lines.append(("all destroyed", end))
         for label, st in lines:
             print("| %s | %d | %d | %d |" % (label, st["fds"], st["rss_kib"], st["threads"]))
+        print()
+        print("With the %d sandboxes alive and idle for 5 s, the server used %.1f %% of one CPU."
+              % (nsb, idle))
     return 0
 
 
