@@ -22,15 +22,12 @@ static int refuse(sbvm_error **err, int e, const char *field, const char *fmt, .
 
 static int refuse(sbvm_error **err, int e, const char *field, const char *fmt, ...)
 {
-    struct strbuf sb = STRBUF_INIT;
     va_list ap;
     int r;
 
     va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
+    r = error_vfield(err, e, "", "config.json", field, fmt, ap);
     va_end(ap);
-    r = error_set(err, e, "config.json: %s: %s", field, strbuf_failed(&sb) ? "refused" : sb.buf);
-    strbuf_release(&sb);
     return r;
 }
 

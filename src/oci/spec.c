@@ -50,15 +50,12 @@ static const char *at(struct where *w, const char *parent, const char *fmt, ...)
 __attribute__((format(printf, 4, 5))) static int bad(struct ctx *c, int e, const char *field,
                                                      const char *fmt, ...)
 {
-    struct strbuf sb = STRBUF_INIT;
     va_list ap;
     int r;
 
     va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
+    r = error_vfield(c->err, e, "", c->file, field, fmt, ap);
     va_end(ap);
-    r = error_set(c->err, e, "%s: %s: %s", c->file, field, strbuf_failed(&sb) ? "invalid" : sb.buf);
-    strbuf_release(&sb);
     return r;
 }
 

@@ -26,16 +26,12 @@ struct ctx {
 __attribute__((format(printf, 3, 4))) static int bad(struct ctx *c, const char *field,
                                                      const char *fmt, ...)
 {
-    struct strbuf sb = STRBUF_INIT;
     va_list ap;
     int r;
 
     va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
+    r = error_vfield(c->err, EINVAL, "profile ", c->file, field, fmt, ap);
     va_end(ap);
-    r = error_set(c->err, EINVAL, "profile %s: %s: %s", c->file, field,
-                  strbuf_failed(&sb) ? "invalid" : sb.buf);
-    strbuf_release(&sb);
     return r;
 }
 

@@ -97,6 +97,19 @@ int error_wrap(sbvm_error **err, int fallback, const char *fmt, ...)
     return -(*err)->code;
 }
 
+int error_vfield(sbvm_error **err, int errnum, const char *lead, const char *where,
+                 const char *field, const char *fmt, va_list ap)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int r;
+
+    strbuf_vaddf(&sb, fmt, ap);
+    r = error_set(err, errnum, "%s%s: %s: %s", lead, where, field,
+                  strbuf_failed(&sb) ? "refused" : sb.buf);
+    strbuf_release(&sb);
+    return r;
+}
+
 SBVM_API int sbvm_error_code(const sbvm_error *e)
 {
     return e ? e->code : 0;

@@ -8,6 +8,8 @@
 #ifndef SBVM_UTIL_ERROR_H
 #define SBVM_UTIL_ERROR_H
 
+#include <stdarg.h>
+
 #include "sandboxvm/sandboxvm.h"
 
 struct sbvm_error {
@@ -25,6 +27,13 @@ int error_sys(sbvm_error **err, int errnum, const char *fmt, ...)
  * set yet, sets one from `fallback` (a negative errno). */
 int error_wrap(sbvm_error **err, int fallback, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A refused field of a file the caller parses: "<lead><where>: <field>:
+ * <formatted text>" (lead may be ""), for the parsers' own variadic
+ * helpers. */
+int error_vfield(sbvm_error **err, int errnum, const char *lead, const char *where,
+                 const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 
 /* A thread-safe, never-NULL description of an errno value. */
 const char *errno_text(int errnum);
