@@ -393,6 +393,35 @@ time.sleep(30)' "$name" &
     assert_nothing_left
 }
 
+@test "a fork bomb and a thread bomb in a live sandbox stop at --pids, are reported, and end only the sandbox" {
+    # The kernel refuses the fork past the limit (a pids cgroup, or
+    # RLIMIT_NPROC in the sandbox's own user namespace); the supervisor no
+    # longer counts processes itself, so the report must come from the
+    # refusal the init sees, forks and threads alike.
+    local d
+    d="$(scratch)"
+    run --separate-stderr timeout 120 "$SBVM" run --one-sandbox --pids 32 --json "$d/r.json" \
+        -- sh -c 'f() { f | f; }; f' ::: /bin/echo after
+    echo "$stderr" | tail -5
+    [ "$status" -eq 137 ]
+    [[ "$output" != *"after"* ]]
+    jcheck "$d/r.json" 'g["outcome"]=="limit" and g["limit"]["name"]=="pids" and 0 < g["limit"]["observed"] <= 32'
+    jcheck "$d/r.json" 'd["guests"][1]["outcome"]=="setup_failed" and "pids limit" in d["guests"][1]["message"]'
+    run --separate-stderr timeout 120 "$SBVM" run --one-sandbox --pids 32 --json "$d/t.json" -- python3 -c '
+import threading, time
+try:
+    while True:
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+except RuntimeError:
+    time.sleep(30)'
+    [ "$status" -eq 137 ]
+    jcheck "$d/t.json" 'g["outcome"]=="limit" and g["limit"]["name"]=="pids" and 0 < g["limit"]["observed"] <= 32'
+    # The host still starts a sandbox, and nothing of either bomb is left.
+    run timeout 10 "$SBVM" run -q -- /bin/true
+    [ "$status" -eq 0 ]
+    assert_nothing_left
+}
+
 @test "a guest allocating without end is stopped at its memory limit" {
     run --separate-stderr timeout 60 "$SBVM" run --memory 128M -- "$ESCAPE" memory-hog
     [ "$status" -eq 137 ]

@@ -87,6 +87,24 @@ unsigned proc_watch_mask(const struct proc_sandbox *ps, const struct sbvm_config
     return w;
 }
 
+/*
+ * Whether this poll counts the sandbox's processes against an rlimit pids
+ * limit (a listing of its /proc, most of what an idle sandbox costs its
+ * supervisor). RLIMIT_NPROC itself refuses the fork past the limit; the
+ * count is what ends the sandbox for it. A limit the caller asked for is
+ * watched: the init reports the refused fork, so there is nothing to count
+ * unless the init could not trace. A default one is a safety net the init
+ * does not watch (proc_watch_mask): counted every tenth poll, half a second.
+ */
+static bool pids_scan_due(struct proc_sandbox *ps, const struct sbvm_config *cfg)
+{
+    if (ps->trace_off)
+        return true;
+    if (proc_watch_mask(ps, cfg) & SECCOMP_WATCH_PIDS)
+        return false;
+    return ps->polls % 10 == 0;
+}
+
 static void reached(struct sandbox *sb, enum sbvm_limit l, uint64_t observed, const char *note)
 {
     struct bev ev = { .kind = BEV_LIMIT, .job = NULL };
@@ -107,6 +125,7 @@ void proc_poll_limits(struct sandbox *sb)
 
     if (ps->holding || ps->stop_asked)
         return;
+    ps->polls++;
     if (lim[SBVM_LIMIT_CPU] && ps->cg.dir[CG_CPU] &&
         cgroup_cpu_usage(&st->cgroups, &ps->cg, &u, &s) && (u + s) / 1000 >= lim[SBVM_LIMIT_CPU])
         reached(sb, SBVM_LIMIT_CPU, (u + s) / 1000, NULL);
@@ -120,12 +139,8 @@ void proc_poll_limits(struct sandbox *sb)
         return;
     if (lim[SBVM_LIMIT_PIDS] && ps->cg.dir[CG_PIDS] && cgroup_pids_refused(&ps->cg) > 0)
         reached(sb, SBVM_LIMIT_PIDS, cgroup_pids_current(&ps->cg), NULL);
-    else if (lim[SBVM_LIMIT_PIDS] && !ps->cg.dir[CG_PIDS] && ps->trace_off && ps->rootfd >= 0) {
-        /* RLIMIT_NPROC refuses the fork past the limit; traced, the init
-         * reports that refusal (as a pids cgroup's counter of refusals
-         * would be read above), so only an untraced sandbox is counted:
-         * a scan of its /proc every 50 ms was most of what an idle
-         * sandbox cost its supervisor. */
+    else if (lim[SBVM_LIMIT_PIDS] && !ps->cg.dir[CG_PIDS] && ps->rootfd >= 0 &&
+             pids_scan_due(ps, sb->cfg)) {
         uint64_t n = procscan_count(ps->rootfd);
         if (n >= lim[SBVM_LIMIT_PIDS])
             reached(sb, SBVM_LIMIT_PIDS, n, NULL);

@@ -139,7 +139,8 @@ struct proc_sandbox {
     bool bad_record;                               /* one was malformed: the rest is ignored */
     struct sbvm_crash *building[PROC_PENDING_MAX]; /* crashes whose chunks still come */
     size_t nbuilding;
-    int trace_off; /* errno when the init could not trace the guest, else 0 */
+    int trace_off;  /* errno when the init could not trace the guest, else 0 */
+    unsigned polls; /* limit polls so far (proc_poll_limits) */
 
     /* Live: its jobs by number and pid, and records for a pid whose job
      * is not known yet (its exec server's answer still on its way). */
