@@ -182,6 +182,22 @@ HTTP/1.1 200 OK" ] || { echo "$output"; return 1; }
     assert_nothing_left
 }
 
+@test "serve: a program name as long as the exec server's path buffer is refused, not overrun" {
+    # An empty PATH element is the working directory: "." + "/" + a name of
+    # 4094 bytes is one byte more than the exec server's 4096-byte buffer.
+    start_server
+    local sb name
+    sb="$(create)"
+    name="$(printf 'a%.0s' $(seq 4094))"
+    run api POST "/v1/sandboxes/$sb/exec" \
+        -d "{\"argv\": [\"$name\"], \"env\": {\"PATH\": \":/usr/bin\"}, \"stream\": false}"
+    [[ "$(echo "$output" | json 'd["result"]["exit_status"]')" =~ ^12[67]$ ]]
+    run api POST "/v1/sandboxes/$sb/exec" -d '{"argv": ["true"], "stream": false}'
+    [ "$(echo "$output" | json 'd["result"]["exit_status"]')" = 0 ]
+    stop_server
+    assert_nothing_left
+}
+
 @test "serve: a client that disconnects mid-exec gets its job ended, unless it asked to keep it" {
     start_server
     local sb

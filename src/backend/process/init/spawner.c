@@ -220,11 +220,10 @@ static long walk_path(char **argv, char **envp, long (*try_file)(const char *, c
         size_t dl, nl = slen(argv[0]);
         while (*end && *end != ':')
             end++;
-        dl = (size_t)(end - p);
+        /* An empty element is the working directory, as execvp has it. */
+        dl = end > p ? (size_t)(end - p) : 1;
         if (dl + 1 + nl + 1 <= sizeof(pathbuf)) {
-            copy(pathbuf, dl ? p : ".", dl ? dl : 1);
-            if (!dl)
-                dl = 1;
+            copy(pathbuf, end > p ? p : ".", dl);
             pathbuf[dl] = '/';
             copy(pathbuf + dl + 1, argv[0], nl + 1);
             r = try_file(pathbuf, argv, envp);
